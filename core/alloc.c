@@ -1,0 +1,274 @@
+/* alloc.c — the allocator's entry points (Go's malloc.go). Start reading here.
+ *
+ * The allocation path. A request of n <= 32 KiB is rounded to a size class
+ * (sizeclass.c). The calling thread's cache (tcache.c, static TLS) holds, per class, one
+ * span and a free list of that span's objects: malloc pops the list — no lock, no atomic
+ * instruction. When the list is empty the cache refills from the span's never-used tail,
+ * then from objects other threads freed into the span (its lock-free xfree list); when the
+ * span has nothing left the cache gives it to the class's central list and takes a span
+ * with free objects from there, or a new one from the page heap (central.c,
+ * pageheap.c). Larger requests get a span of their own from the page heap, under its lock.
+ *
+ * The free path. The address -> span map (two loads) gives the object's span. If the
+ * calling thread's cache owns it, the object goes back on the cache's list — again no
+ * lock and no atomic. Otherwise it is pushed on the span's xfree list with one CAS: frees
+ * from other threads scale, with no global lock. The central lock is taken only when such
+ * a push changes the span's central state (it was full, or is now wholly free).
+ *
+ * Side metadata. In modes leak and collect (scvgc_tracking), each object has an
+ * scvgc_objmeta_t (stack id, requested size) that says whether it is allocated; mode off
+ * never touches it. Bad frees are found by checking the slot (start of an object of an
+ * in-use span) and, for double frees, the metadata or, in mode off, a per-process key
+ * that free() stores in the object's second word (cleared again by malloc).
+ *
+ * Errors: out of memory returns NULL with errno ENOMEM; a bad free prints one diagnostic
+ * (diag.c) and changes nothing. Pointers this heap does not own are the shim's business
+ * (it hands them to glibc): scvgc_free and friends must only be given NULL or owned ones.
+ *
+ * Callers: program threads, through preload/shim.c or directly (tests). Not safe with the
+ * world stopped (it may take locks) nor in a signal handler interrupting malloc.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+#include "internal.h"
+#include "alloc_fast.h"
+#include "lock.h"
+
+int scvgc_inited;
+uintptr_t scvgc_free_key;
+
+static _Atomic int init_state; /* 0 none, 1 running, 2 done */
+
+/* Idempotent, allocation-free start-up; runs inside the first malloc. Anything that may
+ * allocate or start threads is done by the shim's constructor instead. */
+void scvgc_init(void) {
+  if (likely(atomic_load_explicit(&init_state, memory_order_acquire) == 2)) return;
+  int expect = 0;
+  if (atomic_compare_exchange_strong(&init_state, &expect, 1)) {
+    const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
+    scvgc_free_key = (r ? r[0] ^ r[1] : (uintptr_t)&init_state ^ scvgc_nanotime()) | 1;
+    scvgc_options_init();
+    scvgc_inited = 1;
+    atomic_store_explicit(&init_state, 2, memory_order_release);
+    return;
+  }
+  while (atomic_load_explicit(&init_state, memory_order_acquire) != 2) __builtin_ia32_pause();
+}
+
+/* ---- side metadata --------------------------------------------------------------------- */
+
+void scvgc_track(void *p, size_t n) {
+  scvgc_span_t *s = scvgc_spanof((uintptr_t)p);
+  uint32_t i = s->cls ? scvgc_slot_index(s, (uintptr_t)p) : 0;
+  if (!s->cls) s->reqsize = n;
+  if (s->meta) {
+    s->meta[i].stack = 0; /* stack capture: issue 3 */
+    s->meta[i].size = s->cls ? (uint32_t)n + 1 : 1;
+  }
+}
+
+/* ---- malloc -------------------------------------------------------------------------- */
+
+void *scvgc_malloc_large(size_t n, size_t align) {
+  if (unlikely(n > SCVGC_MAX_REQUEST)) goto oom;
+  scvgc_init();
+  void *meta = NULL;
+  if (scvgc_tracking && !(meta = scvgc_meta_alloc(sizeof(scvgc_objmeta_t)))) goto oom;
+  scvgc_span_t *s = scvgc_heap_alloc((n + SCVGC_PAGE_SIZE - 1) >> SCVGC_PAGE_SHIFT, align,
+                                     SCVGC_SPAN_LARGE, 0, meta);
+  if (unlikely(!s)) {
+    if (meta) scvgc_meta_free(meta, sizeof(scvgc_objmeta_t));
+    goto oom;
+  }
+  s->reqsize = n;
+  if (meta) scvgc_track((void *)s->base, n);
+  return (void *)s->base;
+oom:
+  errno = ENOMEM;
+  return NULL;
+}
+
+void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
+  void **p = scvgc_tcache_refill(tc, cls);
+  if (unlikely(!p)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  p[1] = NULL;
+  if (likely(tc->state == SCVGC_TC_ACTIVE)) tc->bins[cls].nalloc++;
+  else scvgc_stats_orphan(cls, 1, 0);
+  if (scvgc_tracking) scvgc_track(p, n);
+  return p;
+}
+
+void *scvgc_malloc(size_t n) { return scvgc_malloc_inline(n); }
+
+/* ---- free ---------------------------------------------------------------------------- */
+
+void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) {
+  scvgc_tcache_t *tc = &scvgc_tc;
+  if (s->state == SCVGC_SPAN_SMALL && p - s->base < s->limit - s->base) {
+    uint32_t i = scvgc_slot_index(s, p);
+    void **o = (void **)p;
+    if (s->base + (uintptr_t)i * s->elemsize != p) {
+      scvgc_bad_free("free", o, "not the start of an object");
+      return;
+    }
+    if (scvgc_small_is_free(s, i, o)) {
+      scvgc_bad_free("free", o, "double free");
+      return;
+    }
+    if (s->meta) s->meta[i].size = 0;
+    o[1] = (void *)(scvgc_free_key ^ p);
+    if (s->owner == tc) { /* reached here only on a failed fast-path check */
+      scvgc_bin_t *b = &tc->bins[s->cls];
+      o[0] = b->free;
+      b->free = o;
+      b->nfree++;
+      return;
+    }
+    if (likely(tc->state == SCVGC_TC_ACTIVE)) tc->bins[s->cls].nfree++;
+    else scvgc_stats_orphan(s->cls, 0, 1);
+    scvgc_central_remote_free(s, o);
+    return;
+  }
+  if (s->state == SCVGC_SPAN_LARGE && p - s->base < (s->npages << SCVGC_PAGE_SHIFT)) {
+    void *meta;
+    if (p != s->base) {
+      scvgc_bad_free("free", (void *)p, "not the start of an object");
+      return;
+    }
+    if (!scvgc_heap_free_large(s, &meta)) {
+      scvgc_bad_free("free", (void *)p, "double free");
+      return;
+    }
+    if (meta) scvgc_meta_free(meta, sizeof(scvgc_objmeta_t));
+    return;
+  }
+  /* a free span, a span struct that describes other pages now, or GC memory */
+  scvgc_bad_free("free", (void *)p, "double free or invalid pointer: the memory is not allocated");
+}
+
+bool scvgc_free(void *p) { return scvgc_free_inline(p); }
+
+/* ---- the rest of the API ------------------------------------------------------------- */
+
+void *scvgc_calloc(size_t n, size_t m) {
+  size_t t;
+  if (unlikely(__builtin_mul_overflow(n, m, &t))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (t <= SCVGC_MAX_SMALL) {
+    void *p = scvgc_malloc(t);
+    if (p) memset(p, 0, t);
+    return p;
+  }
+  void *p = scvgc_malloc_large(t, 0);
+  if (p && scvgc_spanof((uintptr_t)p)->needzero) memset(p, 0, t);
+  return p; /* pages fresh from the OS (or released to it) are zero already */
+}
+
+size_t scvgc_usable_size(const void *ptr) {
+  scvgc_span_t *s = scvgc_span_inuse((uintptr_t)ptr);
+  if (!s) return 0;
+  if (s->state == SCVGC_SPAN_SMALL) return s->elemsize;
+  return (s->npages << SCVGC_PAGE_SHIFT) - ((uintptr_t)ptr - s->base);
+}
+
+/* A live object's start, or NULL after a diagnostic (for realloc). */
+static scvgc_span_t *live_object(void *ptr, const char *what) {
+  uintptr_t p = (uintptr_t)ptr;
+  scvgc_span_t *s = scvgc_span_inuse(p);
+  if (s && s->state == SCVGC_SPAN_SMALL && p - s->base < s->limit - s->base) {
+    uint32_t i = scvgc_slot_index(s, p);
+    if (s->base + (uintptr_t)i * s->elemsize != p) goto interior;
+    if (scvgc_small_is_free(s, i, ptr)) goto freed;
+    return s;
+  }
+  if (s && s->state == SCVGC_SPAN_LARGE) {
+    if (p != s->base) goto interior;
+    return s;
+  }
+freed:
+  scvgc_bad_free(what, ptr, "the pointer is not allocated (freed already?)");
+  return NULL;
+interior:
+  scvgc_bad_free(what, ptr, "not the start of an object");
+  return NULL;
+}
+
+void *scvgc_realloc(void *ptr, size_t n) {
+  if (!ptr) return scvgc_malloc(n);
+  if (n == 0) { /* glibc frees and returns NULL */
+    scvgc_free(ptr);
+    return NULL;
+  }
+  scvgc_span_t *s = live_object(ptr, "realloc");
+  if (!s) {
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t cap;
+  if (s->state == SCVGC_SPAN_SMALL) {
+    cap = s->elemsize;
+    if (n <= cap && (n > cap / 2 || cap <= 32)) {
+      if (s->meta) s->meta[scvgc_slot_index(s, (uintptr_t)ptr)].size = (uint32_t)n + 1;
+      return ptr;
+    }
+  } else {
+    cap = s->npages << SCVGC_PAGE_SHIFT;
+    if (n <= cap && n > cap / 2) {
+      s->reqsize = n;
+      return ptr;
+    }
+    if (n > cap && n <= SCVGC_MAX_REQUEST &&
+        scvgc_heap_grow_inplace(s, (n + SCVGC_PAGE_SIZE - 1) >> SCVGC_PAGE_SHIFT)) {
+      s->reqsize = n;
+      return ptr;
+    }
+  }
+  void *q = scvgc_malloc(n);
+  if (!q) return NULL; /* the old block is untouched, as realloc promises */
+  memcpy(q, ptr, n < cap ? n : cap);
+  scvgc_free(ptr);
+  return q;
+}
+
+/* align: a power of two (the shim checks the API's own rules first). */
+void *scvgc_memalign(size_t align, size_t n) {
+  if (align <= SCVGC_ALIGN) return scvgc_malloc(n);
+  if (n <= SCVGC_MAX_SMALL && align <= SCVGC_PAGE_SIZE) {
+    /* A class whose size is a multiple of align: its objects, at multiples of the size from
+     * a page-aligned base, are aligned. Every power of two up to 32 KiB is a class. */
+    uint32_t c = scvgc_size_class(n > align ? n : align);
+    while (scvgc_classes[c].size % align) c++;
+    return scvgc_malloc_class(c, n);
+  }
+  return scvgc_malloc_large(n, align);
+}
+
+/* ---- fork ---------------------------------------------------------------------------- */
+
+void scvgc_fork_prepare(void) {
+  scvgc_tcache_lock_registry();
+  scvgc_central_lock_all();
+  scvgc_heap_lock_all();
+  scvgc_meta_lock_all();
+}
+
+void scvgc_fork_parent(void) {
+  scvgc_meta_unlock_all();
+  scvgc_heap_unlock_all();
+  scvgc_central_unlock_all();
+  scvgc_tcache_unlock_registry();
+}
+
+void scvgc_fork_child(void) {
+  scvgc_meta_reset_locks();
+  scvgc_heap_reset_locks();
+  scvgc_central_reset_locks();
+  scvgc_tcache_fork_child(); /* resets the registry lock */
+}

@@ -1,0 +1,64 @@
+/* alloc_fast.h — the malloc and free fast paths, inlined into the shim and into alloc.c.
+ *
+ * Both touch only the calling thread's cache and the object's span: no lock, no atomic
+ * read-modify-write. Everything else is an out-of-line slow path in alloc.c, whose header
+ * comment tells the whole allocation path.
+ */
+#ifndef SCVGC_ALLOC_FAST_H
+#define SCVGC_ALLOC_FAST_H
+
+#include "internal.h"
+
+void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) SCVGC_HIDDEN
+    __attribute__((noinline));
+void *scvgc_malloc_large(size_t n, size_t align) SCVGC_HIDDEN;
+void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) SCVGC_HIDDEN __attribute__((noinline));
+void scvgc_track(void *p, size_t n) SCVGC_HIDDEN;
+
+static inline void *scvgc_malloc_class(uint32_t cls, size_t n) {
+  scvgc_tcache_t *tc = &scvgc_tc;
+  scvgc_bin_t *b = &tc->bins[cls];
+  void **p = b->free;
+  if (unlikely(!p)) return scvgc_malloc_slow(tc, cls, n);
+  b->free = p[0];
+  p[1] = NULL; /* the double-free key; same cache line as p[0] */
+  b->nalloc++;
+  if (unlikely(scvgc_tracking)) scvgc_track(p, n);
+  return p;
+}
+
+static inline void *scvgc_malloc_inline(size_t n) {
+  if (likely(n <= SCVGC_MAX_SMALL)) return scvgc_malloc_class(scvgc_size_class(n), n);
+  return scvgc_malloc_large(n, 0);
+}
+
+/* Is the object at p (start of slot i of small span s) allocated? Only the metadata knows
+ * exactly; in mode off the key is the evidence. */
+static inline bool scvgc_small_is_free(scvgc_span_t *s, uint32_t i, void **o) {
+  if (s->meta) return s->meta[i].size == 0;
+  return o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
+}
+
+/* Free p: false when p is not this heap's (NULL included), for the caller to hand on. */
+static inline bool scvgc_free_inline(void *ptr) {
+  uintptr_t p = (uintptr_t)ptr;
+  scvgc_span_t *s = scvgc_spanof(p);
+  if (unlikely(!s)) return false;
+  scvgc_tcache_t *tc = &scvgc_tc;
+  uint32_t i = scvgc_slot_index(s, p);
+  void **o = ptr;
+  if (likely(s->owner == tc && p - s->base < s->limit - s->base &&
+             s->base + (uintptr_t)i * s->elemsize == p && !scvgc_small_is_free(s, i, o))) {
+    scvgc_bin_t *b = &tc->bins[s->cls];
+    if (unlikely(s->meta != NULL)) s->meta[i].size = 0;
+    o[0] = b->free;
+    o[1] = (void *)(scvgc_free_key ^ p);
+    b->free = o;
+    b->nfree++;
+    return true;
+  }
+  scvgc_free_slow(s, p);
+  return true;
+}
+
+#endif

@@ -1,0 +1,216 @@
+/* central.c — central lists (Go's mcentral) and the span-side object lists.
+ *
+ * Owns: per size class, the list of spans that no cache owns and that have free objects
+ * (partial); the protocol of a span's remote-free word (xfree).
+ * Locks: central[c].lock guards partial, and for a span owned by no cache its freelist,
+ *   bump, in_partial and owner. Lock order: central -> heap -> meta.
+ * Callers: program threads (cache refill and release, frees of objects of spans their
+ *   cache does not own), later the sweeper. Not on the world-stopped path.
+ *
+ * Where a small span's free objects are (each free object is in exactly one place):
+ *   - its owner's bin free list (owned spans only; the owner's thread alone touches it),
+ *   - s->freelist (central spans only, central lock),
+ *   - [s->bump, s->limit): never handed out,
+ *   - s->xfree: pushed by threads that do not own the span, lock-free (CAS), with a count.
+ *
+ * The xfree word (flags in internal.h) carries the span's central state, so a remote free
+ * learns it from the same CAS that pushes the object:
+ *   C1 CENTRAL is set exactly while owner == NULL (set by release, cleared by take; both
+ *      under the central lock).
+ *   C2 UNLINKED: central and not on partial. The first push that sees it clears it, sets
+ *      NOTIFY and links the span under the lock.
+ *   C3 nalloc is written before CENTRAL is published; with CENTRAL set, count == nalloc
+ *      means every object of the span is free: the pusher that makes it so (or the NOTIFY
+ *      holder) returns the span to the heap, under the central lock.
+ *   C4 NOTIFY is held by at most one thread; while it is set nobody else returns the span
+ *      to the heap, so the holder may still use the span after its CAS. Cache owners keep
+ *      the bit when they empty the list.
+ */
+#include <string.h>
+
+#include "internal.h"
+#include "lock.h"
+
+typedef struct {
+  scvgc_lock_t lock;
+  scvgc_span_t *partial; /* doubly linked through next/prev */
+  size_t npartial;
+} __attribute__((aligned(64))) central_t;
+
+static central_t central[SCVGC_NCLASSES];
+
+static void link_partial(central_t *c, scvgc_span_t *s) {
+  SCVGC_ASSERT(!s->in_partial);
+  s->prev = NULL;
+  s->next = c->partial;
+  if (c->partial) c->partial->prev = s;
+  c->partial = s;
+  s->in_partial = 1;
+  c->npartial++;
+}
+
+static void unlink_partial(central_t *c, scvgc_span_t *s) {
+  if (s->prev) s->prev->next = s->next;
+  else c->partial = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  s->in_partial = 0;
+  c->npartial--;
+}
+
+/* Return a wholly free span to the page heap. Central lock of its class held. */
+static void span_to_heap(central_t *c, scvgc_span_t *s) {
+  if (s->in_partial) unlink_partial(c, s);
+  atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
+  if (s->meta) scvgc_meta_free(s->meta, (size_t)s->nelems * sizeof(scvgc_objmeta_t));
+  if (s->markbits) scvgc_meta_free(s->markbits, ((size_t)s->nelems + 63) / 64 * 8);
+  s->markbits = NULL;
+  scvgc_heap_free(s);
+}
+
+static scvgc_span_t *new_span(uint32_t cls) {
+  const scvgc_class_t *k = &scvgc_classes[cls];
+  void *meta = NULL;
+  if (scvgc_tracking && !(meta = scvgc_meta_alloc((size_t)k->nelems * sizeof(scvgc_objmeta_t))))
+    return NULL;
+  scvgc_span_t *s = scvgc_heap_alloc(k->npages, 0, SCVGC_SPAN_SMALL, cls, meta);
+  if (!s && meta) scvgc_meta_free(meta, (size_t)k->nelems * sizeof(scvgc_objmeta_t));
+  return s;
+}
+
+/* A span of class cls for cache tc, and (in *list) free objects of it that were waiting
+ * in central. The span's bump region and xfree list may hold more. NULL: out of memory. */
+scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc, void **list) {
+  central_t *c = &central[cls];
+  scvgc_lock(&c->lock);
+  scvgc_span_t *s = c->partial;
+  if (s) {
+    unlink_partial(c, s);
+    uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x,
+                                                  x & ~(SCVGC_XF_CENTRAL | SCVGC_XF_UNLINKED),
+                                                  memory_order_acq_rel, memory_order_relaxed))
+      ;
+    *list = s->freelist;
+    s->freelist = NULL;
+    s->owner = tc;
+    scvgc_unlock(&c->lock);
+    return s;
+  }
+  scvgc_unlock(&c->lock);
+  *list = NULL;
+  s = new_span(cls);
+  if (s) s->owner = tc;
+  return s;
+}
+
+/* The owner drops span s, with list (nlist objects of s) that it had not handed out. */
+void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
+  central_t *c = &central[s->cls];
+  uint32_t unbumped = (uint32_t)((s->limit - s->bump) / s->elemsize);
+  uint32_t nalloc = s->nelems - nlist - unbumped;
+  scvgc_lock(&c->lock);
+  s->freelist = list;
+  s->owner = NULL;
+  s->nalloc = nalloc;
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
+  bool has_free;
+  for (;;) {
+    if (SCVGC_XF_COUNT(x) == nalloc && !(x & SCVGC_XF_NOTIFY)) {
+      span_to_heap(c, s); /* C3: nothing of it is allocated, and no notifier is pending */
+      scvgc_unlock(&c->lock);
+      return;
+    }
+    has_free = list || unbumped || SCVGC_XF_COUNT(x);
+    nx = x | SCVGC_XF_CENTRAL | (has_free ? 0 : SCVGC_XF_UNLINKED);
+    if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_acq_rel,
+                                              memory_order_relaxed))
+      break;
+  }
+  if (has_free) link_partial(c, s);
+  scvgc_unlock(&c->lock);
+}
+
+/* The NOTIFY holder's work (C2..C4), under the central lock. */
+static void notify(central_t *c, scvgc_span_t *s) {
+  scvgc_lock(&c->lock);
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+  for (;;) {
+    if (x & SCVGC_XF_CENTRAL) {
+      if (SCVGC_XF_COUNT(x) == s->nalloc) {
+        span_to_heap(c, s);
+        scvgc_unlock(&c->lock);
+        return;
+      }
+      if (!s->in_partial) link_partial(c, s);
+    }
+    if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & ~SCVGC_XF_NOTIFY,
+                                              memory_order_acq_rel, memory_order_acquire))
+      break;
+  }
+  scvgc_unlock(&c->lock);
+}
+
+/* Free object p of span s from a thread that does not own s. Lock-free unless this free
+ * changes the span's central state (C2, C3): then once per such change. */
+void scvgc_central_remote_free(scvgc_span_t *s, void *p) {
+  central_t *c = &central[s->cls]; /* stable: p is still allocated, so s is still s */
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
+  bool mine;
+  do {
+    *(void **)p = (void *)(x & SCVGC_XF_PTRMASK);
+    nx = (uintptr_t)p | (x & (SCVGC_XF_FLAGS & ~SCVGC_XF_UNLINKED)) |
+         (((x >> 48) + 1) << 48);
+    mine = false;
+    if ((x & SCVGC_XF_CENTRAL) && !(x & SCVGC_XF_NOTIFY) &&
+        ((x & SCVGC_XF_UNLINKED) || SCVGC_XF_COUNT(nx) == s->nalloc)) {
+      nx |= SCVGC_XF_NOTIFY;
+      mine = true;
+    }
+  } while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_acq_rel,
+                                                  memory_order_relaxed));
+  if (mine) notify(c, s);
+}
+
+/* The owner takes the objects other threads freed (keeping NOTIFY, C4). */
+void *scvgc_span_xfree_grab(scvgc_span_t *s, uint32_t *n) {
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
+  do {
+    if (!(x & SCVGC_XF_PTRMASK)) return NULL;
+  } while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & SCVGC_XF_NOTIFY,
+                                                  memory_order_acquire, memory_order_relaxed));
+  *n = SCVGC_XF_COUNT(x);
+  return (void *)(x & SCVGC_XF_PTRMASK);
+}
+
+/* Link up to one page's worth of never-used objects of s (at least one), in address order.
+ * Owner only. Returns the list, NULL when the bump region is empty. */
+void *scvgc_span_carve(scvgc_span_t *s) {
+  if (s->bump >= s->limit) return NULL;
+  uintptr_t n = SCVGC_PAGE_SIZE / s->elemsize;
+  if (n == 0) n = 1;
+  uintptr_t left = (s->limit - s->bump) / s->elemsize;
+  if (n > left) n = left;
+  char *first = (char *)s->bump, *p = first;
+  for (uintptr_t i = 1; i < n; i++, p += s->elemsize) *(void **)p = p + s->elemsize;
+  *(void **)p = NULL;
+  s->bump += n * s->elemsize;
+  return first;
+}
+
+size_t scvgc_central_partial_count(uint32_t cls) {
+  scvgc_lock(&central[cls].lock);
+  size_t n = central[cls].npartial;
+  scvgc_unlock(&central[cls].lock);
+  return n;
+}
+
+void scvgc_central_lock_all(void) {
+  for (int i = 0; i < SCVGC_NCLASSES; i++) scvgc_lock(&central[i].lock);
+}
+void scvgc_central_unlock_all(void) {
+  for (int i = SCVGC_NCLASSES - 1; i >= 0; i--) scvgc_unlock(&central[i].lock);
+}
+void scvgc_central_reset_locks(void) {
+  for (int i = 0; i < SCVGC_NCLASSES; i++) scvgc_lock_reset(&central[i].lock);
+}

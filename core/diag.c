@@ -1,0 +1,37 @@
+/* diag.c — diagnostics for bad calls: one message, then the stack of the offending call.
+ *
+ * Stack walking uses libunwind's local unw_backtrace (no allocation: libunwind keeps its
+ * own mmap'd pools) and dladdr for names. Called by program threads only, outside every
+ * core lock. Each diagnostic is one message line plus up to 16 frame lines, each prefixed
+ * like every line the library writes ("==PID== scvgc: ").
+ */
+#define _GNU_SOURCE
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
+#include <libunwind.h>
+
+#include "internal.h"
+
+static void print_stack(int skip) {
+  void *pcs[20];
+  int n = unw_backtrace(pcs, 20);
+  for (int i = skip, k = 0; i < n && k < 16; i++, k++) {
+    Dl_info di;
+    uintptr_t pc = (uintptr_t)pcs[i];
+    if (dladdr((void *)(pc - 1), &di) && di.dli_fname) {
+      if (di.dli_sname)
+        scvgc_message("   #%d %p %s+0x%lx (%s)", k, (void *)pc, di.dli_sname,
+                      (unsigned long)(pc - (uintptr_t)di.dli_saddr), di.dli_fname);
+      else
+        scvgc_message("   #%d %p (%s+0x%lx)", k, (void *)pc, di.dli_fname,
+                      (unsigned long)(pc - (uintptr_t)di.dli_fbase));
+    } else {
+      scvgc_message("   #%d %p", k, (void *)pc);
+    }
+  }
+}
+
+void scvgc_bad_free(const char *what, const void *p, const char *why) {
+  scvgc_message("%s(%p): invalid pointer: %s; the call is ignored", what, p, why);
+  print_stack(2);
+}

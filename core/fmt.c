@@ -1,0 +1,117 @@
+/* fmt.c — a small printf for the core: no allocation, no locks, no stdio.
+ *
+ * Supports %s %c %d %i %u %x %p %% with the l, ll, z length modifiers, a width, '-' and
+ * '0' flags. Everything the library writes (diagnostics, trace lines, reports) goes
+ * through here, so it is usable from any thread, with the world stopped, in a fork child.
+ */
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+typedef struct { char *buf; size_t n, len; } out_t;
+
+static void put(out_t *o, char c) {
+  if (o->len + 1 < o->n) o->buf[o->len] = c;
+  o->len++;
+}
+
+static void put_num(out_t *o, unsigned long long v, unsigned base, int neg, int width, int zero,
+                    int left) {
+  char tmp[24];
+  int k = 0;
+  do {
+    tmp[k++] = "0123456789abcdef"[v % base];
+    v /= base;
+  } while (v);
+  int len = k + neg;
+  if (!left && !zero)
+    for (; width > len; width--) put(o, ' ');
+  if (neg) put(o, '-');
+  if (!left && zero)
+    for (; width > len; width--) put(o, '0');
+  while (k) put(o, tmp[--k]);
+  for (; left && width > len; width--) put(o, ' ');
+}
+
+size_t scvgc_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap) {
+  out_t o = {buf, n, 0};
+  for (const char *f = fmt; *f; f++) {
+    if (*f != '%') { put(&o, *f); continue; }
+    f++;
+    int left = 0, zero = 0, width = 0, lng = 0;
+    for (;; f++) {
+      if (*f == '-') left = 1;
+      else if (*f == '0') zero = 1;
+      else break;
+    }
+    while (*f >= '0' && *f <= '9') width = width * 10 + (*f++ - '0');
+    while (*f == 'l' || *f == 'z') { lng++; f++; }
+    switch (*f) {
+    case 'd': case 'i': {
+      long long v = lng ? va_arg(ap, long long) : va_arg(ap, int);
+      put_num(&o, v < 0 ? -(unsigned long long)v : (unsigned long long)v, 10, v < 0, width, zero, left);
+      break;
+    }
+    case 'u': case 'x': {
+      unsigned long long v = lng ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned);
+      put_num(&o, v, *f == 'x' ? 16 : 10, 0, width, zero, left);
+      break;
+    }
+    case 'p':
+      put(&o, '0'); put(&o, 'x');
+      put_num(&o, (uintptr_t)va_arg(ap, void *), 16, 0, 0, 0, 0);
+      break;
+    case 's': {
+      const char *s = va_arg(ap, const char *);
+      if (!s) s = "(null)";
+      size_t len = strlen(s);
+      if (!left) for (; width > (int)len; width--) put(&o, ' ');
+      while (*s) put(&o, *s++);
+      if (left) for (; width > (int)len; width--) put(&o, ' ');
+      break;
+    }
+    case 'c': put(&o, (char)va_arg(ap, int)); break;
+    case '%': put(&o, '%'); break;
+    case 0: f--; break;
+    default: put(&o, '%'); put(&o, *f);
+    }
+  }
+  if (n) buf[o.len < n ? o.len : n - 1] = 0;
+  return o.len;
+}
+
+size_t scvgc_snprintf(char *buf, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  size_t r = scvgc_vsnprintf(buf, n, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+void scvgc_write_all(int fd, const char *s, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, s, n);
+    if (w <= 0) return; /* EINTR included: a diagnostic is not worth a retry loop's risk */
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+void scvgc_message(const char *fmt, ...) {
+  char line[1024];
+  size_t k = scvgc_snprintf(line, sizeof line, "==%d== scvgc: ", (int)getpid());
+  va_list ap;
+  va_start(ap, fmt);
+  size_t m = scvgc_vsnprintf(line + k, sizeof line - k - 1, fmt, ap);
+  va_end(ap);
+  k += m < sizeof line - k - 1 ? m : sizeof line - k - 2;
+  line[k++] = '\n';
+  scvgc_write_all(2, line, k);
+}
+
+void scvgc_assert_fail(const char *expr, const char *file, int line) {
+  scvgc_message("internal error: %s (%s:%d)", expr, file, line);
+  __builtin_trap();
+}

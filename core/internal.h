@@ -1,0 +1,340 @@
+/* internal.h — the core's types, constants and cross-file functions.
+ *
+ * Glossary (the allocation path is told in alloc.c):
+ *   page      8 KiB, the unit of the page heap (SCVGC_PAGE_SIZE).
+ *   arena     a 64 MiB, 64 MiB-aligned piece of reserved address space; each has a
+ *             page -> span table. arena_l1[addr >> 26] finds it, so the address -> span
+ *             map is two loads (scvgc_spanof).
+ *   span      a run of pages (scvgc_span_t, 128 bytes): free in the page heap, a small-object
+ *             span of one size class, one large object, or manually managed (GC workbufs).
+ *   class     one of SCVGC_NCLASSES size classes (1..65); class 0 means "not small".
+ *   central   per-class list of spans that are owned by no cache and have free objects.
+ *   tcache    the per-thread cache: per class, the span it allocates from and that span's
+ *             free list. The fast paths touch only the calling thread's tcache.
+ *   xfree     a span's lock-free list of objects freed by threads that do not own it.
+ *   objmeta   per-object side metadata (stack id, requested size), kept only when the mode
+ *             tracks objects (leak, collect); mode off allocates none of it.
+ *
+ * Global lock order (take left before right, never the reverse):
+ *   tcache registry lock -> central[c].lock -> heap lock -> metadata allocator lock.
+ * No lock is held while calling out of the core except where a function says so.
+ */
+#ifndef SCVGC_INTERNAL_H
+#define SCVGC_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCVGC_HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Debug checks (SCVGC_DEBUG=1 at build time): assertions on preconditions and the
+ * *_check() structure checkers. Off by default: they are on in the test builds. */
+#ifndef SCVGC_DEBUG
+#define SCVGC_DEBUG 0
+#endif
+void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDEN
+    __attribute__((noreturn));
+#define SCVGC_ASSERT(e) \
+  do { if (SCVGC_DEBUG && !(e)) scvgc_assert_fail(#e, __FILE__, __LINE__); } while (0)
+#define SCVGC_CHECK(e) \
+  do { if (!(e)) scvgc_assert_fail(#e, __FILE__, __LINE__); } while (0)
+
+/* ---- geometry ---------------------------------------------------------------------- */
+#define SCVGC_PAGE_SHIFT 13
+#define SCVGC_PAGE_SIZE ((uintptr_t)1 << SCVGC_PAGE_SHIFT)
+#define SCVGC_ARENA_SHIFT 26
+#define SCVGC_ARENA_SIZE ((uintptr_t)1 << SCVGC_ARENA_SHIFT)
+#define SCVGC_ARENA_PAGES (SCVGC_ARENA_SIZE >> SCVGC_PAGE_SHIFT)
+#define SCVGC_ADDR_BITS 47 /* x86-64 user space */
+#define SCVGC_L1_ENTRIES ((uintptr_t)1 << (SCVGC_ADDR_BITS - SCVGC_ARENA_SHIFT))
+#define SCVGC_MAX_SMALL 32768 /* larger requests get a span of their own */
+#define SCVGC_NCLASSES 66     /* classes 1..65; 0 is "large / not an object span" */
+#define SCVGC_ALIGN 16        /* every object is 16-byte aligned (max_align_t) */
+#define SCVGC_MAX_REQUEST ((size_t)1 << 46) /* above this, ENOMEM without trying */
+
+/* ---- size classes (sizeclass.c) ---------------------------------------------------- */
+typedef struct {
+  uint32_t size;   /* object size, a multiple of 16 */
+  uint32_t npages; /* pages per span: the fewest that keep tail waste <= 1/8 */
+  uint32_t nelems; /* objects per span */
+  uint32_t divmul; /* (off * divmul) >> 32 == off / size for every off in a span */
+} scvgc_class_t;
+
+extern const scvgc_class_t scvgc_classes[SCVGC_NCLASSES] SCVGC_HIDDEN;
+extern const uint8_t scvgc_class_small[1024 / 16 + 1] SCVGC_HIDDEN;   /* by (n+15)/16 */
+extern const uint8_t scvgc_class_large[(SCVGC_MAX_SMALL - 1024) / 128 + 1] SCVGC_HIDDEN;
+
+/* The smallest class whose size is >= n; n must be <= SCVGC_MAX_SMALL. */
+static inline uint32_t scvgc_size_class(size_t n) {
+  if (n <= 1024) return scvgc_class_small[(n + 15) >> 4];
+  return scvgc_class_large[(n - 1024 + 127) >> 7];
+}
+
+/* ---- per-object side metadata ------------------------------------------------------ */
+typedef struct {
+  uint32_t stack; /* stack depot id of the allocating stack; 0 = none captured */
+  uint32_t size;  /* requested size + 1; 0 means the slot is free */
+} scvgc_objmeta_t;
+
+/* ---- spans -------------------------------------------------------------------------- */
+enum {
+  SCVGC_SPAN_DEAD = 0,   /* struct is in the span-struct pool, describes nothing */
+  SCVGC_SPAN_FREE = 1,   /* in the page heap's free structures */
+  SCVGC_SPAN_SMALL = 2,  /* objects of one size class */
+  SCVGC_SPAN_LARGE = 3,  /* one object of > SCVGC_MAX_SMALL bytes (or an aligned one) */
+  SCVGC_SPAN_MANUAL = 4, /* manually managed by the core (GC workbufs) */
+};
+
+/* xfree word layout: bits 0..3 flags (objects are 16-aligned), bits 4..47 the list head,
+ * bits 48..63 the number of objects on the list. */
+#define SCVGC_XF_CENTRAL ((uintptr_t)1)  /* span is owned by no cache (central) */
+#define SCVGC_XF_UNLINKED ((uintptr_t)2) /* ...and is on no partial list: next free must link it */
+#define SCVGC_XF_NOTIFY ((uintptr_t)4)   /* one thread is on its way to the central lock for
+                                            this span; until it clears the bit the span is
+                                            never returned to the heap by anyone else */
+#define SCVGC_XF_FLAGS ((uintptr_t)15)
+#define SCVGC_XF_PTRMASK ((((uintptr_t)1 << 48) - 1) & ~SCVGC_XF_FLAGS)
+#define SCVGC_XF_COUNT(x) ((uint32_t)((x) >> 48))
+#define SCVGC_XF_ONE ((uintptr_t)1 << 48)
+
+struct scvgc_tcache;
+
+typedef struct scvgc_span {
+  /* --- identity: written when the span is carved or initialised for a use, read by
+   *     everybody (free() and the marker read base/cls/elemsize/divmul with no lock). --- */
+  uintptr_t base;   /* first byte, page aligned */
+  uintptr_t npages; /* length in pages */
+  uint8_t state;    /* SCVGC_SPAN_*; changes only under the heap lock (and central lock
+                       for small spans being returned) */
+  uint8_t cls;      /* size class for SMALL, else 0 */
+  uint8_t needzero; /* some page of it may hold non-zero bytes (heap lock for free spans) */
+  uint8_t in_partial; /* on central[cls].partial (central lock) */
+  uint32_t elemsize;  /* object size (SMALL); npages*PAGE for LARGE */
+  uint32_t nelems;    /* objects in the span (SMALL) */
+  uint32_t divmul;    /* reciprocal of elemsize, see scvgc_class_t */
+  uintptr_t limit;    /* base + nelems*elemsize (SMALL) */
+
+  /* --- ownership (small spans). owner is the tcache allocating from the span, or NULL
+   *     when central. Only the owning thread sets it to NULL (release); only a thread
+   *     holding central[cls].lock sets it from NULL (take). So "owner == my cache" read
+   *     by my thread is never racy. --- */
+  struct scvgc_tcache *owner;
+  void *freelist;     /* free objects held while central (central lock); empty when owned */
+  uintptr_t bump;     /* next never-handed-out slot; slots in [bump, limit) are free and
+                         on no list. Owner only, or central lock while central. */
+  uint32_t nalloc;    /* objects outside the span's free sets when it was released to
+                         central; the span is wholly free when its xfree count reaches it.
+                         Written before XF_CENTRAL is published, read after observing it. */
+  uint32_t sweepgen;  /* GC: see sweep (issue 4); the heap's sweepgen when allocated */
+
+  /* --- links: page heap free lists (heap lock) or central partial list (central lock) --- */
+  struct scvgc_span *next, *prev;
+
+  /* --- side metadata (NULL in mode off) --- */
+  scvgc_objmeta_t *meta; /* nelems entries (SMALL), 1 entry (LARGE) */
+  uint64_t *markbits;    /* GC mark bits, one per object (issue 3) */
+  size_t reqsize;        /* LARGE: the requested size */
+  uint64_t unused_since; /* FREE: monotonic ns when its pages last held an object */
+
+  /* --- remote frees: its own cache line, so the CAS traffic of other threads does not
+   *     evict the read-mostly fields above from the owner's cache. --- */
+  _Alignas(64) _Atomic uintptr_t xfree;
+} scvgc_span_t;
+
+/* ---- arenas and the address map (pageheap.c) ---------------------------------------- */
+typedef struct scvgc_arena {
+  uintptr_t base;                               /* 64 MiB aligned */
+  scvgc_span_t *spans[SCVGC_ARENA_PAGES];       /* page -> span. Valid for every page of an
+                                                   in-use span, and for the first and last
+                                                   page of a free span; other entries may be
+                                                   stale: callers check the bounds. */
+  uint64_t released[SCVGC_ARENA_PAGES / 64];    /* page is released to the OS (reads zero,
+                                                   not resident); heap lock */
+} scvgc_arena_t;
+
+extern scvgc_arena_t *scvgc_arena_l1[SCVGC_L1_ENTRIES] SCVGC_HIDDEN;
+
+/* The map entry for address p: NULL when p is not in any arena of the heap. The span
+ * returned may be free or stale for interior pages of free spans; callers that need an
+ * object check state and bounds. O(1): two dependent loads. No lock. */
+static inline scvgc_span_t *scvgc_spanof(uintptr_t p) {
+  uintptr_t i = p >> SCVGC_ARENA_SHIFT;
+  if (unlikely(i >= SCVGC_L1_ENTRIES)) return NULL;
+  scvgc_arena_t *a = scvgc_arena_l1[i];
+  if (!a) return NULL;
+  return a->spans[(p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1)];
+}
+
+/* The in-use span containing p (SMALL, LARGE or MANUAL), or NULL. */
+static inline scvgc_span_t *scvgc_span_inuse(uintptr_t p) {
+  scvgc_span_t *s = scvgc_spanof(p);
+  if (!s || s->state < SCVGC_SPAN_SMALL) return NULL;
+  if (p - s->base >= (s->npages << SCVGC_PAGE_SHIFT)) return NULL;
+  return s;
+}
+
+/* Slot index of address p (any byte of the slot) in small span s. */
+static inline uint32_t scvgc_slot_index(const scvgc_span_t *s, uintptr_t p) {
+  return (uint32_t)(((uint64_t)(p - s->base) * s->divmul) >> 32);
+}
+
+/* Page heap. All take the heap lock themselves. */
+/* A span of npages (aligned to align bytes when align > PAGE) in state SMALL (of class cls,
+ * its identity fields set from the class table), LARGE or MANUAL. meta becomes s->meta.
+ * The identity fields are written before the map names the span. NULL: out of memory. */
+scvgc_span_t *scvgc_heap_alloc(size_t npages, size_t align, uint8_t state, uint32_t cls,
+                               void *meta) SCVGC_HIDDEN;
+void scvgc_heap_free(scvgc_span_t *s) SCVGC_HIDDEN;
+/* Free large span s if it is still in use (false: it was already freed: a double free).
+ * Its side metadata block is handed back in *meta for the caller to free. */
+bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) SCVGC_HIDDEN;
+bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t npages) SCVGC_HIDDEN;
+size_t scvgc_heap_release_all(void) SCVGC_HIDDEN;
+void scvgc_heap_check(void) SCVGC_HIDDEN;
+void scvgc_heap_lock_all(void) SCVGC_HIDDEN;   /* fork: take the heap lock */
+void scvgc_heap_unlock_all(void) SCVGC_HIDDEN;
+void scvgc_heap_reset_locks(void) SCVGC_HIDDEN; /* fork child */
+/* Test hooks: count of free spans, and the free span (if any) that starts at base. */
+size_t scvgc_heap_free_spans(void) SCVGC_HIDDEN;
+
+/* ---- central lists (central.c) ------------------------------------------------------ */
+scvgc_span_t *scvgc_central_take(uint32_t cls, struct scvgc_tcache *tc, void **list) SCVGC_HIDDEN;
+void *scvgc_span_xfree_grab(scvgc_span_t *s, uint32_t *n) SCVGC_HIDDEN;
+void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) SCVGC_HIDDEN;
+void scvgc_central_remote_free(scvgc_span_t *s, void *p) SCVGC_HIDDEN;
+void *scvgc_span_carve(scvgc_span_t *s) SCVGC_HIDDEN;
+void scvgc_central_lock_all(void) SCVGC_HIDDEN;
+void scvgc_central_unlock_all(void) SCVGC_HIDDEN;
+void scvgc_central_reset_locks(void) SCVGC_HIDDEN;
+size_t scvgc_central_partial_count(uint32_t cls) SCVGC_HIDDEN;
+
+/* ---- thread caches (tcache.c) -------------------------------------------------------- */
+typedef struct {
+  void *free;         /* objects of span, ready to hand out; linked through word 0 */
+  scvgc_span_t *span; /* the span this cache allocates from in this class, or NULL */
+  uint64_t nalloc;    /* objects handed out by this thread (stats, folded on demand) */
+  uint64_t nfree;     /* objects freed by this thread */
+} scvgc_bin_t;
+
+enum { SCVGC_TC_NEW = 0, SCVGC_TC_ACTIVE = 1, SCVGC_TC_DEAD = 2 };
+
+typedef struct scvgc_tcache {
+  scvgc_bin_t bins[SCVGC_NCLASSES];
+  uint32_t state;     /* SCVGC_TC_*; the owning thread only */
+  uint32_t flushgen;  /* heap sweepgen at the last flush (issue 4) */
+  struct scvgc_tcache *rnext, *rprev; /* registry of live caches (registry lock) */
+} scvgc_tcache_t;
+
+/* The calling thread's cache: static TLS, initial-exec (no allocation, no lock). */
+extern __thread scvgc_tcache_t scvgc_tc SCVGC_HIDDEN
+    __attribute__((tls_model("initial-exec")));
+
+void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) SCVGC_HIDDEN;
+void scvgc_tcache_setup_key(void) SCVGC_HIDDEN;
+void scvgc_tcache_foreach(void (*fn)(const scvgc_tcache_t *, void *), void *arg) SCVGC_HIDDEN;
+void scvgc_tcache_flush(scvgc_tcache_t *tc) SCVGC_HIDDEN;
+void scvgc_tcache_thread_exit(void) SCVGC_HIDDEN;
+void scvgc_tcache_lock_registry(void) SCVGC_HIDDEN;
+void scvgc_tcache_unlock_registry(void) SCVGC_HIDDEN;
+void scvgc_tcache_fork_child(void) SCVGC_HIDDEN;
+
+/* ---- stats (stats.c) ---------------------------------------------------------------- */
+typedef struct {
+  size_t sys_bytes;      /* address space mapped for the heap (arenas) */
+  size_t inuse_bytes;    /* pages of in-use spans */
+  size_t idle_bytes;     /* free pages still resident (or never released) */
+  size_t released_bytes; /* free pages released to the OS (or never touched) */
+  size_t gc_sys_bytes;   /* core metadata mapped: spans, arenas, side metadata */
+  size_t live_objects;   /* objects allocated and not freed */
+  size_t live_bytes;     /* bytes of those objects (size-class bytes) */
+  size_t nmalloc, nfree; /* cumulative counts */
+} scvgc_stats_t;
+
+void scvgc_stats_read(scvgc_stats_t *st) SCVGC_HIDDEN;
+/* Heap-side counters (heap lock) */
+typedef struct {
+  size_t sys, inuse_pages, released_pages;
+  size_t large_nalloc, large_nfree, large_bytes;
+} scvgc_heapstat_t;
+void scvgc_heap_stats(scvgc_heapstat_t *hs) SCVGC_HIDDEN;
+/* Fold the counters of a cache that is going away. Registry lock held. */
+void scvgc_stats_fold_tcache(const scvgc_tcache_t *tc) SCVGC_HIDDEN;
+/* Counts of threads whose cache is gone (DEAD): rare, so shared atomics. */
+void scvgc_stats_orphan(uint32_t cls, int64_t nalloc, int64_t nfree) SCVGC_HIDDEN;
+
+/* ---- OS memory and metadata (os.c, fixalloc.c) -------------------------------------- */
+void *scvgc_sys_map(size_t n) SCVGC_HIDDEN;           /* zeroed, or NULL */
+void *scvgc_sys_map_aligned(size_t n, size_t align) SCVGC_HIDDEN;
+void scvgc_sys_unmap(void *p, size_t n) SCVGC_HIDDEN;
+void scvgc_sys_release(void *p, size_t n) SCVGC_HIDDEN; /* MADV_DONTNEED */
+uint64_t scvgc_nanotime(void) SCVGC_HIDDEN;
+const char *scvgc_getenv(const char *name) SCVGC_HIDDEN; /* no allocation */
+extern _Atomic size_t scvgc_gc_sys SCVGC_HIDDEN; /* metadata bytes mapped */
+
+scvgc_span_t *scvgc_spanstruct_alloc(void) SCVGC_HIDDEN;   /* heap lock held */
+void scvgc_spanstruct_free(scvgc_span_t *s) SCVGC_HIDDEN;  /* heap lock held */
+void *scvgc_meta_alloc(size_t n) SCVGC_HIDDEN;  /* zeroed block for side metadata */
+void scvgc_meta_free(void *p, size_t n) SCVGC_HIDDEN;
+void scvgc_meta_lock_all(void) SCVGC_HIDDEN;
+void scvgc_meta_unlock_all(void) SCVGC_HIDDEN;
+void scvgc_meta_reset_locks(void) SCVGC_HIDDEN;
+
+/* ---- output (fmt.c): no allocation, no stdio ------------------------------------------ */
+size_t scvgc_vsnprintf(char *buf, size_t n, const char *fmt, __builtin_va_list ap) SCVGC_HIDDEN;
+size_t scvgc_snprintf(char *buf, size_t n, const char *fmt, ...) SCVGC_HIDDEN
+    __attribute__((format(printf, 3, 4)));
+/* One line on stderr, prefixed "==PID== scvgc: ", newline added. */
+void scvgc_message(const char *fmt, ...) SCVGC_HIDDEN __attribute__((format(printf, 1, 2)));
+void scvgc_write_all(int fd, const char *s, size_t n) SCVGC_HIDDEN;
+
+/* ---- options (options.c) ------------------------------------------------------------ */
+enum { SCVGC_MODE_OFF = 0, SCVGC_MODE_LEAK = 1, SCVGC_MODE_COLLECT = 2 };
+typedef struct {
+  int mode;              /* SCVGC_MODE */
+  int gogc;              /* SCVGC_GOGC percent; -1 = off */
+  int trace;             /* SCVGCTRACE */
+  uint64_t scavenge_after_ns;
+  uint64_t forcegc_ns;   /* 0 = off */
+  uint64_t memlimit;     /* bytes; 0 = off */
+  int stack_depth;
+  const char *report;    /* "stderr", "none" or a path template */
+  const char *json;      /* path template or NULL */
+  int exitcode;
+  const char *suppress;  /* path or NULL */
+} scvgc_options_t;
+
+extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;
+/* Nonzero when the mode keeps per-object metadata (leak, collect). Read on the fast path. */
+extern int scvgc_tracking SCVGC_HIDDEN;
+void scvgc_options_init(void) SCVGC_HIDDEN;
+void scvgc_options_print(int fd, int markdown) SCVGC_HIDDEN;
+/* Parse helpers, exposed for tests: return false on a bad value. */
+bool scvgc_parse_duration(const char *s, uint64_t *ns) SCVGC_HIDDEN;
+bool scvgc_parse_bytes(const char *s, uint64_t *bytes) SCVGC_HIDDEN;
+
+/* ---- the allocator (alloc.c) -------------------------------------------------------- */
+void scvgc_init(void) SCVGC_HIDDEN;
+extern int scvgc_inited SCVGC_HIDDEN;
+extern uintptr_t scvgc_free_key SCVGC_HIDDEN; /* double-free key, random per process */
+void *scvgc_malloc(size_t n) SCVGC_HIDDEN;
+bool scvgc_free(void *p) SCVGC_HIDDEN; /* false: not this heap's pointer (or NULL) */
+void *scvgc_calloc(size_t n, size_t m) SCVGC_HIDDEN;
+void *scvgc_realloc(void *p, size_t n) SCVGC_HIDDEN;
+void *scvgc_memalign(size_t align, size_t n) SCVGC_HIDDEN;
+size_t scvgc_usable_size(const void *p) SCVGC_HIDDEN;
+/* Is p (not NULL) a pointer of this heap? Foreign pointers go to glibc. */
+static inline bool scvgc_owns(const void *p) { return scvgc_spanof((uintptr_t)p) != NULL; }
+
+/* Diagnostics (diag.c): one message and the stack of the bad call. */
+void scvgc_bad_free(const char *what, const void *p, const char *why) SCVGC_HIDDEN;
+
+/* Fork handling (alloc.c): take every lock before fork, release in both after. */
+void scvgc_fork_prepare(void) SCVGC_HIDDEN;
+void scvgc_fork_parent(void) SCVGC_HIDDEN;
+void scvgc_fork_child(void) SCVGC_HIDDEN;
+
+#endif

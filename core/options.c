@@ -1,0 +1,189 @@
+/* options.c — the SCVGC_* environment variables: one table, read once at start-up.
+ *
+ * The table below is the single source of the names, defaults, parsers and help texts;
+ * `scvgc --help` and docs/env.md are generated from it (scvgc_options_print).
+ * A bad value prints one line naming the variable, the bad value and the value used
+ * instead, and never stops the program.
+ * Called from scvgc_init (inside the first malloc): no allocation, no locks.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+scvgc_options_t scvgc_opt;
+int scvgc_tracking;
+
+typedef enum { K_MODE, K_GOGC, K_INT, K_DURATION, K_BYTES, K_STRING } kind_t;
+
+typedef struct {
+  const char *name;
+  kind_t kind;
+  const char *def; /* default, in the variable's own syntax */
+  int min, max;    /* K_INT range */
+  size_t off;      /* field of scvgc_options_t */
+  const char *help;
+} option_t;
+
+#define F(f) offsetof(scvgc_options_t, f)
+static const option_t options[] = {
+    {"SCVGC_MODE", K_MODE, "leak", 0, 0, F(mode),
+     "leak: free() honoured, unreachable objects reported at exit, never freed by the "
+     "library; collect: also reclaimed; off: a plain fast allocator (no stacks, no GC, no "
+     "report)"},
+    {"SCVGC_GOGC", K_GOGC, "100", 0, 0, F(gogc),
+     "next GC when the heap has grown by this percent over the live heap after the last "
+     "GC; off disables periodic GC (the exit check still runs)"},
+    {"SCVGCTRACE", K_INT, "0", 0, 2, F(trace),
+     "1: one line per GC cycle and per scavenger pass on stderr; 2: per-phase detail too"},
+    {"SCVGC_SCAVENGE_AFTER", K_DURATION, "5m", 0, 0, F(scavenge_after_ns),
+     "a free span whose pages stayed unused this long is released to the OS"},
+    {"SCVGC_FORCEGC", K_DURATION, "2m", 0, 0, F(forcegc_ns),
+     "force a GC when none has run for this long (off disables)"},
+    {"SCVGC_MEMLIMIT", K_BYTES, "off", 0, 0, F(memlimit),
+     "soft limit on the heap's resident bytes (512M, 2G); nearing it scavenges at once and, "
+     "in collect mode, collects"},
+    {"SCVGC_STACK_DEPTH", K_INT, "16", 0, 64, F(stack_depth),
+     "frames captured per allocation for the leak report; 0 captures none"},
+    {"SCVGC_REPORT", K_STRING, "stderr", 0, 0, F(report),
+     "where the text report goes: stderr, none, or a path (%p becomes the pid)"},
+    {"SCVGC_JSON", K_STRING, NULL, 0, 0, F(json), "path of the JSON report (%p becomes the pid)"},
+    {"SCVGC_EXITCODE", K_INT, "0", 0, 255, F(exitcode),
+     "exit status when leaks are found; 0 keeps the program's own"},
+    {"SCVGC_SUPPRESS", K_STRING, NULL, 0, 0, F(suppress),
+     "suppressions file: lines leak:PATTERN matched against function, file or module names "
+     "of a leak's stack; # comments"},
+};
+
+/* ---- parsers --------------------------------------------------------------------------- */
+
+static bool parse_uint(const char **s, uint64_t *v, uint64_t *frac_num, uint64_t *frac_den) {
+  const char *p = *s;
+  uint64_t x = 0;
+  if (*p < '0' || *p > '9') return false;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    if (x > (UINT64_MAX - 9) / 10) return false;
+    x = x * 10 + (uint64_t)(*p - '0');
+  }
+  *frac_num = 0;
+  *frac_den = 1;
+  if (*p == '.') {
+    p++;
+    if (*p < '0' || *p > '9') return false;
+    for (; *p >= '0' && *p <= '9'; p++)
+      if (*frac_den < 1000000000) {
+        *frac_num = *frac_num * 10 + (uint64_t)(*p - '0');
+        *frac_den *= 10;
+      }
+  }
+  *v = x;
+  *s = p;
+  return true;
+}
+
+static bool scaled(uint64_t v, uint64_t fn, uint64_t fd, uint64_t unit, uint64_t *out) {
+  if (v && unit > UINT64_MAX / v) return false;
+  *out = v * unit + fn * unit / fd;
+  return true;
+}
+
+/* "250ms", "10s", "5m", "1h", "1.5s", or a plain number of seconds. */
+bool scvgc_parse_duration(const char *s, uint64_t *ns) {
+  uint64_t v, fn, fd, unit;
+  if (!parse_uint(&s, &v, &fn, &fd)) return false;
+  if (!*s || !strcmp(s, "s")) unit = 1000000000ull;
+  else if (!strcmp(s, "ms")) unit = 1000000ull;
+  else if (!strcmp(s, "us")) unit = 1000ull;
+  else if (!strcmp(s, "m")) unit = 60000000000ull;
+  else if (!strcmp(s, "h")) unit = 3600000000000ull;
+  else return false;
+  return scaled(v, fn, fd, unit, ns);
+}
+
+/* "512M", "2G", "64K", "1024", "1.5G"; K/M/G/T are powers of 1024, an optional "B" or
+ * "iB" may follow. */
+bool scvgc_parse_bytes(const char *s, uint64_t *bytes) {
+  uint64_t v, fn, fd, unit = 1;
+  if (!parse_uint(&s, &v, &fn, &fd)) return false;
+  switch (*s) {
+  case 'k': case 'K': unit = 1ull << 10; s++; break;
+  case 'm': case 'M': unit = 1ull << 20; s++; break;
+  case 'g': case 'G': unit = 1ull << 30; s++; break;
+  case 't': case 'T': unit = 1ull << 40; s++; break;
+  }
+  if (unit > 1 && *s == 'i') s++;
+  if (*s == 'B' || *s == 'b') s++;
+  if (*s) return false;
+  return scaled(v, fn, fd, unit, bytes);
+}
+
+static bool parse_int(const char *s, int min, int max, int *out) {
+  uint64_t v, fn, fd;
+  if (!parse_uint(&s, &v, &fn, &fd) || *s || fn || v > (uint64_t)max || (int64_t)v < min)
+    return false;
+  *out = (int)v;
+  return true;
+}
+
+/* Parse value v of option o into the options; false when v is bad. */
+static bool parse(const option_t *o, const char *v, scvgc_options_t *opt) {
+  char *dst = (char *)opt + o->off;
+  switch (o->kind) {
+  case K_MODE:
+    if (!strcmp(v, "leak")) *(int *)dst = SCVGC_MODE_LEAK;
+    else if (!strcmp(v, "collect")) *(int *)dst = SCVGC_MODE_COLLECT;
+    else if (!strcmp(v, "off")) *(int *)dst = SCVGC_MODE_OFF;
+    else return false;
+    return true;
+  case K_GOGC:
+    if (!strcmp(v, "off")) { *(int *)dst = -1; return true; }
+    return parse_int(v, 0, 1000000, (int *)dst);
+  case K_INT:
+    return parse_int(v, o->min, o->max, (int *)dst);
+  case K_DURATION:
+    if (!strcmp(v, "off")) { *(uint64_t *)dst = 0; return true; }
+    return scvgc_parse_duration(v, (uint64_t *)dst);
+  case K_BYTES:
+    if (!strcmp(v, "off")) { *(uint64_t *)dst = 0; return true; }
+    return scvgc_parse_bytes(v, (uint64_t *)dst);
+  case K_STRING:
+    if (!*v) return false;
+    *(const char **)dst = v;
+    return true;
+  }
+  return false;
+}
+
+void scvgc_options_init(void) {
+  scvgc_options_t o;
+  memset(&o, 0, sizeof o);
+  for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
+    const option_t *op = &options[i];
+    if (op->def) SCVGC_CHECK(parse(op, op->def, &o));
+    const char *v = scvgc_getenv(op->name);
+    if (v && !parse(op, v, &o)) {
+      scvgc_message("%s=%s is not a valid value; using %s", op->name, v,
+                    op->def ? op->def : "unset");
+      if (op->def) parse(op, op->def, &o);
+    }
+  }
+  scvgc_opt = o;
+  scvgc_tracking = o.mode != SCVGC_MODE_OFF;
+}
+
+/* The table for humans: "markdown" for docs/env.md, anything else for --help. */
+void scvgc_options_print(int fd, int markdown) {
+  char line[1024];
+  size_t n;
+  if (markdown) {
+    n = scvgc_snprintf(line, sizeof line, "| variable | default | meaning |\n|---|---|---|\n");
+    scvgc_write_all(fd, line, n);
+  }
+  for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
+    const option_t *o = &options[i];
+    n = scvgc_snprintf(line, sizeof line, markdown ? "| `%s` | %s%s%s | %s |\n" : "  %-22s %s%s%s\n      %s\n",
+                       o->name, o->def && markdown ? "`" : "", o->def ? o->def : "unset",
+                       o->def && markdown ? "`" : "", o->help);
+    scvgc_write_all(fd, line, n < sizeof line ? n : sizeof line - 1);
+  }
+}
