@@ -20,7 +20,7 @@
 
 #define NWORKERS 4
 #define NFORKS 50
-#define NLIVE 600
+#define NLIVE 300
 #define CHILD_TIMEOUT 20
 
 struct obj {
@@ -34,13 +34,14 @@ static atomic_int stop;
 
 static size_t some_size(uint64_t *rs)
 {
-	switch (sc_rand(rs) % 10) {
-	case 0: return sc_rand_range(rs, 4096, 65536);
-	case 1: return sc_rand_range(rs, 65537, 600000);
-	case 2: if (sc_rand(rs) % 8 == 0) return sc_rand_range(rs, 1 << 20, 3 << 20);
-		/* fall through */
-	default: return sc_rand_range(rs, 1, 2048);
-	}
+	unsigned r = (unsigned)(sc_rand(rs) % 1000);
+	if (r < 800)
+		return sc_rand_range(rs, 1, 2048);
+	if (r < 950)
+		return sc_rand_range(rs, 2049, 65536);
+	if (r < 995)
+		return sc_rand_range(rs, 65537, 400000);
+	return sc_rand_range(rs, 1 << 20, 3 << 20);
 }
 
 static void new_obj(struct obj *o, uint64_t *rs, const char *who)
@@ -75,6 +76,7 @@ static void *worker(void *arg)
 {
 	uint64_t rs = sc_mix((uint64_t)(intptr_t)arg + 7) | 1;
 	struct obj mine[64];
+	unsigned long n = 0;
 	for (int i = 0; i < 64; i++)
 		new_small_obj(&mine[i], &rs);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
@@ -82,6 +84,8 @@ static void *worker(void *arg)
 		check_obj(&mine[i], "worker");
 		free(mine[i].p);
 		new_small_obj(&mine[i], &rs);
+		if (++n % 64 == 0) /* leave the CPUs to the forking thread and the children now and then */
+			nanosleep(&(struct timespec){ 0, 20000 }, NULL);
 	}
 	for (int i = 0; i < 64; i++) {
 		check_obj(&mine[i], "worker");
@@ -93,7 +97,7 @@ static void *worker(void *arg)
 static void *child_thread(void *arg)
 {
 	uint64_t rs = (uint64_t)(uintptr_t)arg | 1;
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 200; i++) {
 		struct obj o;
 		new_obj(&o, &rs, "thread in child");
 		check_obj(&o, "thread in child");
