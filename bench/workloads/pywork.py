@@ -27,7 +27,7 @@ def make_record(rng, i):
 
 
 def main():
-    total = int(sys.argv[1]) if len(sys.argv) > 1 else 60000
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 40000
     rng = random.Random(4)
     crc = 0
     chunk = 5000
