@@ -122,11 +122,11 @@ void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) {
     }
     if (s->meta) s->meta[i].size = 0;
     o[1] = (void *)(scvgc_free_key ^ p);
-    if (s->owner == tc) { /* reached here only on a failed fast-path check */
-      scvgc_bin_t *b = &tc->bins[s->cls];
-      o[0] = b->free;
-      b->free = o;
-      b->nfree++;
+    if (s->owner == tc) { /* the fast path's checks are a superset: not reached */
+      o[0] = s->freelist;
+      s->freelist = o;
+      tc->bins[s->cls].nfree++;
+      if (++s->nfreelist == s->ncarved || s->where == SCVGC_W_FULL) scvgc_tcache_free_event(tc, s);
       return;
     }
     if (likely(tc->state == SCVGC_TC_ACTIVE)) tc->bins[s->cls].nfree++;

@@ -49,12 +49,13 @@ static inline bool scvgc_free_inline(void *ptr) {
   void **o = ptr;
   if (likely(s->owner == tc && p - s->base < s->limit - s->base &&
              s->base + (uintptr_t)i * s->elemsize == p && !scvgc_small_is_free(s, i, o))) {
-    scvgc_bin_t *b = &tc->bins[s->cls];
     if (unlikely(s->meta != NULL)) s->meta[i].size = 0;
-    o[0] = b->free;
+    o[0] = s->freelist;
     o[1] = (void *)(scvgc_free_key ^ p);
-    b->free = o;
-    b->nfree++;
+    s->freelist = o;
+    tc->bins[s->cls].nfree++;
+    if (unlikely(++s->nfreelist == s->ncarved || s->where == SCVGC_W_FULL))
+      scvgc_tcache_free_event(tc, s);
     return true;
   }
   scvgc_free_slow(s, p);

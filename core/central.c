@@ -1,30 +1,32 @@
-/* central.c — central lists (Go's mcentral) and the span-side object lists.
+/* central.c — central lists (Go's mcentral) and the protocol of a span's xfree word.
  *
- * Owns: per size class, the list of spans that no cache owns and that have free objects
- * (partial); the protocol of a span's remote-free word (xfree).
+ * Owns: per size class, the spans that no cache owns and that have free objects
+ * (partial): spans of exited threads, until a cache takes them; the remote-free path.
  * Locks: central[c].lock guards partial, and for a span owned by no cache its freelist,
- *   bump, in_partial and owner. Lock order: central -> heap -> meta.
+ *   bump, where and owner. Lock order: central -> heap -> meta.
  * Callers: program threads (cache refill and release, frees of objects of spans their
  *   cache does not own), later the sweeper. Not on the world-stopped path.
  *
  * Where a small span's free objects are (each free object is in exactly one place):
- *   - its owner's bin free list (owned spans only; the owner's thread alone touches it),
- *   - s->freelist (central spans only, central lock),
+ *   - its owner's bin free list (the owner's current span only),
+ *   - s->freelist (the owner's frees, or central's list while central),
  *   - [s->bump, s->limit): never handed out,
  *   - s->xfree: pushed by threads that do not own the span, lock-free (CAS), with a count.
  *
- * The xfree word (flags in internal.h) carries the span's central state, so a remote free
- * learns it from the same CAS that pushes the object:
+ * The xfree word (flags in internal.h) carries the span's state, so a remote free learns
+ * it from the same CAS that pushes the object:
  *   C1 CENTRAL is set exactly while owner == NULL (set by release, cleared by take; both
  *      under the central lock).
- *   C2 UNLINKED: central and not on partial. The first push that sees it clears it, sets
- *      NOTIFY and links the span under the lock.
+ *   C2 UNLINKED means full as last seen. Owned: the push that sees it clears it, sets
+ *      QUEUED and queues the span on its owner's xspans, so the owner can use it again.
+ *      Central: the push clears it, sets NOTIFY and links the span under the lock.
  *   C3 nalloc is written before CENTRAL is published; with CENTRAL set, count == nalloc
  *      means every object of the span is free: the pusher that makes it so (or the NOTIFY
  *      holder) returns the span to the heap, under the central lock.
  *   C4 NOTIFY is held by at most one thread; while it is set nobody else returns the span
- *      to the heap, so the holder may still use the span after its CAS. Cache owners keep
- *      the bit when they empty the list.
+ *      to the heap. Cache owners keep the bit when they empty the list.
+ *   C5 QUEUED: while set, the owner neither releases the span nor lets it be reused, so
+ *      the queuer may still read s->owner and push onto that cache after its CAS.
  */
 #include <string.h>
 
@@ -40,12 +42,12 @@ typedef struct {
 static central_t central[SCVGC_NCLASSES];
 
 static void link_partial(central_t *c, scvgc_span_t *s) {
-  SCVGC_ASSERT(!s->in_partial);
+  SCVGC_ASSERT(!s->where);
   s->prev = NULL;
   s->next = c->partial;
   if (c->partial) c->partial->prev = s;
   c->partial = s;
-  s->in_partial = 1;
+  s->where = 1;
   c->npartial++;
 }
 
@@ -54,13 +56,13 @@ static void unlink_partial(central_t *c, scvgc_span_t *s) {
   else c->partial = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
-  s->in_partial = 0;
+  s->where = 0;
   c->npartial--;
 }
 
 /* Return a wholly free span to the page heap. Central lock of its class held. */
 static void span_to_heap(central_t *c, scvgc_span_t *s) {
-  if (s->in_partial) unlink_partial(c, s);
+  if (s->where) unlink_partial(c, s);
   atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
   if (s->meta) scvgc_meta_free(s->meta, (size_t)s->nelems * sizeof(scvgc_objmeta_t));
   if (s->markbits) scvgc_meta_free(s->markbits, ((size_t)s->nelems + 63) / 64 * 8);
@@ -78,9 +80,9 @@ static scvgc_span_t *new_span(uint32_t cls) {
   return s;
 }
 
-/* A span of class cls for cache tc, and (in *list) free objects of it that were waiting
- * in central. The span's bump region and xfree list may hold more. NULL: out of memory. */
-scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc, void **list) {
+/* A span of class cls for cache tc to own; its freelist, bump region and xfree list hold
+ * its free objects. NULL: out of memory. */
+scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc) {
   central_t *c = &central[cls];
   scvgc_lock(&c->lock);
   scvgc_span_t *s = c->partial;
@@ -91,26 +93,27 @@ scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc, void **list) 
                                                   x & ~(SCVGC_XF_CENTRAL | SCVGC_XF_UNLINKED),
                                                   memory_order_acq_rel, memory_order_relaxed))
       ;
-    *list = s->freelist;
-    s->freelist = NULL;
     s->owner = tc;
     scvgc_unlock(&c->lock);
     return s;
   }
   scvgc_unlock(&c->lock);
-  *list = NULL;
   s = new_span(cls);
   if (s) s->owner = tc;
   return s;
 }
 
-/* The owner drops span s, with list (nlist objects of s) that it had not handed out. */
+/* The owner drops span s, with list (nlist objects of s) that it had not handed out.
+ * The caller has made sure XF_QUEUED is clear (C5). */
 void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
   central_t *c = &central[s->cls];
   uint32_t unbumped = (uint32_t)((s->limit - s->bump) / s->elemsize);
   uint32_t nalloc = s->nelems - nlist - unbumped;
   scvgc_lock(&c->lock);
+  s->where = 0;
+  s->next = s->prev = NULL;
   s->freelist = list;
+  s->nfreelist = nlist;
   s->owner = NULL;
   s->nalloc = nalloc;
   uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
@@ -122,7 +125,7 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
       return;
     }
     has_free = list || unbumped || SCVGC_XF_COUNT(x);
-    nx = x | SCVGC_XF_CENTRAL | (has_free ? 0 : SCVGC_XF_UNLINKED);
+    nx = (x & ~SCVGC_XF_UNLINKED) | SCVGC_XF_CENTRAL | (has_free ? 0 : SCVGC_XF_UNLINKED);
     if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_acq_rel,
                                               memory_order_relaxed))
       break;
@@ -142,7 +145,7 @@ static void notify(central_t *c, scvgc_span_t *s) {
         scvgc_unlock(&c->lock);
         return;
       }
-      if (!s->in_partial) link_partial(c, s);
+      if (!s->where) link_partial(c, s);
     }
     if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & ~SCVGC_XF_NOTIFY,
                                               memory_order_acq_rel, memory_order_acquire))
@@ -152,33 +155,46 @@ static void notify(central_t *c, scvgc_span_t *s) {
 }
 
 /* Free object p of span s from a thread that does not own s. Lock-free unless this free
- * changes the span's central state (C2, C3): then once per such change. */
+ * changes the span's state (C2, C3): then once per such change. */
 void scvgc_central_remote_free(scvgc_span_t *s, void *p) {
   central_t *c = &central[s->cls]; /* stable: p is still allocated, so s is still s */
   uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
-  bool mine;
+  enum { NONE, NOTIFY, QUEUE } todo;
   do {
     *(void **)p = (void *)(x & SCVGC_XF_PTRMASK);
-    nx = (uintptr_t)p | (x & (SCVGC_XF_FLAGS & ~SCVGC_XF_UNLINKED)) |
-         (((x >> 48) + 1) << 48);
-    mine = false;
-    if ((x & SCVGC_XF_CENTRAL) && !(x & SCVGC_XF_NOTIFY) &&
-        ((x & SCVGC_XF_UNLINKED) || SCVGC_XF_COUNT(nx) == s->nalloc)) {
-      nx |= SCVGC_XF_NOTIFY;
-      mine = true;
+    nx = (uintptr_t)p | (x & (SCVGC_XF_FLAGS & ~SCVGC_XF_UNLINKED)) | (((x >> 48) + 1) << 48);
+    todo = NONE;
+    if (x & SCVGC_XF_CENTRAL) {
+      if (!(x & SCVGC_XF_NOTIFY) &&
+          ((x & SCVGC_XF_UNLINKED) || SCVGC_XF_COUNT(nx) == s->nalloc)) {
+        nx |= SCVGC_XF_NOTIFY;
+        todo = NOTIFY;
+      }
+    } else if (x & SCVGC_XF_UNLINKED) {
+      nx |= SCVGC_XF_QUEUED;
+      todo = QUEUE;
     }
   } while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_acq_rel,
                                                   memory_order_relaxed));
-  if (mine) notify(c, s);
+  if (todo == NOTIFY) {
+    notify(c, s);
+  } else if (todo == QUEUE) { /* C5: the owner waits for us, so owner and its cache stay */
+    scvgc_tcache_t *tc = s->owner;
+    scvgc_span_t *h = atomic_load_explicit(&tc->xspans, memory_order_relaxed);
+    do s->xnext = h;
+    while (!atomic_compare_exchange_weak_explicit(&tc->xspans, &h, s, memory_order_release,
+                                                  memory_order_relaxed));
+  }
 }
 
-/* The owner takes the objects other threads freed (keeping NOTIFY, C4). */
+/* The owner takes the objects other threads freed (keeping NOTIFY and QUEUED: C4, C5). */
 void *scvgc_span_xfree_grab(scvgc_span_t *s, uint32_t *n) {
   uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
   do {
     if (!(x & SCVGC_XF_PTRMASK)) return NULL;
-  } while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & SCVGC_XF_NOTIFY,
-                                                  memory_order_acquire, memory_order_relaxed));
+  } while (!atomic_compare_exchange_weak_explicit(
+      &s->xfree, &x, x & (SCVGC_XF_NOTIFY | SCVGC_XF_QUEUED), memory_order_acquire,
+      memory_order_relaxed));
   *n = SCVGC_XF_COUNT(x);
   return (void *)(x & SCVGC_XF_PTRMASK);
 }
@@ -195,6 +211,7 @@ void *scvgc_span_carve(scvgc_span_t *s) {
   for (uintptr_t i = 1; i < n; i++, p += s->elemsize) *(void **)p = p + s->elemsize;
   *(void **)p = NULL;
   s->bump += n * s->elemsize;
+  s->ncarved += (uint32_t)n;
   return first;
 }
 

@@ -92,10 +92,14 @@ enum {
 /* xfree word layout: bits 0..3 flags (objects are 16-aligned), bits 4..47 the list head,
  * bits 48..63 the number of objects on the list. */
 #define SCVGC_XF_CENTRAL ((uintptr_t)1)  /* span is owned by no cache (central) */
-#define SCVGC_XF_UNLINKED ((uintptr_t)2) /* ...and is on no partial list: next free must link it */
+#define SCVGC_XF_UNLINKED ((uintptr_t)2) /* span is full as its owner (or central) last saw
+                                            it: the next remote free must say so */
 #define SCVGC_XF_NOTIFY ((uintptr_t)4)   /* one thread is on its way to the central lock for
                                             this span; until it clears the bit the span is
                                             never returned to the heap by anyone else */
+#define SCVGC_XF_QUEUED ((uintptr_t)8)   /* owned span queued (or being queued) on its
+                                            owner's xspans; the owner does not let the span
+                                            go while it is set */
 #define SCVGC_XF_FLAGS ((uintptr_t)15)
 #define SCVGC_XF_PTRMASK ((((uintptr_t)1 << 48) - 1) & ~SCVGC_XF_FLAGS)
 #define SCVGC_XF_COUNT(x) ((uint32_t)((x) >> 48))
@@ -103,45 +107,52 @@ enum {
 
 struct scvgc_tcache;
 
+/* Where an owned span is, in its owner's cache (owner only). */
+enum { SCVGC_W_NONE = 0, SCVGC_W_CURRENT = 1, SCVGC_W_PARTIAL = 2, SCVGC_W_FULL = 3 };
+
 typedef struct scvgc_span {
-  /* --- identity: written when the span is carved or initialised for a use, read by
-   *     everybody (free() and the marker read base/cls/elemsize/divmul with no lock). --- */
-  uintptr_t base;   /* first byte, page aligned */
-  uintptr_t npages; /* length in pages */
-  uint8_t state;    /* SCVGC_SPAN_*; changes only under the heap lock (and central lock
-                       for small spans being returned) */
-  uint8_t cls;      /* size class for SMALL, else 0 */
-  uint8_t needzero; /* some page of it may hold non-zero bytes (heap lock for free spans) */
-  uint8_t in_partial; /* on central[cls].partial (central lock) */
-  uint32_t elemsize;  /* object size (SMALL); npages*PAGE for LARGE */
-  uint32_t nelems;    /* objects in the span (SMALL) */
+  /* --- first cache line: everything free()'s fast path reads. ---
+   * Identity (base..limit) is written when the span is carved or initialised for a use,
+   * before the map names it, and read by everybody with no lock. */
+  uintptr_t base;     /* first byte, page aligned */
+  uintptr_t npages;   /* length in pages */
+  uint8_t state;      /* SCVGC_SPAN_*; changes under the heap lock */
+  uint8_t cls;        /* size class for SMALL, else 0 */
+  uint8_t needzero;   /* some page of it may hold non-zero bytes */
+  uint8_t where;      /* owned small span: SCVGC_W_* in its owner's cache (owner only);
+                         central span: 1 when on central[cls].partial (central lock) */
+  uint32_t elemsize;  /* object size (SMALL); npages*PAGE truncated (LARGE, unused) */
+  uint32_t nelems;    /* objects in the span (SMALL); 1 otherwise */
   uint32_t divmul;    /* reciprocal of elemsize, see scvgc_class_t */
-  uintptr_t limit;    /* base + nelems*elemsize (SMALL) */
-
-  /* --- ownership (small spans). owner is the tcache allocating from the span, or NULL
-   *     when central. Only the owning thread sets it to NULL (release); only a thread
-   *     holding central[cls].lock sets it from NULL (take). So "owner == my cache" read
-   *     by my thread is never racy. --- */
+  uintptr_t limit;    /* base + nelems*elemsize (SMALL); end of span otherwise */
+  /* Ownership (small spans). owner is the cache that took the span, NULL while central.
+   * Only the owning thread sets it to NULL (release); only a thread holding the central
+   * lock of the class sets it from NULL (take). So "owner == my cache" read by my own
+   * thread is never racy, and the owner's fields below need no lock. */
   struct scvgc_tcache *owner;
-  void *freelist;     /* free objects held while central (central lock); empty when owned */
-  uintptr_t bump;     /* next never-handed-out slot; slots in [bump, limit) are free and
-                         on no list. Owner only, or central lock while central. */
-  uint32_t nalloc;    /* objects outside the span's free sets when it was released to
-                         central; the span is wholly free when its xfree count reaches it.
+  void *freelist;     /* objects freed by the owner (owned) or held by central (central
+                         lock); linked through word 0 */
+  uint32_t nfreelist; /* length of freelist */
+  uint32_t ncarved;   /* objects ever taken from [base, bump): outside the bump region */
+
+  uintptr_t bump;     /* next never-used slot; [bump, limit) is free and on no list */
+  uint32_t nalloc;    /* central spans: objects outside freelist and bump at release; the
+                         span is wholly free when its xfree count reaches it (central.c C3).
                          Written before XF_CENTRAL is published, read after observing it. */
-  uint32_t sweepgen;  /* GC: see sweep (issue 4); the heap's sweepgen when allocated */
-
-  /* --- links: page heap free lists (heap lock) or central partial list (central lock) --- */
+  uint32_t sweepgen;  /* GC sweep generation (issue 4) */
+  /* links: page heap free lists (heap lock), central partial list (central lock), or the
+   * owner's partial/full lists (owner only) — a span is on at most one. */
   struct scvgc_span *next, *prev;
+  struct scvgc_span *xnext; /* on its owner's xspans queue (XF_QUEUED set) */
 
-  /* --- side metadata (NULL in mode off) --- */
+  /* side metadata (NULL in mode off) */
   scvgc_objmeta_t *meta; /* nelems entries (SMALL), 1 entry (LARGE) */
   uint64_t *markbits;    /* GC mark bits, one per object (issue 3) */
   size_t reqsize;        /* LARGE: the requested size */
   uint64_t unused_since; /* FREE: monotonic ns when its pages last held an object */
 
-  /* --- remote frees: its own cache line, so the CAS traffic of other threads does not
-   *     evict the read-mostly fields above from the owner's cache. --- */
+  /* Remote frees: its own cache line, so other threads' CAS traffic does not evict the
+   * fast-path fields above from the owner's cache. */
   _Alignas(64) _Atomic uintptr_t xfree;
 } scvgc_span_t;
 
@@ -202,7 +213,7 @@ void scvgc_heap_reset_locks(void) SCVGC_HIDDEN; /* fork child */
 size_t scvgc_heap_free_spans(void) SCVGC_HIDDEN;
 
 /* ---- central lists (central.c) ------------------------------------------------------ */
-scvgc_span_t *scvgc_central_take(uint32_t cls, struct scvgc_tcache *tc, void **list) SCVGC_HIDDEN;
+scvgc_span_t *scvgc_central_take(uint32_t cls, struct scvgc_tcache *tc) SCVGC_HIDDEN;
 void *scvgc_span_xfree_grab(scvgc_span_t *s, uint32_t *n) SCVGC_HIDDEN;
 void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) SCVGC_HIDDEN;
 void scvgc_central_remote_free(scvgc_span_t *s, void *p) SCVGC_HIDDEN;
@@ -214,16 +225,21 @@ size_t scvgc_central_partial_count(uint32_t cls) SCVGC_HIDDEN;
 
 /* ---- thread caches (tcache.c) -------------------------------------------------------- */
 typedef struct {
-  void *free;         /* objects of span, ready to hand out; linked through word 0 */
-  scvgc_span_t *span; /* the span this cache allocates from in this class, or NULL */
-  uint64_t nalloc;    /* objects handed out by this thread (stats, folded on demand) */
-  uint64_t nfree;     /* objects freed by this thread */
+  void *free;             /* objects ready to hand out, all of span; linked through word 0 */
+  scvgc_span_t *span;     /* the span this cache allocates from in this class, or NULL */
+  uint64_t nalloc;        /* objects handed out by this thread (stats, folded on demand) */
+  uint64_t nfree;         /* objects freed by this thread */
+  scvgc_span_t *partial;  /* owned spans with objects on their freelist (or being freed) */
+  scvgc_span_t *full;     /* owned spans with no free object as last seen */
 } scvgc_bin_t;
 
 enum { SCVGC_TC_NEW = 0, SCVGC_TC_ACTIVE = 1, SCVGC_TC_DEAD = 2 };
 
 typedef struct scvgc_tcache {
   scvgc_bin_t bins[SCVGC_NCLASSES];
+  _Atomic(scvgc_span_t *) xspans; /* owned full spans that got a remote free (lock-free
+                                     stack through span->xnext; pushed by other threads,
+                                     drained by the owner) */
   uint32_t state;     /* SCVGC_TC_*; the owning thread only */
   uint32_t flushgen;  /* heap sweepgen at the last flush (issue 4) */
   struct scvgc_tcache *rnext, *rprev; /* registry of live caches (registry lock) */
@@ -235,6 +251,8 @@ extern __thread scvgc_tcache_t scvgc_tc SCVGC_HIDDEN
 
 void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) SCVGC_HIDDEN;
 void scvgc_tcache_setup_key(void) SCVGC_HIDDEN;
+/* free() of an object of a span the cache owns hit a full span or emptied one. */
+void scvgc_tcache_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) SCVGC_HIDDEN;
 void scvgc_tcache_foreach(void (*fn)(const scvgc_tcache_t *, void *), void *arg) SCVGC_HIDDEN;
 void scvgc_tcache_flush(scvgc_tcache_t *tc) SCVGC_HIDDEN;
 void scvgc_tcache_thread_exit(void) SCVGC_HIDDEN;

@@ -213,8 +213,11 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   s->markbits = NULL;
   s->owner = NULL;
   s->freelist = NULL;
-  s->in_partial = 0;
+  s->where = 0;
   s->nalloc = 0;
+  s->nfreelist = 0;
+  s->ncarved = 0;
+  s->xnext = NULL;
   atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
   if (cls) {
     const scvgc_class_t *c = &scvgc_classes[cls];

@@ -1,20 +1,29 @@
-/* tcache.c — per-thread caches (Go's mcache): refill, release, thread exit, the registry.
+/* tcache.c — per-thread caches (Go's mcache): the spans a thread owns, refill, thread exit.
  *
  * Owns: scvgc_tc, the calling thread's cache, in static TLS (initial-exec: no allocation,
  *   no lock, one %fs-relative access); the registry of live caches; the thread-exit key.
+ * A cache owns every span it took (like mimalloc's thread-owned pages), so the thread's
+ * own frees never need an atomic instruction, whichever of its spans they hit. Per class:
+ *   - the current span (bins[c].span): malloc pops bins[c].free, which holds only objects
+ *     of the current span (T1);
+ *   - partial: owned spans with objects on their freelist;
+ *   - full: owned spans with no free object as last seen (their xfree word has UNLINKED,
+ *     so the first remote free queues the span on xspans, central.c C2).
  * Invariants:
- *   T1 every object on bins[c].free belongs to bins[c].span, and bins[c].span->owner == tc;
- *      a cache owns no other span.
- *   T2 only the owning thread reads or writes its bins (stats readers excepted: they read
- *      the counters racily, which is fine for statistics).
- *   T3 a DEAD cache (its thread ran the exit flush) owns nothing, and never will: late
- *      allocations of that thread borrow a span and give it straight back.
+ *   T1 bins[c].free holds objects of bins[c].span only; every owned span is exactly one of
+ *      current, on partial, on full (s->where says which), and s->owner == this cache.
+ *   T2 only the owning thread reads or writes its bins and its spans' owner-only fields
+ *      (stats readers excepted: they read counters racily, which is fine for statistics).
+ *   T3 a span leaves its cache (to central or the heap) only with XF_QUEUED clear (C5).
+ *   T4 a DEAD cache (its thread ran the exit flush) owns nothing, and never will: late
+ *      allocations of that thread borrow a span from central and give it straight back.
  * Locks: registry_lock (outermost lock of the core) for the registry and the totals of
  *   dead caches. Refill and release take central and heap locks through central.c.
  * Callers: the owning thread only (malloc/free slow paths, the thread-exit destructor);
  *   the fork child handler.
  */
 #include <pthread.h>
+#include <sched.h>
 
 #include "internal.h"
 #include "lock.h"
@@ -48,43 +57,135 @@ static void tcache_init(scvgc_tcache_t *tc) {
     pthread_setspecific(exit_key, tc); /* key < 32: glibc's static slots, no allocation */
 }
 
-/* Late allocation of a thread whose cache is gone (T3): one object from a borrowed span. */
-static void *dead_alloc(scvgc_tcache_t *tc, uint32_t cls) {
-  void *list;
-  scvgc_span_t *s = scvgc_central_take(cls, tc, &list);
-  if (!s) return NULL;
-  uint32_t n = 0;
-  if (!list) list = scvgc_span_carve(s);
-  if (!list) list = scvgc_span_xfree_grab(s, &n);
-  void *p = list;
-  void *rest = NULL;
-  uint32_t nrest = 0;
-  if (p) {
-    rest = *(void **)p;
-    for (void *q = rest; q; q = *(void **)q) nrest++;
+/* ---- the owner's span lists (T1) ------------------------------------------------- */
+
+static void list_push(scvgc_span_t **head, scvgc_span_t *s) {
+  s->prev = NULL;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  *head = s;
+}
+
+static void list_remove(scvgc_span_t **head, scvgc_span_t *s) {
+  if (s->prev) s->prev->next = s->next;
+  else *head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+}
+
+static void to_partial(scvgc_bin_t *b, scvgc_span_t *s) {
+  if (s->where == SCVGC_W_FULL) list_remove(&b->full, s);
+  if (s->where != SCVGC_W_PARTIAL) list_push(&b->partial, s);
+  s->where = SCVGC_W_PARTIAL;
+}
+
+/* Take the spans other threads queued (C2): they have objects on their xfree now. */
+static void drain_xspans(scvgc_tcache_t *tc) {
+  scvgc_span_t *l = atomic_exchange_explicit(&tc->xspans, NULL, memory_order_acquire);
+  while (l) {
+    scvgc_span_t *s = l;
+    l = s->xnext; /* read before QUEUED is cleared: then s may be queued again */
+    atomic_fetch_and_explicit(&s->xfree, ~SCVGC_XF_QUEUED, memory_order_release);
+    if (s->where == SCVGC_W_FULL) to_partial(&tc->bins[s->cls], s);
   }
-  scvgc_central_release(s, rest, nrest);
+}
+
+/* Let owned span s go to central (which returns it to the heap if it is wholly free),
+ * with list (n objects) not handed out. s is on no list of the cache. T3: wait out a
+ * queuer; one that never finishes (it was a thread of the parent of a fork) costs the
+ * span, never a hang. */
+static void release_owned(scvgc_tcache_t *tc, scvgc_span_t *s, void *list, uint32_t n) {
+  for (int i = 0; atomic_load_explicit(&s->xfree, memory_order_acquire) & SCVGC_XF_QUEUED; i++) {
+    drain_xspans(tc);
+    if (!(atomic_load_explicit(&s->xfree, memory_order_acquire) & SCVGC_XF_QUEUED)) break;
+    if (i == 10000) return;
+    sched_yield();
+  }
+  s->where = SCVGC_W_NONE;
+  scvgc_central_release(s, list, n);
+}
+
+/* Owned span s became full: mark it so (C2), unless remote frees arrived meanwhile. */
+static bool mark_full(scvgc_span_t *s) {
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
+  do {
+    if (x & SCVGC_XF_PTRMASK) return false;
+  } while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, x | SCVGC_XF_UNLINKED,
+                                                  memory_order_release, memory_order_relaxed));
+  return true;
+}
+
+void scvgc_tcache_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) {
+  scvgc_bin_t *b = &tc->bins[s->cls];
+  if (s->where == SCVGC_W_FULL) to_partial(b, s);
+  if (s->nfreelist == s->ncarved && s->where == SCVGC_W_PARTIAL && b->partial != s) {
+    /* wholly free, and another span already waits on partial: give this one back */
+    list_remove(&b->partial, s);
+    void *l = s->freelist;
+    uint32_t n = s->nfreelist;
+    s->freelist = NULL;
+    s->nfreelist = 0;
+    release_owned(tc, s, l, n);
+  }
+}
+
+/* Late allocation of a thread whose cache is gone (T4): one object from a borrowed span. */
+static void *dead_alloc(scvgc_tcache_t *tc, uint32_t cls) {
+  scvgc_span_t *s = scvgc_central_take(cls, tc);
+  if (!s) return NULL;
+  if (!s->freelist) {
+    uint32_t n = 0;
+    void *l = scvgc_span_carve(s);
+    if (l) for (void *q = l; q; q = *(void **)q) n++;
+    else l = scvgc_span_xfree_grab(s, &n);
+    s->freelist = l;
+    s->nfreelist = n;
+  }
+  void *p = s->freelist;
+  if (p) {
+    s->freelist = *(void **)p;
+    s->nfreelist--;
+  }
+  void *l = s->freelist;
+  uint32_t n = s->nfreelist;
+  s->freelist = NULL;
+  s->nfreelist = 0;
+  s->where = SCVGC_W_NONE;
+  scvgc_central_release(s, l, n); /* never marked full, so never queued (T3) */
   return p;
 }
 
-/* The slow path of malloc for class cls: make bins[cls].free non-empty. Returns the
- * object to hand out (already popped), or NULL when out of memory. */
+/* The slow path of malloc for class cls: bins[cls].free is empty. Returns the object to
+ * hand out (already popped), or NULL when out of memory. */
 void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) {
   if (unlikely(tc->state != SCVGC_TC_ACTIVE)) {
     if (tc->state == SCVGC_TC_DEAD) return dead_alloc(tc, cls);
     tcache_init(tc);
   }
   scvgc_bin_t *b = &tc->bins[cls];
-  void *list = b->free;
-  for (scvgc_span_t *s = b->span; !list;) {
+  void *list;
+  for (;;) {
+    scvgc_span_t *s = b->span;
     if (s) {
       uint32_t n;
+      if ((list = s->freelist)) { /* the owner's own frees first: hot in cache */
+        s->freelist = NULL;
+        s->nfreelist = 0;
+        break;
+      }
       if ((list = scvgc_span_carve(s)) || (list = scvgc_span_xfree_grab(s, &n))) break;
-      scvgc_central_release(s, NULL, 0); /* full as far as this thread can tell */
+      if (!mark_full(s)) continue; /* remote frees arrived: grab them */
+      s->where = SCVGC_W_FULL;
+      list_push(&b->full, s);
       b->span = NULL;
     }
-    s = scvgc_central_take(cls, tc, &list);
-    if (!s) return NULL;
+    if (atomic_load_explicit(&tc->xspans, memory_order_relaxed)) drain_xspans(tc);
+    if ((s = b->partial)) {
+      list_remove(&b->partial, s);
+    } else if (!(s = scvgc_central_take(cls, tc))) {
+      return NULL;
+    }
+    s->where = SCVGC_W_CURRENT;
     b->span = s;
   }
   b->free = *(void **)list;
@@ -97,14 +198,37 @@ static uint32_t list_len(void *l) {
   return n;
 }
 
-/* Give every span back to central (T1 makes this complete). The cache stays usable. */
+/* Give every owned span back to central (T1 makes this complete). The cache stays
+ * usable. */
 void scvgc_tcache_flush(scvgc_tcache_t *tc) {
+  drain_xspans(tc);
   for (uint32_t c = 1; c < SCVGC_NCLASSES; c++) {
     scvgc_bin_t *b = &tc->bins[c];
-    if (!b->span) continue;
-    scvgc_central_release(b->span, b->free, list_len(b->free));
-    b->span = NULL;
-    b->free = NULL;
+    scvgc_span_t *s;
+    if ((s = b->span)) { /* bin list + the span's own freelist */
+      void *l = b->free;
+      uint32_t n = list_len(l) + s->nfreelist;
+      if (l) {
+        void **t = l;
+        while (*t) t = *t;
+        *t = s->freelist;
+      } else {
+        l = s->freelist;
+      }
+      s->freelist = NULL;
+      s->nfreelist = 0;
+      b->span = NULL;
+      b->free = NULL;
+      release_owned(tc, s, l, n);
+    }
+    while ((s = b->partial) || (s = b->full)) {
+      list_remove(s == b->partial ? &b->partial : &b->full, s);
+      void *l = s->freelist;
+      uint32_t n = s->nfreelist;
+      s->freelist = NULL;
+      s->nfreelist = 0;
+      release_owned(tc, s, l, n);
+    }
   }
 }
 
