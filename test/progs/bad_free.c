@@ -75,7 +75,7 @@ static void churn(size_t same, const char *after)
 		free(o[i].p);
 }
 
-static void double_free(size_t n, const char *what)
+static void free_twice(size_t n, const char *what)
 {
 	step(what);
 	unsigned char *p = malloc(n);
@@ -116,9 +116,9 @@ static void interior_free(size_t n, size_t off, const char *what)
 int main(void)
 {
 	churn(32, "start");
-	double_free(32, "double free of a 32-byte object");
-	double_free(20000, "double free of a 20000-byte object");
-	double_free(3u << 20, "double free of a 3 MiB object");
+	free_twice(32, "double free of a 32-byte object");
+	free_twice(20000, "double free of a 20000-byte object");
+	free_twice(3u << 20, "double free of a 3 MiB object");
 
 	step("double free of a 48-byte object first freed by another thread");
 	victim = malloc(48);
