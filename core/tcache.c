@@ -35,17 +35,22 @@ static scvgc_tcache_t *registry;
 static pthread_key_t exit_key;
 static _Atomic int exit_key_ready;
 
-/* Called once from the library constructor (never from inside malloc): from then on
- * every new cache asks for the thread-exit flush. */
+/* The thread-exit key. pthread_key_create neither allocates nor takes a lock malloc could
+ * hold, so the first cache creates it; being created that early, its index is below 32
+ * and pthread_setspecific uses glibc's static slots (no allocation) too. */
 void scvgc_tcache_setup_key(void) {
-  if (pthread_key_create(&exit_key, (void (*)(void *))scvgc_tcache_thread_exit) == 0)
-    atomic_store(&exit_key_ready, 1);
-  /* the constructor runs in a thread that may already have a cache */
-  if (scvgc_tc.state == SCVGC_TC_ACTIVE) pthread_setspecific(exit_key, &scvgc_tc);
+  static scvgc_lock_t once = SCVGC_LOCK_INIT;
+  if (atomic_load_explicit(&exit_key_ready, memory_order_acquire)) return;
+  scvgc_lock(&once);
+  if (!atomic_load_explicit(&exit_key_ready, memory_order_relaxed) &&
+      pthread_key_create(&exit_key, (void (*)(void *))scvgc_tcache_thread_exit) == 0)
+    atomic_store_explicit(&exit_key_ready, 1, memory_order_release);
+  scvgc_unlock(&once);
 }
 
 static void tcache_init(scvgc_tcache_t *tc) {
   scvgc_init();
+  scvgc_tcache_setup_key();
   tc->state = SCVGC_TC_ACTIVE;
   scvgc_lock(&registry_lock);
   tc->rprev = NULL;
@@ -118,8 +123,8 @@ static bool mark_full(scvgc_span_t *s) {
 void scvgc_tcache_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) {
   scvgc_bin_t *b = &tc->bins[s->cls];
   if (s->where == SCVGC_W_FULL) to_partial(b, s);
-  if (s->nfreelist == s->ncarved && s->where == SCVGC_W_PARTIAL && b->partial != s) {
-    /* wholly free, and another span already waits on partial: give this one back */
+  if (s->nfreelist == s->ncarved && s->where == SCVGC_W_PARTIAL && (b->partial != s || s->next)) {
+    /* wholly free, and another span waits on partial too: give this one back */
     list_remove(&b->partial, s);
     void *l = s->freelist;
     uint32_t n = s->nfreelist;

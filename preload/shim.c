@@ -164,7 +164,6 @@ EXPORT int mallopt(int param, int value) {
 
 __attribute__((constructor(101))) static void scvgc_start(void) {
   scvgc_init();
-  scvgc_tcache_setup_key();
   pthread_atfork(scvgc_fork_prepare, scvgc_fork_parent, scvgc_fork_child);
   libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
 }
