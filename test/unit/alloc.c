@@ -1,0 +1,203 @@
+/* The allocator API of core/alloc.c: every entry point, its edge cases, bad frees. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void mode_off(void) { setenv("SCVGC_MODE", "off", 1); }
+static void mode_leak(void) { setenv("SCVGC_MODE", "leak", 1); }
+static void quiet_off(void) { mode_off(); cr_redirect_stderr(); }
+static void quiet_leak(void) { mode_leak(); cr_redirect_stderr(); }
+
+Test(alloc, malloc_zero_gives_distinct_freeable_objects, .init = mode_off) {
+  void *a = scvgc_malloc(0), *b = scvgc_malloc(0);
+  cr_assert(a && b && a != b);
+  scvgc_free(a);
+  scvgc_free(b);
+}
+
+Test(alloc, every_object_is_16_byte_aligned_and_holds_its_size, .init = mode_off) {
+  for (size_t n = 1; n < 70000; n += n / 8 + 1) {
+    char *p = scvgc_malloc(n);
+    cr_assert_not_null(p);
+    cr_assert_eq((uintptr_t)p % 16, 0, "size %zu", n);
+    cr_assert_geq(scvgc_usable_size(p), n);
+    memset(p, 0x5a, n);
+    scvgc_free(p);
+  }
+}
+
+Test(alloc, huge_requests_fail_with_enomem, .init = mode_off) {
+  errno = 0;
+  cr_assert_null(scvgc_malloc(SIZE_MAX));
+  cr_assert_eq(errno, ENOMEM);
+  errno = 0;
+  cr_assert_null(scvgc_malloc((size_t)1 << 62));
+  cr_assert_eq(errno, ENOMEM);
+}
+
+Test(alloc, calloc_overflow_is_enomem_and_memory_is_zero, .init = mode_off) {
+  errno = 0;
+  cr_assert_null(scvgc_calloc(SIZE_MAX / 2, 3));
+  cr_assert_eq(errno, ENOMEM);
+  /* dirty an object, free it, and calloc the same size: it must come back zeroed */
+  for (size_t n = 16; n <= (1u << 20); n *= 4) {
+    unsigned char *p = scvgc_malloc(n);
+    memset(p, 0xff, n);
+    scvgc_free(p);
+    unsigned char *q = scvgc_calloc(1, n);
+    for (size_t i = 0; i < n; i++) cr_assert_eq(q[i], 0, "size %zu byte %zu", n, i);
+    scvgc_free(q);
+  }
+}
+
+Test(alloc, calloc_of_fresh_pages_does_not_touch_them, .init = mode_off) {
+  size_t n = 256u << 20;
+  char *p = scvgc_calloc(1, n);
+  cr_assert_not_null(p);
+  cr_assert_eq(scvgc_spanof((uintptr_t)p)->needzero, 0);
+  cr_assert_eq(p[n - 1], 0);
+  scvgc_free(p);
+}
+
+Test(alloc, realloc_stays_in_place_while_the_class_fits, .init = mode_off) {
+  char *p = scvgc_malloc(100); /* class 112 */
+  cr_assert_eq(scvgc_realloc(p, 112), p);
+  cr_assert_eq(scvgc_realloc(p, 60), p);
+  char *q = scvgc_realloc(p, 200);
+  cr_assert_neq(q, p);
+  scvgc_free(q);
+}
+
+Test(alloc, realloc_keeps_contents_across_every_boundary, .init = mode_off) {
+  size_t sizes[] = {1, 16, 17, 100, 1024, 1025, 32768, 32769, 100000, 1u << 20, 4u << 20, 300, 5};
+  unsigned char *p = NULL;
+  size_t have = 0;
+  for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+    size_t n = sizes[k];
+    p = scvgc_realloc(p, n);
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < (have < n ? have : n); i++) cr_assert_eq(p[i], (unsigned char)i, "%zu", n);
+    for (size_t i = 0; i < n; i++) p[i] = (unsigned char)i;
+    have = n;
+  }
+  cr_assert_null(scvgc_realloc(p, 0)); /* frees, like glibc */
+}
+
+Test(alloc, large_realloc_grows_in_place_when_the_next_pages_are_free, .init = mode_off) {
+  char *p = scvgc_malloc(100000);
+  memset(p, 7, 100000);
+  char *q = scvgc_realloc(p, 400000);
+  cr_assert_eq(q, p);
+  cr_assert_eq(q[99999], 7);
+  cr_assert_geq(scvgc_usable_size(q), 400000);
+}
+
+Test(alloc, memalign_takes_every_power_of_two_up_to_a_megabyte, .init = mode_off) {
+  for (size_t al = 1; al <= (1u << 20); al *= 2) {
+    size_t sizes[] = {1, al > 1 ? al - 1 : 1, al, 3 * al + 5};
+    for (int k = 0; k < 4; k++) {
+      char *p = scvgc_memalign(al, sizes[k]);
+      cr_assert_not_null(p);
+      cr_assert_eq((uintptr_t)p % al, 0, "align %zu size %zu", al, sizes[k]);
+      cr_assert_geq(scvgc_usable_size(p), sizes[k]);
+      memset(p, 1, sizes[k]);
+      scvgc_free(p);
+    }
+  }
+}
+
+Test(alloc, usable_size_of_what_is_not_an_object_is_zero, .init = mode_off) {
+  int x;
+  cr_assert_eq(scvgc_usable_size(NULL), 0);
+  cr_assert_eq(scvgc_usable_size(&x), 0);
+}
+
+Test(alloc, free_reports_it_does_not_own_a_pointer, .init = mode_off) {
+  int x;
+  cr_assert(!scvgc_free(NULL));
+  cr_assert(!scvgc_free(&x));
+  cr_assert(scvgc_free(scvgc_malloc(10)));
+}
+
+static void double_free_changes_nothing(void) {
+  void *a = scvgc_malloc(48), *big = scvgc_malloc(100000);
+  scvgc_free(a);
+  scvgc_free(a); /* diagnosed, ignored */
+  scvgc_free(big);
+  scvgc_free(big);
+  /* a is handed out once only: no two live objects share it */
+  void *x = scvgc_malloc(48), *y = scvgc_malloc(48);
+  cr_assert_neq(x, y);
+  scvgc_heap_check();
+}
+
+Test(alloc, double_free_is_diagnosed_and_ignored_in_mode_off, .init = quiet_off) {
+  double_free_changes_nothing();
+  fflush(stderr);
+  cr_assert_stderr_neq_str("");
+}
+
+Test(alloc, double_free_is_diagnosed_and_ignored_in_leak_mode, .init = quiet_leak) {
+  double_free_changes_nothing();
+}
+
+Test(alloc, free_of_an_interior_pointer_is_diagnosed_and_ignored, .init = quiet_off) {
+  char *a = scvgc_malloc(64), *big = scvgc_malloc(100000);
+  scvgc_free(a + 8);
+  scvgc_free(big + 4096);
+  memset(a, 1, 64);
+  memset(big, 1, 100000);
+  cr_assert_eq(scvgc_usable_size(a), 64);
+  scvgc_free(a);
+  scvgc_free(big);
+  scvgc_heap_check();
+}
+
+Test(alloc, the_diagnostic_names_the_pointer_and_the_fault, .init = quiet_off) {
+  char *a = scvgc_malloc(64);
+  scvgc_free(a);
+  scvgc_free(a);
+  fflush(stderr);
+  FILE *f = cr_get_redirected_stderr();
+  char line[512] = {0};
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  cr_assert_not_null(strstr(line, "scvgc: free(0x"), "%s", line);
+  cr_assert_not_null(strstr(line, "double free"), "%s", line);
+}
+
+Test(alloc, leak_mode_records_the_requested_size, .init = mode_leak) {
+  char *p = scvgc_malloc(77);
+  scvgc_span_t *s = scvgc_spanof((uintptr_t)p);
+  cr_assert_not_null(s->meta);
+  cr_assert_eq(s->meta[scvgc_slot_index(s, (uintptr_t)p)].size, 78);
+  scvgc_free(p);
+  cr_assert_eq(s->meta[scvgc_slot_index(s, (uintptr_t)p)].size, 0);
+  char *big = scvgc_malloc(50000);
+  cr_assert_eq(scvgc_spanof((uintptr_t)big)->reqsize, 50000);
+}
+
+Test(alloc, mode_off_keeps_no_side_metadata, .init = mode_off) {
+  char *p = scvgc_malloc(77);
+  cr_assert_null(scvgc_spanof((uintptr_t)p)->meta);
+  cr_assert_eq(scvgc_tracking, 0);
+}
+
+Test(alloc, stats_count_live_objects_and_bytes, .init = mode_off) {
+  void *p[100];
+  for (int i = 0; i < 100; i++) p[i] = scvgc_malloc(i < 50 ? 32 : 40000);
+  scvgc_stats_t st;
+  scvgc_stats_read(&st);
+  cr_assert_eq(st.live_objects, 100);
+  cr_assert_geq(st.live_bytes, 50 * 32 + 50 * 40000);
+  cr_assert_geq(st.sys_bytes, st.inuse_bytes + st.released_bytes);
+  for (int i = 0; i < 100; i++) scvgc_free(p[i]);
+  scvgc_stats_read(&st);
+  cr_assert_eq(st.live_objects, 0);
+  cr_assert_eq(st.nmalloc, 100);
+  cr_assert_eq(st.nfree, 100);
+}

@@ -1,0 +1,88 @@
+/* core/options.c: the parsers, the defaults, and the message for a bad value. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+Test(options, durations_take_ms_s_m_h_and_plain_seconds) {
+  uint64_t ns;
+  cr_assert(scvgc_parse_duration("250ms", &ns) && ns == 250000000ull);
+  cr_assert(scvgc_parse_duration("10s", &ns) && ns == 10000000000ull);
+  cr_assert(scvgc_parse_duration("5m", &ns) && ns == 300000000000ull);
+  cr_assert(scvgc_parse_duration("1h", &ns) && ns == 3600000000000ull);
+  cr_assert(scvgc_parse_duration("7", &ns) && ns == 7000000000ull);
+  cr_assert(scvgc_parse_duration("1.5s", &ns) && ns == 1500000000ull);
+  cr_assert(!scvgc_parse_duration("", &ns));
+  cr_assert(!scvgc_parse_duration("ten", &ns));
+  cr_assert(!scvgc_parse_duration("5 m", &ns));
+  cr_assert(!scvgc_parse_duration("-1s", &ns));
+  cr_assert(!scvgc_parse_duration("99999999999999999999h", &ns));
+}
+
+Test(options, sizes_take_k_m_g_t_suffixes) {
+  uint64_t b;
+  cr_assert(scvgc_parse_bytes("512M", &b) && b == 512ull << 20);
+  cr_assert(scvgc_parse_bytes("2G", &b) && b == 2ull << 30);
+  cr_assert(scvgc_parse_bytes("64KiB", &b) && b == 64ull << 10);
+  cr_assert(scvgc_parse_bytes("1.5G", &b) && b == 3ull << 29);
+  cr_assert(scvgc_parse_bytes("1000", &b) && b == 1000);
+  cr_assert(!scvgc_parse_bytes("12X", &b));
+  cr_assert(!scvgc_parse_bytes("G", &b));
+}
+
+Test(options, defaults_follow_the_spec) {
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_LEAK);
+  cr_assert_eq(scvgc_opt.gogc, 100);
+  cr_assert_eq(scvgc_opt.trace, 0);
+  cr_assert_eq(scvgc_opt.scavenge_after_ns, 300000000000ull);
+  cr_assert_eq(scvgc_opt.forcegc_ns, 120000000000ull);
+  cr_assert_eq(scvgc_opt.memlimit, 0);
+  cr_assert_eq(scvgc_opt.stack_depth, 16);
+  cr_assert_str_eq(scvgc_opt.report, "stderr");
+  cr_assert_null(scvgc_opt.json);
+  cr_assert_eq(scvgc_opt.exitcode, 0);
+  cr_assert(scvgc_tracking);
+}
+
+Test(options, values_are_read_from_the_environment) {
+  setenv("SCVGC_MODE", "collect", 1);
+  setenv("SCVGC_GOGC", "off", 1);
+  setenv("SCVGC_FORCEGC", "off", 1);
+  setenv("SCVGC_MEMLIMIT", "1G", 1);
+  setenv("SCVGC_JSON", "/tmp/r-%p.json", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_COLLECT);
+  cr_assert_eq(scvgc_opt.gogc, -1);
+  cr_assert_eq(scvgc_opt.forcegc_ns, 0);
+  cr_assert_eq(scvgc_opt.memlimit, 1ull << 30);
+  cr_assert_str_eq(scvgc_opt.json, "/tmp/r-%p.json");
+}
+
+Test(options, a_bad_value_says_so_once_and_the_default_is_used, .init = cr_redirect_stderr) {
+  setenv("SCVGC_GOGC", "lots", 1);
+  setenv("SCVGC_MODE", "fast", 1);
+  setenv("SCVGC_STACK_DEPTH", "1000", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.gogc, 100);
+  cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_LEAK);
+  cr_assert_eq(scvgc_opt.stack_depth, 16);
+  fflush(stderr);
+  FILE *f = cr_get_redirected_stderr();
+  char line[512];
+  int n = 0, gogc = 0;
+  while (fgets(line, sizeof line, f)) {
+    n++;
+    if (strstr(line, "SCVGC_GOGC=lots") && strstr(line, "using 100")) gogc = 1;
+  }
+  cr_assert_eq(n, 3);
+  cr_assert(gogc);
+}
+
+Test(options, mode_off_turns_tracking_off) {
+  setenv("SCVGC_MODE", "off", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_tracking, 0);
+}
