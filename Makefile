@@ -16,6 +16,10 @@ DCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/dcore/%.o)
 
 UNIT_SRC := $(wildcard test/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(B)/test/unit-%)
+# The same suites against an ASan+UBSan build of the core.
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/score/%.o)
+SAN_BIN  := $(UNIT_SRC:test/unit/%.c=$(B)/test/unit-san-%)
 PROG_SRC := $(wildcard test/progs/*.c)
 PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%)
 
@@ -34,6 +38,10 @@ $(B)/dcore/%.o: core/%.c $(CORE_HDR) | deps
 	@mkdir -p $(@D)
 	$(CC) -O1 -g $(BASE) -DSCVGC_DEBUG=1 -c $< -o $@
 
+$(B)/score/%.o: core/%.c $(CORE_HDR) | deps
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(BASE) $(SAN) -DSCVGC_DEBUG=1 -c $< -o $@
+
 $(B)/preload/%.o: preload/%.c $(CORE_HDR) | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(BASE) -c $< -o $@
@@ -49,6 +57,14 @@ $(B)/test/unit-%: test/unit/%.c $(B)/libscvgc_core.a $(CORE_HDR)
 	$(CC) -O1 -g -std=gnu11 -pthread $(WARN) -DSCVGC_DEBUG=1 -Icore $< -o $@ \
 	  $(B)/libscvgc_core.a -lcriterion $(LDLIBS)
 
+$(B)/libscvgc_score.a: $(SCORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/test/unit-san-%: test/unit/%.c $(B)/libscvgc_score.a $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -std=gnu11 -pthread $(WARN) $(SAN) -DSCVGC_DEBUG=1 -Icore $< -o $@ \
+	  $(B)/libscvgc_score.a -lcriterion $(LDLIBS)
+
 $(B)/test/progs/%: test/progs/%.c
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -pthread $(WARN) $< -o $@
@@ -63,7 +79,7 @@ deps-test:
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-test: deps-test all $(UNIT_BIN) $(PROG_BIN)
+test: deps-test all $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN)
 	@scripts/run-tests.sh
 
 demo: all

@@ -47,8 +47,10 @@ void scvgc_init(void) {
   if (likely(atomic_load_explicit(&init_state, memory_order_acquire) == 2)) return;
   int expect = 0;
   if (atomic_compare_exchange_strong(&init_state, &expect, 1)) {
-    const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
-    scvgc_free_key = (r ? r[0] ^ r[1] : (uintptr_t)&init_state ^ scvgc_nanotime()) | 1;
+    const void *r = (const void *)getauxval(AT_RANDOM); /* 16 bytes, not aligned */
+    uint64_t k[2] = {(uintptr_t)&init_state, scvgc_nanotime()};
+    if (r) memcpy(k, r, sizeof k);
+    scvgc_free_key = (k[0] ^ k[1]) | 1;
     scvgc_options_init();
     scvgc_inited = 1;
     atomic_store_explicit(&init_state, 2, memory_order_release);
