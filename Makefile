@@ -28,7 +28,7 @@ DEPS_BUILD := libunwind-dev libcriterion-dev pkg-config
 DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind
 
 .PHONY: all demo test deps deps-test bench install uninstall clean
-all: $(B)/libscvgc.so scripts/scvgc
+all: $(B)/libscvgc.so scripts/scvgc $(B)/scvgc-options
 
 $(B)/core/%.o: core/%.c $(CORE_HDR) | deps
 	@mkdir -p $(@D)
@@ -64,6 +64,12 @@ $(B)/test/unit-san-%: test/unit/%.c $(B)/libscvgc_score.a $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -std=gnu11 -pthread $(WARN) $(SAN) -DSCVGC_DEBUG=1 -Icore $< -o $@ \
 	  $(B)/libscvgc_score.a -lcriterion $(LDLIBS)
+
+$(B)/scvgc-options: tools/scvgc-options.c $(B)/libscvgc_core.a
+	$(CC) -O1 -std=gnu11 $(WARN) -Icore $< -o $@ $(B)/libscvgc_core.a $(LDLIBS)
+
+docs/env.md: $(B)/scvgc-options docs/env.md.in
+	{ cat docs/env.md.in; $(B)/scvgc-options --markdown; } > $@
 
 $(B)/test/progs/%: test/progs/%.c
 	@mkdir -p $(@D)
