@@ -7,7 +7,7 @@
  * Writes one line to file descriptor 3:
  *   status=<wait status> utime=<s> stime=<s> maxrss=<KiB> wall=<s>
  * and exits 0 (127 when the program cannot be started or fd 3 is unusable).
- * The child is killed with SIGKILL after timeout_s seconds.
+ * The child is killed with SIGKILL after timeout_s seconds (fractions allowed).
  *
  * Why not measure from python directly: on Linux ru_maxrss of a child is
  * at least the high-water RSS of the process it was forked from, because
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -53,13 +54,13 @@ static double seconds(struct timeval tv)
 int main(int argc, char **argv)
 {
     const char *preload = NULL;
-    unsigned timeout = 0;
+    double timeout = 0;
     int c;
     while ((c = getopt(argc, argv, "+p:T:")) != -1) {
         if (c == 'p') {
             preload = optarg;
         } else if (c == 'T') {
-            timeout = (unsigned)strtoul(optarg, NULL, 10);
+            timeout = strtod(optarg, NULL);
         } else {
             fprintf(stderr, "usage: launch [-p preload] [-T timeout_s] program [args...]\n");
             return 127;
@@ -114,8 +115,15 @@ int main(int argc, char **argv)
         return 127;
     }
     child = pid;
-    if (timeout)
-        alarm(timeout);
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    if (timeout > 0) {
+        it.it_value.tv_sec = (time_t)timeout;
+        it.it_value.tv_usec = (suseconds_t)((timeout - (double)(time_t)timeout) * 1e6);
+        if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+            it.it_value.tv_usec = 1;
+        setitimer(ITIMER_REAL, &it, NULL);
+    }
     int status;
     struct rusage ru;
     while (wait4(pid, &status, 0, &ru) < 0) {
@@ -125,7 +133,8 @@ int main(int argc, char **argv)
         }
     }
     double wall = now() - t0;
-    alarm(0);
+    memset(&it, 0, sizeof it);
+    setitimer(ITIMER_REAL, &it, NULL);
     fprintf(report, "status=%d utime=%.6f stime=%.6f maxrss=%ld wall=%.6f\n", status,
             seconds(ru.ru_utime), seconds(ru.ru_stime), ru.ru_maxrss, wall);
     free(env);

@@ -68,10 +68,10 @@ WORKLOADS = [
     Workload("churn", "c", 16_000_000, 400_000, False,
              "single thread, 16-128 B objects in a FIFO ring of 4096 plus 0-3 LIFO "
              "temporaries per step (cfrac/espresso-like)"),
-    Workload("mixed", "c", 6_000_000, 150_000, False,
+    Workload("mixed", "c", 6_000_000, 300_000, False,
              "single thread, log-uniform sizes 8 B-64 KiB in 4096 slots, lifetimes "
              "spread over orders of magnitude"),
-    Workload("realloc", "c", 800, 40, False,
+    Workload("realloc", "c", 800, 100, False,
              "single thread, 32 interleaved string builders grown to 64 B-2 MiB, by "
              "exact realloc per 1-64 B append or by capacity doubling"),
     Workload("prodcons", "c", 10_000_000, 0, True,
@@ -80,7 +80,7 @@ WORKLOADS = [
     Workload("larson", "c", 30_000_000, 0, True,
              "larson-style server: per-thread 2000 slots, free a random slot and "
              "malloc 16-1024 B; 1 step in 64 swaps an object through shared mailboxes"),
-    Workload("python", "python", 40_000, 2_000, False,
+    Workload("python", "python", 30_000, 2_000, False,
              "/usr/bin/python3 with PYTHONMALLOC=malloc: build dicts/lists, json "
              "dumps/loads, group and sort"),
     Workload("sqlite", "sqlite", 150_000, 10_000, False,
@@ -200,7 +200,8 @@ def command(case, args, size):
         return argv + [str(size)], {}, None
     if w.kind == "python":
         env = {"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-        return [args.python, "-I", str(SRC / "pywork.py"), str(size)], env, None
+        # not -I / -E: they would make python ignore PYTHONMALLOC
+        return [args.python, "-s", str(SRC / "pywork.py"), str(size)], env, None
     if w.kind == "sqlite":
         argv = [args.sqlite3, "-bail", ":memory:", "-cmd", f".parameter set @n {size}"]
         return argv, {}, SRC / "sqlite.sql"
@@ -226,7 +227,7 @@ def run_child(argv, env, preload, stdin_path, timeout):
     returns (problem text or None when it exited 0, stdout, stderr, cpu seconds,
     wall seconds, peak RSS KiB).  The launcher does the wait4() and reports the
     child's rusage: see bench/launch.c for why python cannot do it itself."""
-    cmd = [str(BUILD / "launch"), "-T", str(math.ceil(timeout))]
+    cmd = [str(BUILD / "launch"), "-T", f"{timeout:g}"]
     if preload is not None:
         cmd += ["-p", str(preload)]
     cmd += ["--", *argv]

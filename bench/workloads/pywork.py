@@ -7,6 +7,7 @@ them with json.dumps, parses them back, groups and sorts them and formats a
 report.  Prints one line "checksum <hex>" (deterministic: fixed seed, fixed
 hash seed, no addresses)."""
 import json
+import os
 import random
 import sys
 import zlib
@@ -27,7 +28,10 @@ def make_record(rng, i):
 
 
 def main():
-    total = int(sys.argv[1]) if len(sys.argv) > 1 else 40000
+    if sys.flags.ignore_environment or os.environ.get("PYTHONMALLOC") != "malloc":
+        sys.exit("pywork.py: run with PYTHONMALLOC=malloc (and without -E/-I), "
+                 "or the allocator under test is hardly used")
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 30000
     rng = random.Random(4)
     crc = 0
     chunk = 5000
