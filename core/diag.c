@@ -12,10 +12,19 @@
 
 #include "internal.h"
 
-static void print_stack(int skip) {
-  void *pcs[20];
-  int n = unw_backtrace(pcs, 20);
-  for (int i = skip, k = 0; i < n && k < 16; i++, k++) {
+/* The stack of the call into the library: frames inside the library itself are skipped. */
+static void print_stack(void) {
+  void *pcs[40];
+  int n = unw_backtrace(pcs, 40);
+  Dl_info self;
+  int i = 0;
+  if (dladdr((void *)print_stack, &self))
+    while (i < n && self.dli_fbase) {
+      Dl_info di;
+      if (!dladdr((char *)pcs[i] - 1, &di) || di.dli_fbase != self.dli_fbase) break;
+      i++;
+    }
+  for (int k = 0; i < n && k < 16; i++, k++) {
     Dl_info di;
     uintptr_t pc = (uintptr_t)pcs[i];
     if (dladdr((void *)(pc - 1), &di) && di.dli_fname) {
@@ -33,5 +42,5 @@ static void print_stack(int skip) {
 
 void scvgc_bad_free(const char *what, const void *p, const char *why) {
   scvgc_message("%s(%p): invalid pointer: %s; the call is ignored", what, p, why);
-  print_stack(2);
+  print_stack();
 }
