@@ -100,7 +100,7 @@ void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
   }
   p[1] = NULL;
   if (likely(tc->state == SCVGC_TC_ACTIVE)) tc->bins[cls].nalloc++;
-  else scvgc_stats_orphan(cls, 1, 0);
+  else scvgc_stats_orphan(1, 0);
   if (scvgc_tracking) scvgc_track(p, n);
   return p;
 }
@@ -127,12 +127,12 @@ void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) {
     if (s->owner == tc) { /* the fast path's checks are a superset: not reached */
       o[0] = s->freelist;
       s->freelist = o;
-      tc->bins[s->cls].nfree++;
+      tc->nfree++;
       if (++s->nfreelist == s->ncarved || s->where == SCVGC_W_FULL) scvgc_tcache_free_event(tc, s);
       return;
     }
-    if (likely(tc->state == SCVGC_TC_ACTIVE)) tc->bins[s->cls].nfree++;
-    else scvgc_stats_orphan(s->cls, 0, 1);
+    if (likely(tc->state == SCVGC_TC_ACTIVE)) tc->nfree++;
+    else scvgc_stats_orphan(0, 1);
     scvgc_central_remote_free(s, o);
     return;
   }

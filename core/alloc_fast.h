@@ -53,7 +53,7 @@ static inline bool scvgc_free_inline(void *ptr) {
     o[0] = s->freelist;
     o[1] = (void *)(scvgc_free_key ^ p);
     s->freelist = o;
-    tc->bins[s->cls].nfree++;
+    tc->nfree++;
     if (unlikely(++s->nfreelist == s->ncarved || s->where == SCVGC_W_FULL))
       scvgc_tcache_free_event(tc, s);
     return true;

@@ -227,8 +227,7 @@ size_t scvgc_central_partial_count(uint32_t cls) SCVGC_HIDDEN;
 typedef struct {
   void *free;             /* objects ready to hand out, all of span; linked through word 0 */
   scvgc_span_t *span;     /* the span this cache allocates from in this class, or NULL */
-  uint64_t nalloc;        /* objects handed out by this thread (stats, folded on demand) */
-  uint64_t nfree;         /* objects freed by this thread */
+  uint64_t nalloc;        /* objects of this class handed out by this thread (stats) */
   scvgc_span_t *partial;  /* owned spans with objects on their freelist (or being freed) */
   scvgc_span_t *full;     /* owned spans with no free object as last seen */
 } scvgc_bin_t;
@@ -240,6 +239,7 @@ typedef struct scvgc_tcache {
   _Atomic(scvgc_span_t *) xspans; /* owned full spans that got a remote free (lock-free
                                      stack through span->xnext; pushed by other threads,
                                      drained by the owner) */
+  uint64_t nfree;     /* small objects freed by this thread, any class (stats) */
   uint32_t state;     /* SCVGC_TC_*; the owning thread only */
   uint32_t flushgen;  /* heap sweepgen at the last flush (issue 4) */
   struct scvgc_tcache *rnext, *rprev; /* registry of live caches (registry lock) */
@@ -268,7 +268,6 @@ typedef struct {
   size_t released_bytes; /* free pages released to the OS (or never touched) */
   size_t gc_sys_bytes;   /* core metadata mapped: spans, arenas, side metadata */
   size_t live_objects;   /* objects allocated and not freed */
-  size_t live_bytes;     /* bytes of those objects (size-class bytes) */
   size_t nmalloc, nfree; /* cumulative counts */
 } scvgc_stats_t;
 
@@ -282,7 +281,7 @@ void scvgc_heap_stats(scvgc_heapstat_t *hs) SCVGC_HIDDEN;
 /* Fold the counters of a cache that is going away. Registry lock held. */
 void scvgc_stats_fold_tcache(const scvgc_tcache_t *tc) SCVGC_HIDDEN;
 /* Counts of threads whose cache is gone (DEAD): rare, so shared atomics. */
-void scvgc_stats_orphan(uint32_t cls, int64_t nalloc, int64_t nfree) SCVGC_HIDDEN;
+void scvgc_stats_orphan(int64_t nalloc, int64_t nfree) SCVGC_HIDDEN;
 
 /* ---- OS memory and metadata (os.c, fixalloc.c) -------------------------------------- */
 void *scvgc_sys_map(size_t n) SCVGC_HIDDEN;           /* zeroed, or NULL */

@@ -9,55 +9,47 @@
 #include "internal.h"
 
 /* Totals of caches whose thread exited (registry lock). */
-static uint64_t gone_nalloc[SCVGC_NCLASSES], gone_nfree[SCVGC_NCLASSES];
+static uint64_t gone_nalloc, gone_nfree;
 /* Allocations and frees by threads whose cache is already DEAD (rare: late destructors). */
-static _Atomic int64_t orphan_nalloc[SCVGC_NCLASSES], orphan_nfree[SCVGC_NCLASSES];
+static _Atomic uint64_t orphan_nalloc, orphan_nfree;
+
+static uint64_t cache_nalloc(const scvgc_tcache_t *tc) {
+  uint64_t n = 0;
+  for (int c = 1; c < SCVGC_NCLASSES; c++) n += __atomic_load_n(&tc->bins[c].nalloc, __ATOMIC_RELAXED);
+  return n;
+}
 
 void scvgc_stats_fold_tcache(const scvgc_tcache_t *tc) {
-  for (int c = 1; c < SCVGC_NCLASSES; c++) {
-    gone_nalloc[c] += tc->bins[c].nalloc;
-    gone_nfree[c] += tc->bins[c].nfree;
-  }
+  gone_nalloc += cache_nalloc(tc);
+  gone_nfree += tc->nfree;
 }
 
-void scvgc_stats_orphan(uint32_t cls, int64_t na, int64_t nf) {
-  if (na) atomic_fetch_add_explicit(&orphan_nalloc[cls], na, memory_order_relaxed);
-  if (nf) atomic_fetch_add_explicit(&orphan_nfree[cls], nf, memory_order_relaxed);
+void scvgc_stats_orphan(int64_t na, int64_t nf) {
+  if (na) atomic_fetch_add_explicit(&orphan_nalloc, (uint64_t)na, memory_order_relaxed);
+  if (nf) atomic_fetch_add_explicit(&orphan_nfree, (uint64_t)nf, memory_order_relaxed);
 }
 
-typedef struct { uint64_t na[SCVGC_NCLASSES], nf[SCVGC_NCLASSES]; } sums_t;
+typedef struct { uint64_t na, nf; } sums_t;
 
 /* Called for each live cache, then once with NULL, all under the registry lock. */
 static void add_cache(const scvgc_tcache_t *tc, void *arg) {
   sums_t *s = arg;
-  for (int c = 1; c < SCVGC_NCLASSES; c++) {
-    s->na[c] += tc ? __atomic_load_n(&tc->bins[c].nalloc, __ATOMIC_RELAXED) : gone_nalloc[c];
-    s->nf[c] += tc ? __atomic_load_n(&tc->bins[c].nfree, __ATOMIC_RELAXED) : gone_nfree[c];
-  }
+  s->na += tc ? cache_nalloc(tc) : gone_nalloc;
+  s->nf += tc ? __atomic_load_n(&tc->nfree, __ATOMIC_RELAXED) : gone_nfree;
 }
 
 void scvgc_stats_read(scvgc_stats_t *st) {
-  static sums_t zero;
-  sums_t s = zero;
+  sums_t s = {0, 0};
   scvgc_tcache_foreach(add_cache, &s);
   scvgc_heapstat_t hs;
   scvgc_heap_stats(&hs);
-  uint64_t objs = 0, bytes = 0, na = 0, nf = 0;
-  for (int c = 1; c < SCVGC_NCLASSES; c++) {
-    uint64_t a = s.na[c] + (uint64_t)atomic_load(&orphan_nalloc[c]);
-    uint64_t f = s.nf[c] + (uint64_t)atomic_load(&orphan_nfree[c]);
-    na += a;
-    nf += f;
-    objs += a - f;
-    bytes += (a - f) * scvgc_classes[c].size;
-  }
+  uint64_t na = s.na + atomic_load(&orphan_nalloc), nf = s.nf + atomic_load(&orphan_nfree);
   st->sys_bytes = hs.sys;
   st->inuse_bytes = hs.inuse_pages << SCVGC_PAGE_SHIFT;
   st->released_bytes = hs.released_pages << SCVGC_PAGE_SHIFT;
   st->idle_bytes = hs.sys - st->inuse_bytes - st->released_bytes;
   st->gc_sys_bytes = atomic_load(&scvgc_gc_sys);
-  st->live_objects = objs + hs.large_nalloc - hs.large_nfree;
-  st->live_bytes = bytes + hs.large_bytes;
+  st->live_objects = na - nf + hs.large_nalloc - hs.large_nfree;
   st->nmalloc = na + hs.large_nalloc;
   st->nfree = nf + hs.large_nfree;
 }

@@ -124,8 +124,8 @@ EXPORT struct mallinfo2 mallinfo2(void) {
   memset(&mi, 0, sizeof mi);
   mi.arena = st.sys_bytes;                                  /* address space of the heap */
   mi.ordblks = st.live_objects;                             /* objects in use */
-  mi.uordblks = st.live_bytes;                              /* bytes in objects */
-  mi.fordblks = st.sys_bytes - st.live_bytes - st.released_bytes; /* resident, not in use */
+  mi.uordblks = st.inuse_bytes;                             /* bytes of in-use spans */
+  mi.fordblks = st.idle_bytes;                              /* free, not released */
   mi.hblkhd = st.gc_sys_bytes;                              /* metadata mappings */
   mi.keepcost = st.released_bytes;                          /* releasable: released already */
   return mi;
@@ -151,8 +151,8 @@ EXPORT void malloc_stats(void) {
   scvgc_message("heap: sys %zu, in use %zu, idle %zu, released %zu, GC metadata %zu bytes",
                 st.sys_bytes, st.inuse_bytes, st.idle_bytes, st.released_bytes,
                 st.gc_sys_bytes);
-  scvgc_message("objects: %zu live (%zu bytes), %zu allocated, %zu freed", st.live_objects,
-                st.live_bytes, st.nmalloc, st.nfree);
+  scvgc_message("objects: %zu live, %zu allocated, %zu freed", st.live_objects, st.nmalloc,
+                st.nfree);
 }
 
 /* Every parameter is accepted and has no effect: the heap has no tunables of glibc's. */
