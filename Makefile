@@ -4,7 +4,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 BASE    := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
            -fno-plt -pthread $(WARN)
-LDLIBS  := -lunwind -pthread
+LDLIBS  := -lunwind -ldw -pthread
 B       := build
 
 CORE_SRC := $(wildcard core/*.c)
@@ -24,7 +24,7 @@ PROG_SRC := $(wildcard test/progs/*.c)
 PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%)
 
 # Debian packages the build and the tests need; installed by `make deps` when missing.
-DEPS_BUILD := libunwind-dev libcriterion-dev pkg-config
+DEPS_BUILD := libunwind-dev libcriterion-dev libdw-dev pkg-config
 DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind
 
 .PHONY: all demo test deps deps-test bench install uninstall clean
