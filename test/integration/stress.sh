@@ -1,0 +1,111 @@
+#!/bin/sh
+# stress.sh — the C stress programs of test/progs/ hold up under LD_PRELOAD=$LIB.
+#
+# Each program exits 0 on success and prints one diagnostic line on stderr on failure (see the
+# banner of each .c file). Every program runs under the preload in SCVGC_MODE=off and in the
+# default mode (both with SCVGC_REPORT=none), and, where it is cheap and glibc can run it, once
+# without the preload as a baseline that checks the test program itself.
+# bad_free runs only under the preload; its case also counts the allocator's diagnostics:
+#   - exactly one stderr line containing "double free" (any case) per double free (4 of them),
+#   - at least one line containing "invalid" or "not the start" per interior-pointer free (2),
+#     not counting lines that say "double free".
+. "$ROOT/test/integration/common.inc"
+
+broken=$(preload_broken)
+
+# check_prog NAME MODE LIMIT PROG ARGS... — one case: PROG must exit 0 within LIMIT seconds.
+check_prog() {
+	_name=$1 _mode=$2 _limit=$3 _prog=$4
+	shift 4
+	_case="$_name ($(mode_label "$_mode"))"
+	if [ "$_mode" != plain ] && [ -n "$broken" ]; then
+		fail "$_case" "the library cannot be preloaded: $broken"
+		return
+	fi
+	if [ ! -x "$BIN/$_prog" ]; then
+		fail "$_case" "$BIN/$_prog is missing (test/progs/$_prog.c not built?)"
+		return
+	fi
+	run_in "$_mode" "$_limit" "$T/out" "$T/err" "$BIN/$_prog" "$@"
+	if [ "$rc" = 0 ]; then
+		pass "$_case"
+	else
+		fail "$_case" "$_prog $*: $(rc_text "$rc" "$_limit")" "$(tail_of "$T/err" 4)" "$(tail_of "$T/out" 2)"
+	fi
+}
+
+# A library that binds malloc to glibc's even under LD_PRELOAD (RTLD_DEEPBIND), for foreign_free.
+cat >"$T/deep.c" <<'EOF'
+#include <stdlib.h>
+#include <string.h>
+void *deep_malloc(size_t n) { return malloc(n); }
+char *deep_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n); /* not strdup: libc's strdup would call the interposed malloc */
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+EOF
+deepflag="--deepbind $T/libdeep.so"
+if ! gcc -shared -fPIC -O1 -o "$T/libdeep.so" "$T/deep.c" 2>"$T/deep.err"; then
+	deepflag=""
+	deep_err="could not build the RTLD_DEEPBIND helper library: $(head -c 300 "$T/deep.err")"
+fi
+
+for mode in off default plain; do
+	check_prog "objects passed between 6 threads keep every byte until freed" "$mode" 60 xthread_pattern 2
+	check_prog "10,000 threads created and joined in batches of 50 leave a sound, bounded heap" "$mode" 180 threads10k
+	check_prog "fork while 4 threads allocate leaves a usable heap in children and grandchildren" "$mode" 180 fork_alloc
+done
+
+for mode in off default; do
+	check_prog "every malloc entry point handles its edge cases as glibc documents" "$mode" 60 \
+		api_edges --expect-free-sized --strict --mallinfo
+done
+check_prog "every malloc entry point handles its edge cases as glibc documents" plain 60 api_edges
+
+for mode in off default plain; do
+	name="blocks from glibc's own malloc can be freed, realloc'd and sized through the preloaded allocator"
+	if [ -n "$deep_err" ]; then
+		fail "$name ($(mode_label "$mode"))" "$deep_err"
+	else
+		# shellcheck disable=SC2086 # deepflag is two words on purpose
+		check_prog "$name" "$mode" 60 foreign_free $deepflag
+	fi
+done
+
+# bad_free: the heap survives, and each bad free is reported once. SCVGC_REPORT is left unset
+# here: the diagnostics are not the leak report and must reach stderr in any case.
+for mode in off default; do
+	name="double frees and interior-pointer frees are reported once each and leave the heap sound ($(mode_label "$mode"))"
+	if [ -n "$broken" ]; then
+		fail "$name" "the library cannot be preloaded: $broken"
+		continue
+	fi
+	if [ "$mode" = off ]; then
+		timeout -k 5 60 env LD_PRELOAD="$LIB" SCVGC_MODE=off "$BIN/bad_free" >"$T/out" 2>"$T/err"
+	else
+		timeout -k 5 60 env -u SCVGC_MODE LD_PRELOAD="$LIB" "$BIN/bad_free" >"$T/out" 2>"$T/err"
+	fi
+	rc=$?
+	ndouble=$(grep -ci 'double free' "$T/err")
+	ninvalid=$(grep -vi 'double free' "$T/err" | grep -ciE 'invalid|not the start')
+	problems=""
+	[ "$rc" = 0 ] || problems="bad_free: $(rc_text "$rc" 60) after step '$(tail -n 1 "$T/out")'"
+	[ "$rc" != 0 ] || grep -qx 'bad_free: OK' "$T/out" || problems="bad_free exited 0 but did not print 'bad_free: OK'"
+	if [ -z "$problems" ] && [ "$ndouble" != 4 ]; then
+		problems="stderr has $ndouble lines mentioning 'double free'; want exactly 4 (one per double free)"
+	fi
+	if [ -z "$problems" ] && [ "$ninvalid" -lt 2 ]; then
+		problems="stderr has $ninvalid lines mentioning 'invalid' or 'not the start' (and not 'double free'); want >= 2 (two interior-pointer frees)"
+	fi
+	if [ -z "$problems" ]; then
+		pass "$name"
+	else
+		fail "$name" "$problems" "$(tail_of "$T/err" 6)"
+	fi
+done
+
+exit 0
