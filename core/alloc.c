@@ -77,11 +77,11 @@ void *scvgc_malloc_large(size_t n, size_t align) {
   if (unlikely(n > SCVGC_MAX_REQUEST)) goto oom;
   scvgc_init();
   void *meta = NULL;
-  if (scvgc_tracking && !(meta = scvgc_meta_alloc(sizeof(scvgc_objmeta_t)))) goto oom;
+  if (scvgc_tracking && !(meta = scvgc_meta_alloc(scvgc_objmeta_bytes(1)))) goto oom;
   scvgc_span_t *s = scvgc_heap_alloc((n + SCVGC_PAGE_SIZE - 1) >> SCVGC_PAGE_SHIFT, align,
                                      SCVGC_SPAN_LARGE, 0, meta);
   if (unlikely(!s)) {
-    if (meta) scvgc_meta_free(meta, sizeof(scvgc_objmeta_t));
+    if (meta) scvgc_meta_free(meta, scvgc_objmeta_bytes(1));
     goto oom;
   }
   s->reqsize = n;
@@ -146,7 +146,7 @@ void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) {
       scvgc_bad_free("free", (void *)p, "double free");
       return;
     }
-    if (meta) scvgc_meta_free(meta, sizeof(scvgc_objmeta_t));
+    if (meta) scvgc_meta_free(meta, scvgc_objmeta_bytes(1));
     return;
   }
   /* a free span, a span struct that describes other pages now, or GC memory */

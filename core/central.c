@@ -64,8 +64,7 @@ static void unlink_partial(central_t *c, scvgc_span_t *s) {
 static void span_to_heap(central_t *c, scvgc_span_t *s) {
   if (s->where) unlink_partial(c, s);
   atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
-  if (s->meta) scvgc_meta_free(s->meta, (size_t)s->nelems * sizeof(scvgc_objmeta_t));
-  if (s->markbits) scvgc_meta_free(s->markbits, ((size_t)s->nelems + 63) / 64 * 8);
+  if (s->meta) scvgc_meta_free(s->meta, scvgc_objmeta_bytes(s->nelems));
   s->markbits = NULL;
   scvgc_heap_free(s);
 }
@@ -73,10 +72,9 @@ static void span_to_heap(central_t *c, scvgc_span_t *s) {
 static scvgc_span_t *new_span(uint32_t cls) {
   const scvgc_class_t *k = &scvgc_classes[cls];
   void *meta = NULL;
-  if (scvgc_tracking && !(meta = scvgc_meta_alloc((size_t)k->nelems * sizeof(scvgc_objmeta_t))))
-    return NULL;
+  if (scvgc_tracking && !(meta = scvgc_meta_alloc(scvgc_objmeta_bytes(k->nelems)))) return NULL;
   scvgc_span_t *s = scvgc_heap_alloc(k->npages, 0, SCVGC_SPAN_SMALL, cls, meta);
-  if (!s && meta) scvgc_meta_free(meta, (size_t)k->nelems * sizeof(scvgc_objmeta_t));
+  if (!s && meta) scvgc_meta_free(meta, scvgc_objmeta_bytes(k->nelems));
   return s;
 }
 

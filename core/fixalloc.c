@@ -5,7 +5,7 @@
  * counted in scvgc_gc_sys.
  *
  * Span structs: a free list, refilled 64 KiB at a time. Caller holds the heap lock.
- * Meta blocks: power-of-two size buckets (16 B .. 64 KiB) with free lists, under meta_lock;
+ * Meta blocks: sizes rounded to 64 bytes with a free list per size, under meta_lock;
  *   larger blocks are mapped directly. Blocks come back zeroed.
  * Lock order: meta_lock is the innermost lock of the core (taken under the heap lock).
  */
@@ -18,11 +18,7 @@
 
 static scvgc_span_t *span_pool;
 
-static void *chunk_alloc(size_t n) {
-  void *p = scvgc_sys_map(n);
-  if (p) atomic_fetch_add_explicit(&scvgc_gc_sys, n, memory_order_relaxed);
-  return p;
-}
+static void *chunk_alloc(size_t n) { return scvgc_sys_map_meta(n); }
 
 scvgc_span_t *scvgc_spanstruct_alloc(void) {
   if (!span_pool) {
@@ -45,55 +41,58 @@ void scvgc_spanstruct_free(scvgc_span_t *s) {
   span_pool = s;
 }
 
-#define META_MIN_SHIFT 4
-#define META_MAX_SHIFT 16
+/* Meta blocks: sizes rounded up to 64 bytes, one free list per rounded size up to 64 KiB
+ * (a span's block has one of a few dozen sizes, so exact lists waste nothing). */
+#define META_QUANTUM 64
+#define META_MAX (64u << 10)
 static scvgc_lock_t meta_lock = SCVGC_LOCK_INIT;
-static void *meta_free[META_MAX_SHIFT + 1];
+static void *meta_free_lists[META_MAX / META_QUANTUM + 1];
 static char *meta_cur, *meta_end;
 
-static unsigned bucket(size_t n) {
-  unsigned b = META_MIN_SHIFT;
-  while (((size_t)1 << b) < n) b++;
-  return b;
-}
+static size_t meta_round(size_t n) { return (n + META_QUANTUM - 1) & ~(size_t)(META_QUANTUM - 1); }
 
 void *scvgc_meta_alloc(size_t n) {
-  if (n > ((size_t)1 << META_MAX_SHIFT)) return chunk_alloc((n + 4095) & ~(size_t)4095);
-  unsigned b = bucket(n);
-  size_t sz = (size_t)1 << b;
+  if (n > META_MAX) return chunk_alloc((n + 4095) & ~(size_t)4095);
+  size_t sz = meta_round(n ? n : 1);
+  void **list = &meta_free_lists[sz / META_QUANTUM];
   void *p;
   scvgc_lock(&meta_lock);
-  if ((p = meta_free[b])) {
-    meta_free[b] = *(void **)p;
-  } else {
-    if ((size_t)(meta_end - meta_cur) < sz) {
-      meta_cur = chunk_alloc(CHUNK);
-      meta_end = meta_cur ? meta_cur + CHUNK : NULL;
-      if (!meta_cur) { scvgc_unlock(&meta_lock); return NULL; }
-    }
-    p = meta_cur;
-    meta_cur += sz;
+  if ((p = *list)) {
+    *list = *(void **)p;
     scvgc_unlock(&meta_lock);
-    return p; /* fresh from mmap: already zero */
+    memset(p, 0, sz);
+    return p;
   }
+  if ((size_t)(meta_end - meta_cur) < sz) {
+    /* the rest of the old chunk is lost: at most one block's worth per chunk */
+    meta_cur = chunk_alloc(CHUNK);
+    meta_end = meta_cur ? meta_cur + CHUNK : NULL;
+    if (!meta_cur) {
+      scvgc_unlock(&meta_lock);
+      return NULL;
+    }
+  }
+  p = meta_cur;
+  meta_cur += sz;
   scvgc_unlock(&meta_lock);
-  memset(p, 0, sz);
-  return p;
+  return p; /* fresh from mmap: already zero */
 }
 
 void scvgc_meta_free(void *p, size_t n) {
   if (!p) return;
-  if (n > ((size_t)1 << META_MAX_SHIFT)) {
-    size_t m = (n + 4095) & ~(size_t)4095;
-    scvgc_sys_unmap(p, m);
-    atomic_fetch_sub_explicit(&scvgc_gc_sys, m, memory_order_relaxed);
+  if (n > META_MAX) {
+    scvgc_sys_unmap_meta(p, (n + 4095) & ~(size_t)4095);
     return;
   }
-  unsigned b = bucket(n);
+  void **list = &meta_free_lists[meta_round(n ? n : 1) / META_QUANTUM];
   scvgc_lock(&meta_lock);
-  *(void **)p = meta_free[b];
-  meta_free[b] = p;
+  *(void **)p = *list;
+  *list = p;
   scvgc_unlock(&meta_lock);
+}
+
+size_t scvgc_objmeta_bytes(uint32_t nelems) {
+  return (size_t)nelems * sizeof(scvgc_objmeta_t) + 3 * (size_t)((nelems + 63) / 64) * 8;
 }
 
 void scvgc_meta_lock_all(void) { scvgc_lock(&meta_lock); }

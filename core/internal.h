@@ -159,6 +159,7 @@ typedef struct scvgc_span {
 /* ---- arenas and the address map (pageheap.c) ---------------------------------------- */
 typedef struct scvgc_arena {
   uintptr_t base;                               /* 64 MiB aligned */
+  struct scvgc_arena *next;                     /* all arenas, newest first (heap lock) */
   scvgc_span_t *spans[SCVGC_ARENA_PAGES];       /* page -> span. Valid for every page of an
                                                    in-use span, and for the first and last
                                                    page of a free span; other entries may be
@@ -206,6 +207,10 @@ bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) SCVGC_HIDDEN;
 bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t npages) SCVGC_HIDDEN;
 size_t scvgc_heap_release_all(void) SCVGC_HIDDEN;
 void scvgc_heap_check(void) SCVGC_HIDDEN;
+/* The same as scvgc_heap_alloc for a caller that holds the heap lock (the collector). */
+scvgc_span_t *scvgc_heap_alloc_locked(size_t npages, uint8_t state) SCVGC_HIDDEN;
+/* Visit every in-use span (SMALL, LARGE, MANUAL). Heap lock held by the caller. */
+void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) SCVGC_HIDDEN;
 void scvgc_heap_lock_all(void) SCVGC_HIDDEN;   /* fork: take the heap lock */
 void scvgc_heap_unlock_all(void) SCVGC_HIDDEN;
 void scvgc_heap_reset_locks(void) SCVGC_HIDDEN; /* fork child */
@@ -288,6 +293,10 @@ void *scvgc_sys_map(size_t n) SCVGC_HIDDEN;           /* zeroed, or NULL */
 void *scvgc_sys_map_aligned(size_t n, size_t align) SCVGC_HIDDEN;
 void scvgc_sys_unmap(void *p, size_t n) SCVGC_HIDDEN;
 void scvgc_sys_release(void *p, size_t n) SCVGC_HIDDEN; /* MADV_DONTNEED */
+/* A mapping for the core's own metadata: counted in scvgc_gc_sys and registered as the
+ * library's own, so the collector never scans it as a root (roots.c R1). */
+void *scvgc_sys_map_meta(size_t n) SCVGC_HIDDEN;
+void scvgc_sys_unmap_meta(void *p, size_t n) SCVGC_HIDDEN;
 uint64_t scvgc_nanotime(void) SCVGC_HIDDEN;
 const char *scvgc_getenv(const char *name) SCVGC_HIDDEN; /* no allocation */
 extern _Atomic size_t scvgc_gc_sys SCVGC_HIDDEN; /* metadata bytes mapped */
@@ -295,6 +304,9 @@ extern _Atomic size_t scvgc_gc_sys SCVGC_HIDDEN; /* metadata bytes mapped */
 scvgc_span_t *scvgc_spanstruct_alloc(void) SCVGC_HIDDEN;   /* heap lock held */
 void scvgc_spanstruct_free(scvgc_span_t *s) SCVGC_HIDDEN;  /* heap lock held */
 void *scvgc_meta_alloc(size_t n) SCVGC_HIDDEN;  /* zeroed block for side metadata */
+/* The side-metadata block of a span of nelems objects: objmeta array + collector bitmaps
+ * (mark.h). Allocated when the span is made, in the tracking modes only. */
+size_t scvgc_objmeta_bytes(uint32_t nelems) SCVGC_HIDDEN;
 void scvgc_meta_free(void *p, size_t n) SCVGC_HIDDEN;
 void scvgc_meta_lock_all(void) SCVGC_HIDDEN;
 void scvgc_meta_unlock_all(void) SCVGC_HIDDEN;

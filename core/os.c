@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "lock.h"
+#include "mark.h"
 
 _Atomic size_t scvgc_gc_sys;
 
@@ -53,6 +54,21 @@ void *scvgc_sys_map_aligned(size_t n, size_t align) {
 }
 
 void scvgc_sys_unmap(void *p, size_t n) { munmap(p, n); }
+
+void *scvgc_sys_map_meta(size_t n) {
+  void *p = scvgc_sys_map(n);
+  if (p) {
+    atomic_fetch_add_explicit(&scvgc_gc_sys, n, memory_order_relaxed);
+    scvgc_own_mapping((uintptr_t)p, n);
+  }
+  return p;
+}
+
+void scvgc_sys_unmap_meta(void *p, size_t n) {
+  scvgc_own_unmapping((uintptr_t)p, n);
+  munmap(p, n);
+  atomic_fetch_sub_explicit(&scvgc_gc_sys, n, memory_order_relaxed);
+}
 
 void scvgc_sys_release(void *p, size_t n) { madvise(p, n, MADV_DONTNEED); }
 

@@ -41,6 +41,7 @@ static struct {
   size_t released_pages; /* free pages released to the OS (H6) */
   size_t nfree_spans;
   size_t large_nalloc, large_nfree, large_bytes; /* SPAN_LARGE spans: counts and bytes */
+  scvgc_arena_t *arenas; /* every arena, newest first */
 } heap = {.lock = SCVGC_LOCK_INIT};
 
 /* ---- free lists ------------------------------------------------------------------- */
@@ -167,14 +168,15 @@ static bool grow(size_t np) {
   scvgc_span_t *s = scvgc_spanstruct_alloc();
   if (!s) { scvgc_sys_unmap(mem, bytes); return false; }
   for (size_t off = 0; off < bytes; off += SCVGC_ARENA_SIZE) {
-    scvgc_arena_t *a = scvgc_sys_map(sizeof *a);
+    scvgc_arena_t *a = scvgc_sys_map_meta(sizeof *a);
     if (!a) { /* the arenas already published stay: they are usable address space */
       bytes = off;
       break;
     }
-    atomic_fetch_add_explicit(&scvgc_gc_sys, sizeof *a, memory_order_relaxed);
     a->base = (uintptr_t)mem + off;
     memset(a->released, 0xff, sizeof a->released);
+    a->next = heap.arenas;
+    heap.arenas = a;
     __atomic_store_n(&scvgc_arena_l1[a->base >> SCVGC_ARENA_SHIFT], a, __ATOMIC_RELEASE);
   }
   if (!bytes) { scvgc_spanstruct_free(s); return false; }
@@ -210,7 +212,6 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   s->next = s->prev = NULL;
   s->cls = (uint8_t)cls;
   s->meta = meta;
-  s->markbits = NULL;
   s->owner = NULL;
   s->freelist = NULL;
   s->where = 0;
@@ -229,6 +230,7 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
     s->nelems = 1;
     s->divmul = 0;
   }
+  s->markbits = meta ? (uint64_t *)((scvgc_objmeta_t *)meta + s->nelems) : NULL;
   s->bump = s->base;
   s->limit = s->base + (uintptr_t)s->nelems * s->elemsize;
   if (!cls) s->limit = s->base + (s->npages << SCVGC_PAGE_SHIFT);
@@ -295,6 +297,28 @@ static void free_locked(scvgc_span_t *s, uint64_t now) {
   s->meta = NULL;
   s->unused_since = now;
   insert_free(s);
+}
+
+scvgc_span_t *scvgc_heap_alloc_locked(size_t np, uint8_t st) {
+  scvgc_span_t *s = alloc_locked(np, 1);
+  if (s) take(s, st, 0, NULL);
+  return s;
+}
+
+void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
+  for (scvgc_arena_t *a = heap.arenas; a; a = a->next) {
+    for (size_t pg = 0; pg < SCVGC_ARENA_PAGES;) {
+      scvgc_span_t *s = a->spans[pg];
+      uintptr_t addr = a->base + (pg << SCVGC_PAGE_SHIFT);
+      if (!s) { pg++; continue; } /* cannot happen (H1); kept for robustness */
+      if (s->base == addr && s->state >= SCVGC_SPAN_SMALL) fn(s, arg);
+      /* from the first page of any span (H2), skip to its end, which may lie in a later
+       * arena: then this arena is done */
+      uintptr_t end = s->base + (s->npages << SCVGC_PAGE_SHIFT);
+      if (s->base != addr || end <= addr) { pg++; continue; }
+      pg = end >= a->base + SCVGC_ARENA_SIZE ? SCVGC_ARENA_PAGES : (end - a->base) >> SCVGC_PAGE_SHIFT;
+    }
+  }
 }
 
 void scvgc_heap_free(scvgc_span_t *s) {

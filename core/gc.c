@@ -1,0 +1,246 @@
+/* gc.c — a collection cycle, from stopping the world to the leak table. Start here for the
+ * collector; mark.c, roots.c, workbuf.c and report.c do the parts.
+ *
+ * A cycle (scvgc_gc_cycle), one at a time under gc_lock:
+ *   1. take every core lock (registry, central, heap, meta, the library's mapping
+ *      registry): no thread can be stopped while holding one, and the collector may use
+ *      the heap's locked functions on behalf of its markers;
+ *   2. stop the world (stw.c); a thread that cannot be stopped makes the cycle invalid:
+ *      it still runs, but finds and frees nothing (SPEC);
+ *   3. clear the collector bits of every span, scan the roots (roots.c) into workbufs,
+ *      mark in parallel (mark.c) until no grey object is left;
+ *   4. classify the allocated objects left unmarked (the leaks) as direct or indirect, the
+ *      way valgrind groups blocks into cliques: walking leaked objects in address order,
+ *      each one not yet reached becomes a leader (direct) and everything it reaches that
+ *      is leaked becomes indirect — a leader reached later is demoted — so every group of
+ *      leaked objects has exactly one direct cause, cycles included;
+ *   5. add the leaks up by (allocation stack, kind) into the leak table;
+ *   6. restart the world, release the locks.
+ * The report (report.c) reads the leak table afterwards, symbolizing outside every lock.
+ *
+ * Locks: gc_lock is the outermost lock of the core: gc_lock -> registry -> central ->
+ *   heap -> meta -> own. Between 1 and 6 the collector holds them all and calls nothing
+ *   that allocates or takes a lock of libc (no stdio, no malloc).
+ * Callers: scvgc_collect / scvgc_leak_check (program threads), the exit check, periodic
+ *   collections started from the allocation path (with no core lock held).
+ */
+#define _GNU_SOURCE
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "gc.h"
+#include "lock.h"
+#include "mark.h"
+#include "stw.h"
+
+static scvgc_lock_t gc_lock = SCVGC_LOCK_INIT;
+__thread int scvgc_gc_worker __attribute__((tls_model("initial-exec")));
+
+scvgc_gcstats_t scvgc_gcstats;
+scvgc_leaks_t scvgc_leaks;
+static scvgc_world_t world;
+static _Atomic int gc_ready;
+
+void scvgc_gc_start(void) {
+  if (!scvgc_tracking || atomic_load(&gc_ready)) return;
+  scvgc_roots_init();
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  scvgc_gcstats.markers = scvgc_mark_start_threads(ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu);
+  scvgc_gcstats.start_ns = scvgc_nanotime();
+  atomic_store(&gc_ready, 1);
+}
+
+bool scvgc_gc_ready(void) { return atomic_load_explicit(&gc_ready, memory_order_acquire); }
+
+static void lock_all(void) {
+  scvgc_tcache_lock_registry();
+  scvgc_central_lock_all();
+  scvgc_heap_lock_all();
+  scvgc_meta_lock_all();
+  scvgc_own_lock();
+}
+
+static void unlock_all(void) {
+  scvgc_own_unlock();
+  scvgc_meta_unlock_all();
+  scvgc_heap_unlock_all();
+  scvgc_central_unlock_all();
+  scvgc_tcache_unlock_registry();
+}
+
+/* ---- step 3: clear ---------------------------------------------------------------------- */
+
+static void clear_bits(scvgc_span_t *s, void *arg) {
+  (void)arg;
+  if (s->markbits) memset(s->markbits, 0, 3 * (size_t)scvgc_bitmap_words(s->nelems) * 8);
+}
+
+/* ---- step 4: classify -------------------------------------------------------------------- */
+
+typedef struct {
+  scvgc_marker_t *m;
+  uintptr_t leader;
+} classify_t;
+
+/* Flood from the grey objects of m: every leaked object reached becomes indirect. */
+static void flood(classify_t *c) {
+  scvgc_marker_t *m = c->m;
+  while (m->wb && m->wb->nobj) {
+    uintptr_t obj = m->wb->obj[--m->wb->nobj];
+    scvgc_span_t *os = scvgc_spanof(obj);
+    uint32_t oi = os->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(os, obj) : 0;
+    uintptr_t lo = obj, hi = obj + scvgc_object_size(os, oi);
+    for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+      scvgc_span_t *s;
+      uint32_t i;
+      if (!scvgc_find_object(*(uintptr_t *)p, &s, &i)) continue;
+      if (scvgc_bit(s->markbits, i)) continue; /* alive */
+      uintptr_t base = scvgc_object_base(s, i);
+      if (base == c->leader) continue;
+      uint64_t *vis = scvgc_visited_bits(s), *ind = scvgc_indirect_bits(s);
+      if (scvgc_bit(vis, i)) {
+        scvgc_setbit(ind, i); /* an earlier leader joins this group; its own are done */
+        continue;
+      }
+      scvgc_setbit(vis, i);
+      scvgc_setbit(ind, i);
+      if (m->wb && m->wb->nobj == SCVGC_WB_NOBJ) { /* keep it single-buffer: scan now */
+        flood(c);
+      }
+      if (m->wb) m->wb->obj[m->wb->nobj++] = base;
+    }
+  }
+}
+
+static void classify_span(scvgc_span_t *s, void *arg) {
+  classify_t *c = arg;
+  if (s->state == SCVGC_SPAN_MANUAL || !s->meta) return;
+  uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
+  uint64_t *vis = scvgc_visited_bits(s);
+  for (uint32_t i = 0; i < n; i++) {
+    if (!s->meta[i].size || scvgc_bit(s->markbits, i) || scvgc_bit(vis, i)) continue;
+    scvgc_setbit(vis, i); /* a new leader: direct unless a later one reaches it */
+    c->leader = scvgc_object_base(s, i);
+    if (c->m->wb) c->m->wb->obj[c->m->wb->nobj++] = c->leader;
+    flood(c);
+  }
+}
+
+/* ---- step 5: the leak table ---------------------------------------------------------------- */
+
+static bool table_grow(scvgc_leaks_t *t) {
+  size_t cap = t->cap ? t->cap * 2 : 1024;
+  scvgc_leak_t *n = scvgc_sys_map_meta(cap * sizeof *n);
+  if (!n) return false;
+  for (size_t i = 0; i < t->cap; i++) { /* rehash */
+    scvgc_leak_t *e = &t->slots[i];
+    if (!e->objects) continue;
+    size_t h = ((size_t)e->stack * 2654435761u + e->kind) & (cap - 1);
+    while (n[h].objects) h = (h + 1) & (cap - 1);
+    n[h] = *e;
+  }
+  if (t->slots) scvgc_sys_unmap_meta(t->slots, t->cap * sizeof *n);
+  t->slots = n;
+  t->cap = cap;
+  return true;
+}
+
+static void table_add(scvgc_leaks_t *t, uint32_t stack, int kind, size_t bytes) {
+  if ((t->ngroups + 1) * 2 > t->cap && !table_grow(t)) {
+    t->incomplete = true;
+    return;
+  }
+  size_t h = ((size_t)stack * 2654435761u + (size_t)kind) & (t->cap - 1);
+  while (t->slots[h].objects && (t->slots[h].stack != stack || t->slots[h].kind != kind))
+    h = (h + 1) & (t->cap - 1);
+  scvgc_leak_t *e = &t->slots[h];
+  if (!e->objects) {
+    e->stack = stack;
+    e->kind = (uint8_t)kind;
+    t->ngroups++;
+  }
+  e->objects++;
+  e->bytes += bytes;
+}
+
+static void tally_span(scvgc_span_t *s, void *arg) {
+  scvgc_leaks_t *t = arg;
+  if (s->state == SCVGC_SPAN_MANUAL || !s->meta) return;
+  uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
+  uint64_t *ind = scvgc_indirect_bits(s);
+  for (uint32_t i = 0; i < n; i++) {
+    if (!s->meta[i].size) continue;
+    if (scvgc_bit(s->markbits, i)) {
+      t->totals.live_objects++;
+      continue;
+    }
+    size_t bytes = s->state == SCVGC_SPAN_LARGE ? s->reqsize : s->meta[i].size - 1;
+    int kind = scvgc_bit(ind, i) ? SCVGC_LEAK_INDIRECT : SCVGC_LEAK_DIRECT;
+    table_add(t, s->meta[i].stack, kind, bytes);
+    if (kind == SCVGC_LEAK_DIRECT) {
+      t->totals.direct_objects++;
+      t->totals.direct_bytes += bytes;
+    } else {
+      t->totals.indirect_objects++;
+      t->totals.indirect_bytes += bytes;
+    }
+  }
+}
+
+/* ---- the cycle ------------------------------------------------------------------------------ */
+
+__attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
+  if (!scvgc_tracking || !scvgc_gc_ready()) return false;
+  scvgc_lock(&gc_lock);
+  uint64_t t0 = scvgc_nanotime();
+  scvgc_gc_worker = 1;
+  lock_all();
+  int rc = scvgc_stw_stop(&world);
+  uint64_t t1 = scvgc_nanotime();
+  scvgc_heap_foreach_span(clear_bits, NULL);
+  scvgc_marker_t m;
+  scvgc_marker_init(&m);
+  scvgc_roots_scan(&m, &world);
+  uint64_t t2 = scvgc_nanotime();
+  scvgc_mark_parallel(&m);
+  uint64_t t3 = scvgc_nanotime();
+  bool valid = rc == 0 && !m.oom;
+  scvgc_leaks_t *t = &scvgc_leaks;
+  memset(&t->totals, 0, sizeof t->totals);
+  if (t->slots) memset(t->slots, 0, t->cap * sizeof *t->slots);
+  t->ngroups = 0;
+  t->incomplete = !valid;
+  if (valid) {
+    classify_t c = {&m, 0};
+    scvgc_heap_foreach_span(classify_span, &c);
+    scvgc_heap_foreach_span(tally_span, t);
+  }
+  scvgc_marker_done(&m);
+  scvgc_wb_check_empty();
+  scvgc_stw_start(&world);
+  uint64_t t4 = scvgc_nanotime();
+  int nstopped = 0;
+  for (int i = 0; i < world.nthreads; i++) nstopped += world.threads[i].state == SCVGC_THREAD_STOPPED;
+  unlock_all();
+  scvgc_gc_worker = 0;
+
+  scvgc_gcstats_t *g = &scvgc_gcstats;
+  uint64_t pause = t4 - t0;
+  g->cycles++;
+  g->pause_total_ns += pause;
+  if (pause > g->pause_max_ns) g->pause_max_ns = pause;
+  g->last = (scvgc_cycle_t){.reason = reason, .valid = valid, .stop_ns = t1 - t0,
+                            .roots_ns = t2 - t1, .mark_ns = t3 - t2, .term_ns = t4 - t3,
+                            .marked_objects = m.objects, .scanned_bytes = m.bytes,
+                            .threads = nstopped, .failed_threads = world.nfailed,
+                            .method = world.method, .end_ns = t4};
+  scvgc_unlock(&gc_lock);
+  return valid;
+}
+
+void scvgc_gc_fork_child(void) {
+  scvgc_lock_reset(&gc_lock);
+  scvgc_wb_fork_child();
+  scvgc_own_reset_lock();
+}

@@ -1,0 +1,55 @@
+/* gc.h — the collection cycle (gc.c) and what it leaves for the report (report.c). */
+#ifndef SCVGC_GC_H
+#define SCVGC_GC_H
+
+#include "internal.h"
+
+enum { SCVGC_LEAK_DIRECT = 0, SCVGC_LEAK_INDIRECT = 1 };
+enum { SCVGC_GC_EXIT = 0, SCVGC_GC_REQUEST = 1, SCVGC_GC_PERIODIC = 2, SCVGC_GC_FORCED = 3 };
+
+/* One group of the leak table: leaked objects of one allocation stack and kind. */
+typedef struct {
+  uint32_t stack;   /* stack depot id (0: no stack captured) */
+  uint8_t kind;     /* SCVGC_LEAK_* */
+  uint64_t objects; /* 0 marks an empty slot of the table */
+  uint64_t bytes;   /* requested bytes */
+} scvgc_leak_t;
+
+typedef struct {
+  scvgc_leak_t *slots; /* open addressing by (stack, kind); mapped, never the heap */
+  size_t cap, ngroups;
+  bool incomplete;     /* the cycle could not stop every thread, or ran out of memory */
+  struct {
+    uint64_t direct_objects, direct_bytes, indirect_objects, indirect_bytes, live_objects;
+  } totals;
+} scvgc_leaks_t;
+
+typedef struct {
+  int reason, valid, threads, failed_threads, method;
+  uint64_t stop_ns, roots_ns, mark_ns, term_ns, end_ns;
+  uint64_t marked_objects, scanned_bytes;
+} scvgc_cycle_t;
+
+typedef struct {
+  uint64_t cycles, pause_total_ns, pause_max_ns, start_ns;
+  int markers;
+  scvgc_cycle_t last;
+} scvgc_gcstats_t;
+
+extern scvgc_gcstats_t scvgc_gcstats SCVGC_HIDDEN;
+extern scvgc_leaks_t scvgc_leaks SCVGC_HIDDEN;
+extern __thread int scvgc_gc_worker SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
+
+/* Start the marker threads and note the start time: outside malloc (the constructor). */
+void scvgc_gc_start(void) SCVGC_HIDDEN;
+bool scvgc_gc_ready(void) SCVGC_HIDDEN;
+/* Run one full cycle; false when it could not be trusted (see scvgc_leaks_t.incomplete). */
+bool scvgc_gc_cycle(int reason) SCVGC_HIDDEN;
+void scvgc_gc_fork_child(void) SCVGC_HIDDEN;
+
+/* The library's own-mapping registry lock (roots.c), taken by the cycle. */
+void scvgc_own_lock(void) SCVGC_HIDDEN;
+void scvgc_own_unlock(void) SCVGC_HIDDEN;
+void scvgc_own_reset_lock(void) SCVGC_HIDDEN;
+
+#endif

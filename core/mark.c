@@ -1,0 +1,225 @@
+/* mark.c — conservative marking: the candidate check, scanning, parallel drain.
+ *
+ * A word is a candidate when it points at or into an allocated object of the heap (any
+ * byte of the object's slot: interior pointers count): the span map (two loads), a bounds
+ * check, the slot index (one multiply), the slot's metadata says allocated
+ * (scvgc_find_object). Marking sets the object's mark bit with an atomic OR — the first
+ * marker to set it greys the object (pushes it on its workbuf); every grey object is
+ * scanned exactly once, word by word over its requested size.
+ *
+ * Parallel marking: nthreads marker threads (one per core, started outside malloc by
+ * scvgc_mark_start_threads and excluded from stopping the world) sleep on a futex between
+ * cycles. For a cycle the collector scans the roots into workbufs, wakes them, and drains
+ * alongside them. Markers share work through the global full list (workbuf.c); an idle
+ * marker's need is seen by the others, which hand off half of their workbuf. Termination:
+ * a marker with nothing to do counts itself idle; when all are idle and no full workbuf
+ * is left, marking is done (no marker can then produce work).
+ *
+ * Invariants:
+ *   M1 an object's mark bit is set before it is pushed, so it is pushed at most once.
+ *   M2 with the world stopped, an allocated object's metadata, base and size do not change.
+ * Callers: the collector thread and the marker threads, with the world stopped and every
+ *   core lock held by the collector. Nothing here allocates or takes a core lock except
+ *   wb_lock (per workbuf).
+ */
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "gc.h"
+#include "mark.h"
+#include "stw.h"
+
+bool scvgc_find_object(uintptr_t w, scvgc_span_t **sp, uint32_t *idx) {
+  scvgc_span_t *s = scvgc_spanof(w);
+  if (!s) return false;
+  uintptr_t off = w - s->base;
+  uint32_t i;
+  if (s->state == SCVGC_SPAN_SMALL) {
+    if (off >= s->limit - s->base) return false;
+    i = scvgc_slot_index(s, w);
+  } else if (s->state == SCVGC_SPAN_LARGE) {
+    if (off >= (s->npages << SCVGC_PAGE_SHIFT)) return false;
+    i = 0;
+  } else {
+    return false;
+  }
+  if (!s->meta || s->meta[i].size == 0) return false; /* a free slot */
+  *sp = s;
+  *idx = i;
+  return true;
+}
+
+uintptr_t scvgc_object_base(const scvgc_span_t *s, uint32_t idx) {
+  return s->base + (uintptr_t)idx * s->elemsize;
+}
+
+size_t scvgc_object_size(const scvgc_span_t *s, uint32_t idx) {
+  size_t n = s->state == SCVGC_SPAN_LARGE ? s->reqsize : (size_t)s->meta[idx].size - 1;
+  return (n + 7) & ~(size_t)7;
+}
+
+void scvgc_marker_init(scvgc_marker_t *m) {
+  m->wb = scvgc_wb_getempty();
+  m->bytes = m->objects = 0;
+  m->oom = m->wb == NULL;
+}
+
+void scvgc_marker_done(scvgc_marker_t *m) {
+  if (m->wb) {
+    SCVGC_ASSERT(m->wb->nobj == 0);
+    scvgc_wb_putempty(m->wb);
+    m->wb = NULL;
+  }
+}
+
+static void push(scvgc_marker_t *m, uintptr_t obj) {
+  if (unlikely(!m->wb || m->wb->nobj == SCVGC_WB_NOBJ)) {
+    scvgc_workbuf_t *e = scvgc_wb_getempty();
+    if (!e) { /* no memory for the mark stack: the cycle's result is not trustworthy */
+      m->oom = true;
+      return;
+    }
+    if (m->wb) scvgc_wb_putfull(m->wb);
+    m->wb = e;
+  }
+  m->wb->obj[m->wb->nobj++] = obj;
+  m->objects++;
+}
+
+void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) {
+  scvgc_span_t *s;
+  uint32_t i;
+  if (!scvgc_find_object(w, &s, &i)) return;
+  uint64_t bit = 1ull << (i % 64), *word = &s->markbits[i / 64];
+  if (__atomic_load_n(word, __ATOMIC_RELAXED) & bit) return;
+  if (__atomic_fetch_or(word, bit, __ATOMIC_RELAXED) & bit) return; /* M1 */
+  push(m, scvgc_object_base(s, i));
+}
+
+void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
+  lo = (lo + 7) & ~(uintptr_t)7;
+  for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+    uintptr_t w = *(const uintptr_t *)p;
+    /* cheap filter: no arena below 64 KiB or above the user address space */
+    if (w < 65536 || (w >> SCVGC_ADDR_BITS)) continue;
+    scvgc_mark_word(m, w);
+  }
+  m->bytes += hi > lo ? hi - lo : 0;
+}
+
+static void scan_object(scvgc_marker_t *m, uintptr_t obj) {
+  scvgc_span_t *s = scvgc_spanof(obj);
+  uint32_t i = s->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(s, obj) : 0;
+  scvgc_mark_range(m, obj, obj + scvgc_object_size(s, i));
+}
+
+/* ---- termination and the marker threads ------------------------------------------------ */
+
+static _Atomic int nmarking;  /* markers taking part in the current drain */
+static _Atomic int nidle;     /* of those, how many found nothing to do */
+
+void scvgc_mark_drain(scvgc_marker_t *m) {
+  bool idle = false;
+  for (;;) {
+    while (m->wb && m->wb->nobj) {
+      uintptr_t obj = m->wb->obj[--m->wb->nobj];
+      scan_object(m, obj);
+      /* share: someone is idle and there is nothing on the full list */
+      if (atomic_load_explicit(&nidle, memory_order_relaxed) && m->wb->nobj > 8 &&
+          !scvgc_wb_have_full()) {
+        scvgc_workbuf_t *half = scvgc_wb_getempty();
+        if (half) {
+          uintptr_t k = m->wb->nobj / 2;
+          for (uintptr_t j = 0; j < k; j++) half->obj[j] = m->wb->obj[m->wb->nobj - k + j];
+          half->nobj = k;
+          m->wb->nobj -= k;
+          scvgc_wb_putfull(half);
+        }
+      }
+    }
+    scvgc_workbuf_t *b = scvgc_wb_trygetfull();
+    if (b) {
+      if (idle) {
+        atomic_fetch_sub(&nidle, 1);
+        idle = false;
+      }
+      if (m->wb) scvgc_wb_putempty(m->wb);
+      m->wb = b;
+      continue;
+    }
+    if (!idle) {
+      atomic_fetch_add(&nidle, 1);
+      idle = true;
+    }
+    if (atomic_load(&nidle) == atomic_load(&nmarking) && !scvgc_wb_have_full()) return;
+    __builtin_ia32_pause();
+  }
+}
+
+/* ---- marker threads -------------------------------------------------------------------- */
+
+static _Atomic uint32_t cycle_gen;  /* bumped to start the helpers' drain */
+static _Atomic int helpers_done;
+static int nhelpers;
+static pid_t helper_tids[64];
+
+static long futex(_Atomic uint32_t *w, int op, uint32_t val) {
+  return syscall(SYS_futex, w, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+}
+
+static void *marker_main(void *arg) {
+  int k = (int)(intptr_t)arg;
+  helper_tids[k] = (pid_t)syscall(SYS_gettid);
+  scvgc_stw_exclude(helper_tids[k]);
+  uint32_t seen = atomic_load(&cycle_gen);
+  for (;;) {
+    while (atomic_load(&cycle_gen) == seen) futex(&cycle_gen, FUTEX_WAIT, seen);
+    seen = atomic_load(&cycle_gen);
+    scvgc_gc_worker = 1;
+    scvgc_marker_t m;
+    scvgc_marker_init(&m);
+    scvgc_mark_drain(&m);
+    scvgc_marker_done(&m);
+    atomic_fetch_add(&helpers_done, 1);
+  }
+  return NULL;
+}
+
+/* Start n - 1 helper threads (the collector is the n-th marker). Called outside malloc. */
+int scvgc_mark_start_threads(int n) {
+  if (n > 64) n = 64;
+  for (int i = 0; i < n - 1; i++) {
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 256 << 10);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, marker_main, (void *)(intptr_t)nhelpers) == 0) nhelpers++;
+    pthread_attr_destroy(&a);
+  }
+  return nhelpers + 1;
+}
+
+int scvgc_mark_nthreads(void) { return nhelpers + 1; }
+
+bool scvgc_mark_is_marker_thread(pid_t tid) {
+  for (int i = 0; i < nhelpers; i++)
+    if (helper_tids[i] == tid) return true;
+  return false;
+}
+
+void scvgc_mark_parallel(scvgc_marker_t *self) {
+  int n = nhelpers;
+  atomic_store(&nidle, 0);
+  atomic_store(&nmarking, n + 1);
+  atomic_store(&helpers_done, 0);
+  if (n) {
+    atomic_fetch_add(&cycle_gen, 1);
+    futex(&cycle_gen, FUTEX_WAKE, n);
+  }
+  scvgc_mark_drain(self);
+  while (atomic_load(&helpers_done) < n) __builtin_ia32_pause();
+}

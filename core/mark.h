@@ -1,0 +1,90 @@
+/* mark.h — types and functions of the collector shared by workbuf.c, roots.c, mark.c, gc.c
+ * and report.c. The overview of a collection cycle is at the top of gc.c.
+ */
+#ifndef SCVGC_MARK_H
+#define SCVGC_MARK_H
+
+#include <sys/types.h>
+
+#include "internal.h"
+
+/* ---- workbufs (workbuf.c) ------------------------------------------------------------ */
+#define SCVGC_WB_BYTES 2048
+#define SCVGC_WB_NOBJ ((SCVGC_WB_BYTES - 2 * sizeof(void *)) / sizeof(uintptr_t))
+
+typedef struct scvgc_workbuf {
+  struct scvgc_workbuf *next; /* on the full or empty list (wb_lock) */
+  uintptr_t nobj;
+  uintptr_t obj[SCVGC_WB_NOBJ]; /* grey objects: their first byte */
+} scvgc_workbuf_t;
+
+scvgc_workbuf_t *scvgc_wb_getempty(void) SCVGC_HIDDEN;
+void scvgc_wb_putempty(scvgc_workbuf_t *b) SCVGC_HIDDEN;
+void scvgc_wb_putfull(scvgc_workbuf_t *b) SCVGC_HIDDEN;
+scvgc_workbuf_t *scvgc_wb_trygetfull(void) SCVGC_HIDDEN;
+bool scvgc_wb_have_full(void) SCVGC_HIDDEN;
+void scvgc_wb_check_empty(void) SCVGC_HIDDEN;
+size_t scvgc_wb_spans(void) SCVGC_HIDDEN;
+size_t scvgc_wb_bytes(void) SCVGC_HIDDEN;
+void scvgc_wb_fork_child(void) SCVGC_HIDDEN;
+
+/* ---- per-object collector bits ------------------------------------------------------- *
+ * In the tracking modes a span's side-metadata block is the objmeta array followed by
+ * three bitmaps of W = ceil(nelems/64) words each (markbits points at the first):
+ *   mark      reached from the roots this cycle (atomic OR: markers run in parallel)
+ *   visited   classification: a leaked object already assigned to a leak group
+ *   indirect  classification: reached from another leaked object
+ * All three are cleared at the start of each cycle. */
+static inline uint32_t scvgc_bitmap_words(uint32_t nelems) { return (nelems + 63) / 64; }
+static inline uint64_t *scvgc_visited_bits(const scvgc_span_t *s) {
+  return s->markbits + scvgc_bitmap_words(s->nelems);
+}
+static inline uint64_t *scvgc_indirect_bits(const scvgc_span_t *s) {
+  return s->markbits + 2 * scvgc_bitmap_words(s->nelems);
+}
+static inline bool scvgc_bit(const uint64_t *bits, uint32_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
+static inline void scvgc_setbit(uint64_t *bits, uint32_t i) { bits[i / 64] |= 1ull << (i % 64); }
+
+/* ---- marking (mark.c) ---------------------------------------------------------------- */
+typedef struct {
+  scvgc_workbuf_t *wb;  /* this marker's own workbuf */
+  uint64_t bytes;       /* bytes scanned */
+  uint64_t objects;     /* objects greyed */
+  bool oom;             /* a workbuf could not be had: the cycle must free nothing */
+} scvgc_marker_t;
+
+/* The object containing address w if it is an allocated object of the heap: its span and
+ * slot index. The candidate check of the conservative marker (O(1): the span map, a bounds
+ * check, the slot's metadata). */
+bool scvgc_find_object(uintptr_t w, scvgc_span_t **sp, uint32_t *idx) SCVGC_HIDDEN;
+/* First byte and scan length (requested bytes, rounded up to words) of object idx of s. */
+uintptr_t scvgc_object_base(const scvgc_span_t *s, uint32_t idx) SCVGC_HIDDEN;
+size_t scvgc_object_size(const scvgc_span_t *s, uint32_t idx) SCVGC_HIDDEN;
+
+void scvgc_marker_init(scvgc_marker_t *m) SCVGC_HIDDEN;
+void scvgc_marker_done(scvgc_marker_t *m) SCVGC_HIDDEN;
+/* Grey every object that a word-aligned word of [lo, hi) points into. */
+void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) SCVGC_HIDDEN;
+void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) SCVGC_HIDDEN;
+/* Scan grey objects until no marker has any left (termination over all markers). */
+void scvgc_mark_drain(scvgc_marker_t *m) SCVGC_HIDDEN;
+/* Parallel marking: the marker threads (started outside malloc by scvgc_mark_start) join
+ * the calling thread's drain. Returns when all grey objects are scanned. */
+void scvgc_mark_parallel(scvgc_marker_t *self) SCVGC_HIDDEN;
+int scvgc_mark_start_threads(int n) SCVGC_HIDDEN;
+int scvgc_mark_nthreads(void) SCVGC_HIDDEN;
+bool scvgc_mark_is_marker_thread(pid_t tid) SCVGC_HIDDEN;
+
+/* ---- roots (roots.c) ----------------------------------------------------------------- */
+typedef struct scvgc_world scvgc_world_t;
+/* Scan every root class of the SPEC with the world stopped: registers and live stacks of
+ * the stopped threads (from w), TLS, data and bss of loaded objects, other writable
+ * private mappings that are not the library's own. */
+void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) SCVGC_HIDDEN;
+/* Register a mapping of the library's own (metadata): never a root. */
+void scvgc_own_mapping(uintptr_t start, size_t len) SCVGC_HIDDEN;
+void scvgc_own_unmapping(uintptr_t start, size_t len) SCVGC_HIDDEN;
+bool scvgc_is_own(uintptr_t addr, uintptr_t *end) SCVGC_HIDDEN;
+void scvgc_roots_init(void) SCVGC_HIDDEN;
+
+#endif

@@ -1,0 +1,104 @@
+/* workbuf.c — the mark stack: 2 KiB workbufs carved from 32 KiB manually-managed heap spans
+ * (Go's mgcwork.go after commit 9cc883a, seed 002).
+ *
+ * Owns: the global lists of full and empty workbufs and the list of workbuf spans.
+ * A marker keeps one workbuf of its own to push and pop grey objects without any shared
+ * write; it exchanges whole workbufs with the global lists, so markers share work at
+ * workbuf granularity and nothing is ever dropped: when a marker has more grey objects
+ * than fit, it publishes a full workbuf — there is no overflow and no rescan of the heap.
+ *
+ * Invariants:
+ *   W1 every workbuf lies in a span of state MANUAL on `spans` (the busy list), and is on
+ *      exactly one of: full, empty, or held by one marker.
+ *   W2 between cycles every workbuf is empty (mark termination checks it), so the spans
+ *      could be returned to the heap wholesale (the sweeper does so: issue 4).
+ * Locks: wb_lock guards the lists (taken once per 254 objects, never on the per-object
+ *   path). New spans come from the page heap through scvgc_heap_alloc_locked: the collector
+ *   holds the heap lock for the whole cycle (it takes every core lock before it stops the
+ *   world, so no stopped thread can hold one), on behalf of all its markers.
+ * Callers: the collector thread and its marker threads, with the world stopped.
+ */
+#include <string.h>
+
+#include "internal.h"
+#include "lock.h"
+#include "mark.h"
+
+#define WB_SPAN_BYTES (32u << 10)
+
+static scvgc_lock_t wb_lock = SCVGC_LOCK_INIT;
+static scvgc_workbuf_t *wb_full, *wb_empty;
+static size_t wb_nfull;
+static scvgc_span_t *wb_spans; /* W1: every workbuf span, linked through next */
+static size_t wb_nspans;
+
+static scvgc_workbuf_t *new_workbufs(void) {
+  scvgc_span_t *s = scvgc_heap_alloc_locked(WB_SPAN_BYTES >> SCVGC_PAGE_SHIFT, SCVGC_SPAN_MANUAL);
+  if (!s) return NULL;
+  s->next = wb_spans;
+  wb_spans = s;
+  wb_nspans++;
+  scvgc_workbuf_t *first = (scvgc_workbuf_t *)s->base;
+  for (uintptr_t off = sizeof(scvgc_workbuf_t); off + sizeof(scvgc_workbuf_t) <= WB_SPAN_BYTES;
+       off += sizeof(scvgc_workbuf_t)) {
+    scvgc_workbuf_t *b = (scvgc_workbuf_t *)(s->base + off);
+    b->nobj = 0;
+    b->next = wb_empty;
+    wb_empty = b;
+  }
+  first->nobj = 0;
+  return first;
+}
+
+/* An empty workbuf, or NULL when the heap cannot give a new span (out of memory). */
+scvgc_workbuf_t *scvgc_wb_getempty(void) {
+  scvgc_lock(&wb_lock);
+  scvgc_workbuf_t *b = wb_empty;
+  if (b) wb_empty = b->next;
+  else b = new_workbufs();
+  scvgc_unlock(&wb_lock);
+  if (b) b->nobj = 0;
+  return b;
+}
+
+void scvgc_wb_putempty(scvgc_workbuf_t *b) {
+  scvgc_lock(&wb_lock);
+  b->next = wb_empty;
+  wb_empty = b;
+  scvgc_unlock(&wb_lock);
+}
+
+void scvgc_wb_putfull(scvgc_workbuf_t *b) {
+  scvgc_lock(&wb_lock);
+  b->next = wb_full;
+  wb_full = b;
+  wb_nfull++;
+  scvgc_unlock(&wb_lock);
+}
+
+/* A workbuf with grey objects, or NULL when there is none right now. */
+scvgc_workbuf_t *scvgc_wb_trygetfull(void) {
+  if (!__atomic_load_n(&wb_full, __ATOMIC_RELAXED)) return NULL;
+  scvgc_lock(&wb_lock);
+  scvgc_workbuf_t *b = wb_full;
+  if (b) {
+    wb_full = b->next;
+    wb_nfull--;
+  }
+  scvgc_unlock(&wb_lock);
+  return b;
+}
+
+bool scvgc_wb_have_full(void) { return __atomic_load_n(&wb_full, __ATOMIC_RELAXED) != NULL; }
+
+/* Mark termination: W2. */
+void scvgc_wb_check_empty(void) {
+  scvgc_lock(&wb_lock);
+  SCVGC_CHECK(wb_full == NULL && wb_nfull == 0);
+  scvgc_unlock(&wb_lock);
+}
+
+size_t scvgc_wb_spans(void) { return wb_nspans; }
+size_t scvgc_wb_bytes(void) { return wb_nspans * WB_SPAN_BYTES; }
+
+void scvgc_wb_fork_child(void) { scvgc_lock_reset(&wb_lock); }
