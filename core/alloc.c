@@ -34,6 +34,8 @@
 
 #include "internal.h"
 #include "alloc_fast.h"
+#include "gc.h"
+#include "report.h"
 #include "lock.h"
 
 int scvgc_inited;
@@ -269,6 +271,8 @@ void scvgc_fork_parent(void) {
 }
 
 void scvgc_fork_child(void) {
+  scvgc_gc_fork_child(); /* its own locks, and a child has no marker threads */
+  scvgc_report_fork_child();
   scvgc_meta_reset_locks();
   scvgc_heap_reset_locks();
   scvgc_central_reset_locks();

@@ -241,6 +241,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
 
 void scvgc_gc_fork_child(void) {
   scvgc_lock_reset(&gc_lock);
+  scvgc_mark_fork_child();
   scvgc_wb_fork_child();
   scvgc_own_reset_lock();
 }

@@ -205,6 +205,8 @@ int scvgc_mark_start_threads(int n) {
 
 int scvgc_mark_nthreads(void) { return nhelpers + 1; }
 
+void scvgc_mark_fork_child(void) { nhelpers = 0; }
+
 bool scvgc_mark_is_marker_thread(pid_t tid) {
   for (int i = 0; i < nhelpers; i++)
     if (helper_tids[i] == tid) return true;

@@ -73,6 +73,7 @@ void scvgc_mark_drain(scvgc_marker_t *m) SCVGC_HIDDEN;
 void scvgc_mark_parallel(scvgc_marker_t *self) SCVGC_HIDDEN;
 int scvgc_mark_start_threads(int n) SCVGC_HIDDEN;
 int scvgc_mark_nthreads(void) SCVGC_HIDDEN;
+void scvgc_mark_fork_child(void) SCVGC_HIDDEN; /* the marker threads are not in the child */
 bool scvgc_mark_is_marker_thread(pid_t tid) SCVGC_HIDDEN;
 
 /* ---- roots (roots.c) ----------------------------------------------------------------- */

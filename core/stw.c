@@ -10,6 +10,8 @@
 #include "stw.h"
 
 static scvgc_thread_t one[64]; /* the placeholder keeps the list here */
+static pid_t excluded[64];
+static int nexcluded;
 
 __attribute__((noinline)) int scvgc_stw_stop(scvgc_world_t *w) {
   __builtin_unwind_init(); /* spill callee-saved registers into this frame */
@@ -28,6 +30,9 @@ __attribute__((noinline)) int scvgc_stw_stop(scvgc_world_t *w) {
       if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
       pid_t tid = 0;
       for (const char *c = d->d_name; *c; c++) tid = tid * 10 + (*c - '0');
+      bool skip = false;
+      for (int k = 0; k < nexcluded; k++) skip |= excluded[k] == tid;
+      if (skip) continue;
       if (w->nthreads >= 64) continue;
       scvgc_thread_t *t = &one[w->nthreads++];
       t->tid = tid;
@@ -46,4 +51,6 @@ __attribute__((noinline)) int scvgc_stw_stop(scvgc_world_t *w) {
 }
 
 void scvgc_stw_start(scvgc_world_t *w) { (void)w; }
-void scvgc_stw_exclude(pid_t tid) { (void)tid; }
+void scvgc_stw_exclude(pid_t tid) {
+  if (nexcluded < 64) excluded[nexcluded++] = tid;
+}

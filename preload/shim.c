@@ -13,12 +13,16 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../core/alloc_fast.h"
+#include "../core/gc.h"
+#include "../core/report.h"
+#include "../include/scvgc.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -162,8 +166,40 @@ EXPORT int mallopt(int param, int value) {
   return 1;
 }
 
+/* ---- the public API (include/scvgc.h) ------------------------------------------------ */
+
+EXPORT void scvgc_collect(void) {
+  scvgc_init();
+  scvgc_gc_cycle(SCVGC_GC_REQUEST);
+}
+
+EXPORT size_t scvgc_leak_check(void) {
+  scvgc_init();
+  if (!scvgc_gc_cycle(SCVGC_GC_REQUEST) && !scvgc_gcstats.cycles) return 0;
+  scvgc_report_t r;
+  scvgc_report_write(&r);
+  return r.reported_objects;
+}
+
+/* ---- start-up and exit ------------------------------------------------------------------- */
+
 __attribute__((constructor(101))) static void scvgc_start(void) {
   scvgc_init();
   pthread_atfork(scvgc_fork_prepare, scvgc_fork_parent, scvgc_fork_child);
   libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+  scvgc_gc_start(); /* the marker threads: here, never inside malloc */
+}
+
+/* The exit check: a destructor of the library, so it runs after the program's atexit
+ * handlers and destructors (and those of the libraries loaded after it), from whichever
+ * thread called exit(). A program that ends by _exit or a fatal signal gets no report. */
+__attribute__((destructor(101))) static void scvgc_exit(void) {
+  if (!scvgc_tracking || !scvgc_gc_ready()) return;
+  scvgc_gc_cycle(SCVGC_GC_EXIT);
+  scvgc_report_t r;
+  scvgc_report_write(&r);
+  if (r.reported_objects && scvgc_opt.exitcode) {
+    fflush(NULL); /* stdio is flushed after the destructors: do it before leaving */
+    _exit(scvgc_opt.exitcode);
+  }
 }

@@ -1,0 +1,364 @@
+/* report.c — the leak and RSS report, text and JSON (SPEC "Reports").
+ *
+ * Reads the leak table of the last cycle (gc.c) with the world running and no core lock
+ * held, so it may allocate (symbolization through libdw does). Groups are sorted largest
+ * first; each group's stack is symbolized (symbolize.c), matched against the suppressions,
+ * and written to the text destination (SCVGC_REPORT) and the JSON file (SCVGC_JSON).
+ * Every text line starts with "==PID== scvgc: ". Unknown values are null in the JSON,
+ * never invented.
+ * Callers: the exit check and scvgc_leak_check (program threads), one at a time (the
+ * caller holds report_lock).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gc.h"
+#include "lock.h"
+#include "pending.h"
+#include "report.h"
+
+/* TEMPORARY stand-ins until stack.c and symbolize.c are merged (strong symbols win). */
+__attribute__((weak)) int scvgc_stack_get(uint32_t id, const uintptr_t **pcs) { (void)id; *pcs = NULL; return 0; }
+__attribute__((weak)) void scvgc_symbolize_begin(void) {}
+__attribute__((weak)) bool scvgc_symbolize(uintptr_t pc, scvgc_frame_t *out) { (void)pc; (void)out; return false; }
+__attribute__((weak)) void scvgc_symbolize_end(void) {}
+
+/* ---- a buffered writer on a file descriptor ------------------------------------------------ */
+
+typedef struct {
+  int fd;
+  size_t len;
+  char buf[16384];
+} out_t;
+
+static void out_flush(out_t *o) {
+  if (o->fd >= 0 && o->len) scvgc_write_all(o->fd, o->buf, o->len);
+  o->len = 0;
+}
+
+static void out_str(out_t *o, const char *s, size_t n) {
+  while (n) {
+    size_t k = sizeof o->buf - o->len;
+    if (k > n) k = n;
+    memcpy(o->buf + o->len, s, k);
+    o->len += k;
+    s += k;
+    n -= k;
+    if (o->len == sizeof o->buf) out_flush(o);
+  }
+}
+
+__attribute__((format(printf, 2, 3))) static void out_fmt(out_t *o, const char *fmt, ...) {
+  char line[2048];
+  __builtin_va_list ap;
+  __builtin_va_start(ap, fmt);
+  size_t n = scvgc_vsnprintf(line, sizeof line, fmt, ap);
+  __builtin_va_end(ap);
+  out_str(o, line, n < sizeof line ? n : sizeof line - 1);
+}
+
+/* A JSON string, or null. */
+static void out_json_str(out_t *o, const char *s) {
+  if (!s) {
+    out_str(o, "null", 4);
+    return;
+  }
+  out_str(o, "\"", 1);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      char e[2] = {'\\', (char)c};
+      out_str(o, e, 2);
+    } else if (c < 0x20) {
+      out_fmt(o, "\\u%04x", c);
+    } else {
+      out_str(o, (const char *)&c, 1);
+    }
+  }
+  out_str(o, "\"", 1);
+}
+
+/* Open a destination path: "%p" becomes the pid. */
+static int open_path(const char *tmpl) {
+  char path[4096];
+  size_t k = 0;
+  for (const char *t = tmpl; *t && k + 24 < sizeof path; t++) {
+    if (t[0] == '%' && t[1] == 'p') {
+      k += scvgc_snprintf(path + k, sizeof path - k, "%d", (int)getpid());
+      t++;
+    } else {
+      path[k++] = *t;
+    }
+  }
+  path[k] = 0;
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) scvgc_message("cannot write the report to %s", path);
+  return fd;
+}
+
+/* ---- RSS ------------------------------------------------------------------------------------ */
+
+/* VmHWM and VmRSS of /proc/self/status, in bytes; -1 when unknown. */
+void scvgc_read_rss(int64_t *peak, int64_t *now) {
+  *peak = *now = -1;
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = 0;
+  for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    int64_t *dst = !strncmp(line, "VmHWM:", 6) ? peak : !strncmp(line, "VmRSS:", 6) ? now : NULL;
+    if (!dst) continue;
+    char *p = line + 6;
+    while (*p == ' ' || *p == '\t') p++;
+    int64_t v = 0;
+    while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+    *dst = v * 1024;
+  }
+}
+
+/* ---- suppressions ---------------------------------------------------------------------------- */
+
+#define MAX_SUPP 256
+static char *supp[MAX_SUPP];
+static int nsupp;
+static bool supp_loaded;
+
+/* Glob match with * and ?, of the whole string. */
+static bool glob(const char *p, const char *s) {
+  if (!*p) return !*s;
+  if (*p == '*') return glob(p + 1, s) || (*s && glob(p, s + 1));
+  if (!*s) return false;
+  return (*p == '?' || *p == *s) && glob(p + 1, s + 1);
+}
+
+/* A pattern matches a name it occurs in (as LeakSanitizer's): "*PATTERN*". */
+static bool supp_match(const char *pat, const char *name) {
+  if (!name) return false;
+  char g[600];
+  scvgc_snprintf(g, sizeof g, "*%s*", pat);
+  return glob(g, name);
+}
+
+static void load_suppressions(void) {
+  if (supp_loaded) return;
+  supp_loaded = true;
+  if (!scvgc_opt.suppress) return;
+  int fd = open(scvgc_opt.suppress, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    scvgc_message("cannot read the suppressions file %s", scvgc_opt.suppress);
+    return;
+  }
+  static char text[65536];
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n < 0) n = 0;
+  text[n] = 0;
+  for (char *line = strtok(text, "\n"); line && nsupp < MAX_SUPP; line = strtok(NULL, "\n")) {
+    while (*line == ' ' || *line == '\t') line++;
+    char *end = line + strlen(line);
+    while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) *--end = 0;
+    if (!*line || *line == '#') continue;
+    if (strncmp(line, "leak:", 5) || !line[5]) {
+      scvgc_message("%s: ignoring a line that is not leak:PATTERN: %s", scvgc_opt.suppress, line);
+      continue;
+    }
+    supp[nsupp++] = line + 5;
+  }
+}
+
+/* ---- the report -------------------------------------------------------------------------------- */
+
+typedef struct {
+  const scvgc_leak_t *leak;
+  scvgc_frame_t frames[64];
+  int nframes;
+  bool suppressed;
+} group_t;
+
+static int by_bytes(const void *a, const void *b) {
+  const group_t *x = a, *y = b;
+  if (x->leak->bytes != y->leak->bytes) return x->leak->bytes < y->leak->bytes ? 1 : -1;
+  if (x->leak->objects != y->leak->objects) return x->leak->objects < y->leak->objects ? 1 : -1;
+  return x->leak->stack < y->leak->stack ? -1 : x->leak->stack > y->leak->stack;
+}
+
+static const char *mode_name(void) {
+  return scvgc_opt.mode == SCVGC_MODE_COLLECT ? "collect" : scvgc_opt.mode == SCVGC_MODE_LEAK ? "leak" : "off";
+}
+
+static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
+  const char *pre = r->prefix;
+  const scvgc_leaks_t *t = &scvgc_leaks;
+  if (r->reported_objects == 0) {
+    out_fmt(o, "%sno leaks found (%s mode%s)\n", pre, mode_name(),
+            t->incomplete ? "; the check was incomplete: see above" : "");
+  } else {
+    out_fmt(o, "%sLEAK SUMMARY (%s mode): %lu bytes in %lu objects are leaked\n", pre, mode_name(),
+            (unsigned long)(r->direct_bytes + r->indirect_bytes),
+            (unsigned long)(r->direct_objects + r->indirect_objects));
+    for (size_t i = 0; i < ng; i++) {
+      if (g[i].suppressed) continue;
+      out_fmt(o, "%s\n%s%lu bytes in %lu object%s %s leaked, allocated at:\n", pre, pre,
+              (unsigned long)g[i].leak->bytes, (unsigned long)g[i].leak->objects,
+              g[i].leak->objects == 1 ? "" : "s",
+              g[i].leak->kind == SCVGC_LEAK_DIRECT ? (g[i].leak->objects == 1 ? "is directly" : "are directly")
+                                                  : (g[i].leak->objects == 1 ? "is indirectly" : "are indirectly"));
+      if (!g[i].nframes) out_fmt(o, "%s    (no stack captured: SCVGC_STACK_DEPTH=%d)\n", pre, scvgc_opt.stack_depth);
+      for (int k = 0; k < g[i].nframes; k++) {
+        const scvgc_frame_t *f = &g[i].frames[k];
+        out_fmt(o, "%s    #%d %p %s", pre, k, (void *)f->pc, f->function ? f->function : "??");
+        if (f->file) out_fmt(o, " (%s:%d)", f->file, f->line);
+        out_fmt(o, " %s\n", f->module ? f->module : "");
+      }
+    }
+    out_fmt(o, "%s\n", pre);
+  }
+  out_fmt(o, "%stotals: direct %lu objects (%lu bytes), indirect %lu objects (%lu bytes), "
+             "suppressed %lu objects (%lu bytes)\n", pre,
+          (unsigned long)r->direct_objects, (unsigned long)r->direct_bytes,
+          (unsigned long)r->indirect_objects, (unsigned long)r->indirect_bytes,
+          (unsigned long)r->suppressed_objects, (unsigned long)r->suppressed_bytes);
+  const scvgc_stats_t *h = &r->heap;
+  out_fmt(o, "%sheap: sys %lu KiB, in use %lu KiB, idle %lu KiB, released %lu KiB, GC metadata %lu KiB, %lu objects\n",
+          pre, (unsigned long)(h->sys_bytes >> 10), (unsigned long)(h->inuse_bytes >> 10),
+          (unsigned long)(h->idle_bytes >> 10), (unsigned long)(h->released_bytes >> 10),
+          (unsigned long)(h->gc_sys_bytes >> 10), (unsigned long)h->live_objects);
+  out_fmt(o, "%sgc: %lu cycles, pause total %lu us, longest %lu us\n", pre,
+          (unsigned long)scvgc_gcstats.cycles, (unsigned long)(scvgc_gcstats.pause_total_ns / 1000),
+          (unsigned long)(scvgc_gcstats.pause_max_ns / 1000));
+  if (r->rss_peak >= 0)
+    out_fmt(o, "%srss: peak %lu KiB, at exit %lu KiB\n", pre, (unsigned long)(r->rss_peak >> 10),
+            (unsigned long)(r->rss_now >> 10));
+  else
+    out_fmt(o, "%srss: unknown\n", pre);
+}
+
+static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
+  out_fmt(o, "{\"version\": 1, \"pid\": %d, \"mode\": \"%s\", \"complete\": %s,\n \"leaks\": [",
+          (int)getpid(), mode_name(), scvgc_leaks.incomplete ? "false" : "true");
+  bool first = true;
+  for (size_t i = 0; i < ng; i++) {
+    if (g[i].suppressed) continue;
+    out_fmt(o, "%s\n  {\"kind\": \"%s\", \"objects\": %lu, \"bytes\": %lu, \"stack\": [", first ? "" : ",",
+            g[i].leak->kind == SCVGC_LEAK_DIRECT ? "direct" : "indirect",
+            (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes);
+    first = false;
+    for (int k = 0; k < g[i].nframes; k++) {
+      const scvgc_frame_t *f = &g[i].frames[k];
+      out_fmt(o, "%s\n    {\"pc\": \"0x%lx\", \"function\": ", k ? "," : "", (unsigned long)f->pc);
+      out_json_str(o, f->function);
+      out_str(o, ", \"file\": ", 10);
+      out_json_str(o, f->file);
+      if (f->file && f->line > 0) out_fmt(o, ", \"line\": %d, \"module\": ", f->line);
+      else out_str(o, ", \"line\": null, \"module\": ", 26);
+      out_json_str(o, f->module);
+      out_str(o, "}", 1);
+    }
+    out_str(o, "]}", 2);
+  }
+  const scvgc_stats_t *h = &r->heap;
+  out_fmt(o, "],\n \"totals\": {\"direct_objects\": %lu, \"direct_bytes\": %lu, \"indirect_objects\": %lu, "
+             "\"indirect_bytes\": %lu, \"suppressed_objects\": %lu, \"suppressed_bytes\": %lu, "
+             "\"reclaimed_objects\": %lu, \"reclaimed_bytes\": %lu},\n",
+          (unsigned long)r->direct_objects, (unsigned long)r->direct_bytes,
+          (unsigned long)r->indirect_objects, (unsigned long)r->indirect_bytes,
+          (unsigned long)r->suppressed_objects, (unsigned long)r->suppressed_bytes,
+          (unsigned long)r->reclaimed_objects, (unsigned long)r->reclaimed_bytes);
+  out_fmt(o, " \"heap\": {\"sys_bytes\": %lu, \"inuse_bytes\": %lu, \"idle_bytes\": %lu, \"released_bytes\": %lu, "
+             "\"gc_sys_bytes\": %lu, \"live_objects\": %lu},\n",
+          (unsigned long)h->sys_bytes, (unsigned long)h->inuse_bytes, (unsigned long)h->idle_bytes,
+          (unsigned long)h->released_bytes, (unsigned long)h->gc_sys_bytes, (unsigned long)h->live_objects);
+  out_fmt(o, " \"gc\": {\"cycles\": %lu, \"pause_total_ns\": %lu, \"pause_max_ns\": %lu},\n",
+          (unsigned long)scvgc_gcstats.cycles, (unsigned long)scvgc_gcstats.pause_total_ns,
+          (unsigned long)scvgc_gcstats.pause_max_ns);
+  if (r->rss_peak >= 0)
+    out_fmt(o, " \"rss\": {\"peak_bytes\": %ld, \"exit_bytes\": %ld}}\n", (long)r->rss_peak, (long)r->rss_now);
+  else
+    out_str(o, " \"rss\": {\"peak_bytes\": null, \"exit_bytes\": null}}\n", 51);
+}
+
+static scvgc_lock_t report_lock = SCVGC_LOCK_INIT;
+
+/* Write the report of the last cycle; fills *r with its totals. */
+void scvgc_report_write(scvgc_report_t *r) {
+  scvgc_lock(&report_lock);
+  memset(r, 0, sizeof *r);
+  scvgc_snprintf(r->prefix, sizeof r->prefix, "==%d== scvgc: ", (int)getpid());
+  load_suppressions();
+  const scvgc_leaks_t *t = &scvgc_leaks;
+  size_t ng = 0;
+  group_t *g = t->ngroups ? calloc(t->ngroups, sizeof *g) : NULL;
+  if (t->ngroups && !g) {
+    scvgc_message("out of memory writing the leak report");
+    scvgc_unlock(&report_lock);
+    return;
+  }
+  scvgc_symbolize_begin();
+  for (size_t i = 0; i < t->cap; i++) {
+    const scvgc_leak_t *l = &t->slots[i];
+    if (!l->objects) continue;
+    group_t *e = &g[ng++];
+    e->leak = l;
+    const uintptr_t *pcs;
+    int n = l->stack ? scvgc_stack_get(l->stack, &pcs) : 0;
+    if (n > 64) n = 64;
+    for (int k = 0; k < n; k++) {
+      e->frames[k].pc = pcs[k];
+      if (!scvgc_symbolize(pcs[k], &e->frames[k])) {
+        memset(&e->frames[k], 0, sizeof e->frames[k]);
+        e->frames[k].pc = pcs[k];
+      }
+    }
+    e->nframes = n;
+    for (int s = 0; s < nsupp && !e->suppressed; s++)
+      for (int k = 0; k < n && !e->suppressed; k++)
+        e->suppressed = supp_match(supp[s], e->frames[k].function) ||
+                        supp_match(supp[s], e->frames[k].file) || supp_match(supp[s], e->frames[k].module);
+    if (e->suppressed) {
+      r->suppressed_objects += l->objects;
+      r->suppressed_bytes += l->bytes;
+    } else if (l->kind == SCVGC_LEAK_DIRECT) {
+      r->direct_objects += l->objects;
+      r->direct_bytes += l->bytes;
+    } else {
+      r->indirect_objects += l->objects;
+      r->indirect_bytes += l->bytes;
+    }
+  }
+  r->reported_objects = r->direct_objects + r->indirect_objects;
+  qsort(g, ng, sizeof *g, by_bytes);
+  scvgc_stats_read(&r->heap);
+  scvgc_read_rss(&r->rss_peak, &r->rss_now);
+
+  static out_t o; /* 16 KiB: not on the stack of a program thread that may have little */
+  const char *dst = scvgc_opt.report;
+  if (strcmp(dst, "none")) {
+    o.fd = !strcmp(dst, "stderr") ? 2 : open_path(dst);
+    o.len = 0;
+    if (o.fd >= 0) {
+      text_report(&o, g, ng, r);
+      out_flush(&o);
+      if (o.fd != 2) close(o.fd);
+    }
+  }
+  if (scvgc_opt.json) {
+    o.fd = open_path(scvgc_opt.json);
+    o.len = 0;
+    if (o.fd >= 0) {
+      json_report(&o, g, ng, r);
+      out_flush(&o);
+      close(o.fd);
+    }
+  }
+  scvgc_symbolize_end();
+  free(g);
+  scvgc_unlock(&report_lock);
+}
+
+void scvgc_report_fork_child(void) { scvgc_lock_reset(&report_lock); }
