@@ -153,7 +153,8 @@ def find_allocators(args, notes):
     return chosen
 
 
-def select_cases(args):
+def select_cases(args, notes):
+    programs = {"python": args.python, "sqlite": args.sqlite3}
     threads = [int(t) for t in args.threads.split(",")]
     if any(t < 1 for t in threads):
         sys.exit("run.py: --threads takes positive integers")
@@ -163,6 +164,10 @@ def select_cases(args):
         if name not in WORKLOAD_BY_NAME:
             sys.exit(f"run.py: unknown workload {name!r} (known: {', '.join(WORKLOAD_BY_NAME)})")
         w = WORKLOAD_BY_NAME[name]
+        program = programs.get(w.kind)
+        if program is not None and not os.access(program, os.X_OK):
+            notes.append(f"{w.name} skipped: {program} is not an executable")
+            continue
         if args.callgrind and w.threaded:
             continue  # instruction counts only for the single-threaded workloads
         if not w.threaded:
@@ -519,14 +524,15 @@ def report(results, allocs, cases, args, notes, bad):
     if args.callgrind:
         header, rows, gheader, grows = summarise_callgrind(results, allocs, bad)
         what = ("Instruction counts (Ir) from valgrind --tool=callgrind, whole program, "
-                "one run each (deterministic), callgrind sizes")
+                "one run each (deterministic)")
     else:
         header, rows, gheader, grows = summarise(results, allocs, bad)
         what = (f"Median of {args.runs} interleaved runs after {args.warmup} warm-up round(s); "
                 f"CPU = user+sys of the child (±: median absolute deviation), "
                 f"peak RSS = ru_maxrss")
-    if args.scale != 1:
-        what += f"; sizes scaled by {args.scale:g}"
+    sizes = ", ".join(f"{c.label} {scaled(c.workload.cg_size if args.callgrind else c.workload.size, args.scale)}"
+                      for c in cases)
+    what += f"; sizes: {sizes}"
     if any(a.name.startswith("libscvgc") for a in allocs):
         what += f"; libscvgc with SCVGC_MODE={args.scvgc_mode}"
     out.append(f"{what}.  Machine: {machine_line()}; load average at start "
@@ -599,7 +605,7 @@ def main(argv=None):
     allocs = find_allocators(args, notes)
     if not allocs:
         sys.exit("run.py: no allocator to run")
-    cases = select_cases(args)
+    cases = select_cases(args, notes)
     if not cases:
         sys.exit("run.py: no workload to run")
     for note in notes:
