@@ -153,12 +153,15 @@ print(sorted({i * 7919 % 10007 for i in range(100000)})[:5])
 EOF
 cat >"$T/cases/python3.sh" <<EOF
 . $T/cases/env.inc
-/usr/bin/python3 -I "\$DATA/prog.py"
+/usr/bin/python3 -s "\$DATA/prog.py"
 EOF
 compare "python3 with dicts, json, re and threads" 180 python3
 cat >"$T/cases/python3-malloc.sh" <<EOF
 . $T/cases/env.inc
-PYTHONMALLOC=malloc /usr/bin/python3 -I "\$DATA/prog.py"
+export PYTHONMALLOC=malloc
+# pymalloc must really be off (it prints its size-class table when on); -I or -E would drop it
+echo "pymalloc tables: \$(/usr/bin/python3 -s -c 'import sys; sys._debugmallocstats()' 2>&1 | grep -c 'Small block threshold')"
+/usr/bin/python3 -s "\$DATA/prog.py"
 EOF
 compare "python3 with PYTHONMALLOC=malloc" 180 python3-malloc
 
