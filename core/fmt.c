@@ -6,6 +6,7 @@
  */
 #include <stdarg.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -99,6 +100,15 @@ void scvgc_write_all(int fd, const char *s, size_t n) {
   }
 }
 
+/* stderr as the library writes to it: a duplicate taken at start-up (scvgc_keep_stderr),
+ * so a program that closes its fd 2 before exit (GNU ls, cat...) still gets its report. */
+int scvgc_stderr = 2;
+
+void scvgc_keep_stderr(void) {
+  int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+  if (fd >= 0) scvgc_stderr = fd;
+}
+
 void scvgc_message(const char *fmt, ...) {
   char line[1024];
   size_t k = scvgc_snprintf(line, sizeof line, "==%d== scvgc: ", (int)getpid());
@@ -108,7 +118,7 @@ void scvgc_message(const char *fmt, ...) {
   va_end(ap);
   k += m < sizeof line - k - 1 ? m : sizeof line - k - 2;
   line[k++] = '\n';
-  scvgc_write_all(2, line, k);
+  scvgc_write_all(scvgc_stderr, line, k);
 }
 
 void scvgc_assert_fail(const char *expr, const char *file, int line) {

@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -165,6 +166,7 @@ static _Atomic uint32_t cycle_gen;  /* bumped to start the helpers' drain */
 static _Atomic int helpers_done;
 static int nhelpers;
 static pid_t helper_tids[64];
+static _Atomic int helpers_started;
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val) {
   return syscall(SYS_futex, w, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
@@ -174,7 +176,10 @@ static void *marker_main(void *arg) {
   int k = (int)(intptr_t)arg;
   helper_tids[k] = (pid_t)syscall(SYS_gettid);
   scvgc_stw_exclude(helper_tids[k]);
-  uint32_t seen = atomic_load(&cycle_gen);
+  /* no cycle can start before every helper has got here (scvgc_mark_start_threads waits),
+   * so the generation it must wait past is the first one */
+  uint32_t seen = 0;
+  atomic_fetch_add(&helpers_started, 1);
   for (;;) {
     while (atomic_load(&cycle_gen) == seen) futex(&cycle_gen, FUTEX_WAIT, seen);
     seen = atomic_load(&cycle_gen);
@@ -200,6 +205,7 @@ int scvgc_mark_start_threads(int n) {
     if (pthread_create(&t, &a, marker_main, (void *)(intptr_t)nhelpers) == 0) nhelpers++;
     pthread_attr_destroy(&a);
   }
+  while (atomic_load(&helpers_started) < nhelpers) sched_yield(); /* excluded from stops */
   return nhelpers + 1;
 }
 

@@ -339,12 +339,12 @@ void scvgc_report_write(scvgc_report_t *r) {
   static out_t o; /* 16 KiB: not on the stack of a program thread that may have little */
   const char *dst = scvgc_opt.report;
   if (strcmp(dst, "none")) {
-    o.fd = !strcmp(dst, "stderr") ? 2 : open_path(dst);
+    o.fd = !strcmp(dst, "stderr") ? scvgc_stderr : open_path(dst);
     o.len = 0;
     if (o.fd >= 0) {
       text_report(&o, g, ng, r);
       out_flush(&o);
-      if (o.fd != 2) close(o.fd);
+      if (o.fd != scvgc_stderr) close(o.fd);
     }
   }
   if (scvgc_opt.json) {

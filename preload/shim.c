@@ -185,6 +185,7 @@ EXPORT size_t scvgc_leak_check(void) {
 
 __attribute__((constructor(101))) static void scvgc_start(void) {
   scvgc_init();
+  scvgc_keep_stderr();
   pthread_atfork(scvgc_fork_prepare, scvgc_fork_parent, scvgc_fork_child);
   libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
   scvgc_gc_start(); /* the marker threads: here, never inside malloc */
