@@ -14,7 +14,8 @@
  *      current, on partial, on full (s->where says which), and s->owner == this cache.
  *   T2 only the owning thread reads or writes its bins and its spans' owner-only fields
  *      (stats readers excepted: they read counters racily, which is fine for statistics).
- *   T3 a span leaves its cache (to central or the heap) only with XF_QUEUED clear (C5).
+ *   T3 a span leaves its cache (to central or the heap) only after clearing XF_UNLINKED
+ *      (no new queuer) and seeing XF_QUEUED clear (none in flight): C5.
  *   T4 a DEAD cache (its thread ran the exit flush) owns nothing, and never will: late
  *      allocations of that thread borrow a span from central and give it straight back.
  * Locks: registry_lock (outermost lock of the core) for the registry and the totals of
@@ -100,13 +101,17 @@ static void drain_xspans(scvgc_tcache_t *tc) {
  * queuer; one that never finishes (it was a thread of the parent of a fork) costs the
  * span, never a hang. */
 static void release_owned(scvgc_tcache_t *tc, scvgc_span_t *s, void *list, uint32_t n) {
+  /* Off every list of the cache already: a drain below must not put it back (T1). */
+  s->where = SCVGC_W_NONE;
+  /* First no new queuer (they need UNLINKED), then none in flight (QUEUED clear): only
+   * then may the owner go, since a queuer reads s->owner after its CAS. */
+  atomic_fetch_and_explicit(&s->xfree, ~SCVGC_XF_UNLINKED, memory_order_acq_rel);
   for (int i = 0; atomic_load_explicit(&s->xfree, memory_order_acquire) & SCVGC_XF_QUEUED; i++) {
     drain_xspans(tc);
     if (!(atomic_load_explicit(&s->xfree, memory_order_acquire) & SCVGC_XF_QUEUED)) break;
     if (i == 10000) return;
     sched_yield();
   }
-  s->where = SCVGC_W_NONE;
   scvgc_central_release(s, list, n);
 }
 
