@@ -308,7 +308,7 @@ def main(argv):
     ap.add_argument("--rc", type=int, default=0)
     ap.add_argument("--output")
     ap.add_argument("reports", nargs="*")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
 
     try:
         spec = parse_header(args.case)
