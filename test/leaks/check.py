@@ -345,6 +345,10 @@ def main(argv):
                 continue
             pid = report_pid(path)
             label = "report of pid %s%s" % (pid, " (child)" if role == "child" else "")
+            if spec[role]["totals"] is None:
+                bad.append("%s: not expected (the case has no child-expect lines)" % label)
+                context.extend(describe(loaded[path], label))
+                continue
             failed = check_report(loaded[path], spec[role], spec, label, pid)
             bad.extend(failed)
             if failed:
