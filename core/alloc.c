@@ -100,6 +100,7 @@ void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
     errno = ENOMEM;
     return NULL;
   }
+  p[0] = NULL; /* as in scvgc_malloc_class */
   p[1] = NULL;
   if (likely(tc->state == SCVGC_TC_ACTIVE)) tc->bins[cls].nalloc++;
   else scvgc_stats_orphan(1, 0);

@@ -21,7 +21,10 @@ static inline void *scvgc_malloc_class(uint32_t cls, size_t n) {
   void **p = b->free;
   if (unlikely(!p)) return scvgc_malloc_slow(tc, cls, n);
   b->free = p[0];
-  p[1] = NULL; /* the double-free key; same cache line as p[0] */
+  /* clear the list link (a stale pointer to the next free object would keep whatever is
+   * allocated there alive for the conservative marker) and the double-free key */
+  p[0] = NULL;
+  p[1] = NULL;
   b->nalloc++;
   if (unlikely(scvgc_tracking)) scvgc_track(p, n);
   return p;

@@ -201,3 +201,13 @@ Test(alloc, stats_count_live_objects_and_bytes, .init = mode_off) {
   cr_assert_eq(st.nmalloc, 100);
   cr_assert_eq(st.nfree, 100);
 }
+
+Test(alloc, a_new_object_holds_no_stale_free_list_link, .init = mode_off) {
+  /* the marker is conservative: a link left in a live object would keep its neighbour */
+  void **a = scvgc_malloc(16), **b = scvgc_malloc(16);
+  scvgc_free(a);
+  scvgc_free(b);
+  void **c = scvgc_malloc(16);
+  cr_assert_null(c[0]);
+  cr_assert_null(c[1]);
+}
