@@ -188,6 +188,26 @@ static void tally_span(scvgc_span_t *s, void *arg) {
   }
 }
 
+/* ---- the trace line (SCVGCTRACE=1; format and fields in docs/reports.md) ------------------ */
+
+static void trace_cycle(const scvgc_gcstats_t *g, const scvgc_leaks_t *t) {
+  const scvgc_cycle_t *c = &g->last;
+  uint64_t since = c->end_ns - g->start_ns;
+  uint64_t share = since ? g->pause_total_ns * 100 / since : 0;
+  scvgc_message("gc %lu @%lu.%03lus %lu%%: %lu.%03lu+%lu.%03lu+%lu.%03lu+%lu.%03lu ms stop+roots+mark+term, "
+                "%lu objects marked, %lu MB scanned, %d threads, %d markers, %lu leaked%s",
+                (unsigned long)g->cycles, (unsigned long)(since / 1000000000),
+                (unsigned long)(since / 1000000 % 1000), (unsigned long)share,
+                (unsigned long)(c->stop_ns / 1000000), (unsigned long)(c->stop_ns / 1000 % 1000),
+                (unsigned long)(c->roots_ns / 1000000), (unsigned long)(c->roots_ns / 1000 % 1000),
+                (unsigned long)(c->mark_ns / 1000000), (unsigned long)(c->mark_ns / 1000 % 1000),
+                (unsigned long)(c->term_ns / 1000000), (unsigned long)(c->term_ns / 1000 % 1000),
+                (unsigned long)c->marked_objects, (unsigned long)(c->scanned_bytes >> 20), c->threads,
+                g->markers, (unsigned long)(t->totals.direct_objects + t->totals.indirect_objects),
+                c->valid ? "" : c->failed_threads ? " (incomplete: a thread could not be stopped)"
+                                                   : " (incomplete: out of memory)");
+}
+
 /* ---- the cycle ------------------------------------------------------------------------------ */
 
 __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
@@ -235,6 +255,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
                             .marked_objects = m.objects, .scanned_bytes = m.bytes,
                             .threads = nstopped, .failed_threads = world.nfailed,
                             .method = world.method, .end_ns = t4};
+  if (scvgc_opt.trace) trace_cycle(g, t);
   scvgc_unlock(&gc_lock);
   return valid;
 }

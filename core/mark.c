@@ -9,8 +9,9 @@
  *
  * Parallel marking: nthreads marker threads (one per core, started outside malloc by
  * scvgc_mark_start_threads and excluded from stopping the world) sleep on a futex between
- * cycles. For a cycle the collector scans the roots into workbufs, wakes them, and drains
- * alongside them. Markers share work through the global full list (workbuf.c); an idle
+ * cycles. The collector scans the roots and drains; the first time a marker publishes a
+ * full workbuf in a cycle, the helpers are woken to join (a small heap is marked by the
+ * collector alone, without paying for their wake-up). Markers share work through the global full list (workbuf.c); an idle
  * marker's need is seen by the others, which hand off half of their workbuf. Termination:
  * a marker with nothing to do counts itself idle; when all are idle and no full workbuf
  * is left, marking is done (no marker can then produce work).
@@ -76,6 +77,8 @@ void scvgc_marker_done(scvgc_marker_t *m) {
   }
 }
 
+static void wake_helpers(void);
+
 static void push(scvgc_marker_t *m, uintptr_t obj) {
   if (unlikely(!m->wb || m->wb->nobj == SCVGC_WB_NOBJ)) {
     scvgc_workbuf_t *e = scvgc_wb_getempty();
@@ -83,7 +86,10 @@ static void push(scvgc_marker_t *m, uintptr_t obj) {
       m->oom = true;
       return;
     }
-    if (m->wb) scvgc_wb_putfull(m->wb);
+    if (m->wb) {
+      scvgc_wb_putfull(m->wb);
+      wake_helpers(); /* there is work to share now */
+    }
     m->wb = e;
   }
   m->wb->obj[m->wb->nobj++] = obj;
@@ -219,15 +225,24 @@ bool scvgc_mark_is_marker_thread(pid_t tid) {
   return false;
 }
 
-void scvgc_mark_parallel(scvgc_marker_t *self) {
+static _Atomic int woken; /* helpers woken this cycle (0 or nhelpers) */
+
+static void wake_helpers(void) {
   int n = nhelpers;
+  if (!n || atomic_load_explicit(&woken, memory_order_relaxed)) return;
+  int zero = 0;
+  if (!atomic_compare_exchange_strong(&woken, &zero, n)) return;
+  atomic_fetch_add(&nmarking, n); /* counted before they run: termination waits for them */
+  atomic_fetch_add(&cycle_gen, 1);
+  futex(&cycle_gen, FUTEX_WAKE, n);
+}
+
+void scvgc_mark_parallel(scvgc_marker_t *self) {
   atomic_store(&nidle, 0);
-  atomic_store(&nmarking, n + 1);
+  atomic_store(&nmarking, 1);
   atomic_store(&helpers_done, 0);
-  if (n) {
-    atomic_fetch_add(&cycle_gen, 1);
-    futex(&cycle_gen, FUTEX_WAKE, n);
-  }
+  atomic_store(&woken, 0);
+  if (scvgc_wb_have_full()) wake_helpers(); /* the roots already filled workbufs */
   scvgc_mark_drain(self);
-  while (atomic_load(&helpers_done) < n) __builtin_ia32_pause();
+  while (atomic_load(&helpers_done) < atomic_load(&woken)) __builtin_ia32_pause();
 }
