@@ -88,6 +88,9 @@ void *scvgc_malloc_large(size_t n, size_t align) {
   }
   s->reqsize = n;
   if (meta) scvgc_track((void *)s->base, n);
+  if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
+               atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
+    scvgc_gc_periodic();
   return (void *)s->base;
 oom:
   errno = ENOMEM;
@@ -105,6 +108,9 @@ void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
   if (likely(tc->state == SCVGC_TC_ACTIVE)) tc->bins[cls].nalloc++;
   else scvgc_stats_orphan(1, 0);
   if (scvgc_tracking) scvgc_track(p, n);
+  if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
+               atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
+    scvgc_gc_periodic(); /* no core lock is held here and the cache is consistent */
   return p;
 }
 

@@ -35,6 +35,22 @@
 #include "stw.h"
 
 static scvgc_lock_t gc_lock = SCVGC_LOCK_INIT;
+_Atomic size_t scvgc_gc_next = SIZE_MAX;
+
+#define GC_FLOOR (4u << 20) /* no periodic cycle below a 4 MiB heap */
+
+/* Pacing (GOGC): the next cycle starts when the heap in use reaches its size after this
+ * cycle times 1 + GOGC/100, and never below the floor. In leak mode nothing is freed, so
+ * the leaks count in the size after the cycle: the pace stays geometric. */
+static void set_next(void) {
+  if (scvgc_opt.gogc < 0) {
+    atomic_store(&scvgc_gc_next, SIZE_MAX);
+    return;
+  }
+  size_t after = atomic_load(&scvgc_heap_inuse);
+  size_t goal = after + after / 100 * (size_t)scvgc_opt.gogc;
+  atomic_store(&scvgc_gc_next, goal < GC_FLOOR ? GC_FLOOR : goal);
+}
 __thread int scvgc_gc_worker __attribute__((tls_model("initial-exec")));
 
 scvgc_gcstats_t scvgc_gcstats;
@@ -49,6 +65,7 @@ void scvgc_gc_start(void) {
   scvgc_gcstats.markers = scvgc_mark_start_threads(ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu);
   scvgc_gcstats.start_ns = scvgc_nanotime();
   atomic_store(&gc_ready, 1);
+  set_next();
 }
 
 bool scvgc_gc_ready(void) { return atomic_load_explicit(&gc_ready, memory_order_acquire); }
@@ -255,9 +272,20 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
                             .marked_objects = m.objects, .scanned_bytes = m.bytes,
                             .threads = nstopped, .failed_threads = world.nfailed,
                             .method = world.method, .end_ns = t4};
+  set_next();
   if (scvgc_opt.trace) trace_cycle(g, t);
   scvgc_unlock(&gc_lock);
   return valid;
+}
+
+/* From the allocation path, when the heap reached the goal. Markers and the collector
+ * never start one (they allocate workbufs, not objects, but be sure). */
+void scvgc_gc_periodic(void) {
+  if (scvgc_gc_worker || !scvgc_gc_ready()) return;
+  if (atomic_load(&scvgc_heap_inuse) < atomic_load(&scvgc_gc_next)) return;
+  /* one thread runs it; the others go on allocating rather than queue up behind it */
+  atomic_store(&scvgc_gc_next, SIZE_MAX);
+  scvgc_gc_cycle(SCVGC_GC_PERIODIC);
 }
 
 void scvgc_gc_fork_child(void) {

@@ -169,6 +169,11 @@ typedef struct scvgc_arena {
 } scvgc_arena_t;
 
 extern scvgc_arena_t *scvgc_arena_l1[SCVGC_L1_ENTRIES] SCVGC_HIDDEN;
+/* Bytes of in-use spans, readable without the heap lock (the GC trigger reads it). */
+extern _Atomic size_t scvgc_heap_inuse SCVGC_HIDDEN;
+/* The heap size at which the next periodic collection starts; SIZE_MAX: none. */
+extern _Atomic size_t scvgc_gc_next SCVGC_HIDDEN;
+void scvgc_gc_periodic(void) SCVGC_HIDDEN;
 
 /* The map entry for address p: NULL when p is not in any arena of the heap. The span
  * returned may be free or stale for interior pages of free spans; callers that need an

@@ -27,6 +27,7 @@
 #include "lock.h"
 
 scvgc_arena_t *scvgc_arena_l1[SCVGC_L1_ENTRIES];
+_Atomic size_t scvgc_heap_inuse;
 
 #define NSMALL 128 /* exact free lists for 1..127 pages */
 
@@ -239,6 +240,7 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   __atomic_thread_fence(__ATOMIC_RELEASE);
   map_set(s->base, s->npages, s);
   heap.inuse_pages += s->npages;
+  atomic_store_explicit(&scvgc_heap_inuse, heap.inuse_pages << SCVGC_PAGE_SHIFT, memory_order_relaxed);
   if (st == SCVGC_SPAN_LARGE) {
     heap.large_nalloc++;
     heap.large_bytes += s->npages << SCVGC_PAGE_SHIFT;
@@ -288,6 +290,7 @@ scvgc_span_t *scvgc_heap_alloc(size_t np, size_t align, uint8_t st, uint32_t cls
 static void free_locked(scvgc_span_t *s, uint64_t now) {
   SCVGC_ASSERT(s->state >= SCVGC_SPAN_SMALL);
   heap.inuse_pages -= s->npages;
+  atomic_store_explicit(&scvgc_heap_inuse, heap.inuse_pages << SCVGC_PAGE_SHIFT, memory_order_relaxed);
   if (s->state == SCVGC_SPAN_LARGE) {
     heap.large_nfree++;
     heap.large_bytes -= s->npages << SCVGC_PAGE_SHIFT;
@@ -363,6 +366,7 @@ bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t np) {
     map_set(end, need, s);
     s->npages = np;
     heap.inuse_pages += need;
+    atomic_store_explicit(&scvgc_heap_inuse, heap.inuse_pages << SCVGC_PAGE_SHIFT, memory_order_relaxed);
     if (s->state == SCVGC_SPAN_LARGE) heap.large_bytes += need << SCVGC_PAGE_SHIFT;
     ok = true;
   }
