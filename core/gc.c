@@ -234,14 +234,16 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_gc_worker = 1;
   lock_all();
   int rc = scvgc_stw_stop(&world);
-  uint64_t t1 = scvgc_nanotime();
-  scvgc_heap_foreach_span(clear_bits, NULL);
+  uint64_t t1 = scvgc_nanotime(), t2 = t1, t3 = t1;
   scvgc_marker_t m;
   scvgc_marker_init(&m);
-  scvgc_roots_scan(&m, &world);
-  uint64_t t2 = scvgc_nanotime();
-  scvgc_mark_parallel(&m);
-  uint64_t t3 = scvgc_nanotime();
+  if (rc == 0) { /* a thread still running could unmap what the scan reads: skip it all */
+    scvgc_heap_foreach_span(clear_bits, NULL);
+    scvgc_roots_scan(&m, &world);
+    t2 = scvgc_nanotime();
+    scvgc_mark_parallel(&m);
+    t3 = scvgc_nanotime();
+  }
   bool valid = rc == 0 && !m.oom;
   scvgc_leaks_t *t = &scvgc_leaks;
   memset(&t->totals, 0, sizeof t->totals);
