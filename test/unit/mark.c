@@ -1,0 +1,130 @@
+/* core/mark.c, workbuf.c and roots.c: the candidate check, marking, the mark stack, the
+ * library's own mappings. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "gc.h"
+#include "mark.h"
+
+static void mode_leak(void) { setenv("SCVGC_MODE", "leak", 1); }
+
+static bool marked(void *p) {
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)p, &s, &i));
+  return scvgc_bit(s->markbits, i);
+}
+
+Test(mark, any_byte_of_an_allocated_object_finds_it, .init = mode_leak) {
+  char *small = scvgc_malloc(100), *large = scvgc_malloc(100000);
+  scvgc_span_t *s;
+  uint32_t i;
+  for (size_t off = 0; off < 112; off += 7) {
+    cr_assert(scvgc_find_object((uintptr_t)small + off, &s, &i), "offset %zu", off);
+    cr_assert_eq(scvgc_object_base(s, i), (uintptr_t)small);
+  }
+  for (size_t off = 0; off < 100000; off += 4097) {
+    cr_assert(scvgc_find_object((uintptr_t)large + off, &s, &i));
+    cr_assert_eq(scvgc_object_base(s, i), (uintptr_t)large);
+  }
+  cr_assert_eq(scvgc_object_size(s, i), 100000);
+}
+
+Test(mark, free_slots_and_addresses_outside_the_heap_are_not_candidates, .init = mode_leak) {
+  char *a = scvgc_malloc(100), *b = scvgc_malloc(100);
+  scvgc_free(b);
+  scvgc_span_t *s;
+  uint32_t i;
+  int local;
+  cr_assert(scvgc_find_object((uintptr_t)a, &s, &i));
+  cr_assert(!scvgc_find_object((uintptr_t)b, &s, &i));
+  cr_assert(!scvgc_find_object((uintptr_t)&local, &s, &i));
+  cr_assert(!scvgc_find_object(0, &s, &i));
+  cr_assert(!scvgc_find_object((uintptr_t)a + 1000000000, &s, &i));
+}
+
+Test(mark, an_object_is_greyed_once_and_what_it_points_to_is_marked, .init = mode_leak) {
+  /* a chain longer than one workbuf holds, to make the mark stack spill and be shared */
+  enum { N = 5000 };
+  void **head = NULL;
+  for (int k = 0; k < N; k++) {
+    void **n = scvgc_malloc(32);
+    n[0] = head;
+    n[1] = (char *)head + 8; /* an interior pointer too */
+    head = n;
+  }
+  scvgc_marker_t m;
+  scvgc_heap_lock_all(); /* as in a cycle: workbuf spans come from the locked heap */
+  scvgc_marker_init(&m);
+  scvgc_mark_word(&m, (uintptr_t)head);
+  scvgc_mark_word(&m, (uintptr_t)head); /* M1: the second time it is already marked */
+  cr_assert_eq(m.objects, 1);
+  scvgc_mark_parallel(&m);
+  scvgc_heap_unlock_all();
+  cr_assert_eq(m.objects, N);
+  for (void **n = head; n; n = n[0]) cr_assert(marked(n));
+  scvgc_marker_done(&m);
+  scvgc_wb_check_empty();
+}
+
+Test(mark, mark_range_skips_words_that_are_not_pointers_into_the_heap, .init = mode_leak) {
+  void *obj = scvgc_malloc(64);
+  uintptr_t words[6] = {0, 1, 4096, (uintptr_t)-1, (uintptr_t)obj + 8, 12345};
+  scvgc_marker_t m;
+  scvgc_heap_lock_all();
+  scvgc_marker_init(&m);
+  scvgc_mark_range(&m, (uintptr_t)words, (uintptr_t)(words + 6));
+  cr_assert_eq(m.objects, 1);
+  cr_assert_eq(m.bytes, sizeof words);
+  scvgc_mark_parallel(&m);
+  scvgc_marker_done(&m);
+  scvgc_heap_unlock_all();
+}
+
+Test(mark, workbufs_are_2k_carved_from_32k_manual_spans_and_reused, .init = mode_leak) {
+  scvgc_malloc(16); /* initialise the heap */
+  scvgc_heap_lock_all();
+  scvgc_workbuf_t *b[20];
+  for (int k = 0; k < 20; k++) b[k] = scvgc_wb_getempty();
+  scvgc_heap_unlock_all();
+  cr_assert_eq(sizeof(scvgc_workbuf_t), 2048);
+  cr_assert_eq(scvgc_wb_spans(), 2); /* 16 per span */
+  scvgc_span_t *s = scvgc_spanof((uintptr_t)b[0]);
+  cr_assert_eq(s->state, SCVGC_SPAN_MANUAL);
+  cr_assert_eq(s->npages * SCVGC_PAGE_SIZE, 32768);
+  for (int k = 0; k < 20; k++) scvgc_wb_putempty(b[k]);
+  scvgc_heap_lock_all();
+  scvgc_workbuf_t *again = scvgc_wb_getempty();
+  scvgc_heap_unlock_all();
+  cr_assert_eq(scvgc_wb_spans(), 2);
+  scvgc_wb_putempty(again);
+}
+
+Test(mark, own_mappings_merge_split_and_answer_lookups) {
+  char *p = mmap(NULL, 5 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  uintptr_t a = (uintptr_t)p, end;
+  scvgc_own_mapping(a, 4096);
+  scvgc_own_mapping(a + 4096, 4096); /* adjacent: merged */
+  cr_assert(scvgc_is_own(a + 5000, &end));
+  cr_assert_eq(end, a + 8192);
+  cr_assert(!scvgc_is_own(a + 8192, &end));
+  scvgc_own_mapping(a + 3 * 4096, 2 * 4096);
+  scvgc_own_unmapping(a + 4096, 4096); /* a hole */
+  cr_assert(scvgc_is_own(a, &end));
+  cr_assert_eq(end, a + 4096);
+  cr_assert(!scvgc_is_own(a + 4096, &end));
+  cr_assert(scvgc_is_own(a + 4 * 4096, &end));
+  scvgc_own_unmapping(a, 5 * 4096);
+  cr_assert(!scvgc_is_own(a, &end));
+  cr_assert(!scvgc_is_own(a + 4 * 4096, &end));
+}
+
+Test(mark, metadata_mappings_are_the_librarys_own) {
+  void *p = scvgc_sys_map_meta(65536);
+  uintptr_t end;
+  cr_assert(scvgc_is_own((uintptr_t)p + 100, &end));
+  scvgc_sys_unmap_meta(p, 65536);
+  cr_assert(!scvgc_is_own((uintptr_t)p + 100, &end));
+}
