@@ -225,11 +225,16 @@ bool scvgc_mark_is_marker_thread(pid_t tid) {
   return false;
 }
 
-static _Atomic int woken; /* helpers woken this cycle (0 or nhelpers) */
+static _Atomic int woken;  /* helpers woken this drain (0 or nhelpers) */
+static _Atomic int draining; /* between the counters' reset and the end of the drain: the
+                                only time helpers may be woken (not during the root scan,
+                                which pushes too, before the counters are set) */
 
 static void wake_helpers(void) {
   int n = nhelpers;
-  if (!n || atomic_load_explicit(&woken, memory_order_relaxed)) return;
+  if (!n || !atomic_load_explicit(&draining, memory_order_acquire) ||
+      atomic_load_explicit(&woken, memory_order_relaxed))
+    return;
   int zero = 0;
   if (!atomic_compare_exchange_strong(&woken, &zero, n)) return;
   atomic_fetch_add(&nmarking, n); /* counted before they run: termination waits for them */
@@ -242,7 +247,9 @@ void scvgc_mark_parallel(scvgc_marker_t *self) {
   atomic_store(&nmarking, 1);
   atomic_store(&helpers_done, 0);
   atomic_store(&woken, 0);
+  atomic_store_explicit(&draining, 1, memory_order_release);
   if (scvgc_wb_have_full()) wake_helpers(); /* the roots already filled workbufs */
   scvgc_mark_drain(self);
   while (atomic_load(&helpers_done) < atomic_load(&woken)) __builtin_ia32_pause();
+  atomic_store(&draining, 0);
 }
