@@ -48,6 +48,16 @@ size_t scvgc_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap) {
       else break;
     }
     while (*f >= '0' && *f <= '9') width = width * 10 + (*f++ - '0');
+    int prec = -1;
+    if (*f == '.') {
+      f++;
+      if (*f == '*') {
+        prec = va_arg(ap, int);
+        f++;
+      } else {
+        for (prec = 0; *f >= '0' && *f <= '9'; f++) prec = prec * 10 + (*f - '0');
+      }
+    }
     while (*f == 'l' || *f == 'z') { lng++; f++; }
     switch (*f) {
     case 'd': case 'i': {
@@ -67,9 +77,9 @@ size_t scvgc_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap) {
     case 's': {
       const char *s = va_arg(ap, const char *);
       if (!s) s = "(null)";
-      size_t len = strlen(s);
+      size_t len = prec >= 0 ? strnlen(s, (size_t)prec) : strlen(s);
       if (!left) for (; width > (int)len; width--) put(&o, ' ');
-      while (*s) put(&o, *s++);
+      for (size_t i = 0; i < len; i++) put(&o, s[i]);
       if (left) for (; width > (int)len; width--) put(&o, ' ');
       break;
     }

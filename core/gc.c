@@ -100,10 +100,30 @@ typedef struct {
   uintptr_t leader;
 } classify_t;
 
-/* Flood from the grey objects of m: every leaked object reached becomes indirect. */
+static void flood_push(scvgc_marker_t *m, uintptr_t obj) {
+  if (m->wb && m->wb->nobj == SCVGC_WB_NOBJ) {
+    scvgc_workbuf_t *e = scvgc_wb_getempty();
+    if (!e) {
+      m->oom = true; /* classification then leaves this object's group incomplete */
+      return;
+    }
+    scvgc_wb_putfull(m->wb);
+    m->wb = e;
+  }
+  if (m->wb) m->wb->obj[m->wb->nobj++] = obj;
+}
+
+/* Flood from the grey objects of m (the collector's own marker, alone now): every leaked
+ * object reached becomes indirect. */
 static void flood(classify_t *c) {
   scvgc_marker_t *m = c->m;
-  while (m->wb && m->wb->nobj) {
+  for (;;) {
+    if (!m->wb || !m->wb->nobj) {
+      scvgc_workbuf_t *b = scvgc_wb_trygetfull();
+      if (!b) return;
+      if (m->wb) scvgc_wb_putempty(m->wb);
+      m->wb = b;
+    }
     uintptr_t obj = m->wb->obj[--m->wb->nobj];
     scvgc_span_t *os = scvgc_spanof(obj);
     uint32_t oi = os->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(os, obj) : 0;
@@ -122,10 +142,7 @@ static void flood(classify_t *c) {
       }
       scvgc_setbit(vis, i);
       scvgc_setbit(ind, i);
-      if (m->wb && m->wb->nobj == SCVGC_WB_NOBJ) { /* keep it single-buffer: scan now */
-        flood(c);
-      }
-      if (m->wb) m->wb->obj[m->wb->nobj++] = base;
+      flood_push(m, base);
     }
   }
 }
@@ -139,7 +156,7 @@ static void classify_span(scvgc_span_t *s, void *arg) {
     if (!s->meta[i].size || scvgc_bit(s->markbits, i) || scvgc_bit(vis, i)) continue;
     scvgc_setbit(vis, i); /* a new leader: direct unless a later one reaches it */
     c->leader = scvgc_object_base(s, i);
-    if (c->m->wb) c->m->wb->obj[c->m->wb->nobj++] = c->leader;
+    flood_push(c->m, c->leader);
     flood(c);
   }
 }
@@ -229,6 +246,9 @@ static void trace_cycle(const scvgc_gcstats_t *g, const scvgc_leaks_t *t) {
 
 __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   if (!scvgc_tracking || !scvgc_gc_ready()) return false;
+  /* The collector's own registers (root class 1 for this thread): spilled into this frame,
+   * which stays live, and is scanned, for the whole cycle. */
+  __builtin_unwind_init();
   scvgc_lock(&gc_lock);
   uint64_t t0 = scvgc_nanotime();
   scvgc_gc_worker = 1;

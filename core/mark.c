@@ -128,8 +128,16 @@ static void scan_object(scvgc_marker_t *m, uintptr_t obj) {
 static _Atomic int nmarking;  /* markers taking part in the current drain */
 static _Atomic int nidle;     /* of those, how many found nothing to do */
 
+/* Waiting for another marker: spin a little, then give the CPU away — a helper just woken
+ * may have been queued on this very CPU, and a spinning waiter would keep it out. */
+static void backoff(unsigned *spins) {
+  if (++*spins < 64) __builtin_ia32_pause();
+  else sched_yield();
+}
+
 void scvgc_mark_drain(scvgc_marker_t *m) {
   bool idle = false;
+  unsigned spins = 0;
   for (;;) {
     while (m->wb && m->wb->nobj) {
       uintptr_t obj = m->wb->obj[--m->wb->nobj];
@@ -162,7 +170,7 @@ void scvgc_mark_drain(scvgc_marker_t *m) {
       idle = true;
     }
     if (atomic_load(&nidle) == atomic_load(&nmarking) && !scvgc_wb_have_full()) return;
-    __builtin_ia32_pause();
+    backoff(&spins);
   }
 }
 
@@ -250,6 +258,7 @@ void scvgc_mark_parallel(scvgc_marker_t *self) {
   atomic_store_explicit(&draining, 1, memory_order_release);
   if (scvgc_wb_have_full()) wake_helpers(); /* the roots already filled workbufs */
   scvgc_mark_drain(self);
-  while (atomic_load(&helpers_done) < atomic_load(&woken)) __builtin_ia32_pause();
+  unsigned spins = 0;
+  while (atomic_load(&helpers_done) < atomic_load(&woken)) backoff(&spins);
   atomic_store(&draining, 0);
 }

@@ -291,6 +291,11 @@ void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
         stack = true;
       }
     }
+    uint64_t before = m->objects;
     scan_mapping(m, from & ~(uintptr_t)7, hi, anon);
+    if (scvgc_opt.trace >= 2 && m->objects != before) /* which roots hold what */
+      scvgc_message("gc roots: %lx-%lx%s %.*s: %lu objects", (unsigned long)from, (unsigned long)hi,
+                    from != lo ? " (stack)" : "", (int)(eol - path), path,
+                    (unsigned long)(m->objects - before));
   }
 }
