@@ -65,7 +65,6 @@ static void span_to_heap(central_t *c, scvgc_span_t *s) {
   if (s->where) unlink_partial(c, s);
   atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
   if (s->meta) scvgc_meta_free(s->meta, scvgc_objmeta_bytes(s->nelems));
-  s->markbits = NULL;
   scvgc_heap_free(s);
 }
 

@@ -92,7 +92,7 @@ void scvgc_meta_free(void *p, size_t n) {
 }
 
 size_t scvgc_objmeta_bytes(uint32_t nelems) {
-  return (size_t)nelems * sizeof(scvgc_objmeta_t) + 3 * (size_t)((nelems + 63) / 64) * 8;
+  return (size_t)nelems * sizeof(scvgc_objmeta_t) + 2 * (size_t)((nelems + 63) / 64) * 8;
 }
 
 void scvgc_meta_lock_all(void) { scvgc_lock(&meta_lock); }

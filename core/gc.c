@@ -62,7 +62,8 @@ void scvgc_gc_start(void) {
   if (!scvgc_tracking || atomic_load(&gc_ready)) return;
   scvgc_roots_init();
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  scvgc_gcstats.markers = scvgc_mark_start_threads(ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu);
+  int n = scvgc_opt.markers ? scvgc_opt.markers : ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
+  scvgc_gcstats.markers = scvgc_mark_start_threads(n);
   scvgc_gcstats.start_ns = scvgc_nanotime();
   atomic_store(&gc_ready, 1);
   set_next();
@@ -90,7 +91,10 @@ static void unlock_all(void) {
 
 static void clear_bits(scvgc_span_t *s, void *arg) {
   (void)arg;
-  if (s->markbits) memset(s->markbits, 0, 3 * (size_t)scvgc_bitmap_words(s->nelems) * 8);
+  if (!s->meta) return;
+  uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
+  for (uint32_t i = 0; i < n; i++) s->meta[i].size &= ~SCVGC_META_MARK;
+  memset(scvgc_visited_bits(s), 0, 2 * (size_t)scvgc_bitmap_words(s->nelems) * 8);
 }
 
 /* ---- step 4: classify -------------------------------------------------------------------- */
@@ -132,7 +136,7 @@ static void flood(classify_t *c) {
       scvgc_span_t *s;
       uint32_t i;
       if (!scvgc_find_object(*(uintptr_t *)p, &s, &i)) continue;
-      if (scvgc_bit(s->markbits, i)) continue; /* alive */
+      if (scvgc_marked(s, i)) continue; /* alive */
       uintptr_t base = scvgc_object_base(s, i);
       if (base == c->leader) continue;
       uint64_t *vis = scvgc_visited_bits(s), *ind = scvgc_indirect_bits(s);
@@ -153,7 +157,7 @@ static void classify_span(scvgc_span_t *s, void *arg) {
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
   uint64_t *vis = scvgc_visited_bits(s);
   for (uint32_t i = 0; i < n; i++) {
-    if (!s->meta[i].size || scvgc_bit(s->markbits, i) || scvgc_bit(vis, i)) continue;
+    if (!s->meta[i].size || scvgc_marked(s, i) || scvgc_bit(vis, i)) continue;
     scvgc_setbit(vis, i); /* a new leader: direct unless a later one reaches it */
     c->leader = scvgc_object_base(s, i);
     flood_push(c->m, c->leader);
@@ -205,11 +209,11 @@ static void tally_span(scvgc_span_t *s, void *arg) {
   uint64_t *ind = scvgc_indirect_bits(s);
   for (uint32_t i = 0; i < n; i++) {
     if (!s->meta[i].size) continue;
-    if (scvgc_bit(s->markbits, i)) {
+    if (scvgc_marked(s, i)) {
       t->totals.live_objects++;
       continue;
     }
-    size_t bytes = s->state == SCVGC_SPAN_LARGE ? s->reqsize : s->meta[i].size - 1;
+    size_t bytes = s->state == SCVGC_SPAN_LARGE ? s->reqsize : (s->meta[i].size & ~SCVGC_META_MARK) - 1;
     int kind = scvgc_bit(ind, i) ? SCVGC_LEAK_INDIRECT : SCVGC_LEAK_DIRECT;
     table_add(t, s->meta[i].stack, kind, bytes);
     if (kind == SCVGC_LEAK_DIRECT) {

@@ -77,8 +77,13 @@ static inline uint32_t scvgc_size_class(size_t n) {
 /* ---- per-object side metadata ------------------------------------------------------ */
 typedef struct {
   uint32_t stack; /* stack depot id of the allocating stack; 0 = none captured */
-  uint32_t size;  /* requested size + 1; 0 means the slot is free */
+  uint32_t size;  /* bits 0..30: requested size + 1 (1 for a large object, whose size is
+                     the span's reqsize); 0 means the slot is free. Bit 31: the collector's
+                     mark bit (SCVGC_META_MARK), set with an atomic OR with the world
+                     stopped, cleared at the start of each cycle — kept in the same word as
+                     the "allocated" test so the marker's check is one cache miss */
 } scvgc_objmeta_t;
+#define SCVGC_META_MARK 0x80000000u
 
 /* ---- spans -------------------------------------------------------------------------- */
 enum {
@@ -111,11 +116,13 @@ struct scvgc_tcache;
 enum { SCVGC_W_NONE = 0, SCVGC_W_CURRENT = 1, SCVGC_W_PARTIAL = 2, SCVGC_W_FULL = 3 };
 
 typedef struct scvgc_span {
-  /* --- first cache line: everything free()'s fast path reads. ---
+  /* --- first cache line: everything free()'s fast path and the marker's candidate check
+   *     read (for a small object). ---
    * Identity (base..limit) is written when the span is carved or initialised for a use,
    * before the map names it, and read by everybody with no lock. */
   uintptr_t base;     /* first byte, page aligned */
-  uintptr_t npages;   /* length in pages */
+  scvgc_objmeta_t *meta; /* side metadata (NULL in mode off): nelems entries, then the
+                            collector's bitmaps (mark.h) */
   uint8_t state;      /* SCVGC_SPAN_*; changes under the heap lock */
   uint8_t cls;        /* size class for SMALL, else 0 */
   uint8_t needzero;   /* some page of it may hold non-zero bytes */
@@ -124,7 +131,7 @@ typedef struct scvgc_span {
   uint32_t elemsize;  /* object size (SMALL); npages*PAGE truncated (LARGE, unused) */
   uint32_t nelems;    /* objects in the span (SMALL); 1 otherwise */
   uint32_t divmul;    /* reciprocal of elemsize, see scvgc_class_t */
-  uintptr_t limit;    /* base + nelems*elemsize (SMALL); end of span otherwise */
+  uintptr_t limit;    /* base + nelems*elemsize (SMALL); end of the span otherwise */
   /* Ownership (small spans). owner is the cache that took the span, NULL while central.
    * Only the owning thread sets it to NULL (release); only a thread holding the central
    * lock of the class sets it from NULL (take). So "owner == my cache" read by my own
@@ -135,6 +142,7 @@ typedef struct scvgc_span {
   uint32_t nfreelist; /* length of freelist */
   uint32_t ncarved;   /* objects ever taken from [base, bump): outside the bump region */
 
+  uintptr_t npages;   /* length in pages */
   uintptr_t bump;     /* next never-used slot; [bump, limit) is free and on no list */
   uint32_t nalloc;    /* central spans: objects outside freelist and bump at release; the
                          span is wholly free when its xfree count reaches it (central.c C3).
@@ -145,9 +153,6 @@ typedef struct scvgc_span {
   struct scvgc_span *next, *prev;
   struct scvgc_span *xnext; /* on its owner's xspans queue (XF_QUEUED set) */
 
-  /* side metadata (NULL in mode off) */
-  scvgc_objmeta_t *meta; /* nelems entries (SMALL), 1 entry (LARGE) */
-  uint64_t *markbits;    /* GC mark bits, one per object (issue 3) */
   size_t reqsize;        /* LARGE: the requested size */
   uint64_t unused_since; /* FREE: monotonic ns when its pages last held an object */
 
@@ -341,6 +346,7 @@ typedef struct {
   const char *json;      /* path template or NULL */
   int exitcode;
   const char *suppress;  /* path or NULL */
+  int markers;           /* SCVGC_MARKERS: marking threads; 0 = one per core (at most 16) */
 } scvgc_options_t;
 
 extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;

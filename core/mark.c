@@ -39,15 +39,10 @@ bool scvgc_find_object(uintptr_t w, scvgc_span_t **sp, uint32_t *idx) {
   if (!s) return false;
   uintptr_t off = w - s->base;
   uint32_t i;
-  if (s->state == SCVGC_SPAN_SMALL) {
-    if (off >= s->limit - s->base) return false;
-    i = scvgc_slot_index(s, w);
-  } else if (s->state == SCVGC_SPAN_LARGE) {
-    if (off >= (s->npages << SCVGC_PAGE_SHIFT)) return false;
-    i = 0;
-  } else {
-    return false;
-  }
+  if (off >= s->limit - s->base) return false; /* limit: the end of a large span */
+  if (s->state == SCVGC_SPAN_SMALL) i = scvgc_slot_index(s, w);
+  else if (s->state == SCVGC_SPAN_LARGE) i = 0;
+  else return false;
   if (!s->meta || s->meta[i].size == 0) return false; /* a free slot */
   *sp = s;
   *idx = i;
@@ -59,11 +54,12 @@ uintptr_t scvgc_object_base(const scvgc_span_t *s, uint32_t idx) {
 }
 
 size_t scvgc_object_size(const scvgc_span_t *s, uint32_t idx) {
-  size_t n = s->state == SCVGC_SPAN_LARGE ? s->reqsize : (size_t)s->meta[idx].size - 1;
+  size_t n = s->state == SCVGC_SPAN_LARGE ? s->reqsize : (size_t)(s->meta[idx].size & ~SCVGC_META_MARK) - 1;
   return (n + 7) & ~(size_t)7;
 }
 
 void scvgc_marker_init(scvgc_marker_t *m) {
+  m->nbatch = 0;
   m->wb = scvgc_wb_getempty();
   m->bytes = m->objects = 0;
   m->oom = m->wb == NULL;
@@ -78,6 +74,16 @@ void scvgc_marker_done(scvgc_marker_t *m) {
 }
 
 static void wake_helpers(void);
+
+/* A grey entry: the object's address, and for a small object its scan length in the high
+ * bits (addresses are below 2^47, small sizes below 2^16), so scanning it needs no second
+ * look at its span and metadata. Large objects carry 0 and are looked up. */
+#define GREY_SHIFT SCVGC_ADDR_BITS
+static inline uintptr_t grey(const scvgc_span_t *s, uintptr_t obj, uint32_t meta_size) {
+  if (s->state != SCVGC_SPAN_SMALL) return obj;
+  uintptr_t n = (((meta_size & ~SCVGC_META_MARK) - 1) + 7) & ~(uintptr_t)7;
+  return obj | (n << GREY_SHIFT);
+}
 
 static void push(scvgc_marker_t *m, uintptr_t obj) {
   if (unlikely(!m->wb || m->wb->nobj == SCVGC_WB_NOBJ)) {
@@ -100,10 +106,54 @@ void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) {
   scvgc_span_t *s;
   uint32_t i;
   if (!scvgc_find_object(w, &s, &i)) return;
-  uint64_t bit = 1ull << (i % 64), *word = &s->markbits[i / 64];
-  if (__atomic_load_n(word, __ATOMIC_RELAXED) & bit) return;
-  if (__atomic_fetch_or(word, bit, __ATOMIC_RELAXED) & bit) return; /* M1 */
-  push(m, scvgc_object_base(s, i));
+  uint32_t *word = &s->meta[i].size;
+  if (__atomic_load_n(word, __ATOMIC_RELAXED) & SCVGC_META_MARK) return;
+  if (__atomic_fetch_or(word, SCVGC_META_MARK, __ATOMIC_RELAXED) & SCVGC_META_MARK) return; /* M1 */
+  push(m, grey(s, scvgc_object_base(s, i), s->meta[i].size));
+}
+
+/* Mark the candidates of a batch of words. Each check is a chain of dependent loads (the
+ * span map, the span, the slot's metadata and mark word), and most of them miss the cache
+ * on a large heap: the batch runs the chain stage by stage across its words, prefetching
+ * the next stage, so their misses overlap instead of adding up. */
+#define BATCH SCVGC_MARK_BATCH
+static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
+  scvgc_span_t *s[BATCH];
+  uint32_t idx[BATCH];
+  for (int k = 0; k < n; k++) {
+    s[k] = scvgc_spanof(w[k]);
+    if (s[k]) __builtin_prefetch(s[k]);
+  }
+  for (int k = 0; k < n; k++) {
+    scvgc_span_t *sp = s[k];
+    if (!sp) continue;
+    uintptr_t off = w[k] - sp->base;
+    if (off >= sp->limit - sp->base || !sp->meta ||
+        (sp->state != SCVGC_SPAN_SMALL && sp->state != SCVGC_SPAN_LARGE)) {
+      s[k] = NULL;
+      continue;
+    }
+    uint32_t i = sp->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(sp, w[k]) : 0;
+    idx[k] = i;
+    __builtin_prefetch(&sp->meta[i], 1);
+  }
+  for (int k = 0; k < n; k++) {
+    scvgc_span_t *sp = s[k];
+    if (!sp) continue;
+    uint32_t i = idx[k];
+    uint32_t *word = &sp->meta[i].size, v = __atomic_load_n(word, __ATOMIC_RELAXED);
+    if (!v || (v & SCVGC_META_MARK)) continue; /* a free slot, or marked already */
+    if (__atomic_fetch_or(word, SCVGC_META_MARK, __ATOMIC_RELAXED) & SCVGC_META_MARK) continue; /* M1 */
+    uintptr_t obj = scvgc_object_base(sp, i);
+    __builtin_prefetch((void *)obj); /* it will be scanned soon */
+    push(m, grey(sp, obj, v));
+  }
+}
+
+void scvgc_mark_flush(scvgc_marker_t *m) {
+  int n = m->nbatch;
+  m->nbatch = 0; /* before: mark_batch pushes, and a push never flushes, but be plain */
+  if (n) mark_batch(m, m->batch, n);
 }
 
 void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
@@ -112,15 +162,19 @@ void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
     uintptr_t w = *(const uintptr_t *)p;
     /* cheap filter: no arena below 64 KiB or above the user address space */
     if (w < 65536 || (w >> SCVGC_ADDR_BITS)) continue;
-    scvgc_mark_word(m, w);
+    m->batch[m->nbatch++] = w;
+    if (m->nbatch == BATCH) scvgc_mark_flush(m);
   }
   m->bytes += hi > lo ? hi - lo : 0;
 }
 
-static void scan_object(scvgc_marker_t *m, uintptr_t obj) {
-  scvgc_span_t *s = scvgc_spanof(obj);
-  uint32_t i = s->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(s, obj) : 0;
-  scvgc_mark_range(m, obj, obj + scvgc_object_size(s, i));
+static void scan_object(scvgc_marker_t *m, uintptr_t e) {
+  uintptr_t obj = e & (((uintptr_t)1 << GREY_SHIFT) - 1), n = e >> GREY_SHIFT;
+  if (!n) { /* large (or an empty small object: then this costs a lookup, no more) */
+    scvgc_span_t *s = scvgc_spanof(obj);
+    n = scvgc_object_size(s, s->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(s, obj) : 0);
+  }
+  scvgc_mark_range(m, obj, obj + n);
 }
 
 /* ---- termination and the marker threads ------------------------------------------------ */
@@ -138,10 +192,19 @@ static void backoff(unsigned *spins) {
 void scvgc_mark_drain(scvgc_marker_t *m) {
   bool idle = false;
   unsigned spins = 0;
+  scvgc_mark_flush(m);
   for (;;) {
     while (m->wb && m->wb->nobj) {
-      uintptr_t obj = m->wb->obj[--m->wb->nobj];
-      scan_object(m, obj);
+      /* Scan a few objects at a time, prefetched together first: their misses overlap. */
+      uintptr_t objs[8];
+      int k = 0;
+      while (k < 8 && m->wb->nobj) {
+        objs[k] = m->wb->obj[--m->wb->nobj];
+        __builtin_prefetch((void *)(objs[k] & (((uintptr_t)1 << GREY_SHIFT) - 1)));
+        k++;
+      }
+      for (int j = 0; j < k; j++) scan_object(m, objs[j]);
+      if (!m->wb->nobj) scvgc_mark_flush(m); /* the held-back checks may grey more */
       /* share: someone is idle and there is nothing on the full list */
       if (atomic_load_explicit(&nidle, memory_order_relaxed) && m->wb->nobj > 8 &&
           !scvgc_wb_have_full()) {

@@ -29,25 +29,29 @@ size_t scvgc_wb_bytes(void) SCVGC_HIDDEN;
 void scvgc_wb_fork_child(void) SCVGC_HIDDEN;
 
 /* ---- per-object collector bits ------------------------------------------------------- *
- * In the tracking modes a span's side-metadata block is the objmeta array followed by
- * three bitmaps of W = ceil(nelems/64) words each (markbits points at the first):
- *   mark      reached from the roots this cycle (atomic OR: markers run in parallel)
- *   visited   classification: a leaked object already assigned to a leak group
- *   indirect  classification: reached from another leaked object
- * All three are cleared at the start of each cycle. */
+ * The mark bit is in each object's metadata word (SCVGC_META_MARK, internal.h). After the
+ * objmeta array of a span's side-metadata block come two bitmaps of W = ceil(nelems/64)
+ * words each, used only to classify the leaks:
+ *   visited   a leaked object already assigned to a leak group
+ *   indirect  reached from another leaked object
+ * Mark bits and both bitmaps are cleared at the start of each cycle. */
 static inline uint32_t scvgc_bitmap_words(uint32_t nelems) { return (nelems + 63) / 64; }
-static inline uint64_t *scvgc_visited_bits(const scvgc_span_t *s) {
-  return s->markbits + scvgc_bitmap_words(s->nelems);
-}
+static inline uint64_t *scvgc_visited_bits(const scvgc_span_t *s) { return (uint64_t *)(s->meta + s->nelems); }
 static inline uint64_t *scvgc_indirect_bits(const scvgc_span_t *s) {
-  return s->markbits + 2 * scvgc_bitmap_words(s->nelems);
+  return scvgc_visited_bits(s) + scvgc_bitmap_words(s->nelems);
+}
+static inline bool scvgc_marked(const scvgc_span_t *s, uint32_t i) {
+  return s->meta[i].size & SCVGC_META_MARK;
 }
 static inline bool scvgc_bit(const uint64_t *bits, uint32_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
 static inline void scvgc_setbit(uint64_t *bits, uint32_t i) { bits[i / 64] |= 1ull << (i % 64); }
 
 /* ---- marking (mark.c) ---------------------------------------------------------------- */
+#define SCVGC_MARK_BATCH 64
 typedef struct {
   scvgc_workbuf_t *wb;  /* this marker's own workbuf */
+  uintptr_t batch[SCVGC_MARK_BATCH]; /* candidate words waiting for their check (mark.c) */
+  int nbatch;
   uint64_t bytes;       /* bytes scanned */
   uint64_t objects;     /* objects greyed */
   bool oom;             /* a workbuf could not be had: the cycle must free nothing */
@@ -63,8 +67,10 @@ size_t scvgc_object_size(const scvgc_span_t *s, uint32_t idx) SCVGC_HIDDEN;
 
 void scvgc_marker_init(scvgc_marker_t *m) SCVGC_HIDDEN;
 void scvgc_marker_done(scvgc_marker_t *m) SCVGC_HIDDEN;
-/* Grey every object that a word-aligned word of [lo, hi) points into. */
+/* Grey every object that a word-aligned word of [lo, hi) points into. The checks may be
+ * held back in the marker's batch: scvgc_mark_flush runs them. */
 void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) SCVGC_HIDDEN;
+void scvgc_mark_flush(scvgc_marker_t *m) SCVGC_HIDDEN;
 void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) SCVGC_HIDDEN;
 /* Scan grey objects until no marker has any left (termination over all markers). */
 void scvgc_mark_drain(scvgc_marker_t *m) SCVGC_HIDDEN;

@@ -53,6 +53,9 @@ static const option_t options[] = {
     {"SCVGC_SUPPRESS", K_STRING, NULL, 0, 0, F(suppress),
      "suppressions file: lines leak:PATTERN matched against function, file or module names "
      "of a leak's stack; # comments"},
+    {"SCVGC_MARKERS", K_INT, "0", 0, 64, F(markers),
+     "threads that mark in parallel during a collection, the collecting thread included; 0: "
+     "one per core, at most 16"},
 };
 
 /* ---- parsers --------------------------------------------------------------------------- */

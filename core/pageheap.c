@@ -231,7 +231,6 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
     s->nelems = 1;
     s->divmul = 0;
   }
-  s->markbits = meta ? (uint64_t *)((scvgc_objmeta_t *)meta + s->nelems) : NULL;
   s->bump = s->base;
   s->limit = s->base + (uintptr_t)s->nelems * s->elemsize;
   if (!cls) s->limit = s->base + (s->npages << SCVGC_PAGE_SHIFT);
@@ -365,6 +364,7 @@ bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t np) {
     if (rel != need) s->needzero = 1;
     map_set(end, need, s);
     s->npages = np;
+    s->limit = s->base + (np << SCVGC_PAGE_SHIFT);
     heap.inuse_pages += need;
     atomic_store_explicit(&scvgc_heap_inuse, heap.inuse_pages << SCVGC_PAGE_SHIFT, memory_order_relaxed);
     if (s->state == SCVGC_SPAN_LARGE) heap.large_bytes += need << SCVGC_PAGE_SHIFT;

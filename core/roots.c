@@ -257,6 +257,7 @@ void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     if (t->state != SCVGC_THREAD_STOPPED) continue;
     for (int r = 0; r < t->nregs; r++) scvgc_mark_word(m, t->regs[r]);
   }
+  scvgc_mark_flush(m);
   /* 2..5: the writable private mappings */
   size_t n = read_maps();
   const char *p = maps_buf, *end = maps_buf + n;
@@ -293,6 +294,7 @@ void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     }
     uint64_t before = m->objects;
     scan_mapping(m, from & ~(uintptr_t)7, hi, anon);
+    scvgc_mark_flush(m);
     if (scvgc_opt.trace >= 2 && m->objects != before) /* which roots hold what */
       scvgc_message("gc roots: %lx-%lx%s %.*s: %lu objects", (unsigned long)from, (unsigned long)hi,
                     from != lo ? " (stack)" : "", (int)(eol - path), path,

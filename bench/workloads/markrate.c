@@ -1,8 +1,9 @@
 /* markrate — the mark rate of a collector on a live, pointer-dense heap.
  *
- * Builds SIZE MiB (argv[1], default 1024) of 64-byte nodes, each holding 4 pointers to
- * other nodes chosen at random (so the heap is one connected graph visited in random
- * order) and 4 words of data; a global array points to every 64th node. Then times
+ * Builds SIZE MiB (argv[1], default 1024) of 64-byte nodes, each holding 4 pointers (one to
+ * its predecessor in its run of 64, three to nodes chosen at random, so the graph is visited
+ * in random order) and 4 words of data; a global array points to the last node of every run,
+ * so every node is live. Each collection must find no leak. Then times
  * full collections: under libscvgc through scvgc_collect() (found with dlsym, so the
  * same binary runs anywhere), or, built with -DBOEHM and linked with -lgc, through
  * GC_gcollect() on GC_MALLOC'd nodes. Prints: MiB, nodes, collections, best and median
@@ -24,7 +25,9 @@
 
 typedef struct node { struct node *p[4]; uint64_t data[4]; } node_t;
 
-static node_t **roots;
+/* volatile and global: the root array must stay live (a dead static would be optimised away,
+ * and the whole graph with it) */
+node_t **volatile roots;
 
 static double now(void) {
   struct timespec t;
@@ -51,18 +54,28 @@ int main(int argc, char **argv) {
   }
 #endif
   size_t n = (mib << 20) / sizeof(node_t);
+#ifdef BOEHM
+  node_t **all = GC_MALLOC(n * sizeof *all); /* Boehm must see it while nodes are made */
+#else
   node_t **all = malloc(n * sizeof *all);
+#endif
   for (size_t i = 0; i < n; i++) all[i] = ALLOC(sizeof(node_t));
   uint64_t r = 88172645463325252ull;
   for (size_t i = 0; i < n; i++)
     for (int k = 0; k < 4; k++) {
       r ^= r << 13; r ^= r >> 7; r ^= r << 17;
-      all[i]->p[k] = all[r % n];
+      /* p[0] chains every run of 64 nodes back to its first one, and the roots point to the
+       * last node of each run, so every node is reachable; the other three pointers go
+       * anywhere (the graph is visited in random order) */
+      all[i]->p[k] = k == 0 && i % 64 ? all[i - 1] : all[r % n];
       all[i]->data[k] = r;
     }
   roots = ALLOC((n / 64 + 1) * sizeof *roots);
-  for (size_t i = 0; i < n; i += 64) roots[i / 64] = all[i];
-  /* free(all); from here the nodes are reachable only through roots and each other */
+  for (size_t i = 0; i < n; i += 64) roots[i / 64] = all[i + 63 < n ? i + 63 : n - 1];
+#ifndef BOEHM
+  free(all); /* from here the nodes are reachable only through roots and each other */
+#endif
+  all = NULL;
   double t[16];
   if (reps > 16) reps = 16;
   for (int i = 0; i < reps; i++) {

@@ -14,7 +14,7 @@ static bool marked(void *p) {
   scvgc_span_t *s;
   uint32_t i;
   cr_assert(scvgc_find_object((uintptr_t)p, &s, &i));
-  return scvgc_bit(s->markbits, i);
+  return scvgc_marked(s, i);
 }
 
 Test(mark, any_byte_of_an_allocated_object_finds_it, .init = mode_leak) {
@@ -76,6 +76,7 @@ Test(mark, mark_range_skips_words_that_are_not_pointers_into_the_heap, .init = m
   scvgc_heap_lock_all();
   scvgc_marker_init(&m);
   scvgc_mark_range(&m, (uintptr_t)words, (uintptr_t)(words + 6));
+  scvgc_mark_flush(&m);
   cr_assert_eq(m.objects, 1);
   cr_assert_eq(m.bytes, sizeof words);
   scvgc_mark_parallel(&m);
