@@ -71,7 +71,7 @@ $(B)/scvgc-options: tools/scvgc-options.c $(B)/libscvgc_core.a
 docs/env.md: $(B)/scvgc-options docs/env.md.in
 	{ cat docs/env.md.in; $(B)/scvgc-options --markdown; } > $@
 
-$(B)/test/progs/%: test/progs/%.c
+$(B)/test/progs/%: test/progs/%.c $(wildcard test/progs/*.h)
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -pthread $(WARN) $< -o $@
 
