@@ -630,9 +630,6 @@ static struct {
   _Atomic uintptr_t acks;
   _Atomic uint32_t nacks;    /* futex word: bumped by each push */
   _Atomic uint32_t resume;   /* futex word: bumped by each start */
-  _Atomic int active;        /* threads inside stw_handler (our signals only). One that has
-                                been resumed but not yet run still has the signal blocked
-                                (sa_mask): SigBlk must not be read as "blocks it" then. */
 } sig;
 
 int scvgc_stw_signal(void) { return sig.signo; }
@@ -648,7 +645,6 @@ static void stw_handler(int signo, siginfo_t *si, void *ucv) {
     }
     return;
   }
-  atomic_fetch_add(&sig.active, 1);
   uint32_t tag = (uint32_t)v & 0xffff;
   uint32_t r = atomic_load_explicit(&sig.resume, memory_order_acquire);
   const ucontext_t *uc = ucv;
@@ -669,21 +665,19 @@ static void stw_handler(int signo, siginfo_t *si, void *ucv) {
   a.regs[SCVGC_REG_R14] = g[REG_R14]; a.regs[SCVGC_REG_R15] = g[REG_R15];
   uintptr_t h = atomic_load(&sig.acks);
   do {
-    if ((h >> ACK_TAG_SHIFT) != tag) { /* a late signal of a closed cycle */
-      atomic_fetch_sub(&sig.active, 1);
-      return;
-    }
+    if ((h >> ACK_TAG_SHIFT) != tag) return; /* a late signal of a closed cycle */
     a.next = (ack_t *)(h & ACK_PTR);
   } while (!atomic_compare_exchange_weak_explicit(&sig.acks, &h,
                                                   (h & ~ACK_PTR) | (uintptr_t)&a,
                                                   memory_order_release, memory_order_relaxed));
   atomic_fetch_add(&sig.nacks, 1);
   r_futex(&sig.nacks, FUTEX_WAKE_PRIVATE, 1, NULL);
-  /* Stopped. Every signal is blocked here (sa_mask), so nothing of the program runs on
-   * this thread until the resume. */
+  /* Stopped. Every other signal is blocked here (sa_mask), so nothing of the program runs
+   * on this thread until the resume. Ours is not (SA_NODEFER): a thread resumed but not yet
+   * out of this handler when the next cycle signals it takes the new signal at once, nested,
+   * instead of showing it blocked in SigBlk and being judged unstoppable. */
   while (atomic_load_explicit(&sig.resume, memory_order_acquire) == r)
     r_futex(&sig.resume, FUTEX_WAIT_PRIVATE, r, NULL);
-  atomic_fetch_sub(&sig.active, 1);
 }
 
 /* Install the handler on the highest real-time signal from SIGRTMAX-5 down that the
@@ -696,8 +690,9 @@ static int install_handler(void) {
     if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL) continue;
     struct sigaction sa = {0};
     sa.sa_sigaction = stw_handler;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
     sigfillset(&sa.sa_mask);
+    sigdelset(&sa.sa_mask, s);
     if (sigaction(s, &sa, &sig.old) != 0) continue;
     sig.signo = s;
     return 0;
@@ -736,6 +731,7 @@ static int drain_acks(scvgc_world_t *w) {
     if (!t || (t->state != ST_WAIT && t->state != SCVGC_STW_FAILED)) continue;
     if (t->state == ST_WAIT) n++;
     t->state = SCVGC_STW_STOPPED;
+    t->signal = 0;
     t->sp = a->sp;
     t->pc = a->pc;
     t->tp = a->tp;
@@ -754,7 +750,7 @@ static void signals_stop(scvgc_world_t *w) {
   si.si_pid = (pid_t)cyc.pid;
   si.si_uid = (uid_t)sc0(SYS_getuid);
   si.si_value.sival_ptr = (void *)((uintptr_t)SIGVAL_MAGIC << 32 | sig.tag);
-  int from = 1, acked = 0;
+  int from = 1;
   for (;;) {
     int pending = 0;
     for (int i = from; i < w->nthreads; i++) {
@@ -771,24 +767,21 @@ static void signals_stop(scvgc_world_t *w) {
     uint64_t next_check = start + SCVGC_STW_GRACE_NS;
     while (pending > 0) {
       uint32_t seen = atomic_load(&sig.nacks);
-      int n = drain_acks(w);
-      pending -= n;
-      acked += n;
+      pending -= drain_acks(w);
       if (pending <= 0) break;
       uint64_t now = r_now();
       if (now >= deadline) break;
       if (now >= next_check) {
-        /* Slow answers: tell the exited and the blocking apart from the merely slow. A
-         * thread still leaving the handler of the last cycle blocks the signal for now:
-         * while any is, nobody is judged by SigBlk. */
+        /* Slow answers: tell the exited and the blocking apart from the merely slow. libc
+         * blocks every signal for short moments (pthread_create, fork, posix_spawn): a
+         * thread must be seen blocking at two checks in a row (t->signal counts them). */
         next_check = now + SCVGC_STW_GRACE_NS;
-        int lingering = atomic_load(&sig.active) > acked;
         for (int i = 1; i < w->nthreads; i++) {
           scvgc_thread_t *t = &w->threads[i];
           if (t->state != ST_WAIT) continue;
           if (thread_dead(t->tid)) t->state = SCVGC_STW_GONE, pending--;
-          else if (!lingering && blocks_signal(t->tid))
-            t->state = SCVGC_STW_FAILED, pending--;
+          else if (!blocks_signal(t->tid)) t->signal = 0;
+          else if (++t->signal >= 2) t->state = SCVGC_STW_FAILED, pending--;
         }
         continue;
       }

@@ -55,8 +55,8 @@ typedef struct {
   int state;   /* SCVGC_STW_* above */
   int nregs;   /* entries of regs that are valid: SCVGC_STW_NREGS when stopped, 6 callee-saved
                   (rbx rbp r12-r15) plus rsp for SELF, 0 otherwise; the others read 0 */
-  int signal;  /* ptrace: a signal the thread was about to take when it stopped; it is
-                  delivered when the thread is resumed (internal) */
+  int signal;  /* internal. ptrace: the signal a thread was about to take when it stopped
+                  (delivered when it is resumed); fallback: checks that saw it blocking */
   uintptr_t sp;   /* stack pointer when stopped; the live stack is [sp - 128, base) */
   uintptr_t pc;   /* instruction pointer when stopped (for diagnostics) */
   uintptr_t tp;   /* thread pointer (fs base): its TCB, from which static TLS is found */
