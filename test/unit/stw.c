@@ -384,6 +384,14 @@ __asm__(".text\n"
         "ret\n"
         ".size stop_with_r12, .-stop_with_r12\n");
 
+/* Reads the dead stack below the caller's frame (where scvgc_stw_stop ran). */
+__attribute__((no_sanitize_address, noinline)) static int stack_holds(uintptr_t from,
+                                                                     uintptr_t to, uintptr_t v) {
+  int found = 0;
+  for (volatile uintptr_t *p = (uintptr_t *)from; p < (uintptr_t *)to; p++) found |= *p == v;
+  return found;
+}
+
 Test(stw, the_callers_callee_saved_registers_are_in_its_own_slot) {
   scvgc_world_t w = {0};
   uintptr_t r = stop_with_r12(&w, MAGIC12);
@@ -394,10 +402,8 @@ Test(stw, the_callers_callee_saved_registers_are_in_its_own_slot) {
   cr_assert_eq(n, 7);
   /* scvgc_stw_stop may have moved r12 to its frame before the capture (then the value is
    * on the stack above sp); at -O1 it does not touch r12 before the asm. */
-  int on_stack = 0;
-  for (uintptr_t *p = (uintptr_t *)w.threads[0].sp; p < (uintptr_t *)__builtin_frame_address(0);
-       p++)
-    on_stack |= *p == MAGIC12;
+  int on_stack =
+      stack_holds(w.threads[0].sp, (uintptr_t)__builtin_frame_address(0), MAGIC12);
   cr_assert(saved == MAGIC12 || on_stack);
   scvgc_stw_free(&w);
 }
@@ -637,7 +643,7 @@ static void *allocator(void *arg) {
     x = x * 1103515245u + 12345u;
     int i = (x >> 8) & 63;
     free(keep[i]);
-    keep[i] = malloc(1 + ((x >> 16) % 4096));
+    keep[i] = malloc(8 + ((x >> 16) % 4096));
     if (keep[i]) memset(keep[i], 1, 8);
     atomic_fetch_add_explicit(&w->count, 1, memory_order_relaxed);
   }
