@@ -214,6 +214,12 @@ static int force_signals;
 static const char *fallback_reason;
 int scvgc_stw_fallback_reported;
 static int yama_scope = -2; /* -2 unknown, -1 no Yama */
+/* After a refusal, ptrace is tried again only after SCVGC_STW_PTRACE_RETRY_NS, or in
+ * another process (a fork child): a traced program would otherwise pay a tracer start and a
+ * refused attach (~100 us) on every cycle, but a debugger may also detach. */
+#define SCVGC_STW_PTRACE_RETRY_NS (10ull * 1000 * 1000 * 1000)
+static uint32_t refused_pid;
+static uint64_t refused_until;
 
 void scvgc_stw_force_signals(int on) { force_signals = on; }
 const char *scvgc_stw_fallback_reason(void) { return fallback_reason; }
@@ -850,7 +856,15 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   for (int i = 1; i < w->nthreads; i++) others += w->threads[i].state == ST_NEW;
   if (others == 0 && !cyc.oom) goto out; /* alone: nobody else can create a thread */
 
-  const char *why = force_signals ? "forced by scvgc_stw_force_signals" : ptrace_stop(w);
+  const char *why;
+  if (force_signals) {
+    why = "forced by scvgc_stw_force_signals";
+  } else if (refused_pid == pid && t0 < refused_until) {
+    why = fallback_reason;
+  } else if ((why = ptrace_stop(w)) != NULL) {
+    refused_pid = pid;
+    refused_until = r_now() + SCVGC_STW_PTRACE_RETRY_NS;
+  }
   if (!why) {
     w->method = SCVGC_STW_PTRACE;
   } else {
@@ -869,8 +883,8 @@ int scvgc_stw_stop(scvgc_world_t *w) {
     if (!scvgc_stw_fallback_reported && scvgc_opt.trace >= 1) {
       scvgc_stw_fallback_reported = 1; /* once per process: nothing is stopped yet */
       scvgc_message("stop-the-world: ptrace unavailable (%s); stopping threads with signal "
-                    "%d instead",
-                    why, sig.signo);
+                    "%d instead (under gdb: handle SIG%d nostop noprint)",
+                    why, sig.signo, sig.signo);
     }
     if (sig.signo) {
       w->method = SCVGC_STW_SIGNALS;

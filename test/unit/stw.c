@@ -928,8 +928,9 @@ Test(stw, the_fallback_is_announced_once_in_the_trace, .init = cr_redirect_stder
   char want[256];
   snprintf(want, sizeof want,
            "==%d== scvgc: stop-the-world: ptrace unavailable (forced by "
-           "scvgc_stw_force_signals); stopping threads with signal %d instead\n",
-           getpid(), scvgc_stw_signal());
+           "scvgc_stw_force_signals); stopping threads with signal %d instead (under gdb: "
+           "handle SIG%d nostop noprint)\n",
+           getpid(), scvgc_stw_signal(), scvgc_stw_signal());
   cr_assert_stderr_eq_str(want);
   scvgc_stw_free(&w);
 }
