@@ -134,20 +134,30 @@ static long raw_clone(unsigned long flags, void *stack, uint32_t *ctid, int (*fn
 
 /* ---- the stop-the-world lock ------------------------------------------------------- */
 static _Atomic uint32_t stw_lock; /* 0 free, else the pid of the holding process */
+static _Atomic pid_t stw_holder;   /* tid of the holder (a recursive stop is a bug) */
 
-static void lock_take(uint32_t pid) {
+/* Returns true when it took over a hold inherited from the parent of a fork. */
+static bool lock_take(uint32_t pid, pid_t tid) {
+  SCVGC_ASSERT(!(atomic_load(&stw_lock) == pid && atomic_load(&stw_holder) == tid));
   for (;;) {
     uint32_t v = 0;
-    if (atomic_compare_exchange_strong(&stw_lock, &v, pid)) return;
+    if (atomic_compare_exchange_strong(&stw_lock, &v, pid)) break;
     if (v != pid) { /* held in the parent when it forked: nobody here will release it */
-      if (atomic_compare_exchange_strong(&stw_lock, &v, pid)) return;
+      if (atomic_compare_exchange_strong(&stw_lock, &v, pid)) {
+        atomic_store(&stw_holder, tid);
+        return true;
+      }
       continue;
     }
     r_futex(&stw_lock, FUTEX_WAIT_PRIVATE, v, NULL);
   }
+  atomic_store(&stw_holder, tid);
+  return false;
 }
 
 static void lock_release(void) {
+  SCVGC_ASSERT(atomic_load(&stw_lock) == (uint32_t)r_getpid());
+  atomic_store(&stw_holder, 0);
   atomic_store(&stw_lock, 0);
   r_futex(&stw_lock, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }
@@ -584,17 +594,18 @@ static const char *ptrace_stop(scvgc_world_t *w) {
   /* Bounded: the tracer gives up on each thread after the timeout; a tracer stuck anyway
    * is killed, which detaches and resumes every thread it holds. */
   uint64_t deadline = r_now() + 4 * cyc.timeout + 1000000000ull;
-  uint32_t c;
-  while ((c = atomic_load(&cyc.ctl)) == TR_RUNNING) {
+  int killed = 0;
+  while (atomic_load(&cyc.ctl) == TR_RUNNING) {
     uint64_t now = r_now();
     if (now >= deadline) {
       sc2(SYS_kill, cyc.tracer, SIGKILL);
+      killed = 1;
       break;
     }
     struct timespec ts = ns_ts(deadline - now);
     r_futex(&cyc.ctl, FUTEX_WAIT, TR_RUNNING, &ts);
   }
-  c = atomic_load(&cyc.outcome);
+  uint32_t c = killed ? TR_EXITED : atomic_load(&cyc.outcome);
   if (c == TR_STOPPED) return NULL;
   tracer_reap();
   if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 0);
@@ -689,7 +700,15 @@ static void stw_handler(int signo, siginfo_t *si, void *ucv) {
 /* Install the handler on the highest real-time signal from SIGRTMAX-5 down that the
  * program left at its default. With no thread stopped (it calls libc's sigaction). */
 static int install_handler(void) {
-  if (sig.signo) return 0;
+  if (sig.signo) {
+    /* Still ours? A program that took the signal since would get our stops, and we would
+     * wait for answers that never come: move to another one instead. */
+    struct sigaction cur;
+    if (sigaction(sig.signo, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+        cur.sa_sigaction == stw_handler)
+      return 0;
+    sig.signo = 0;
+  }
   for (int s = SIGRTMAX - 5; s >= SIGRTMIN + 2; s--) {
     struct sigaction old;
     if (sigaction(s, NULL, &old) != 0) continue;
@@ -813,11 +832,12 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   int saved_errno = errno;
   uint64_t t0 = r_now();
   uint32_t pid = (uint32_t)r_getpid();
-  lock_take(pid);
+  pid_t self = r_gettid();
+  if (lock_take(pid, self) && cyc.taskfd > 0) r_close(cyc.taskfd); /* the parent's */
   uint64_t all = ~(uint64_t)0;
   r_sigmask(SIG_SETMASK, &all, &cyc.saved_mask);
   cyc.pid = pid;
-  cyc.self = r_gettid();
+  cyc.self = self;
   cyc.w = w;
   cyc.oom = 0;
   cyc.undumpable = 0;

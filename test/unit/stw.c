@@ -949,6 +949,34 @@ Test(stw, without_trace_the_fallback_prints_nothing, .init = cr_redirect_stderr)
   scvgc_stw_free(&w);
 }
 
+static _Atomic int theirs_ran;
+static void their_handler(int s) {
+  (void)s;
+  theirs_ran++;
+}
+
+Test(stw, a_program_that_takes_the_fallback_signal_moves_the_fallback_to_another) {
+  scvgc_stw_force_signals(1);
+  worker_t ws[2] = {0};
+  start_workers(ws, 2, spinner);
+  scvgc_world_t w = {0};
+  scvgc_stw_stop(&w);
+  scvgc_stw_start(&w);
+  int first = scvgc_stw_signal();
+  struct sigaction sa = {0};
+  sa.sa_handler = their_handler;
+  cr_assert_eq(sigaction(first, &sa, NULL), 0);
+  int nf = scvgc_stw_stop(&w);
+  int ns = w.nstopped;
+  scvgc_stw_start(&w);
+  stop_workers(ws, 2);
+  cr_assert_eq(nf, 0);
+  cr_assert_geq(ns, 2);
+  cr_assert_neq(scvgc_stw_signal(), first);
+  cr_assert_eq(theirs_ran, 0, "the program's handler got our stop");
+  scvgc_stw_free(&w);
+}
+
 /* seccomp makes ptrace fail with EPERM in this process (and the tracer, which inherits the
  * filter): the world is stopped with signals instead. */
 static void refuse_ptrace_by_seccomp(void) {
