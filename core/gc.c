@@ -284,7 +284,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_stw_start(&world);
   uint64_t t4 = scvgc_nanotime();
   int nstopped = 0;
-  for (int i = 0; i < world.nthreads; i++) nstopped += world.threads[i].state == SCVGC_THREAD_STOPPED;
+  for (int i = 0; i < world.nthreads; i++) nstopped += world.threads[i].state == SCVGC_STW_STOPPED || world.threads[i].state == SCVGC_STW_SELF;
   unlock_all();
   scvgc_gc_worker = 0;
 

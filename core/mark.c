@@ -277,7 +277,11 @@ int scvgc_mark_start_threads(int n) {
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
-    pthread_attr_setstacksize(&a, 256 << 10);
+    /* its stack is the library's own mapping: never scanned as a root */
+    size_t sz = 256 << 10;
+    void *stack = scvgc_sys_map_meta(sz);
+    if (!stack) break;
+    pthread_attr_setstack(&a, stack, sz);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &a, marker_main, (void *)(intptr_t)nhelpers) == 0) nhelpers++;
     pthread_attr_destroy(&a);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "internal.h"
+#include "stw.h"
 
 /* ---- workbufs (workbuf.c) ------------------------------------------------------------ */
 #define SCVGC_WB_BYTES 2048
@@ -83,7 +84,6 @@ void scvgc_mark_fork_child(void) SCVGC_HIDDEN; /* the marker threads are not in 
 bool scvgc_mark_is_marker_thread(pid_t tid) SCVGC_HIDDEN;
 
 /* ---- roots (roots.c) ----------------------------------------------------------------- */
-typedef struct scvgc_world scvgc_world_t;
 /* Scan every root class of the SPEC with the world stopped: registers and live stacks of
  * the stopped threads (from w), TLS, data and bss of loaded objects, other writable
  * private mappings that are not the library's own. */

@@ -229,8 +229,20 @@ static void scan_resident(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool an
   }
 }
 
+/* Mappings of stw.c for the current cycle: the library's own, but not in the registry
+ * (they are made by raw system calls, some by the tracer task). */
+static uintptr_t stw_maps[8][2];
+static int nstw_maps;
+
 /* Scan [lo, hi) less the heap's arenas and the library's own stretches. */
 static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool anon) {
+  for (int k = 0; k < nstw_maps; k++) { /* few and whole mappings: cut them out first */
+    uintptr_t a = stw_maps[k][0], b = stw_maps[k][1];
+    if (b <= lo || a >= hi) continue;
+    if (a > lo) scan_mapping(m, lo, a, anon);
+    lo = b;
+    if (lo >= hi) return;
+  }
   while (lo < hi) {
     uintptr_t end;
     if (scvgc_spanof(lo) || scvgc_arena_l1[lo >> SCVGC_ARENA_SHIFT]) { /* an arena */
@@ -254,10 +266,11 @@ void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   /* 1: registers */
   for (int i = 0; i < w->nthreads; i++) {
     const scvgc_thread_t *t = &w->threads[i];
-    if (t->state != SCVGC_THREAD_STOPPED) continue;
+    if (t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_SELF) continue;
     for (int r = 0; r < t->nregs; r++) scvgc_mark_word(m, t->regs[r]);
   }
   scvgc_mark_flush(m);
+  nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
   /* 2..5: the writable private mappings */
   size_t n = read_maps();
   const char *p = maps_buf, *end = maps_buf + n;
@@ -286,7 +299,7 @@ void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     bool stack = false;
     for (int i = 0; i < w->nthreads; i++) {
       const scvgc_thread_t *t = &w->threads[i];
-      if (t->state == SCVGC_THREAD_STOPPED && t->sp >= lo && t->sp < hi) {
+      if ((t->state == SCVGC_STW_STOPPED || t->state == SCVGC_STW_SELF) && t->sp >= lo && t->sp < hi) {
         uintptr_t s = t->sp - RED_ZONE < lo ? lo : t->sp - RED_ZONE;
         if (!stack || s < from) from = s;
         stack = true;

@@ -1,56 +1,953 @@
-/* stw.c — stopping the world. PLACEHOLDER until the ptrace-based implementation lands:
- * it only handles a process whose one thread is the caller; any other thread is reported
- * as failed, so a cycle that meets one frees nothing (SPEC). Uses no allocation. */
+/* stw.c — stop-the-world: freeze every thread of /proc/self/task but the caller, record
+ * their registers and stack pointers, resume them. The API and the two methods are told in
+ * stw.h; this file is the stop-the-world path.
+ *
+ * Owns: the stop-the-world lock (stw_lock), the tracer task and its stack, the signal
+ *   fallback's handler and mailbox, the exclusion table. Per-cycle state lives in `cyc`,
+ *   which only the lock holder (and its tracer) touches.
+ * Locks: stw_lock only, held from scvgc_stw_stop to scvgc_stw_start; it is the outermost
+ *   lock of the core (a caller may hold none of the others while taking it). Its word is
+ *   the holder's pid, so a fork child finds a parent's hold stale and takes it over.
+ * Callers: any program thread or the collector (the "stopper"); the tracer task (helper,
+ *   clone()d with CLONE_VM but in a thread group of its own, so it may ptrace our threads);
+ *   every stopped thread runs stw_handler under the fallback.
+ * Invariants:
+ *   - nothing here calls libc between the stop and the start, nor anywhere in the tracer
+ *     or the handler: system calls are inline `syscall` instructions (no errno, no TLS:
+ *     the tracer shares the caller's thread pointer), memory is mmap'd, /proc is read with
+ *     getdents64. The only libc calls are sigaction() when the fallback is first installed
+ *     and scvgc_message() for the one-time notice, both with no thread stopped.
+ *   - w->threads[0] is the caller; every tid listed in /proc/self/task while the world is
+ *     stopped has exactly one slot (stopping rescans until a pass finds nothing new).
+ *   - the fallback handler never touches the thread array (which may move when it grows):
+ *     it publishes a record on its own stack through the tagged mailbox `sig.acks` and
+ *     waits; a push can only succeed while its cycle is open, so every record the stopper
+ *     reads belongs to a thread that will wait for the next resume.
+ */
 #define _GNU_SOURCE
-#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "stw.h"
 
-static scvgc_thread_t one[64]; /* the placeholder keeps the list here */
-static pid_t excluded[64];
-static int nexcluded;
+#if !defined(__x86_64__)
+#error "stw.c: x86-64 Linux only"
+#endif
 
-__attribute__((noinline)) int scvgc_stw_stop(scvgc_world_t *w) {
-  __builtin_unwind_init(); /* spill callee-saved registers into this frame */
-  pid_t me = (pid_t)syscall(SYS_gettid);
-  w->threads = one;
-  w->nthreads = 0;
-  w->nfailed = 0;
-  w->method = 0;
-  int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  char buf[4096];
-  long n;
-  while (fd >= 0 && (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
-    for (long off = 0; off < n;) {
-      struct dirent64 *d = (struct dirent64 *)(buf + off);
-      off += d->d_reclen;
-      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
-      pid_t tid = 0;
-      for (const char *c = d->d_name; *c; c++) tid = tid * 10 + (*c - '0');
-      bool skip = false;
-      for (int k = 0; k < nexcluded; k++) skip |= excluded[k] == tid;
-      if (skip) continue;
-      if (w->nthreads >= 64) continue;
-      scvgc_thread_t *t = &one[w->nthreads++];
-      t->tid = tid;
-      t->nregs = 0;
-      if (tid == me) {
-        t->state = SCVGC_THREAD_STOPPED;
-        t->sp = (uintptr_t)__builtin_frame_address(0) - 256;
-      } else {
-        t->state = SCVGC_THREAD_FAILED;
-        w->nfailed++;
-      }
-    }
-  }
-  if (fd >= 0) close(fd);
-  return w->nfailed ? -1 : 0;
+#ifndef PR_SET_PTRACER
+#define PR_SET_PTRACER 0x59616d61
+#endif
+#ifndef ARCH_GET_FS
+#define ARCH_GET_FS 0x1003
+#endif
+
+/* Internal slot states while stopping; none survives scvgc_stw_stop. */
+enum { ST_NEW = 0,   /* listed, nothing sent yet */
+       ST_WAIT = 6 }; /* interrupt or signal sent, no answer yet */
+
+/* ---- raw system calls: no errno, no TLS, no PLT -------------------------------------- */
+static inline long sc6(long n, long a, long b, long c, long d, long e, long f) {
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  long ret;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+#define sc0(n) sc6(n, 0, 0, 0, 0, 0, 0)
+#define sc1(n, a) sc6(n, (long)(a), 0, 0, 0, 0, 0)
+#define sc2(n, a, b) sc6(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define sc3(n, a, b, c) sc6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define sc4(n, a, b, c, d) sc6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
+static inline pid_t r_getpid(void) { return (pid_t)sc0(SYS_getpid); }
+static inline pid_t r_gettid(void) { return (pid_t)sc0(SYS_gettid); }
+static inline long r_close(int fd) { return sc1(SYS_close, fd); }
+static inline long r_ptrace(long req, pid_t tid, long addr, long data) {
+  return sc4(SYS_ptrace, req, tid, addr, data);
+}
+static inline long r_futex(void *w, int op, uint32_t val, const struct timespec *ts) {
+  return sc6(SYS_futex, (long)w, op, val, (long)ts, 0, 0);
+}
+static inline long r_sigmask(int how, const uint64_t *set, uint64_t *old) {
+  return sc4(SYS_rt_sigprocmask, how, set, old, 8);
+}
+static inline void *r_mmap(size_t n) {
+  long p = sc6(SYS_mmap, 0, (long)n, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p < 0 && p > -4096 ? NULL : (void *)p;
+}
+static inline uint64_t r_now(void) {
+  struct timespec ts;
+  sc2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+static inline struct timespec ns_ts(uint64_t ns) {
+  return (struct timespec){(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
 }
 
-void scvgc_stw_start(scvgc_world_t *w) { (void)w; }
-void scvgc_stw_exclude(pid_t tid) {
-  if (nexcluded < 64) excluded[nexcluded++] = tid;
+/* The glibc clone() wrapper would do, but this one needs no PLT entry and no errno. The
+ * child starts on `stack` (16-byte aligned top) with fn and arg pushed, calls fn(arg) and
+ * exits with its result through SYS_exit (never exit(): atexit handlers are the program's). */
+static long raw_clone(unsigned long flags, void *stack, uint32_t *ctid, int (*fn)(void *),
+                      void *arg) {
+  uintptr_t *sp = (uintptr_t *)stack;
+  *--sp = (uintptr_t)arg;
+  *--sp = (uintptr_t)fn;
+  register long r10 __asm__("r10") = (long)ctid;
+  register long r8 __asm__("r8") = 0;
+  long ret;
+  __asm__ volatile("syscall\n\t"
+                   "test %%rax, %%rax\n\t"
+                   "jnz 1f\n\t"
+                   "xor %%ebp, %%ebp\n\t" /* child: outermost frame */
+                   "pop %%rax\n\t"
+                   "pop %%rdi\n\t"
+                   "call *%%rax\n\t"
+                   "mov %%eax, %%edi\n\t"
+                   "mov %[nexit], %%eax\n\t"
+                   "syscall\n\t"
+                   "hlt\n"
+                   "1:"
+                   : "=a"(ret)
+                   : "0"((long)SYS_clone), "D"(flags), "S"(sp), "d"(0), "r"(r10), "r"(r8),
+                     [nexit] "i"(SYS_exit)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+
+/* ---- the stop-the-world lock ------------------------------------------------------- */
+static _Atomic uint32_t stw_lock; /* 0 free, else the pid of the holding process */
+static _Atomic pid_t stw_holder;   /* tid of the holder (a recursive stop is a bug) */
+
+/* Returns true when it took over a hold inherited from the parent of a fork. */
+static bool lock_take(uint32_t pid, pid_t tid) {
+  SCVGC_ASSERT(!(atomic_load(&stw_lock) == pid && atomic_load(&stw_holder) == tid));
+  for (;;) {
+    uint32_t v = 0;
+    if (atomic_compare_exchange_strong(&stw_lock, &v, pid)) break;
+    if (v != pid) { /* held in the parent when it forked: nobody here will release it */
+      if (atomic_compare_exchange_strong(&stw_lock, &v, pid)) {
+        atomic_store(&stw_holder, tid);
+        return true;
+      }
+      continue;
+    }
+    r_futex(&stw_lock, FUTEX_WAIT_PRIVATE, v, NULL);
+  }
+  atomic_store(&stw_holder, tid);
+  return false;
+}
+
+static void lock_release(void) {
+  SCVGC_ASSERT(atomic_load(&stw_lock) == (uint32_t)r_getpid());
+  atomic_store(&stw_holder, 0);
+  atomic_store(&stw_lock, 0);
+  r_futex(&stw_lock, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+}
+
+/* ---- exclusion table: (pid << 32 | tid), 0 = empty ----------------------------------- */
+static _Atomic uint64_t excluded[SCVGC_STW_MAX_EXCLUDED];
+static _Atomic int nexcluded_hw; /* high-water mark of used entries */
+
+int scvgc_stw_exclude(pid_t tid) {
+  uint64_t e = (uint64_t)(uint32_t)r_getpid() << 32 | (uint32_t)tid;
+  for (int i = 0; i < SCVGC_STW_MAX_EXCLUDED; i++) {
+    uint64_t z = 0;
+    if (atomic_compare_exchange_strong(&excluded[i], &z, e)) {
+      int hw = atomic_load(&nexcluded_hw);
+      while (hw < i + 1 && !atomic_compare_exchange_weak(&nexcluded_hw, &hw, i + 1)) {}
+      return 0;
+    }
+  }
+  return -1;
+}
+
+void scvgc_stw_unexclude(pid_t tid) {
+  uint64_t e = (uint64_t)(uint32_t)r_getpid() << 32 | (uint32_t)tid;
+  int hw = atomic_load(&nexcluded_hw);
+  for (int i = 0; i < hw; i++) {
+    uint64_t v = e;
+    atomic_compare_exchange_strong(&excluded[i], &v, 0);
+  }
+}
+
+static bool is_excluded(uint32_t pid, pid_t tid) {
+  uint64_t e = (uint64_t)pid << 32 | (uint32_t)tid;
+  int hw = atomic_load_explicit(&nexcluded_hw, memory_order_relaxed);
+  for (int i = 0; i < hw; i++)
+    if (atomic_load_explicit(&excluded[i], memory_order_relaxed) == e) return true;
+  return false;
+}
+
+/* ---- per-cycle state (lock holder and its tracer only) ------------------------------- */
+enum { TR_EXITED = 0, TR_RUNNING = 1, TR_STOPPED = 2, TR_REFUSED = 3 };
+enum { GO_WAIT = 0, GO_STOP = 1, GO_RESUME = 2 };
+
+static struct {
+  uint32_t pid;          /* our process */
+  pid_t self;            /* the caller */
+  int taskfd;            /* /proc/self/task, opened by the caller; shared with the tracer */
+  uint64_t saved_mask;   /* the caller's signal mask, restored by start */
+  int undumpable;        /* PR_GET_DUMPABLE was 0: restored by start */
+  int oom;               /* a thread got no slot: counted failed once */
+  uint64_t timeout;
+  scvgc_world_t *w;
+  /* ptrace */
+  pid_t tracer;
+  _Atomic uint32_t ctl;  /* TR_*: written by the tracer, zeroed by the kernel at its exit
+                            (CLONE_CHILD_CLEARTID, a shared-futex wake) */
+  _Atomic uint32_t go;   /* GO_*: written by the caller */
+  _Atomic uint32_t outcome; /* TR_STOPPED or TR_REFUSED, written by the tracer before it
+                               changes ctl: ctl itself may already read TR_EXITED */
+  int refusal;           /* errno of the refused PTRACE_SEIZE */
+} cyc;
+
+static int force_signals;
+
+static const char *fallback_reason;
+int scvgc_stw_fallback_reported;
+static int yama_scope = -2; /* -2 unknown, -1 no Yama */
+/* After a refusal, ptrace is tried again only after SCVGC_STW_PTRACE_RETRY_NS, or in
+ * another process (a fork child): a traced program would otherwise pay a tracer start and a
+ * refused attach (~100 us) on every cycle, but a debugger may also detach. */
+#define SCVGC_STW_PTRACE_RETRY_NS (10ull * 1000 * 1000 * 1000)
+static uint32_t refused_pid;
+static uint64_t refused_until;
+
+void scvgc_stw_force_signals(int on) { force_signals = on; }
+const char *scvgc_stw_fallback_reason(void) { return fallback_reason; }
+
+/* ---- the thread array and its tid index ------------------------------------------- */
+static size_t page_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
+
+static uint32_t hash_tid(pid_t tid, size_t icap) {
+  return (uint32_t)(((uint32_t)tid * 2654435761u) & (icap - 1));
+}
+
+static void index_put(scvgc_world_t *w, pid_t tid, int slot) {
+  uint32_t h = hash_tid(tid, w->icap);
+  while (w->index[h]) h = (h + 1) & (uint32_t)(w->icap - 1);
+  w->index[h] = slot + 1;
+}
+
+static scvgc_thread_t *lookup(scvgc_world_t *w, pid_t tid) {
+  uint32_t h = hash_tid(tid, w->icap);
+  for (int32_t s; (s = w->index[h]); h = (h + 1) & (uint32_t)(w->icap - 1))
+    if (w->threads[s - 1].tid == tid) return &w->threads[s - 1];
+  return NULL;
+}
+
+/* Make room for `need` slots: the array is remapped (it may move: nothing holds pointers into
+ * it across a call), the index rebuilt at twice the size. Raw syscalls: the tracer calls it. */
+static int world_grow(scvgc_world_t *w, size_t need) {
+  if (need <= w->cap) return 0;
+  size_t ncap = w->cap ? w->cap * 2 : 256;
+  while (ncap < need) ncap *= 2;
+  size_t ob = page_round(w->cap * sizeof(scvgc_thread_t));
+  size_t nb = page_round(ncap * sizeof(scvgc_thread_t));
+  ncap = nb / sizeof(scvgc_thread_t);
+  size_t icap = 1;
+  while (icap < 2 * ncap) icap *= 2;
+  int32_t *idx = r_mmap(icap * sizeof(int32_t));
+  if (!idx) return -1;
+  void *p;
+  if (w->threads) {
+    long r = sc6(SYS_mremap, (long)w->threads, (long)ob, (long)nb, MREMAP_MAYMOVE, 0, 0);
+    p = r < 0 && r > -4096 ? NULL : (void *)r;
+  } else {
+    p = r_mmap(nb);
+  }
+  if (!p) {
+    sc2(SYS_munmap, idx, icap * sizeof(int32_t));
+    return -1;
+  }
+  if (w->index) {
+    sc2(SYS_munmap, w->index, w->icap * sizeof(int32_t));
+    atomic_fetch_sub(&scvgc_gc_sys, w->icap * sizeof(int32_t));
+  }
+  atomic_fetch_add(&scvgc_gc_sys, nb - ob + icap * sizeof(int32_t));
+  w->threads = p;
+  w->cap = ncap;
+  w->index = idx;
+  w->icap = icap;
+  for (int i = 0; i < w->nthreads; i++) index_put(w, w->threads[i].tid, i);
+  return 0;
+}
+
+static scvgc_thread_t *add_slot(scvgc_world_t *w, pid_t tid, int state) {
+  if ((size_t)w->nthreads == w->cap && world_grow(w, w->cap + 1) < 0) return NULL;
+  int i = w->nthreads++;
+  scvgc_thread_t *t = &w->threads[i];
+  *t = (scvgc_thread_t){.tid = tid, .state = state};
+  index_put(w, tid, i);
+  return t;
+}
+
+void scvgc_stw_free(scvgc_world_t *w) {
+  if (w->threads) {
+    size_t b = page_round(w->cap * sizeof(scvgc_thread_t));
+    sc2(SYS_munmap, w->threads, b);
+    atomic_fetch_sub(&scvgc_gc_sys, b);
+  }
+  if (w->index) {
+    sc2(SYS_munmap, w->index, w->icap * sizeof(int32_t));
+    atomic_fetch_sub(&scvgc_gc_sys, w->icap * sizeof(int32_t));
+  }
+  w->threads = NULL;
+  w->index = NULL;
+  w->cap = w->icap = 0;
+  w->nthreads = 0;
+}
+
+/* ---- /proc/self/task ------------------------------------------------------------------ */
+struct dirent64_k {
+  uint64_t d_ino;
+  int64_t d_off;
+  uint16_t d_reclen;
+  uint8_t d_type;
+  char d_name[];
+};
+
+/* Add a slot (ST_NEW, or EXCLUDED) for every listed tid that has none. Returns the number
+ * added, or -1 when the list cannot be read. Callable from the tracer. */
+static int scan_new(scvgc_world_t *w) {
+  _Alignas(8) char buf[4096];
+  int added = 0;
+  if (sc3(SYS_lseek, cyc.taskfd, 0, SEEK_SET) < 0) return -1;
+  for (;;) {
+    long n = sc3(SYS_getdents64, cyc.taskfd, buf, sizeof buf);
+    if (n < 0) return -1;
+    if (n == 0) break;
+    for (long pos = 0; pos < n;) {
+      struct dirent64_k *d = (struct dirent64_k *)(buf + pos);
+      pos += d->d_reclen;
+      pid_t tid = 0;
+      const char *c = d->d_name;
+      if (*c < '0' || *c > '9') continue;
+      for (; *c >= '0' && *c <= '9'; c++) tid = tid * 10 + (*c - '0');
+      if (lookup(w, tid)) continue;
+      int state = is_excluded(cyc.pid, tid) ? SCVGC_STW_EXCLUDED : ST_NEW;
+      if (cyc.oom) continue;
+      if (!add_slot(w, tid, state)) {
+        cyc.oom = 1; /* one failure stands for every thread without a slot */
+        continue;
+      }
+      added++;
+    }
+  }
+  return added;
+}
+
+/* Read /proc/self/task/<tid>/<leaf> into buf (NUL-terminated); length or -1. */
+static long read_task_file(pid_t tid, const char *leaf, char *buf, size_t n) {
+  char path[40];
+  char digits[12];
+  int k = 0, m = 0;
+  do digits[k++] = (char)('0' + tid % 10); while ((tid /= 10) && k < 11);
+  while (k) path[m++] = digits[--k];
+  path[m++] = '/';
+  while (*leaf && m < (int)sizeof path - 1) path[m++] = *leaf++;
+  path[m] = 0;
+  long fd = sc4(SYS_openat, cyc.taskfd, path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  long len = sc3(SYS_read, fd, buf, n - 1);
+  r_close((int)fd);
+  if (len < 0) return -1;
+  buf[len] = 0;
+  return len;
+}
+
+/* The thread has exited, or is a zombie (a main thread that called pthread_exit stays
+ * listed, as a zombie, until the process ends): nothing of it can run or be scanned. */
+static bool thread_dead(pid_t tid) {
+  char buf[512];
+  if (read_task_file(tid, "stat", buf, sizeof buf) < 0) return true;
+  const char *p = NULL;
+  for (const char *c = buf; *c; c++)
+    if (*c == ')') p = c; /* comm may contain ')': the state follows the last one */
+  if (!p || !p[1] || !p[2]) return false;
+  char s = p[2];
+  return s == 'Z' || s == 'X' || s == 'x';
+}
+
+/* ---- ptrace: the tracer task ------------------------------------------------------- */
+#define TRACER_STACK (256 * 1024)
+static char *tracer_stack; /* mapped once, guard page at its low end, reused by each cycle */
+
+/* Wait (at most until deadline) for every ST_WAIT thread to report a stop; applies every
+ * event wait4 gives, also late ones of FAILED threads. */
+static void tracer_wait(scvgc_world_t *w, int pending, uint64_t deadline) {
+  uint64_t chld = (uint64_t)1 << (SIGCHLD - 1);
+  while (pending > 0) {
+    int status;
+    long pid = sc4(SYS_wait4, -1, &status, __WALL | WNOHANG, 0);
+    if (pid == -EINTR) continue;
+    if (pid < 0) break; /* ECHILD: nothing traced is left */
+    if (pid == 0) {
+      uint64_t now = r_now();
+      if (now >= deadline) break;
+      struct timespec ts = ns_ts(deadline - now);
+      /* SIGCHLD is blocked in the tracer; a stop that came after the wait4 above left it
+       * pending, so this returns at once (no lost wake-up). */
+      sc4(SYS_rt_sigtimedwait, &chld, NULL, &ts, 8);
+      continue;
+    }
+    scvgc_thread_t *t = lookup(w, (pid_t)pid);
+    if (!t) continue;
+    int was_waiting = t->state == ST_WAIT;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      t->state = SCVGC_STW_GONE;
+    } else if (WIFSTOPPED(status) && (t->state == ST_WAIT || t->state == SCVGC_STW_FAILED)) {
+      /* PTRACE_EVENT_STOP: our interrupt (or a group stop). Otherwise a signal-delivery
+       * stop: stopped all the same, and the kernel delivers the signal when we let go. */
+      if ((status >> 16) != PTRACE_EVENT_STOP) t->signal = WSTOPSIG(status);
+      t->state = SCVGC_STW_STOPPED;
+    } else {
+      continue;
+    }
+    if (was_waiting) pending--;
+  }
+}
+
+/* A thread caught in a signal-delivery stop gets its signal back only through
+ * PTRACE_DETACH: wait4 consumed it (the kernel zeroes the tracee's exit_code when it
+ * reports the stop), so letting go by our exit alone would lose it. Rare: one syscall each. */
+static void tracer_release_signals(scvgc_world_t *w) {
+  for (int i = 1; i < w->nthreads; i++) {
+    scvgc_thread_t *t = &w->threads[i];
+    if (t->state == SCVGC_STW_STOPPED && t->signal)
+      r_ptrace(PTRACE_DETACH, t->tid, 0, t->signal);
+  }
+}
+
+/* Seize and interrupt the ST_NEW threads from slot `from`, wait for them; rescan until
+ * nothing new appears. 0, or -errno when ptrace is refused (nothing is left stopped). */
+static int tracer_stop_all(scvgc_world_t *w) {
+  int from = 1;
+  for (int round = 0;; round++) {
+    int pending = 0;
+    for (int i = from; i < w->nthreads; i++) {
+      scvgc_thread_t *t = &w->threads[i];
+      if (t->state != ST_NEW) continue;
+      long r = r_ptrace(PTRACE_SEIZE, t->tid, 0, 0);
+      if (r == -ESRCH) {
+        t->state = SCVGC_STW_GONE;
+      } else if (r < 0) {
+        if (thread_dead(t->tid)) {
+          t->state = SCVGC_STW_GONE; /* exiting or zombie: attach refuses those too */
+          continue;
+        }
+        return (int)r; /* our exit lets go of the threads seized so far */
+      } else {
+        r_ptrace(PTRACE_INTERRUPT, t->tid, 0, 0); /* ESRCH: its exit is reported by wait4 */
+        t->state = ST_WAIT;
+        pending++;
+      }
+    }
+    from = w->nthreads;
+    tracer_wait(w, pending, r_now() + cyc.timeout);
+    for (int i = 1; i < w->nthreads; i++)
+      if (w->threads[i].state == ST_WAIT) w->threads[i].state = SCVGC_STW_FAILED;
+    /* A thread that ran until now may have created others: look again, until a pass over
+     * the list (with every known thread stopped) finds nothing new. */
+    int added = scan_new(w);
+    if (added <= 0) return 0;
+  }
+}
+
+static void tracer_fill_regs(scvgc_thread_t *t) {
+  struct user_regs_struct u;
+  if (r_ptrace(PTRACE_GETREGS, t->tid, 0, (long)&u) < 0) {
+    t->state = SCVGC_STW_FAILED; /* cannot happen to a stopped tracee; be safe */
+    return;
+  }
+  uintptr_t *r = t->regs;
+  r[SCVGC_REG_RAX] = u.rax; r[SCVGC_REG_RCX] = u.rcx; r[SCVGC_REG_RDX] = u.rdx;
+  r[SCVGC_REG_RBX] = u.rbx; r[SCVGC_REG_RSP] = u.rsp; r[SCVGC_REG_RBP] = u.rbp;
+  r[SCVGC_REG_RSI] = u.rsi; r[SCVGC_REG_RDI] = u.rdi; r[SCVGC_REG_R8] = u.r8;
+  r[SCVGC_REG_R9] = u.r9;   r[SCVGC_REG_R10] = u.r10; r[SCVGC_REG_R11] = u.r11;
+  r[SCVGC_REG_R12] = u.r12; r[SCVGC_REG_R13] = u.r13; r[SCVGC_REG_R14] = u.r14;
+  r[SCVGC_REG_R15] = u.r15;
+  t->nregs = SCVGC_STW_NREGS;
+  t->sp = u.rsp;
+  t->pc = u.rip;
+  t->tp = u.fs_base;
+}
+
+/* The tracer: runs with every signal blocked (inherited), on tracer_stack, sharing our
+ * memory and file table but not our signal handlers. Must not touch TLS. */
+static int tracer_main(void *arg) {
+  scvgc_world_t *w = arg;
+  sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (sc0(SYS_getppid) != (long)cyc.pid) return 1; /* the caller's process is gone */
+  /* Stops of tracees are announced by SIGCHLD, unless the program ignores it: our handler
+   * table is a private copy, so reset it here. */
+  struct { void *h; unsigned long flags; void *restorer; uint64_t mask; } dfl = {0};
+  sc4(SYS_rt_sigaction, SIGCHLD, &dfl, NULL, 8);
+  while (atomic_load(&cyc.go) == GO_WAIT) r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, GO_WAIT, NULL);
+
+  int r = tracer_stop_all(w);
+  if (r < 0) {
+    cyc.refusal = -r;
+    tracer_release_signals(w);
+    atomic_store(&cyc.outcome, TR_REFUSED);
+    atomic_store(&cyc.ctl, TR_REFUSED);
+    r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL);
+    return 0;
+  }
+  for (int i = 1; i < w->nthreads; i++)
+    if (w->threads[i].state == SCVGC_STW_STOPPED) tracer_fill_regs(&w->threads[i]);
+  atomic_store(&cyc.outcome, TR_STOPPED);
+  atomic_store(&cyc.ctl, TR_STOPPED);
+  r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL); /* shared: see cyc.ctl */
+
+  while (atomic_load(&cyc.go) != GO_RESUME)
+    r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, atomic_load(&cyc.go), NULL);
+  /* Resume by exiting, not by PTRACE_DETACH one thread at a time: the kernel lets go of
+   * every tracee in one pass (exit_ptrace), so the first resumed threads cannot preempt us
+   * before the last is resumed; threads that never stopped (FAILED) are let go too. */
+  tracer_release_signals(w);
+  return 0;
+}
+
+static int read_yama_scope(void) {
+  char b[8] = {0};
+  long fd = sc4(SYS_openat, AT_FDCWD, "/proc/sys/kernel/yama/ptrace_scope",
+                O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  long n = sc3(SYS_read, fd, b, sizeof b - 1);
+  r_close((int)fd);
+  return n > 0 && b[0] >= '0' && b[0] <= '9' ? b[0] - '0' : -1;
+}
+
+static void tracer_reap(void) {
+  int status;
+  while (sc4(SYS_wait4, cyc.tracer, &status, __WALL, 0) == -EINTR) {}
+  cyc.tracer = 0;
+}
+
+/* Stop the world with ptrace. 0: stopped (the tracer waits for GO_RESUME); otherwise a
+ * reason to fall back, with the tracer gone and every thread running. */
+static const char *ptrace_stop(scvgc_world_t *w) {
+  if (yama_scope == -2) yama_scope = read_yama_scope();
+  if (yama_scope == 3) return "Yama ptrace_scope is 3";
+  if (!tracer_stack) {
+    char *s = r_mmap(TRACER_STACK);
+    if (!s) return "no memory for the tracer's stack";
+    sc3(SYS_mprotect, s, 4096, PROT_NONE);
+    tracer_stack = s;
+  }
+  /* A non-dumpable process cannot be attached to, even by its own uid (setuid programs,
+   * prctl). Like LeakSanitizer, lift it for the length of the stop. */
+  cyc.undumpable = sc2(SYS_prctl, PR_GET_DUMPABLE, 0) == 0;
+  if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 1);
+  atomic_store(&cyc.ctl, TR_RUNNING);
+  atomic_store(&cyc.outcome, TR_RUNNING);
+  atomic_store(&cyc.go, GO_WAIT);
+  cyc.refusal = 0;
+  /* The tracer is born on the caller's CPU (it inherits a one-CPU affinity the caller
+   * holds for the length of the clone): the caller sleeps at once, leaving it the CPU,
+   * while a new task sent to an idle CPU waits for that CPU to wake up, which for a halted
+   * vCPU takes up to milliseconds (measured: 1.8 ms -> 50 us per cycle with one thread). */
+  uint64_t oldaff[16] = {0}, one[16] = {0};
+  long affn = sc3(SYS_sched_getaffinity, 0, sizeof oldaff, oldaff);
+  unsigned cpu = 0;
+  if (affn > 0 && sc3(SYS_getcpu, &cpu, NULL, NULL) == 0 && cpu < 1024) {
+    one[cpu / 64] = 1ull << (cpu % 64);
+    if (sc3(SYS_sched_setaffinity, 0, sizeof one, one) != 0) affn = 0;
+  } else {
+    affn = 0;
+  }
+  /* exit signal 0: the program's wait()/waitpid() without __WALL never sees the tracer,
+   * and no SIGCHLD reaches the program's handler. CLONE_UNTRACED: a debugger tracing us
+   * does not follow it. */
+  long pid = raw_clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED | CLONE_CHILD_CLEARTID,
+                       tracer_stack + TRACER_STACK, (uint32_t *)&cyc.ctl, tracer_main, w);
+  if (affn > 0) sc3(SYS_sched_setaffinity, 0, (size_t)affn, oldaff);
+  if (pid < 0) {
+    if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 0);
+    return "clone of the tracer failed";
+  }
+  cyc.tracer = (pid_t)pid;
+  /* Yama scope 1 lets only ancestors trace; the tracer is our child, so name it. */
+  if (yama_scope == 1) sc2(SYS_prctl, PR_SET_PTRACER, pid);
+  atomic_store(&cyc.go, GO_STOP);
+  r_futex(&cyc.go, FUTEX_WAKE_PRIVATE, 1, NULL);
+
+  /* Bounded: the tracer gives up on each thread after the timeout; a tracer stuck anyway
+   * is killed, which detaches and resumes every thread it holds. */
+  uint64_t deadline = r_now() + 4 * cyc.timeout + 1000000000ull;
+  int killed = 0;
+  while (atomic_load(&cyc.ctl) == TR_RUNNING) {
+    uint64_t now = r_now();
+    if (now >= deadline) {
+      sc2(SYS_kill, cyc.tracer, SIGKILL);
+      killed = 1;
+      break;
+    }
+    struct timespec ts = ns_ts(deadline - now);
+    r_futex(&cyc.ctl, FUTEX_WAIT, TR_RUNNING, &ts);
+  }
+  uint32_t c = killed ? TR_EXITED : atomic_load(&cyc.outcome);
+  if (c == TR_STOPPED) return NULL;
+  tracer_reap();
+  if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 0);
+  if (c == TR_REFUSED)
+    return cyc.refusal == EPERM ? "PTRACE_SEIZE refused (EPERM): traced already, Yama or "
+                                  "seccomp"
+                                : "PTRACE_SEIZE failed";
+  return "the tracer died";
+}
+
+static void ptrace_start(void) {
+  atomic_store(&cyc.go, GO_RESUME);
+  r_futex(&cyc.go, FUTEX_WAKE_PRIVATE, 1, NULL);
+  tracer_reap();
+  if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 0);
+}
+
+/* ---- the signal fallback ----------------------------------------------------------- */
+/* A stopped thread's record, on its own stack inside stw_handler. */
+typedef struct ack {
+  struct ack *next;
+  pid_t tid;
+  uintptr_t sp, pc, tp;
+  uintptr_t regs[SCVGC_STW_NREGS];
+} ack_t;
+
+#define ACK_TAG_SHIFT 48
+#define ACK_PTR ((((uintptr_t)1) << ACK_TAG_SHIFT) - 1)
+#define SIGVAL_MAGIC 0x5c76u /* "\\v": high half of si_value, to tell our signals apart */
+
+static struct {
+  int signo;                 /* 0 until installed */
+  struct sigaction old;      /* the disposition we replaced (SIG_DFL), chained for others */
+  uint32_t tag;              /* this cycle's tag, 1..0xffff */
+  /* The mailbox: (tag << 48) | head of the ack_t list. Tag 0 = closed: no push succeeds.
+   * The stopper opens it with the cycle's tag, drains it with exchange, closes it at start,
+   * then bumps `resume`; so a record is only pushed by a handler that read `resume` before
+   * the close and waits for it to change. */
+  _Atomic uintptr_t acks;
+  _Atomic uint32_t nacks;    /* futex word: bumped by each push */
+  _Atomic uint32_t resume;   /* futex word: bumped by each start */
+} sig;
+
+int scvgc_stw_signal(void) { return sig.signo; }
+
+static void stw_handler(int signo, siginfo_t *si, void *ucv) {
+  uintptr_t v = (uintptr_t)si->si_value.sival_ptr;
+  if (si->si_code != SI_QUEUE || (v >> 32) != SIGVAL_MAGIC || si->si_pid != r_getpid()) {
+    /* not ours: hand it to whoever had the signal before us */
+    if (sig.old.sa_flags & SA_SIGINFO) {
+      if (sig.old.sa_sigaction) sig.old.sa_sigaction(signo, si, ucv);
+    } else if (sig.old.sa_handler != SIG_DFL && sig.old.sa_handler != SIG_IGN) {
+      sig.old.sa_handler(signo);
+    }
+    return;
+  }
+  uint32_t tag = (uint32_t)v & 0xffff;
+  uint32_t r = atomic_load_explicit(&sig.resume, memory_order_acquire);
+  const ucontext_t *uc = ucv;
+  const greg_t *g = uc->uc_mcontext.gregs;
+  ack_t a;
+  a.tid = r_gettid();
+  a.sp = (uintptr_t)g[REG_RSP];
+  a.pc = (uintptr_t)g[REG_RIP];
+  a.tp = 0;
+  sc2(SYS_arch_prctl, ARCH_GET_FS, &a.tp);
+  a.regs[SCVGC_REG_RAX] = g[REG_RAX]; a.regs[SCVGC_REG_RCX] = g[REG_RCX];
+  a.regs[SCVGC_REG_RDX] = g[REG_RDX]; a.regs[SCVGC_REG_RBX] = g[REG_RBX];
+  a.regs[SCVGC_REG_RSP] = g[REG_RSP]; a.regs[SCVGC_REG_RBP] = g[REG_RBP];
+  a.regs[SCVGC_REG_RSI] = g[REG_RSI]; a.regs[SCVGC_REG_RDI] = g[REG_RDI];
+  a.regs[SCVGC_REG_R8] = g[REG_R8];   a.regs[SCVGC_REG_R9] = g[REG_R9];
+  a.regs[SCVGC_REG_R10] = g[REG_R10]; a.regs[SCVGC_REG_R11] = g[REG_R11];
+  a.regs[SCVGC_REG_R12] = g[REG_R12]; a.regs[SCVGC_REG_R13] = g[REG_R13];
+  a.regs[SCVGC_REG_R14] = g[REG_R14]; a.regs[SCVGC_REG_R15] = g[REG_R15];
+  uintptr_t h = atomic_load(&sig.acks);
+  do {
+    if ((h >> ACK_TAG_SHIFT) != tag) return; /* a late signal of a closed cycle */
+    a.next = (ack_t *)(h & ACK_PTR);
+  } while (!atomic_compare_exchange_weak_explicit(&sig.acks, &h,
+                                                  (h & ~ACK_PTR) | (uintptr_t)&a,
+                                                  memory_order_release, memory_order_relaxed));
+  atomic_fetch_add(&sig.nacks, 1);
+  r_futex(&sig.nacks, FUTEX_WAKE_PRIVATE, 1, NULL);
+  /* Stopped. Every other signal is blocked here (sa_mask), so nothing of the program runs
+   * on this thread until the resume. Ours is not (SA_NODEFER): a thread resumed but not yet
+   * out of this handler when the next cycle signals it takes the new signal at once, nested,
+   * instead of showing it blocked in SigBlk and being judged unstoppable. */
+  while (atomic_load_explicit(&sig.resume, memory_order_acquire) == r)
+    r_futex(&sig.resume, FUTEX_WAIT_PRIVATE, r, NULL);
+}
+
+/* Install the handler on the highest real-time signal from SIGRTMAX-5 down that the
+ * program left at its default. With no thread stopped (it calls libc's sigaction). */
+static int install_handler(void) {
+  if (sig.signo) {
+    /* Still ours? A program that took the signal since would get our stops, and we would
+     * wait for answers that never come: move to another one instead. */
+    struct sigaction cur;
+    if (sigaction(sig.signo, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+        cur.sa_sigaction == stw_handler)
+      return 0;
+    sig.signo = 0;
+  }
+  for (int s = SIGRTMAX - 5; s >= SIGRTMIN + 2; s--) {
+    struct sigaction old;
+    if (sigaction(s, NULL, &old) != 0) continue;
+    if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL) continue;
+    struct sigaction sa = {0};
+    sa.sa_sigaction = stw_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+    sigfillset(&sa.sa_mask);
+    sigdelset(&sa.sa_mask, s);
+    if (sigaction(s, &sa, &sig.old) != 0) continue;
+    sig.signo = s;
+    return 0;
+  }
+  return -1;
+}
+
+/* Does the thread block our signal? From SigBlk: in /proc/self/task/<tid>/status. */
+static bool blocks_signal(pid_t tid) {
+  char buf[2048];
+  if (read_task_file(tid, "status", buf, sizeof buf) < 0) return false;
+  for (const char *c = buf; *c; c++) {
+    if (c != buf && c[-1] != '\n') continue;
+    const char *k = "SigBlk:";
+    const char *p = c;
+    while (*k && *p == *k) p++, k++;
+    if (*k) continue;
+    while (*p == ' ' || *p == '\t') p++;
+    uint64_t m = 0;
+    for (;; p++) {
+      int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+      if (d < 0) break;
+      m = m << 4 | (uint64_t)d;
+    }
+    return (m >> (sig.signo - 1)) & 1;
+  }
+  return false;
+}
+
+static int drain_acks(scvgc_world_t *w) {
+  int n = 0;
+  uintptr_t h = atomic_exchange_explicit(&sig.acks, (uintptr_t)sig.tag << ACK_TAG_SHIFT,
+                                         memory_order_acquire);
+  for (ack_t *a = (ack_t *)(h & ACK_PTR); a; a = a->next) {
+    scvgc_thread_t *t = lookup(w, a->tid);
+    if (!t || (t->state != ST_WAIT && t->state != SCVGC_STW_FAILED)) continue;
+    if (t->state == ST_WAIT) n++;
+    t->state = SCVGC_STW_STOPPED;
+    t->signal = 0;
+    t->sp = a->sp;
+    t->pc = a->pc;
+    t->tp = a->tp;
+    for (int i = 0; i < SCVGC_STW_NREGS; i++) t->regs[i] = a->regs[i];
+    t->nregs = SCVGC_STW_NREGS;
+  }
+  return n;
+}
+
+static void signals_stop(scvgc_world_t *w) {
+  if (++sig.tag > 0xffff) sig.tag = 1;
+  atomic_store(&sig.acks, (uintptr_t)sig.tag << ACK_TAG_SHIFT);
+  siginfo_t si = {0};
+  si.si_signo = sig.signo;
+  si.si_code = SI_QUEUE;
+  si.si_pid = (pid_t)cyc.pid;
+  si.si_uid = (uid_t)sc0(SYS_getuid);
+  si.si_value.sival_ptr = (void *)((uintptr_t)SIGVAL_MAGIC << 32 | sig.tag);
+  int from = 1;
+  for (;;) {
+    int pending = 0;
+    for (int i = from; i < w->nthreads; i++) {
+      scvgc_thread_t *t = &w->threads[i];
+      if (t->state != ST_NEW) continue;
+      siginfo_t s = si;
+      long r = sc4(SYS_rt_tgsigqueueinfo, cyc.pid, t->tid, sig.signo, &s);
+      if (r == -ESRCH) t->state = SCVGC_STW_GONE;
+      else if (r < 0) t->state = SCVGC_STW_FAILED; /* EAGAIN: its queue is full */
+      else t->state = ST_WAIT, pending++;
+    }
+    from = w->nthreads;
+    uint64_t start = r_now(), deadline = start + cyc.timeout;
+    uint64_t next_check = start + SCVGC_STW_GRACE_NS;
+    while (pending > 0) {
+      uint32_t seen = atomic_load(&sig.nacks);
+      pending -= drain_acks(w);
+      if (pending <= 0) break;
+      uint64_t now = r_now();
+      if (now >= deadline) break;
+      if (now >= next_check) {
+        /* Slow answers: tell the exited and the blocking apart from the merely slow. libc
+         * blocks every signal for short moments (pthread_create, fork, posix_spawn): a
+         * thread must be seen blocking at two checks in a row (t->signal counts them). */
+        next_check = now + SCVGC_STW_GRACE_NS;
+        for (int i = 1; i < w->nthreads; i++) {
+          scvgc_thread_t *t = &w->threads[i];
+          if (t->state != ST_WAIT) continue;
+          if (thread_dead(t->tid)) t->state = SCVGC_STW_GONE, pending--;
+          else if (!blocks_signal(t->tid)) t->signal = 0;
+          else if (++t->signal >= 2) t->state = SCVGC_STW_FAILED, pending--;
+        }
+        continue;
+      }
+      uint64_t until = next_check < deadline ? next_check : deadline;
+      struct timespec ts = ns_ts(until - now);
+      r_futex(&sig.nacks, FUTEX_WAIT_PRIVATE, seen, &ts);
+    }
+    drain_acks(w);
+    for (int i = 1; i < w->nthreads; i++)
+      if (w->threads[i].state == ST_WAIT) w->threads[i].state = SCVGC_STW_FAILED;
+    if (scan_new(w) <= 0) return;
+  }
+}
+
+static void signals_start(void) {
+  atomic_store_explicit(&sig.acks, 0, memory_order_release); /* closed: late pushes fail */
+  atomic_fetch_add_explicit(&sig.resume, 1, memory_order_release);
+  r_futex(&sig.resume, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+}
+
+/* ---- the API ----------------------------------------------------------------------- */
+int scvgc_stw_stop(scvgc_world_t *w) {
+  int saved_errno = errno;
+  uint64_t t0 = r_now();
+  uint32_t pid = (uint32_t)r_getpid();
+  pid_t self = r_gettid();
+  if (lock_take(pid, self) && cyc.taskfd > 0) r_close(cyc.taskfd); /* the parent's */
+  uint64_t all = ~(uint64_t)0;
+  r_sigmask(SIG_SETMASK, &all, &cyc.saved_mask);
+  cyc.pid = pid;
+  cyc.self = self;
+  cyc.w = w;
+  cyc.oom = 0;
+  cyc.undumpable = 0;
+  cyc.tracer = 0;
+  cyc.timeout = w->timeout_ns ? w->timeout_ns : SCVGC_STW_TIMEOUT_NS;
+  w->nthreads = w->nstopped = w->nfailed = 0;
+  w->method = SCVGC_STW_ALONE;
+  if (w->index)
+    for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
+
+  /* The caller's callee-saved registers (the only ones that can hold its callers' values
+   * across this call) and its stack pointer, as of this frame. */
+  scvgc_thread_t me = {.tid = cyc.self, .state = SCVGC_STW_SELF, .nregs = 7};
+  __asm__ volatile("mov %%rbx, 24(%1)\n\t"
+                   "mov %%rsp, 32(%1)\n\t"
+                   "mov %%rbp, 40(%1)\n\t"
+                   "mov %%r12, 96(%1)\n\t"
+                   "mov %%r13, 104(%1)\n\t"
+                   "mov %%r14, 112(%1)\n\t"
+                   "mov %%r15, 120(%1)\n\t"
+                   "mov %%fs:0, %0"
+                   : "=r"(me.tp)
+                   : "r"(me.regs)
+                   : "memory");
+  me.sp = me.regs[SCVGC_REG_RSP];
+  me.pc = (uintptr_t)__builtin_return_address(0);
+  int have_slot = (w->cap || world_grow(w, 1) == 0) && add_slot(w, cyc.self, SCVGC_STW_SELF);
+  if (have_slot) w->threads[0] = me;
+  cyc.taskfd = (int)sc4(SYS_openat, AT_FDCWD, "/proc/self/task",
+                        O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (!have_slot || cyc.taskfd < 0 || scan_new(w) < 0) {
+    w->nfailed = 1; /* no /proc or no memory: the other threads are unknown and running */
+    goto out;
+  }
+  int others = 0;
+  for (int i = 1; i < w->nthreads; i++) others += w->threads[i].state == ST_NEW;
+  if (others == 0 && !cyc.oom) goto out; /* alone: nobody else can create a thread */
+
+  const char *why;
+  if (force_signals) {
+    why = "forced by scvgc_stw_force_signals";
+  } else if (refused_pid == pid && t0 < refused_until) {
+    why = fallback_reason;
+  } else if ((why = ptrace_stop(w)) != NULL) {
+    refused_pid = pid;
+    refused_until = r_now() + SCVGC_STW_PTRACE_RETRY_NS;
+  }
+  if (!why) {
+    w->method = SCVGC_STW_PTRACE;
+  } else {
+    /* The tracer is gone and every thread runs again: start over with signals. */
+    w->nthreads = 0;
+    for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
+    add_slot(w, cyc.self, SCVGC_STW_SELF);
+    w->threads[0] = me; /* slot 0 again */
+    scan_new(w);
+    fallback_reason = why;
+    if (install_handler() < 0) {
+      why = fallback_reason = "no free real-time signal";
+      for (int i = 1; i < w->nthreads; i++)
+        if (w->threads[i].state == ST_NEW) w->threads[i].state = SCVGC_STW_FAILED;
+    }
+    if (!scvgc_stw_fallback_reported && scvgc_opt.trace >= 1) {
+      scvgc_stw_fallback_reported = 1; /* once per process: nothing is stopped yet */
+      scvgc_message("stop-the-world: ptrace unavailable (%s); stopping threads with signal "
+                    "%d instead (under gdb: handle SIG%d nostop noprint)",
+                    why, sig.signo, sig.signo);
+    }
+    if (sig.signo) {
+      w->method = SCVGC_STW_SIGNALS;
+      signals_stop(w);
+    }
+  }
+out:
+  for (int i = 1; i < w->nthreads; i++) {
+    int s = w->threads[i].state;
+    if (s == SCVGC_STW_STOPPED) w->nstopped++;
+    else if (s == SCVGC_STW_FAILED) w->nfailed++;
+  }
+  if (cyc.oom) w->nfailed++;
+  w->stop_ns = r_now() - t0;
+  errno = saved_errno;
+  return w->nfailed;
+}
+
+void scvgc_stw_start(scvgc_world_t *w) {
+  int saved_errno = errno;
+  if (w->method == SCVGC_STW_PTRACE) ptrace_start();
+  else if (w->method == SCVGC_STW_SIGNALS) signals_start();
+  if (cyc.taskfd >= 0) r_close(cyc.taskfd);
+  cyc.taskfd = -1;
+  cyc.w = NULL;
+  r_sigmask(SIG_SETMASK, &cyc.saved_mask, NULL);
+  lock_release();
+  errno = saved_errno;
+}
+
+int scvgc_stw_mappings(const scvgc_world_t *w, uintptr_t (*out)[2], int max) {
+  int n = 0;
+  if (w->threads && n < max) {
+    out[n][0] = (uintptr_t)w->threads;
+    out[n++][1] = (uintptr_t)w->threads + page_round(w->cap * sizeof(scvgc_thread_t));
+  }
+  if (w->index && n < max) {
+    out[n][0] = (uintptr_t)w->index;
+    out[n++][1] = (uintptr_t)w->index + w->icap * sizeof(int32_t);
+  }
+  if (tracer_stack && n < max) {
+    out[n][0] = (uintptr_t)tracer_stack;
+    out[n++][1] = (uintptr_t)tracer_stack + TRACER_STACK;
+  }
+  return n;
 }
