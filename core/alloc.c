@@ -36,6 +36,7 @@
 #include "alloc_fast.h"
 #include "gc.h"
 #include "report.h"
+#include "stack.h"
 #include "lock.h"
 
 int scvgc_inited;
@@ -68,7 +69,7 @@ void scvgc_track(void *p, size_t n) {
   uint32_t i = s->cls ? scvgc_slot_index(s, (uintptr_t)p) : 0;
   if (!s->cls) s->reqsize = n;
   if (s->meta) {
-    s->meta[i].stack = 0; /* stack capture: issue 3 */
+    s->meta[i].stack = scvgc_stack_capture();
     s->meta[i].size = s->cls ? (uint32_t)n + 1 : 1;
   }
 }
@@ -264,6 +265,7 @@ void *scvgc_memalign(size_t align, size_t n) {
 /* ---- fork ---------------------------------------------------------------------------- */
 
 void scvgc_fork_prepare(void) {
+  scvgc_stack_fork_prepare(); /* a leaf: taken inside malloc with no core lock held */
   scvgc_tcache_lock_registry();
   scvgc_central_lock_all();
   scvgc_heap_lock_all();
@@ -275,6 +277,7 @@ void scvgc_fork_parent(void) {
   scvgc_heap_unlock_all();
   scvgc_central_unlock_all();
   scvgc_tcache_unlock_registry();
+  scvgc_stack_fork_parent();
 }
 
 void scvgc_fork_child(void) {
@@ -284,4 +287,5 @@ void scvgc_fork_child(void) {
   scvgc_heap_reset_locks();
   scvgc_central_reset_locks();
   scvgc_tcache_fork_child(); /* resets the registry lock */
+  scvgc_stack_fork_child();
 }

@@ -243,6 +243,7 @@ static _Atomic uint32_t cycle_gen;  /* bumped to start the helpers' drain */
 static _Atomic int helpers_done;
 static int nhelpers;
 static pid_t helper_tids[64];
+static uintptr_t helper_tps[64]; /* their thread pointers: struct pthread, at the stack top */
 static _Atomic int helpers_started;
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val) {
@@ -252,6 +253,7 @@ static long futex(_Atomic uint32_t *w, int op, uint32_t val) {
 static void *marker_main(void *arg) {
   int k = (int)(intptr_t)arg;
   helper_tids[k] = (pid_t)syscall(SYS_gettid);
+  helper_tps[k] = (uintptr_t)pthread_self();
   scvgc_stw_exclude(helper_tids[k]);
   /* no cycle can start before every helper has got here (scvgc_mark_start_threads waits),
    * so the generation it must wait past is the first one */
@@ -293,6 +295,12 @@ int scvgc_mark_start_threads(int n) {
 int scvgc_mark_nthreads(void) { return nhelpers + 1; }
 
 void scvgc_mark_fork_child(void) { nhelpers = 0; }
+
+int scvgc_mark_thread_tcbs(uintptr_t *out, int max) {
+  int n = 0;
+  for (int i = 0; i < nhelpers && n < max; i++) out[n++] = helper_tps[i];
+  return n;
+}
 
 bool scvgc_mark_is_marker_thread(pid_t tid) {
   for (int i = 0; i < nhelpers; i++)

@@ -81,6 +81,10 @@ void scvgc_mark_parallel(scvgc_marker_t *self) SCVGC_HIDDEN;
 int scvgc_mark_start_threads(int n) SCVGC_HIDDEN;
 int scvgc_mark_nthreads(void) SCVGC_HIDDEN;
 void scvgc_mark_fork_child(void) SCVGC_HIDDEN; /* the marker threads are not in the child */
+/* The marker threads' thread pointers. Their stacks are the library's own (never scanned:
+ * stale copies of what they marked), but the TCB at the top of each holds the DTV and the
+ * thread-specific data that glibc allocated for the thread through malloc. */
+int scvgc_mark_thread_tcbs(uintptr_t *out, int max) SCVGC_HIDDEN;
 bool scvgc_mark_is_marker_thread(pid_t tid) SCVGC_HIDDEN;
 
 /* ---- roots (roots.c) ----------------------------------------------------------------- */

@@ -17,14 +17,9 @@
 
 #include "gc.h"
 #include "lock.h"
-#include "pending.h"
 #include "report.h"
-
-/* TEMPORARY stand-ins until stack.c and symbolize.c are merged (strong symbols win). */
-__attribute__((weak)) int scvgc_stack_get(uint32_t id, const uintptr_t **pcs) { (void)id; *pcs = NULL; return 0; }
-__attribute__((weak)) void scvgc_symbolize_begin(void) {}
-__attribute__((weak)) bool scvgc_symbolize(uintptr_t pc, scvgc_frame_t *out) { (void)pc; (void)out; return false; }
-__attribute__((weak)) void scvgc_symbolize_end(void) {}
+#include "stack.h"
+#include "symbolize.h"
 
 /* ---- a buffered writer on a file descriptor ------------------------------------------------ */
 

@@ -36,6 +36,7 @@
 #include "stw.h"
 
 #define RED_ZONE 128
+#define TCB_BYTES 2304 /* sizeof(struct pthread) in glibc 2.36: the marker threads' TCBs */
 #define MAX_OWN 8192
 
 typedef struct { uintptr_t start, end; } range_t;
@@ -269,6 +270,9 @@ void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     if (t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_SELF) continue;
     for (int r = 0; r < t->nregs; r++) scvgc_mark_word(m, t->regs[r]);
   }
+  uintptr_t tcbs[64];
+  int ntcb = scvgc_mark_thread_tcbs(tcbs, 64);
+  for (int i = 0; i < ntcb; i++) scvgc_mark_range(m, tcbs[i], tcbs[i] + TCB_BYTES);
   scvgc_mark_flush(m);
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
   /* 2..5: the writable private mappings */

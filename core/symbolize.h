@@ -1,0 +1,38 @@
+/* symbolize.h — code address -> function, file:line, module, for the leak report (symbolize.c).
+ *
+ * Used only while the report is written: the world running, no core lock held. It allocates
+ * through the ordinary malloc. One session at a time (begin ... end), from one thread.
+ */
+#ifndef SCVGC_SYMBOLIZE_H
+#define SCVGC_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+/* One frame of a report. Unknown values are NULL or 0 (the report prints null, never a
+ * guess). The strings stay valid until scvgc_symbolize_end. */
+typedef struct {
+  uintptr_t pc;         /* the address asked about, as given */
+  const char *function; /* demangled where the program has a C++ runtime to do it */
+  const char *file;     /* source file, from the DWARF line table */
+  int line;             /* 0: unknown */
+  const char *module;   /* path of the executable or shared object */
+} scvgc_frame_t;
+
+/* Open a session: read the process's module list now (later dlopens are not seen). */
+void scvgc_symbolize_begin(void) SCVGC_HIDDEN;
+
+/* Fill *out for pc, a return address (its line is the call's: pc - 1 is looked up). Returns
+ * false, with every field but pc unknown, when no module holds pc or no session is open. */
+bool scvgc_symbolize(uintptr_t pc, scvgc_frame_t *out) SCVGC_HIDDEN;
+
+/* Close the session: every string it handed out is freed. */
+void scvgc_symbolize_end(void) SCVGC_HIDDEN;
+
+/* The demangled form of a C++ symbol (valid until the end of the session), or name itself
+ * when it is not one or no C++ runtime is loaded. */
+const char *scvgc_symbolize_demangle(const char *name) SCVGC_HIDDEN;
+
+#endif

@@ -1,0 +1,364 @@
+/* Invariants of core/stack.c (capture, depot) and core/unwind.c (the walker).
+ *
+ * The core is linked into this program, so "the library's frames" are the capture's own and
+ * the allocation entry points named in unwind.c; libunwind is the reference for the frames. */
+#define _GNU_SOURCE
+#define UNW_LOCAL_ONLY
+#include <criterion/criterion.h>
+#include <libunwind.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "alloc_fast.h"
+#include "stack.h"
+#include "unwind.h"
+
+static void depth16(void) { scvgc_opt.stack_depth = 16; }
+
+static volatile int sink;
+
+/* Two call sites, kept apart from each other and from their callers. */
+__attribute__((noinline)) static uint32_t site_a(void) {
+  uint32_t id = scvgc_stack_capture();
+  sink++;
+  return id;
+}
+__attribute__((noinline)) static uint32_t site_b(void) {
+  uint32_t id = scvgc_stack_capture();
+  sink += 2;
+  return id;
+}
+
+/* [start, end) of the function containing pc, from its unwind info. */
+static void function_of(uintptr_t pc, uintptr_t *start, uintptr_t *end) {
+  unw_proc_info_t pi;
+  cr_assert_eq(unw_get_proc_info_by_ip(unw_local_addr_space, pc, &pi, NULL), 0);
+  *start = pi.start_ip;
+  *end = pi.end_ip;
+}
+
+/* The frames libunwind finds from its caller's caller: reference for the walker. */
+__attribute__((noinline)) static int reference(uintptr_t *pcs, int max) {
+  void *raw[80];
+  int n = unw_backtrace(raw, max + 1 < 80 ? max + 1 : 80);
+  for (int i = 1; i < n; i++) pcs[i - 1] = (uintptr_t)raw[i];
+  return n > 1 ? n - 1 : 0;
+}
+
+Test(stack, the_same_stack_captured_twice_gets_the_same_id, .init = depth16) {
+  uint32_t first = 0;
+  for (int i = 0; i < 100; i++) {
+    uint32_t id = site_a();
+    cr_assert_neq(id, 0);
+    if (i == 0) first = id;
+    cr_assert_eq(id, first, "capture %d: id %u, first %u", i, id, first);
+  }
+}
+
+/* Captures from site_a and site_b, alternately, through one call site: ids[0], ids[1]. */
+static void alternate(int rounds, uint32_t ids[2]) {
+  uint32_t (*const site[2])(void) = {site_a, site_b};
+  for (int i = 0; i < 2 * rounds; i++) {
+    uint32_t id = site[i & 1]();
+    if (i < 2) ids[i] = id;
+    cr_assert_eq(id, ids[i & 1], "capture %d", i);
+  }
+}
+
+Test(stack, different_call_sites_get_different_ids, .init = depth16) {
+  uint32_t ids[2];
+  alternate(50, ids); /* alternating also must not confuse the walker's memo */
+  cr_assert(ids[0] && ids[1]);
+  cr_assert_neq(ids[0], ids[1]);
+}
+
+Test(stack, depth_0_captures_nothing) {
+  scvgc_opt.stack_depth = 0;
+  cr_assert_eq(site_a(), 0);
+  scvgc_stack_stats_t st;
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.stacks, 0);
+}
+
+Test(stack, the_depth_option_bounds_the_frames_kept) {
+  scvgc_opt.stack_depth = 3;
+  const uintptr_t *pcs;
+  cr_assert_eq(scvgc_stack_get(site_a(), &pcs), 3);
+  scvgc_opt.stack_depth = 64;
+  cr_assert_gt(scvgc_stack_get(site_a(), &pcs), 3);
+}
+
+__attribute__((noinline)) static void first_frame_is_the_caller(void) {
+  uint32_t id = scvgc_stack_capture();
+  const uintptr_t *pcs;
+  int n = scvgc_stack_get(id, &pcs);
+  cr_assert_gt(n, 1);
+  /* The first frame is in this function (the call to scvgc_stack_capture), not in the
+   * capture, the walker or libunwind. */
+  uintptr_t lo, hi;
+  function_of((uintptr_t)first_frame_is_the_caller, &lo, &hi);
+  cr_assert(pcs[0] - 1 >= lo && pcs[0] - 1 < hi, "first frame %#lx not in [%#lx, %#lx)",
+            (unsigned long)pcs[0], (unsigned long)lo, (unsigned long)hi);
+}
+
+Test(stack, frames_inside_the_library_are_skipped, .init = depth16) {
+  first_frame_is_the_caller();
+  /* the walker classifies the allocation entry points and itself as the library's */
+  cr_assert(scvgc_unwind_is_self((uintptr_t)scvgc_malloc + 1));
+  cr_assert(scvgc_unwind_is_self((uintptr_t)scvgc_track + 1));
+  cr_assert(scvgc_unwind_is_self((uintptr_t)scvgc_stack_capture + 1));
+  cr_assert(scvgc_unwind_is_self((uintptr_t)scvgc_unwind + 1));
+  cr_assert_not(scvgc_unwind_is_self((uintptr_t)site_a + 1));
+  cr_assert_not(scvgc_unwind_is_self((uintptr_t)first_frame_is_the_caller + 1));
+}
+
+Test(stack, a_nested_capture_returns_0, .init = depth16) {
+  cr_assert_eq(scvgc_stack_capture_nested(), 0);
+  scvgc_stack_stats_t st;
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.nested, 1);
+  cr_assert_neq(site_a(), 0, "the flag is cleared again");
+}
+
+/* ---- the walker against libunwind ---------------------------------------------------------- */
+
+static int compared;
+
+/* The walker's frames above this function equal libunwind's. */
+__attribute__((noinline)) static void agree_with_libunwind(void) {
+  uintptr_t got[64], ref[64];
+  uint32_t tag;
+  uint64_t hash;
+  int n = scvgc_unwind(got, 64, &tag, &hash);
+  int m = reference(ref, 64);
+  /* got[0] is the return address into this function from scvgc_unwind; ref[0] the one from
+   * reference(): different calls, the same function. Above it the frames are the same. */
+  cr_assert_eq(n, m, "walker %d frames, libunwind %d", n, m);
+  for (int i = 1; i < n; i++)
+    cr_assert_eq(got[i], ref[i], "frame %d: %#lx, libunwind %#lx", i, (unsigned long)got[i],
+                 (unsigned long)ref[i]);
+  compared++;
+}
+
+static int by_value(const void *a, const void *b) {
+  agree_with_libunwind(); /* called from inside libc's qsort */
+  return *(const int *)a - *(const int *)b;
+}
+
+__attribute__((noinline)) static int recurse(int d, int variant) {
+  if (d > 0) return recurse(d - 1, variant) + (variant & 1);
+  agree_with_libunwind();
+  agree_with_libunwind(); /* again: this time from the memo */
+  if (variant == 2) {
+    int v[6] = {6, 2, 5, 1, 4, 3};
+    qsort(v, 6, sizeof v[0], by_value);
+  }
+  return 1;
+}
+
+Test(stack, the_walker_finds_the_frames_libunwind_finds) {
+  for (int variant = 0; variant < 3; variant++)
+    for (int d = 0; d < 40; d += 7) recurse(d, variant);
+  cr_assert_gt(compared, 30);
+}
+
+/* ---- signals ------------------------------------------------------------------------------- */
+
+static uint32_t in_handler;
+static void on_usr1(int sig) {
+  (void)sig;
+  in_handler = scvgc_stack_capture();
+}
+
+__attribute__((noinline)) static void interrupted_function(void) {
+  raise(SIGUSR1);
+  sink++;
+}
+
+Test(stack, a_capture_in_a_signal_handler_reaches_the_interrupted_code, .init = depth16) {
+  signal(SIGUSR1, on_usr1);
+  interrupted_function();
+  const uintptr_t *pcs;
+  int n = scvgc_stack_get(in_handler, &pcs);
+  cr_assert_gt(n, 3);
+  uintptr_t lo, hi;
+  function_of((uintptr_t)interrupted_function, &lo, &hi);
+  bool found = false;
+  for (int i = 0; i < n; i++) found |= pcs[i] - 1 >= lo && pcs[i] - 1 < hi;
+  cr_assert(found, "the frames above the signal trampoline are missing");
+  scvgc_stack_stats_t st;
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.truncated, 0);
+}
+
+/* ---- the depot ----------------------------------------------------------------------------- */
+
+__attribute__((noinline)) static uint32_t at_depth(int d) {
+  if (d > 0) {
+    uint32_t id = at_depth(d - 1);
+    sink++;
+    return id;
+  }
+  return scvgc_stack_capture();
+}
+
+static void depth64(void) { scvgc_opt.stack_depth = 64; }
+
+Test(stack, ids_are_dense_and_name_their_frames_for_good, .init = depth64) {
+  uint32_t ids[20];
+  const uintptr_t *first[20];
+  for (int d = 0; d < 20; d++) {
+    ids[d] = at_depth(d);
+    cr_assert_eq(ids[d], (uint32_t)d + 1, "stack %d got id %u", d, ids[d]);
+    cr_assert_gt(scvgc_stack_get(ids[d], &first[d]), 0);
+  }
+  for (int d = 0; d < 20; d++) {
+    const uintptr_t *pcs;
+    scvgc_stack_get(ids[d], &pcs);
+    cr_assert_eq(pcs, first[d]);
+    cr_assert_eq(scvgc_stack_intern(pcs, scvgc_stack_get(ids[d], &pcs)), ids[d]);
+  }
+  const uintptr_t *none;
+  cr_assert_eq(scvgc_stack_get(0, &none), 0);
+  cr_assert_null(none);
+  cr_assert_eq(scvgc_stack_get(1000, &none), 0);
+}
+
+Test(stack, interned_frames_are_stored_once) {
+  uintptr_t a[3] = {0x1000, 0x2000, 0x3000}, b[3] = {0x1000, 0x2000, 0x3001};
+  uint32_t ia = scvgc_stack_intern(a, 3), ib = scvgc_stack_intern(b, 3);
+  cr_assert(ia && ib && ia != ib);
+  cr_assert_eq(scvgc_stack_intern(a, 3), ia);
+  cr_assert_eq(scvgc_stack_intern(a, 2), scvgc_stack_intern(b, 2));
+  cr_assert_eq(scvgc_stack_intern(a, 0), 0);
+  const uintptr_t *pcs;
+  cr_assert_eq(scvgc_stack_get(ib, &pcs), 3);
+  cr_assert_eq(pcs[2], 0x3001);
+}
+
+static void add_len(void *base, size_t len, void *arg) {
+  (void)base;
+  *(size_t *)arg += len;
+}
+
+Test(stack, the_depot_lives_in_counted_metadata_mappings, .init = depth16) {
+  size_t before = atomic_load(&scvgc_gc_sys);
+  site_a();
+  scvgc_stack_stats_t st;
+  scvgc_stack_stats(&st);
+  cr_assert_gt(st.depot_bytes, 0);
+  cr_assert_gt(st.unwind_bytes, 0);
+  cr_assert_geq(atomic_load(&scvgc_gc_sys) - before, st.depot_bytes + st.unwind_bytes);
+  size_t mapped = 0;
+  scvgc_stack_foreach_mapping(add_len, &mapped);
+  cr_assert_eq(mapped, st.depot_bytes + st.unwind_bytes, "the root finder is told of all of it");
+}
+
+#define NTHREADS 8
+#define ROUNDS 2000
+static uint32_t seen[NTHREADS][2];
+
+static void *capture_both(void *arg) {
+  int t = (int)(intptr_t)arg;
+  for (int i = 0; i < ROUNDS; i++) {
+    uint32_t a = site_a(), b = site_b();
+    if (i == 0) {
+      seen[t][0] = a;
+      seen[t][1] = b;
+    }
+    if (a != seen[t][0] || b != seen[t][1]) return (void *)1;
+  }
+  return NULL;
+}
+
+Test(stack, concurrent_captures_from_8_threads_agree, .init = depth16) {
+  pthread_t th[NTHREADS];
+  for (int t = 0; t < NTHREADS; t++)
+    cr_assert_eq(pthread_create(&th[t], NULL, capture_both, (void *)(intptr_t)t), 0);
+  for (int t = 0; t < NTHREADS; t++) {
+    void *r;
+    pthread_join(th[t], &r);
+    cr_assert_null(r, "thread %d saw its id change", t);
+  }
+  for (int t = 0; t < NTHREADS; t++) {
+    cr_assert_eq(seen[t][0], seen[0][0], "thread %d", t);
+    cr_assert_eq(seen[t][1], seen[0][1], "thread %d", t);
+  }
+  cr_assert_neq(seen[0][0], seen[0][1]);
+  scvgc_stack_stats_t st;
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.stacks, 2, "each stack is stored once, whoever inserts it first");
+}
+
+static void *insert_many(void *arg) {
+  uintptr_t pcs[4] = {(uintptr_t)arg, 0, 0, 0};
+  for (uintptr_t i = 1; i <= 20000; i++) {
+    pcs[1] = i;
+    if (!scvgc_stack_intern(pcs, 2)) return (void *)1;
+  }
+  return NULL;
+}
+
+Test(stack, concurrent_inserts_of_new_stacks_get_distinct_dense_ids) {
+  pthread_t th[NTHREADS];
+  for (int t = 0; t < NTHREADS; t++)
+    pthread_create(&th[t], NULL, insert_many, (void *)(uintptr_t)(0x10000 + t % 4));
+  for (int t = 0; t < NTHREADS; t++) {
+    void *r;
+    pthread_join(th[t], &r);
+    cr_assert_null(r);
+  }
+  scvgc_stack_stats_t st;
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.stacks, 4 * 20000, "two threads per key set: every stack once");
+  for (uint32_t id = 1; id <= 4 * 20000; id++) {
+    const uintptr_t *pcs;
+    cr_assert_eq(scvgc_stack_get(id, &pcs), 2, "id %u", id);
+  }
+}
+
+Test(stack, a_module_change_keeps_ids_and_frames, .init = depth16) {
+  uint32_t ids[3][2];
+  for (int round = 0; round < 3; round++) {
+    alternate(3, ids[round]);
+    cr_assert_eq(ids[round][0], ids[0][0], "round %d", round);
+    cr_assert_eq(ids[round][1], ids[0][1], "round %d", round);
+    scvgc_stack_modules_changed();
+    if (round == 1)
+      for (int i = 0; i < 70000; i++) scvgc_stack_modules_changed(); /* a key generation wrap */
+  }
+}
+
+static volatile int stop_inserting;
+static void *insert_until_stopped(void *arg) {
+  uintptr_t pcs[2] = {(uintptr_t)arg, 0};
+  while (!stop_inserting) {
+    pcs[1]++;
+    scvgc_stack_intern(pcs, 2);
+  }
+  return NULL;
+}
+
+Test(stack, a_fork_child_captures_while_other_threads_were_inserting, .init = depth16) {
+  pthread_atfork(scvgc_stack_fork_prepare, scvgc_stack_fork_parent, scvgc_stack_fork_child);
+  pthread_t th[4];
+  for (int t = 0; t < 4; t++) pthread_create(&th[t], NULL, insert_until_stopped, (void *)(uintptr_t)(t + 1));
+  for (int k = 0; k < 20; k++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      uint32_t a = site_a(), b = site_b();
+      uintptr_t pcs[2] = {0xdead, (uintptr_t)k};
+      _exit(a && b && a != b && scvgc_stack_intern(pcs, 2) ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d", k);
+  }
+  stop_inserting = 1;
+  for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
+}
