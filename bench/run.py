@@ -504,6 +504,15 @@ def render(header, rows, markdown):
     return "\n".join(out)
 
 
+def machine_cpu_seconds():
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat"""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]  # user .. steal
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + ticks[4]                                # idle + iowait
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
 def machine_line():
     model = platform.processor() or platform.machine()
     try:
@@ -536,7 +545,8 @@ def report(results, allocs, cases, args, notes, bad):
     if any(a.name.startswith("libscvgc") for a in allocs):
         what += f"; libscvgc with SCVGC_MODE={args.scvgc_mode}"
     out.append(f"{what}.  Machine: {machine_line()}; load average at start "
-               f"{args.load_at_start:.2f}.")
+               f"{args.load_at_start:.2f}; other processes used {args.others_share:.0%} of "
+               f"the machine's CPU during the run.")
     out.append("")
     out.append(render(header, rows, md))
     out.append("")
@@ -616,8 +626,15 @@ def main(argv=None):
             "the timings will be noisy")
     build(args)
     start = time.monotonic()
+    machine0, own0 = machine_cpu_seconds(), sum(os.times()[:4])
     results = (callgrind if args.callgrind else measure)(cases, allocs, args)
-    log(f"done in {time.monotonic() - start:.0f} s")
+    machine1, own1 = machine_cpu_seconds(), sum(os.times()[:4])
+    busy, total = machine1[0] - machine0[0], machine1[1] - machine0[1]
+    args.others_share = max(0.0, (busy - (own1 - own0)) / total) if total > 0 else 0.0
+    log(f"done in {time.monotonic() - start:.0f} s; other processes used "
+        f"{args.others_share:.0%} of the machine's CPU meanwhile")
+    if args.others_share > 0.05 and not args.callgrind:
+        log("warning: the machine was not quiet: the timings are noisy, run again when it is")
     bad = check_checksums(results, notes)
     failed = any(c.failures for cells in results.values() for c in cells.values())
     if failed:
