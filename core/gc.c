@@ -25,6 +25,7 @@
  *   collections started from the allocation path (with no core lock held).
  */
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@
 
 static scvgc_lock_t gc_lock = SCVGC_LOCK_INIT;
 _Atomic size_t scvgc_gc_next = SIZE_MAX;
+_Atomic int scvgc_gc_paused; /* no periodic cycle while a report symbolizes (report.c) */
 
 #define GC_FLOOR (4u << 20) /* no periodic cycle below a 4 MiB heap */
 
@@ -307,11 +309,39 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
 /* From the allocation path, when the heap reached the goal. Markers and the collector
  * never start one (they allocate workbufs, not objects, but be sure). */
 void scvgc_gc_periodic(void) {
-  if (scvgc_gc_worker || !scvgc_gc_ready()) return;
-  if (atomic_load(&scvgc_heap_inuse) < atomic_load(&scvgc_gc_next)) return;
+  if (scvgc_gc_worker || !scvgc_gc_ready() || atomic_load(&scvgc_gc_paused)) return;
+  size_t next = atomic_load(&scvgc_gc_next);
+  if (atomic_load(&scvgc_heap_inuse) < next) return;
   /* one thread runs it; the others go on allocating rather than queue up behind it */
-  atomic_store(&scvgc_gc_next, SIZE_MAX);
+  if (!atomic_compare_exchange_strong(&scvgc_gc_next, &next, SIZE_MAX)) return;
   scvgc_gc_cycle(SCVGC_GC_PERIODIC);
+}
+
+/* A copy of the last cycle's leak table for the report, taken under gc_lock: cycles that
+ * start while the report is being written (its symbolization allocates) must not change
+ * what it reads. The copy is malloc'd outside the lock (malloc may start a cycle). Returns
+ * the number of groups copied into *out (free with free()), or -1 out of memory. */
+long scvgc_gc_copy_leaks(scvgc_leak_t **out, scvgc_leaks_t *totals) {
+  size_t want = 0;
+  for (;;) {
+    scvgc_leak_t *buf = want ? malloc(want * sizeof *buf) : NULL;
+    if (want && !buf) return -1;
+    scvgc_lock(&gc_lock);
+    const scvgc_leaks_t *t = &scvgc_leaks;
+    if (t->ngroups <= want) {
+      size_t n = 0;
+      for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i].objects) buf[n++] = t->slots[i];
+      *totals = *t;
+      totals->slots = NULL;
+      scvgc_unlock(&gc_lock);
+      *out = buf;
+      return (long)n;
+    }
+    want = t->ngroups;
+    scvgc_unlock(&gc_lock);
+    free(buf);
+  }
 }
 
 void scvgc_gc_fork_child(void) {

@@ -37,6 +37,7 @@ typedef struct {
 } scvgc_gcstats_t;
 
 extern scvgc_gcstats_t scvgc_gcstats SCVGC_HIDDEN;
+extern _Atomic int scvgc_gc_paused SCVGC_HIDDEN;
 extern scvgc_leaks_t scvgc_leaks SCVGC_HIDDEN;
 extern __thread int scvgc_gc_worker SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
 
@@ -46,6 +47,7 @@ bool scvgc_gc_ready(void) SCVGC_HIDDEN;
 /* Run one full cycle; false when it could not be trusted (see scvgc_leaks_t.incomplete). */
 bool scvgc_gc_cycle(int reason) SCVGC_HIDDEN;
 void scvgc_gc_fork_child(void) SCVGC_HIDDEN;
+long scvgc_gc_copy_leaks(scvgc_leak_t **out, scvgc_leaks_t *totals) SCVGC_HIDDEN;
 
 /* The library's own-mapping registry lock (roots.c), taken by the cycle. */
 void scvgc_own_lock(void) SCVGC_HIDDEN;

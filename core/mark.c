@@ -244,6 +244,7 @@ static _Atomic int helpers_done;
 static int nhelpers;
 static pid_t helper_tids[64];
 static uintptr_t helper_tps[64]; /* their thread pointers: struct pthread, at the stack top */
+static int ntps;                  /* kept in a fork child: the TCBs are still there */
 static _Atomic int helpers_started;
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val) {
@@ -289,6 +290,7 @@ int scvgc_mark_start_threads(int n) {
     pthread_attr_destroy(&a);
   }
   while (atomic_load(&helpers_started) < nhelpers) sched_yield(); /* excluded from stops */
+  ntps = nhelpers;
   return nhelpers + 1;
 }
 
@@ -298,7 +300,7 @@ void scvgc_mark_fork_child(void) { nhelpers = 0; }
 
 int scvgc_mark_thread_tcbs(uintptr_t *out, int max) {
   int n = 0;
-  for (int i = 0; i < nhelpers && n < max; i++) out[n++] = helper_tps[i];
+  for (int i = 0; i < ntps && n < max; i++) out[n++] = helper_tps[i];
   return n;
 }
 

@@ -169,6 +169,8 @@ static void load_suppressions(void) {
 
 /* ---- the report -------------------------------------------------------------------------------- */
 
+static scvgc_leaks_t copied; /* totals and flags of the table the report is written from */
+
 typedef struct {
   const scvgc_leak_t *leak;
   scvgc_frame_t frames[64];
@@ -189,10 +191,9 @@ static const char *mode_name(void) {
 
 static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
   const char *pre = r->prefix;
-  const scvgc_leaks_t *t = &scvgc_leaks;
   if (r->reported_objects == 0) {
     out_fmt(o, "%sno leaks found (%s mode%s)\n", pre, mode_name(),
-            t->incomplete ? "; the check was incomplete: see above" : "");
+            copied.incomplete ? "; the check was incomplete: a thread could not be stopped" : "");
   } else {
     out_fmt(o, "%sLEAK SUMMARY (%s mode): %lu bytes in %lu objects are leaked\n", pre, mode_name(),
             (unsigned long)(r->direct_bytes + r->indirect_bytes),
@@ -236,7 +237,7 @@ static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
 
 static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
   out_fmt(o, "{\"version\": 1, \"pid\": %d, \"mode\": \"%s\", \"complete\": %s,\n \"leaks\": [",
-          (int)getpid(), mode_name(), scvgc_leaks.incomplete ? "false" : "true");
+          (int)getpid(), mode_name(), copied.incomplete ? "false" : "true");
   bool first = true;
   for (size_t i = 0; i < ng; i++) {
     if (g[i].suppressed) continue;
@@ -286,18 +287,20 @@ void scvgc_report_write(scvgc_report_t *r) {
   memset(r, 0, sizeof *r);
   scvgc_snprintf(r->prefix, sizeof r->prefix, "==%d== scvgc: ", (int)getpid());
   load_suppressions();
-  const scvgc_leaks_t *t = &scvgc_leaks;
-  size_t ng = 0;
-  group_t *g = t->ngroups ? calloc(t->ngroups, sizeof *g) : NULL;
-  if (t->ngroups && !g) {
+  scvgc_leak_t *leaks = NULL;
+  long nl = scvgc_gc_copy_leaks(&leaks, &copied);
+  group_t *g = nl > 0 ? calloc((size_t)nl, sizeof *g) : NULL;
+  if (nl < 0 || (nl > 0 && !g)) {
     scvgc_message("out of memory writing the leak report");
+    free(leaks);
     scvgc_unlock(&report_lock);
     return;
   }
+  size_t ng = 0;
+  atomic_fetch_add(&scvgc_gc_paused, 1); /* libdw allocates a lot: no periodic cycle for it */
   scvgc_symbolize_begin();
-  for (size_t i = 0; i < t->cap; i++) {
-    const scvgc_leak_t *l = &t->slots[i];
-    if (!l->objects) continue;
+  for (long i = 0; i < nl; i++) {
+    const scvgc_leak_t *l = &leaks[i];
     group_t *e = &g[ng++];
     e->leak = l;
     const uintptr_t *pcs;
@@ -352,7 +355,9 @@ void scvgc_report_write(scvgc_report_t *r) {
     }
   }
   scvgc_symbolize_end();
+  atomic_fetch_sub(&scvgc_gc_paused, 1);
   free(g);
+  free(leaks);
   scvgc_unlock(&report_lock);
 }
 
