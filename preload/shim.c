@@ -22,6 +22,7 @@
 #include "../core/alloc_fast.h"
 #include "../core/gc.h"
 #include "../core/report.h"
+#include "../core/stack.h"
 #include "../include/scvgc.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -166,6 +167,20 @@ EXPORT int mallopt(int param, int value) {
   return 1;
 }
 
+/* ---- dl hooks ------------------------------------------------------------------------- */
+
+static int (*libc_dlclose)(void *);
+
+/* After a library goes, its code addresses may hold other code: the stack walker forgets
+ * the unwind rules it cached (roots need nothing: they are read from /proc/self/maps at
+ * each cycle, so dlopen'd and dlclose'd data are always current). */
+EXPORT int dlclose(void *handle) {
+  if (!libc_dlclose) libc_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+  int r = libc_dlclose ? libc_dlclose(handle) : -1;
+  scvgc_stack_modules_changed();
+  return r;
+}
+
 /* ---- the public API (include/scvgc.h) ------------------------------------------------ */
 
 EXPORT void scvgc_collect(void) {
@@ -188,6 +203,7 @@ __attribute__((constructor(101))) static void scvgc_start(void) {
   scvgc_keep_stderr();
   pthread_atfork(scvgc_fork_prepare, scvgc_fork_parent, scvgc_fork_child);
   libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+  libc_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
   scvgc_gc_start(); /* the marker threads: here, never inside malloc */
 }
 
