@@ -52,7 +52,7 @@ static const scvgc_leaks_t *collect(void) {
   /* and the callee-saved registers this frame inherited: zero for the cycle (the compiler
    * saves the caller's values first and restores them after) */
   __asm__ volatile("xor %%ebx,%%ebx; xor %%r12d,%%r12d; xor %%r13d,%%r13d; xor %%r14d,%%r14d;"
-                   "xor %%r15d,%%r15d; xor %%ebp,%%ebp" ::: "rbx", "rbp", "r12", "r13", "r14", "r15");
+                   "xor %%r15d,%%r15d" ::: "rbx", "r12", "r13", "r14", "r15");
   cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the cycle is complete");
   return &scvgc_leaks;
 }
