@@ -121,7 +121,7 @@ static void flood_push(scvgc_marker_t *m, uintptr_t obj) {
 
 /* Flood from the grey objects of m (the collector's own marker, alone now): every leaked
  * object reached becomes indirect. */
-static void flood(classify_t *c) {
+SCVGC_NO_SANITIZE static void flood(classify_t *c) {
   scvgc_marker_t *m = c->m;
   for (;;) {
     if (!m->wb || !m->wb->nobj) {

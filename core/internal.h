@@ -28,6 +28,9 @@
 #include <stdint.h>
 
 #define SCVGC_HIDDEN __attribute__((visibility("hidden")))
+/* The conservative scanner reads memory the program never handed to it (stack red zones,
+ * uninitialised words): in a sanitizer build those reads are deliberate, not bugs. */
+#define SCVGC_NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

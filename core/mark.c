@@ -156,7 +156,7 @@ void scvgc_mark_flush(scvgc_marker_t *m) {
   if (n) mark_batch(m, m->batch, n);
 }
 
-void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
+SCVGC_NO_SANITIZE void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
   lo = (lo + 7) & ~(uintptr_t)7;
   for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
     uintptr_t w = *(const uintptr_t *)p;

@@ -330,7 +330,7 @@ void scvgc_report_write(scvgc_report_t *r) {
     }
   }
   r->reported_objects = r->direct_objects + r->indirect_objects;
-  qsort(g, ng, sizeof *g, by_bytes);
+  if (ng) qsort(g, ng, sizeof *g, by_bytes);
   scvgc_stats_read(&r->heap);
   scvgc_read_rss(&r->rss_peak, &r->rss_now);
 
