@@ -12,11 +12,11 @@
  *   clone()d with CLONE_VM but in a thread group of its own, so it may ptrace our threads);
  *   every stopped thread runs stw_handler under the fallback.
  * Invariants:
- *   - nothing here calls libc between the stop and the start, nor anywhere in the tracer
- *     or the handler: system calls are inline `syscall` instructions (no errno, no TLS:
- *     the tracer shares the caller's thread pointer), memory is mmap'd, /proc is read with
- *     getdents64. The only libc calls are sigaction() when the fallback is first installed
- *     and scvgc_message() for the one-time notice, both with no thread stopped.
+ *   - nothing here calls libc while a thread is stopped, nor anywhere in the tracer or the
+ *     handler: system calls are inline `syscall` instructions (no errno, no TLS: the
+ *     tracer shares the caller's thread pointer), memory is mmap'd, /proc is read with
+ *     getdents64. libc is called only by the stopper before anything is stopped: errno,
+ *     memset, sigaction() to (re)install the fallback, scvgc_message() for its notice.
  *   - w->threads[0] is the caller; every tid listed in /proc/self/task while the world is
  *     stopped has exactly one slot (stopping rescans until a pass finds nothing new).
  *   - the fallback handler never touches the thread array (which may move when it grows):
@@ -391,38 +391,39 @@ static bool thread_dead(pid_t tid) {
 #define TRACER_STACK (256 * 1024)
 static char *tracer_stack; /* mapped once, guard page at its low end, reused by each cycle */
 
-/* Wait (at most until deadline) for every ST_WAIT thread to report a stop; applies every
- * event wait4 gives, also late ones of FAILED threads. */
+/* Apply one wait4 status to thread t (ST_WAIT, or a FAILED one that stopped late). */
+static void tracer_event(scvgc_thread_t *t, int status) {
+  if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    t->state = SCVGC_STW_GONE;
+  } else if (WIFSTOPPED(status)) {
+    /* PTRACE_EVENT_STOP: our interrupt (or a group stop). Otherwise a signal-delivery
+     * stop: stopped all the same; the signal goes back at the release. */
+    if ((status >> 16) != PTRACE_EVENT_STOP) t->signal = WSTOPSIG(status);
+    t->state = SCVGC_STW_STOPPED;
+  }
+}
+
+/* Wait (at most until deadline) for every ST_WAIT thread to report its stop. Each sweep
+ * asks wait4 about each waiting tid: wait4(-1) walks every tracee in the kernel, which made
+ * a cycle quadratic (1000 threads: 70 ms). Between sweeps, SIGCHLD (blocked in the tracer,
+ * so a stop after the sweep leaves it pending: no lost wake-up) says something changed. */
 static void tracer_wait(scvgc_world_t *w, int pending, uint64_t deadline) {
   uint64_t chld = (uint64_t)1 << (SIGCHLD - 1);
   while (pending > 0) {
-    int status;
-    long pid = sc4(SYS_wait4, -1, &status, __WALL | WNOHANG, 0);
-    if (pid == -EINTR) continue;
-    if (pid < 0) break; /* ECHILD: nothing traced is left */
-    if (pid == 0) {
-      uint64_t now = r_now();
-      if (now >= deadline) break;
-      struct timespec ts = ns_ts(deadline - now);
-      /* SIGCHLD is blocked in the tracer; a stop that came after the wait4 above left it
-       * pending, so this returns at once (no lost wake-up). */
-      sc4(SYS_rt_sigtimedwait, &chld, NULL, &ts, 8);
-      continue;
+    for (int i = 1; i < w->nthreads && pending > 0; i++) {
+      scvgc_thread_t *t = &w->threads[i];
+      if (t->state != ST_WAIT) continue;
+      int status;
+      long r = sc4(SYS_wait4, t->tid, &status, __WALL | WNOHANG, 0);
+      if (r == t->tid) tracer_event(t, status);
+      else if (r == -ECHILD) t->state = SCVGC_STW_GONE; /* reaped: not ours any more */
+      if (t->state != ST_WAIT) pending--;
     }
-    scvgc_thread_t *t = lookup(w, (pid_t)pid);
-    if (!t) continue;
-    int was_waiting = t->state == ST_WAIT;
-    if (WIFEXITED(status) || WIFSIGNALED(status)) {
-      t->state = SCVGC_STW_GONE;
-    } else if (WIFSTOPPED(status) && (t->state == ST_WAIT || t->state == SCVGC_STW_FAILED)) {
-      /* PTRACE_EVENT_STOP: our interrupt (or a group stop). Otherwise a signal-delivery
-       * stop: stopped all the same, and the kernel delivers the signal when we let go. */
-      if ((status >> 16) != PTRACE_EVENT_STOP) t->signal = WSTOPSIG(status);
-      t->state = SCVGC_STW_STOPPED;
-    } else {
-      continue;
-    }
-    if (was_waiting) pending--;
+    if (pending <= 0) break;
+    uint64_t now = r_now();
+    if (now >= deadline) break;
+    struct timespec ts = ns_ts(deadline - now);
+    sc4(SYS_rt_sigtimedwait, &chld, NULL, &ts, 8);
   }
 }
 
@@ -441,7 +442,7 @@ static void tracer_release_signals(scvgc_world_t *w) {
  * nothing new appears. 0, or -errno when ptrace is refused (nothing is left stopped). */
 static int tracer_stop_all(scvgc_world_t *w) {
   int from = 1;
-  for (int round = 0;; round++) {
+  for (;;) {
     int pending = 0;
     for (int i = from; i < w->nthreads; i++) {
       scvgc_thread_t *t = &w->threads[i];
@@ -890,6 +891,7 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   } else {
     /* The tracer is gone and every thread runs again: start over with signals. */
     w->nthreads = 0;
+    cyc.oom = 0;
     for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
     add_slot(w, cyc.self, SCVGC_STW_SELF);
     w->threads[0] = me; /* slot 0 again */
@@ -902,9 +904,14 @@ int scvgc_stw_stop(scvgc_world_t *w) {
     }
     if (!scvgc_stw_fallback_reported && scvgc_opt.trace >= 1) {
       scvgc_stw_fallback_reported = 1; /* once per process: nothing is stopped yet */
-      scvgc_message("stop-the-world: ptrace unavailable (%s); stopping threads with signal "
-                    "%d instead (under gdb: handle SIG%d nostop noprint)",
-                    why, sig.signo, sig.signo);
+      if (sig.signo)
+        scvgc_message("stop-the-world: ptrace unavailable (%s); stopping threads with signal "
+                      "%d instead (under gdb: handle SIG%d nostop noprint)",
+                      why, sig.signo, sig.signo);
+      else
+        scvgc_message("stop-the-world: ptrace unavailable (%s) and no free real-time signal: "
+                      "threads cannot be stopped, collections free nothing",
+                      fallback_reason);
     }
     if (sig.signo) {
       w->method = SCVGC_STW_SIGNALS;

@@ -701,8 +701,11 @@ static void check_many_cycles_under_malloc(int force, int from_other_thread) {
     cycle_driver(&c);
   }
   unsigned long end = 0;
-  sleep_ms(10);
-  for (int k = 0; k < N; k++) end += ws[k].count;
+  for (int i = 0; i < 3000 && end <= c.after; i++) {
+    sleep_ms(1);
+    end = 0;
+    for (int k = 0; k < N; k++) end += ws[k].count;
+  }
   stop_workers(ws, N);
   cr_assert_eq(c.bad, 0, "%d of %d cycles did not stop every thread", c.bad, c.cycles);
   cr_assert_eq(c.still, 0, "allocators ran while stopped in %d cycles", c.still);
@@ -776,9 +779,9 @@ Test(stw, excluded_threads_keep_running_while_the_world_is_stopped) {
   cr_assert_eq(scvgc_stw_exclude(ws[0].tid), 0);
   scvgc_world_t w = {0};
   scvgc_stw_stop(&w);
-  unsigned long a = ws[0].count, b0 = ws[1].count;
-  sleep_ms(20);
-  unsigned long b = ws[0].count, b1 = ws[1].count;
+  unsigned long b0 = ws[1].count;
+  int ran = moves(&ws[0].count, ws[0].count);
+  unsigned long b1 = ws[1].count;
   scvgc_thread_t te = *find(&w, ws[0].tid), ts = *find(&w, ws[1].tid);
   int nstopped = w.nstopped;
   scvgc_stw_start(&w);
@@ -790,7 +793,7 @@ Test(stw, excluded_threads_keep_running_while_the_world_is_stopped) {
   cr_assert_eq(te.state, SCVGC_STW_EXCLUDED);
   cr_assert_eq(te.nregs, 0);
   cr_assert_eq(ts.state, SCVGC_STW_STOPPED);
-  cr_assert_gt(b, a, "the excluded thread was stopped");
+  cr_assert(ran, "the excluded thread was stopped");
   cr_assert_eq(b0, b1);
   cr_assert_eq(again, SCVGC_STW_STOPPED, "unexclude did not take");
   cr_assert_geq(nstopped, 1);
