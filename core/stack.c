@@ -244,6 +244,7 @@ void scvgc_stack_foreach_mapping(void (*fn)(void *base, size_t len, void *arg), 
 /* ---- fork ----------------------------------------------------------------------------------- */
 
 void scvgc_stack_fork_prepare(void) {
+  scvgc_unwind_fork_prepare();
   for (int i = 0; i < NSHARDS; i++) scvgc_lock(&shard[i]);
   scvgc_lock(&alloc_lock);
 }
@@ -251,9 +252,11 @@ void scvgc_stack_fork_prepare(void) {
 void scvgc_stack_fork_parent(void) {
   scvgc_unlock(&alloc_lock);
   for (int i = NSHARDS - 1; i >= 0; i--) scvgc_unlock(&shard[i]);
+  scvgc_unwind_fork_parent();
 }
 
 void scvgc_stack_fork_child(void) {
   scvgc_lock_reset(&alloc_lock);
   for (int i = 0; i < NSHARDS; i++) scvgc_lock_reset(&shard[i]);
+  scvgc_unwind_fork_child();
 }
