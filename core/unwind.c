@@ -1,30 +1,35 @@
 /* unwind.c — the stack walker behind the allocation-stack capture (stack.c).
  *
- * Owns: the rule cache. For every code address met on a stack it keeps, in one word, how to
- * step from that frame to its caller — decoded once from the module's DWARF call-frame
- * information (.eh_frame, found through .eh_frame_hdr with _dl_find_object). A step is then
- * a hash probe and one or two loads. This is the algorithm of libunwind's x86-64 fast trace
- * (Gtrace.c), without what made libunwind too slow and too visible to sit inside malloc:
- * measured under the preload, unw_backtrace cost 130 ns per 20-frame capture (160 ns inside
- * python, 1.9x glibc on bench/workloads/pywork.py), its first memory validation opened a pipe
- * (two file descriptors taken from the program), its cache misses block signals with
- * sigprocmask around every step, and its per-thread cache calls pthread_setspecific, which
- * callocs once the program has created 32 keys. This walker takes ~40 ns for 20 frames.
+ * Owns: (1) the rule cache: for every code address met on a stack, in one word, how to step
+ * from that frame to its caller, decoded once from the module's DWARF call-frame information
+ * (.eh_frame via .eh_frame_hdr, found with _dl_find_object); (2) one walker per thread: a ring
+ * of its recent walks (memos, see memo_t) and a small private rule cache. A new walk follows
+ * a memo's frames where they still hold (one load per frame) and steps by rules only where
+ * the stack changed; see docs/stacks.md for the design and the measurements.
+ * This is libunwind's x86-64 fast trace (Gtrace.c) plus the memos, without what made
+ * libunwind unfit to sit inside malloc: under the preload unw_backtrace cost 150-210 ns per
+ * 16-frame capture (python 2.2x glibc), its first memory validation opens a pipe (the
+ * program's next open() returns 5 instead of 3), its cache misses call sigprocmask, and its
+ * per-thread cache calls pthread_setspecific, which callocs once a program has 32 keys.
  *
- * Locks: none. The cache is a lock-free open-addressing table (rslot_t); growth and
- * invalidation swap tables with a CAS; old tables are never unmapped (a reader may still be
- * in one), which bounds the waste to a third of the live table.
+ * Locks: walker_lock, a leaf (the walker free list; taken when a thread makes its first
+ * capture or exits, never with another lock held); the rule tables are lock-free (rslot_t),
+ * growth and invalidation swap tables with a CAS and never unmap a table a reader may be in.
  * Callers: any thread, from inside malloc through scvgc_stack_capture (one walk per thread
- * at a time). Never allocates, never takes a lock (_dl_find_object is lock-free and
- * async-signal-safe), so it is safe in a fork child and with the world stopped; it reads
- * only the calling thread's stack and the loaded modules' CFI.
+ * at a time). Allocates nothing but its own mappings; _dl_find_object is lock-free and
+ * async-signal-safe. Safe with the world stopped (it reads only the calling thread's stack
+ * and the modules' CFI) and in a fork child once scvgc_unwind_fork_child reset walker_lock.
+ * Static TLS: a pointer and a flag (glibc carves static TLS out of every thread's stack).
  *
  * Invariants:
  *   U1 A cached rule for address a was decoded from the CFI that covered a in the generation
- *      named by its key; scvgc_unwind_modules_changed (after dlclose) starts a new one.
- *   U2 A walk reads memory only where the CFI says a return address or a saved %rbp lies,
- *      and only when the frame's CFA is above the previous one (stacks grow down). Frames it
- *      cannot step through (a CFA expression, no CFI: JIT code) end the walk early: the
+ *      named by its key; scvgc_unwind_modules_changed (after dlclose) starts a new one, and
+ *      memos of an older generation are not followed.
+ *   U2 A walk reads memory only where the CFI of a frame it has proven live says a return
+ *      address or a saved %rbp lies: steps by rules check that the CFA is above the frame;
+ *      memo frames are followed one at a time, each only after the return address that leads
+ *      to it was read and matched, so a stale memo costs a mismatch, never a wild read.
+ *   U3 Frames it cannot step through (a CFA expression, no CFI: JIT code) end the walk: the
  *      stack is truncated, never guessed.
  *
  * Which frames are the library's. The leading frames of a walk — the walker, the capture,
@@ -630,7 +635,8 @@ typedef struct {
                        interrupted): its rule is looked up at pc, not pc - 1 */
 #define MF_FLAGS ((uintptr_t)7)
 #define MEMO_CAP (SCVGC_STACK_MAX_DEPTH + 16)
-#define NMEMO 8 /* python: 4 recognise 60% of captures whole, 8 recognise 80% */
+#define NMEMO 8 /* whole captures in bench/workloads/pywork.py: 2 memos 8%, 4: 25%, 8: 40%,
+                   16: 50% (and a memo costs 2 KiB of walker) */
 
 /* Why a walk ended: CL_OPEN it stopped (max reached, MEMO_CAP); CL_RULE the last frame's rule
  * ends every chain (K_END, K_BAD: the same wherever the frame sits); CL_VALUE a check on

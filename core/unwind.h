@@ -1,6 +1,7 @@
 /* unwind.h — the fast stack walker behind scvgc_stack_capture (unwind.c).
  *
- * Only stack.c and the tests call it. The walker never allocates and takes no lock.
+ * Only stack.c and the tests call it. A walk takes no lock and calls no allocator; a thread's
+ * first walk maps its walker state (unwind.c).
  */
 #ifndef SCVGC_UNWIND_H
 #define SCVGC_UNWIND_H
