@@ -6,17 +6,20 @@
  * are never freed or moved, so a pointer from scvgc_stack_get is valid until exit.
  *
  * Locks: shard[NSHARDS] (one per group of buckets), then alloc_lock (the chunk cursor, the
- * id counter and the id map). Both are leaves of the core's lock order: taken only inside
- * scvgc_stack_capture, which is called with no core lock held, and no core lock is taken
- * under them. Lookups of known stacks take no lock.
+ * id counter and the id map); unwind.c's walker_lock is taken alone. All are outside the
+ * order of core/internal.h: taken only inside scvgc_stack_capture/_intern, which are called
+ * with no core lock held, and no core lock is taken under them; fork takes them all (shard
+ * locks in index order, then alloc_lock). Lookups of known stacks take no lock.
  *
  * Callers: program threads, inside malloc (modes leak and collect); the report and the
  * marker read stacks with scvgc_stack_get (lock-free; safe with the world stopped). In a
  * fork child the depot keeps working: scvgc_stack_fork_child resets the locks.
  *
- * The capture never allocates and never re-enters itself: a per-thread flag makes a nested
- * capture (a signal handler's malloc) return 0 at once. The walker (unwind.c) takes no lock
- * and calls only _dl_find_object, which does not allocate.
+ * The capture never calls malloc and never re-enters itself: a per-thread flag makes a nested
+ * capture return 0 at once. Nesting happens in two ways: a signal handler's malloc, and a
+ * thread's first capture, whose pthread_setspecific (unwind.c's walker key) callocs when the
+ * program already holds 32 keys. The walk itself calls only _dl_find_object (no allocation,
+ * no lock). libunwind is not used: it allocates in that same way, and more (unwind.c).
  *
  * Invariants:
  *   D1 A stack is in the depot at most once: inserts into a bucket happen under its shard
@@ -243,6 +246,7 @@ void scvgc_stack_foreach_mapping(void (*fn)(void *base, size_t len, void *arg), 
 /* ---- fork ----------------------------------------------------------------------------------- */
 
 void scvgc_stack_fork_prepare(void) {
+  scvgc_unwind_fork_prepare();
   for (int i = 0; i < NSHARDS; i++) scvgc_lock(&shard[i]);
   scvgc_lock(&alloc_lock);
 }
@@ -250,9 +254,11 @@ void scvgc_stack_fork_prepare(void) {
 void scvgc_stack_fork_parent(void) {
   scvgc_unlock(&alloc_lock);
   for (int i = NSHARDS - 1; i >= 0; i--) scvgc_unlock(&shard[i]);
+  scvgc_unwind_fork_parent();
 }
 
 void scvgc_stack_fork_child(void) {
   scvgc_lock_reset(&alloc_lock);
   for (int i = 0; i < NSHARDS; i++) scvgc_lock_reset(&shard[i]);
+  scvgc_unwind_fork_child();
 }

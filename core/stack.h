@@ -15,11 +15,12 @@
 
 /* The calling thread's stack: up to scvgc_opt.stack_depth return addresses, deduplicated
  * in the depot. The first is the return address into the caller of the library's entry
- * point (malloc, calloc, ...; for C++ new, that caller is operator new). 0 when the depth is 0, when
- * nothing could be captured, when the depot is out of memory or ids, or when the calling
- * thread is already inside a capture (a signal handler's malloc).
- * Never allocates; takes only the depot's leaf locks when the stack is new. Call it with no
- * core lock held. Any thread; a fork child too. */
+ * point (malloc, calloc, ...; for C++ new, that caller is operator new). 0 when the depth
+ * is 0, when nothing could be captured, when the depot is out of memory or ids, or when the
+ * calling thread is already inside a capture (a signal handler's malloc).
+ * Never calls malloc itself (a thread's first capture may make pthread_setspecific calloc:
+ * that malloc's own capture returns 0); takes only the depot's leaf locks when the stack is
+ * new. Call it with no core lock held. Any thread; a fork child too. */
 uint32_t scvgc_stack_capture(void) SCVGC_HIDDEN;
 
 /* The frames of stack id: returns the depth and points *pcs at the return addresses

@@ -1,30 +1,35 @@
 /* unwind.c — the stack walker behind the allocation-stack capture (stack.c).
  *
- * Owns: the rule cache. For every code address met on a stack it keeps, in one word, how to
- * step from that frame to its caller — decoded once from the module's DWARF call-frame
- * information (.eh_frame, found through .eh_frame_hdr with _dl_find_object). A step is then
- * a hash probe and one or two loads. This is the algorithm of libunwind's x86-64 fast trace
- * (Gtrace.c), without what made libunwind too slow and too visible to sit inside malloc:
- * measured under the preload, unw_backtrace cost 130 ns per 20-frame capture (160 ns inside
- * python, 1.9x glibc on bench/workloads/pywork.py), its first memory validation opened a pipe
- * (two file descriptors taken from the program), its cache misses block signals with
- * sigprocmask around every step, and its per-thread cache calls pthread_setspecific, which
- * callocs once the program has created 32 keys. This walker takes ~40 ns for 20 frames.
+ * Owns: (1) the rule cache: for every code address met on a stack, in one word, how to step
+ * from that frame to its caller, decoded once from the module's DWARF call-frame information
+ * (.eh_frame via .eh_frame_hdr, found with _dl_find_object); (2) one walker per thread: a ring
+ * of its recent walks (memos, see memo_t) and a small private rule cache. A new walk follows
+ * a memo's frames where they still hold (one load per frame) and steps by rules only where
+ * the stack changed; see docs/stacks.md for the design and the measurements.
+ * This is libunwind's x86-64 fast trace (Gtrace.c) plus the memos, without what made
+ * libunwind unfit to sit inside malloc: under the preload unw_backtrace cost 150-210 ns per
+ * 16-frame capture (python 2.2x glibc), its first memory validation opens a pipe (the
+ * program's next open() returns 5 instead of 3), its cache misses call sigprocmask, and its
+ * per-thread cache calls pthread_setspecific, which callocs once a program has 32 keys.
  *
- * Locks: none. The cache is a lock-free open-addressing table (rslot_t); growth and
- * invalidation swap tables with a CAS; old tables are never unmapped (a reader may still be
- * in one), which bounds the waste to a third of the live table.
+ * Locks: walker_lock, a leaf (the walker free list; taken when a thread makes its first
+ * capture or exits, never with another lock held); the rule tables are lock-free (rslot_t),
+ * growth and invalidation swap tables with a CAS and never unmap a table a reader may be in.
  * Callers: any thread, from inside malloc through scvgc_stack_capture (one walk per thread
- * at a time). Never allocates, never takes a lock (_dl_find_object is lock-free and
- * async-signal-safe), so it is safe in a fork child and with the world stopped; it reads
- * only the calling thread's stack and the loaded modules' CFI.
+ * at a time). Allocates nothing but its own mappings; _dl_find_object is lock-free and
+ * async-signal-safe. Safe with the world stopped (it reads only the calling thread's stack
+ * and the modules' CFI) and in a fork child once scvgc_unwind_fork_child reset walker_lock.
+ * Static TLS: a pointer and a flag (glibc carves static TLS out of every thread's stack).
  *
  * Invariants:
  *   U1 A cached rule for address a was decoded from the CFI that covered a in the generation
- *      named by its key; scvgc_unwind_modules_changed (after dlclose) starts a new one.
- *   U2 A walk reads memory only where the CFI says a return address or a saved %rbp lies,
- *      and only when the frame's CFA is above the previous one (stacks grow down). Frames it
- *      cannot step through (a CFA expression, no CFI: JIT code) end the walk early: the
+ *      named by its key; scvgc_unwind_modules_changed (after dlclose) starts a new one, and
+ *      memos of an older generation are not followed.
+ *   U2 A walk reads memory only where the CFI of a frame it has proven live says a return
+ *      address or a saved %rbp lies: steps by rules check that the CFA is above the frame;
+ *      memo frames are followed one at a time, each only after the return address that leads
+ *      to it was read and matched, so a stale memo costs a mismatch, never a wild read.
+ *   U3 Frames it cannot step through (a CFA expression, no CFI: JIT code) end the walk: the
  *      stack is truncated, never guessed.
  *
  * Which frames are the library's. The leading frames of a walk — the walker, the capture,
@@ -40,11 +45,13 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/ucontext.h>
 
 #include "internal.h"
 #include "alloc_fast.h"
+#include "lock.h"
 #include "stack.h"
 #include "unwind.h"
 
@@ -579,21 +586,20 @@ static uint64_t rule_decode(uintptr_t key, bool is_ra, bool *cacheable) {
 
 /* ---- finding a rule ------------------------------------------------------------------------ */
 
-/* A small per-thread cache in front of the shared table: the table is large and sparse, and
- * a walk's few new frames would otherwise each cost a cache miss there. Direct-mapped, keyed
- * like the table (generation and address); thread-private, so plain loads and stores. */
-#define L0_BITS 8
+/* A small per-thread cache (in the walker, below) in front of the shared table: the table is
+ * large and sparse, and a walk's few new frames would otherwise each cost a cache miss there.
+ * Direct-mapped, keyed like the table (generation and address); thread-private. */
+#define L0_BITS 9 /* python: 256 entries hit 90.5% of lookups, 1024 hit 98.6% */
 typedef struct {
   uint64_t key, rule;
 } l0_t;
-static __thread l0_t l0[1u << L0_BITS] __attribute__((tls_model("initial-exec")));
 
 /* The rule for key (exact: key is the pc itself, else the return address less one). kg: the
- * walk's key generation in t (0: bypass the caches). */
-static uint64_t rule_find(rtab_t *t, uint64_t kg, uintptr_t key, bool exact) {
+ * walk's key generation in t (0: bypass the caches); l0: the thread's cache, or NULL. */
+static uint64_t rule_find(rtab_t *t, uint64_t kg, uintptr_t key, bool exact, l0_t *l0) {
   uint64_t k = kg | key;
-  l0_t *e = &l0[(k * 0x9E3779B97F4A7C15ull) >> (64 - L0_BITS)];
-  if (likely(kg && e->key == k)) return e->rule;
+  l0_t *e = l0 ? &l0[(k * 0x9E3779B97F4A7C15ull) >> (64 - L0_BITS)] : NULL;
+  if (likely(e && kg && e->key == k)) return e->rule;
   uint64_t r = kg ? rule_get(t, k) : 0;
   if (!r) {
     bool cacheable;
@@ -601,27 +607,25 @@ static uint64_t rule_find(rtab_t *t, uint64_t kg, uintptr_t key, bool exact) {
     if (!cacheable) return r | R_NOCACHE;
     if (kg) rule_put(t, k, r);
   }
-  if (kg) {
+  if (e && kg) {
     e->key = k;
     e->rule = r;
   }
   return r;
 }
 
-/* ---- the walk ------------------------------------------------------------------------------ */
-
-/* The calling thread's previous walk, frame by frame (the memo). A step depends only on the
- * frame's rule (its pc) and on %rsp or %rbp, so when a walk reaches a frame with a remembered
- * pc, the remembered frames above it are its frames too — moved by the difference of the two
- * stack positions — for as long as each return address read at the moved position equals
- * the remembered one. That is one independent load per frame instead of a chain of
- * dependent rule lookups. Consecutive allocations share most of their stack, so most frames
- * of most captures come from here; a capture repeated from the same place is recognised whole
- * and answered with its tag (the depot id) without hashing. */
+/* Recent walks of the calling thread (the memos). A step depends only on the frame's rule (its
+ * pc) and on %rsp or %rbp, so when a walk reaches a frame with a remembered pc, the remembered
+ * frames above it are its frames too — moved by the difference of the two stack positions —
+ * for as long as each return address read at the moved position equals the remembered one:
+ * one independent load per frame instead of a chain of dependent rule lookups. Consecutive
+ * allocations share most of their stack, and a program's allocation stacks come back in
+ * short cycles (an interpreter's loop, a parser's recursion: python's pass through about five
+ * shapes), so a few recent walks recognise most captures whole — answered with their tag, the
+ * depot id, without hashing — and most frames of the others. */
 typedef struct {
   uintptr_t pc;   /* the frame's pc: a return address, or see MF_EXACT */
   uintptr_t sp;   /* %rsp in the frame (8-aligned) | MF_SLOW, MF_EXACT */
-  uintptr_t bp;   /* %rbp in the frame; exact only where the frame's step reads it */
   uint64_t rule;  /* the step taken from this frame (0: none taken) */
 } mframe_t;
 #define MF_SLOW 1u  /* the step is not a plain %rsp-based K_STEP (or was not taken) */
@@ -629,6 +633,8 @@ typedef struct {
                        interrupted): its rule is looked up at pc, not pc - 1 */
 #define MF_FLAGS ((uintptr_t)7)
 #define MEMO_CAP (SCVGC_STACK_MAX_DEPTH + 16)
+#define NMEMO 8 /* whole captures in bench/workloads/pywork.py: 2 memos 8%, 4: 25%, 8: 40%,
+                   16: 50% (and a memo costs 2 KiB of walker) */
 
 /* Why a walk ended: CL_OPEN it stopped (max reached, MEMO_CAP); CL_RULE the last frame's rule
  * ends every chain (K_END, K_BAD: the same wherever the frame sits); CL_VALUE a check on
@@ -642,18 +648,110 @@ typedef struct {
   int max;        /* the max that walk was given */
   int closed;     /* CL_*: why the walk ended at f[n-1] */
   uint32_t tag;   /* scvgc_unwind_set_tag: names the pcs that walk returned (0: none) */
+  uint8_t succ;   /* the memo the thread's next capture used, last time (NMEMO: none) */
   mframe_t f[MEMO_CAP];
 } memo_t;
 
-/* Two memos per thread: a walk that finds a new stack reads one and writes the other.
- * Static TLS, initial-exec: 5 KiB, of which a thread touches what its walks reach. */
-static __thread memo_t memo[2] __attribute__((tls_model("initial-exec")));
-static __thread int memo_cur __attribute__((tls_model("initial-exec")));
+/* A thread's walker: its memos and its rule cache. Not in static TLS (glibc carves static TLS
+ * out of every thread's stack, and a program that asks for 16 KiB stacks must keep getting
+ * them): blocks come from mmap'd chunks, one per thread on its first capture, and go back to
+ * a free list when the thread exits (a pthread key's destructor). A thread without one (its
+ * exit destructors running, no key left) walks without memos. */
+typedef struct walker {
+  memo_t m[NMEMO];
+  uint8_t lru[NMEMO]; /* indices into m, most recently used first */
+  uint8_t last;       /* the memo of the thread's last capture (lru[0]) */
+  l0_t l0[1u << L0_BITS];
+  struct walker *next; /* on the free list */
+} walker_t;
 
-void scvgc_unwind_set_tag(uint32_t tag) { memo[memo_cur].tag = tag; }
+#define WALKER_CHUNK ((size_t)256 << 10)
+static __thread walker_t *my_walker __attribute__((tls_model("initial-exec")));
+static __thread int walker_gone __attribute__((tls_model("initial-exec"))); /* exited or none */
+static scvgc_lock_t walker_lock = SCVGC_LOCK_INIT; /* free list, chunk cursor, key creation */
+static walker_t *walker_free;
+static char *walker_cur, *walker_end;
+static pthread_key_t walker_key;
+static _Atomic int walker_key_state; /* 0 none, 1 created, 2 could not be created */
+static _Atomic size_t walker_bytes;
+static void *walker_chunks; /* mapped chunks, linked through their first word */
 
-/* The live %rbp of m->f[to], knowing it is b at f[from] and that the frames from..to-1 are
- * live at their remembered %rsp + d: the value the last of them that reloads %rbp read. */
+static void walker_release(void *p) {
+  walker_t *w = p;
+  my_walker = NULL;
+  walker_gone = 1;
+  scvgc_lock(&walker_lock);
+  w->next = walker_free;
+  walker_free = w;
+  scvgc_unlock(&walker_lock);
+}
+
+/* The calling thread's walker, made on its first capture; NULL: walk without one. Inside
+ * malloc: pthread_key_create neither allocates nor locks; pthread_setspecific callocs when the
+ * key's index is 32 or more, a nested malloc whose capture returns 0 at once. */
+static walker_t *walker_new(void) {
+  walker_t *w = NULL;
+  scvgc_lock(&walker_lock);
+  if (atomic_load_explicit(&walker_key_state, memory_order_relaxed) == 0)
+    atomic_store_explicit(&walker_key_state,
+                          pthread_key_create(&walker_key, walker_release) == 0 ? 1 : 2,
+                          memory_order_relaxed);
+  if (atomic_load_explicit(&walker_key_state, memory_order_relaxed) == 1) {
+    if ((w = walker_free)) {
+      walker_free = w->next;
+    } else {
+      size_t size = (sizeof(walker_t) + 63) & ~(size_t)63;
+      if ((size_t)(walker_end - walker_cur) < size) {
+        char *c = scvgc_sys_map(WALKER_CHUNK);
+        if (c) {
+          atomic_fetch_add_explicit(&scvgc_gc_sys, WALKER_CHUNK, memory_order_relaxed);
+          atomic_fetch_add_explicit(&walker_bytes, WALKER_CHUNK, memory_order_relaxed);
+          *(void **)c = walker_chunks;
+          walker_chunks = c;
+          walker_cur = c + 64;
+          walker_end = c + WALKER_CHUNK;
+        }
+      }
+      if ((size_t)(walker_end - walker_cur) >= size) {
+        w = (walker_t *)walker_cur;
+        walker_cur += size;
+      }
+    }
+  }
+  scvgc_unlock(&walker_lock);
+  if (!w) {
+    walker_gone = 1;
+    return NULL;
+  }
+  for (int k = 0; k < NMEMO; k++) {
+    w->m[k].n = 0;
+    w->m[k].succ = NMEMO;
+    w->lru[k] = (uint8_t)k;
+  }
+  w->last = 0;
+  if (pthread_setspecific(walker_key, w) != 0) {
+    walker_release(w);
+    return NULL;
+  }
+  return my_walker = w;
+}
+
+void scvgc_unwind_set_tag(uint32_t tag) {
+  if (my_walker) my_walker->m[my_walker->lru[0]].tag = tag;
+}
+
+/* Memo lru[k] was this capture's: it becomes the most recent, and the previous one's
+ * successor. */
+static inline void memo_used(walker_t *t, int k) {
+  uint8_t x = t->lru[k];
+  memmove(&t->lru[1], &t->lru[0], (size_t)k);
+  t->lru[0] = x;
+  t->m[t->last].succ = x;
+  t->last = x;
+}
+
+/* The live %rbp of m->f[to], knowing it is b at f[from] and that the frames from+1..to are
+ * live at their remembered %rsp + d: the value the last step of them that reloads %rbp read. */
 __attribute__((no_sanitize_address)) static inline uintptr_t
 memo_bp(const memo_t *m, int from, uintptr_t b, int to, uintptr_t d) {
   for (int k = to - 1; k >= from; k--) {
@@ -666,36 +764,46 @@ memo_bp(const memo_t *m, int from, uintptr_t b, int to, uintptr_t d) {
 
 /* Check the remembered steps from m->f[i], which is live at its remembered %rsp + *delta with
  * %rbp *bp, up to f[lim] at most, while each moved return address still holds. Returns the
- * last frame e reached; *delta and *bp become f[e]'s. *moved: some frame of f[i..e] is live
- * elsewhere than remembered, or steps from %rbp (its copy needs its live %rsp, %rbp). */
+ * last frame e reached; *delta and *bp become f[e]'s; *moved: some frame of f[i..e] is live
+ * elsewhere than remembered; *diverged: the live return address that differed (0: none). */
 __attribute__((no_sanitize_address)) static inline int
-memo_check(const memo_t *m, int i, int lim, uintptr_t *delta, uintptr_t *bp, bool *moved) {
-  uintptr_t d = *delta, b = *bp;
+memo_check(const memo_t *m, int i, int lim, uintptr_t *delta, uintptr_t *bp, bool *moved,
+           uintptr_t *diverged) {
+  uintptr_t d = *delta, b = *bp, any = d;
   int bi = i; /* b is the live %rbp of f[bi] */
-  bool mv = d != 0;
+  *diverged = 0;
   if (lim > m->n - 1) lim = m->n - 1;
   for (; i < lim; i++) {
     const mframe_t *f = &m->f[i];
-    if (likely(!(f->sp & MF_SLOW))) { /* %rsp-based: the caller sits at the same distance */
-      if (*(const uintptr_t *)((f[1].sp & ~MF_FLAGS) + d - 8) != f[1].pc) break;
-      continue;
+    uintptr_t nd = d, next = f[1].sp & ~MF_FLAGS;
+    if (unlikely(f->sp & MF_SLOW)) { /* the CFA is %rbp-based: the step moves with %rbp */
+      uint64_t r = f->rule;
+      if ((r & (R_VALID | R_KIND)) != (R_VALID | K_STEP)) break;
+      b = memo_bp(m, bi, b, i, d);
+      bi = i;
+      nd = b + (uintptr_t)R_CFA_OFF(r) - next;
+      any |= nd;
     }
-    uint64_t r = f->rule;
-    if ((r & (R_VALID | R_KIND)) != (R_VALID | K_STEP)) break;
-    b = memo_bp(m, bi, b, i, d); /* the CFA is %rbp-based: the step moves with %rbp */
-    bi = i;
-    uintptr_t nd = b - f->bp;
-    if (*(const uintptr_t *)((f[1].sp & ~MF_FLAGS) + nd - 8) != f[1].pc) break;
+    uintptr_t ra = *(const uintptr_t *)(next + nd - 8);
+    if (ra != f[1].pc) {
+      *diverged = ra;
+      break;
+    }
     d = nd;
-    mv = true;
   }
   *delta = d;
   *bp = memo_bp(m, bi, b, i, d);
-  *moved = mv;
+  *moved = any != 0;
   return i;
 }
 
-/* Copy the checked frames m->f[i..e] (as memo_check found them, from delta d and %rbp b at
+/* Does the check that reached f[e] of m recognise m's whole walk (for a walk given max)? */
+static inline bool memo_whole(const memo_t *m, int e, int max) {
+  return e == m->n - 1 && m->tag && m->max == max &&
+         (m->closed == CL_RULE || (m->closed == CL_OPEN && m->n - m->nlead == max));
+}
+
+/* Copy the checked frames m->f[i..e] (as memo_check found them from delta d and %rbp b at
  * f[i]) to out, at their live positions. */
 __attribute__((no_sanitize_address)) static inline void
 memo_copy(const memo_t *m, int i, int e, uintptr_t d, uintptr_t b, bool moved, mframe_t *out) {
@@ -705,11 +813,10 @@ memo_copy(const memo_t *m, int i, int e, uintptr_t d, uintptr_t b, bool moved, m
     const mframe_t *f = &m->f[i];
     uint64_t r = f->rule;
     out->sp = f->sp + d;
-    out->bp = b;
     if (i == e) break;
-    uintptr_t nd = (f->sp & MF_SLOW) && (r & R_RBP_BASE) ? b - f->bp : d;
-    if (r & R_RBP_SAVED)
-      b = *(const uintptr_t *)((f[1].sp & ~MF_FLAGS) + nd + (uintptr_t)R_RBP_OFF(r));
+    uintptr_t nd = d, next = f[1].sp & ~MF_FLAGS;
+    if ((f->sp & MF_SLOW) && (r & R_RBP_BASE)) nd = b + (uintptr_t)R_CFA_OFF(r) - next;
+    if (r & R_RBP_SAVED) b = *(const uintptr_t *)(next + nd + (uintptr_t)R_RBP_OFF(r));
     d = nd;
   }
 }
@@ -723,22 +830,69 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
   *tag = 0;
   if (max <= 0) return 0;
   if (max > SCVGC_STACK_MAX_DEPTH) max = SCVGC_STACK_MAX_DEPTH;
+  walker_t *T = my_walker;
+  if (unlikely(!T) && !walker_gone) T = walker_new();
   uint64_t g = atomic_load_explicit(&rgen, memory_order_acquire);
-  const memo_t *old = &memo[memo_cur];
-  int on = old->gen == g && old->f[0].pc == pc ? old->n : 0; /* remembered frames usable */
 
-  /* Frame 0 is always remembered (the walker's own), wherever the stack now is: follow the
-   * memo from there. All of it again is the same stack. */
-  uintptr_t d0 = 0, b0 = bp, d = 0, b = bp;
+  /* Frame 0 (the walker's own) is in every memo, wherever the stack now is: follow a memo
+   * from there, the predicted one, then the most recent, then the others that go on where
+   * that one stopped holding. */
+  int ri = 0; /* lru position of the reference memo */
+  const memo_t *old = NULL;
+  int on = 0, e0 = -1, sk = -1;
+  uintptr_t d0 = 0, b0 = bp, d = 0, b = bp, npc = 0;
   bool moved = false;
-  int e0 = -1;
+  if (likely(T != NULL)) {
+    /* Stacks come back in cycles: first the memo that came after the last one, last time. */
+    int s = T->m[T->last].succ;
+    if (s < NMEMO && s != T->lru[0]) {
+      const memo_t *m = &T->m[s];
+      if (m->gen == g && m->n && m->f[0].pc == pc) {
+        uintptr_t dk = sp - (m->f[0].sp & ~MF_FLAGS), bk = bp, nk;
+        bool mk;
+        if (memo_whole(m, memo_check(m, 0, MEMO_CAP, &dk, &bk, &mk, &nk), max)) {
+          *tag = m->tag;
+          for (sk = 1; T->lru[sk] != s; sk++) {}
+          memo_used(T, sk);
+          return m->n - m->nlead;
+        }
+      }
+    }
+    old = &T->m[T->lru[0]];
+    on = old->gen == g && old->n && old->f[0].pc == pc ? old->n : 0;
+    sk = s;
+  }
   if (on) {
     d0 = d = sp - (old->f[0].sp & ~MF_FLAGS);
-    e0 = memo_check(old, 0, MEMO_CAP, &d, &b, &moved);
-    if (e0 == on - 1 && old->tag && old->max == max &&
-        (old->closed == CL_RULE || (old->closed == CL_OPEN && old->n - old->nlead == max))) {
+    e0 = memo_check(old, 0, MEMO_CAP, &d, &b, &moved, &npc);
+    if (memo_whole(old, e0, max)) {
       *tag = old->tag;
+      memo_used(T, 0);
       return old->n - old->nlead;
+    }
+    for (int k = 1; npc && k < NMEMO; k++) {
+      const memo_t *m = &T->m[T->lru[k]];
+      if (T->lru[k] == sk || m->gen != g || m->n <= e0 + 1 || m->f[e0 + 1].pc != npc ||
+          m->f[0].pc != pc)
+        continue;
+      uintptr_t dk = sp - (m->f[0].sp & ~MF_FLAGS), bk = bp, nk;
+      bool mk;
+      int ek = memo_check(m, 0, MEMO_CAP, &dk, &bk, &mk, &nk);
+      if (memo_whole(m, ek, max)) {
+        *tag = m->tag;
+        memo_used(T, k);
+        return m->n - m->nlead;
+      }
+      if (ek > e0) {
+        ri = k;
+        old = m;
+        on = m->n;
+        e0 = ek;
+        d0 = sp - (m->f[0].sp & ~MF_FLAGS);
+        d = dk;
+        b = bk;
+        moved = mk;
+      }
     }
   }
 
@@ -750,7 +904,16 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
   /* Key generation of this walk in t; 0 (bypass the caches) when t is from another era. */
   uint64_t kg = t && g >= t->base && g - t->base + 1 <= KEY_GEN_MAX ? (g - t->base + 1) << 48 : 0;
 
-  memo_t *nw = &memo[memo_cur ^ 1];
+  /* The new walk replaces the least recently used memo other than the reference (without a
+   * walker: a memo on this stack, for this walk only). */
+  int wi = 0;
+  memo_t *nw;
+  if (likely(T != NULL)) {
+    wi = T->lru[NMEMO - 1] == T->lru[ri] ? NMEMO - 2 : NMEMO - 1;
+    nw = &T->m[T->lru[wi]];
+  } else {
+    nw = __builtin_alloca(sizeof *nw);
+  }
   mframe_t *f = nw->f;
   int j = 0, n = 0, nlead = -1, steps = 0, closed = CL_OPEN;
   bool exact = true;
@@ -766,7 +929,7 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
       if (j < on && old->f[j].pc == pc && (old->f[j].sp & ~MF_FLAGS) == sp) {
         d0 = d = 0;
         b0 = b = bp;
-        e = memo_check(old, j, MEMO_CAP, &d, &b, &moved);
+        e = memo_check(old, j, MEMO_CAP, &d, &b, &moved, &npc);
       }
     }
     if (e >= 0) {
@@ -778,16 +941,21 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
         e = j + cnt - 1;
         d = d0;
         b = b0;
-        memo_check(old, j, e, &d, &b, &moved); /* the live %rbp of the new last frame */
+        memo_check(old, j, e, &d, &b, &moved, &npc); /* the live %rbp of the new last frame */
       }
       memo_copy(old, j, e, d0, b0, moved, &f[n]);
-      f[n + cnt - 1].bp = bp = b; /* the frame the walk goes on from: its live %rbp */
-      if (nlead < 0)
-        for (int k = n; k < n + cnt; k++)
-          if (f[k].rule && !(f[k].rule & R_SELF)) {
-            nlead = k;
-            break;
-          }
+      bp = b; /* the live %rbp of the frame the walk goes on from */
+      if (nlead < 0) {
+        if (j == 0 && e >= old->nlead && old->nlead < old->n) {
+          nlead = n + old->nlead; /* the same leading frames */
+        } else {
+          for (int k = n; k < n + cnt; k++)
+            if (f[k].rule && !(f[k].rule & R_SELF)) {
+              nlead = k;
+              break;
+            }
+        }
+      }
       n += cnt;
       j = e + 1;
       if (nlead >= 0 && n - nlead >= max) {
@@ -805,12 +973,12 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
       sp = f[n - 1].sp & ~MF_FLAGS;
     } else {
       if (n == MEMO_CAP) break;
-      f[n++] = (mframe_t){pc, sp | MF_SLOW | (exact ? MF_EXACT : 0), bp, 0};
+      f[n++] = (mframe_t){pc, sp | MF_SLOW | (exact ? MF_EXACT : 0), 0};
     }
 
     mframe_t *cur = &f[n - 1];
     uint64_t r = cur->rule;
-    if (!r) cur->rule = r = rule_find(t, kg, exact ? pc : pc - 1, exact);
+    if (!r) cur->rule = r = rule_find(t, kg, exact ? pc : pc - 1, exact, T ? T->l0 : NULL);
     if (nlead < 0 && !(r & R_SELF)) nlead = n - 1;
     if (nlead >= 0 && n - nlead >= max) break;
 
@@ -856,18 +1024,28 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
   nw->max = max;
   nw->closed = closed;
   nw->tag = 0;
-  memo_cur ^= 1;
+  nw->succ = NMEMO;
+  if (T) memo_used(T, wi);
   return kept;
 }
 
 void scvgc_unwind_foreach_mapping(void (*fn)(void *base, size_t len, void *arg), void *arg) {
   for (rtab_t *t = atomic_load_explicit(&rtab, memory_order_acquire); t; t = t->prev)
     fn(t, t->bytes, arg);
+  scvgc_lock(&walker_lock);
+  for (void *c = walker_chunks; c; c = *(void **)c) fn(c, WALKER_CHUNK, arg);
+  scvgc_unlock(&walker_lock);
 }
+
+void scvgc_unwind_fork_prepare(void) { scvgc_lock(&walker_lock); }
+void scvgc_unwind_fork_parent(void) { scvgc_unlock(&walker_lock); }
+/* The other threads' walkers are not given back: they are gone with their threads. */
+void scvgc_unwind_fork_child(void) { scvgc_lock_reset(&walker_lock); }
 
 void scvgc_unwind_stats(scvgc_unwind_stats_t *st) {
   st->rule_misses = atomic_load_explicit(&n_misses, memory_order_relaxed);
   st->truncated = atomic_load_explicit(&n_truncated, memory_order_relaxed);
   st->signal_frames = atomic_load_explicit(&n_signal, memory_order_relaxed);
-  st->rule_bytes = atomic_load_explicit(&rule_bytes, memory_order_relaxed);
+  st->rule_bytes = atomic_load_explicit(&rule_bytes, memory_order_relaxed) +
+                  atomic_load_explicit(&walker_bytes, memory_order_relaxed);
 }

@@ -1,6 +1,7 @@
 /* unwind.h — the fast stack walker behind scvgc_stack_capture (unwind.c).
  *
- * Only stack.c and the tests call it. The walker never allocates and takes no lock.
+ * Only stack.c and the tests call it. A walk takes no lock and calls no allocator; a thread's
+ * first walk maps its walker state (unwind.c).
  */
 #ifndef SCVGC_UNWIND_H
 #define SCVGC_UNWIND_H
@@ -47,13 +48,18 @@ typedef struct {
   uint64_t rule_misses;   /* rules computed from .eh_frame */
   uint64_t truncated;     /* walks stopped early at a frame they could not step through */
   uint64_t signal_frames; /* signal trampolines stepped through */
-  size_t rule_bytes;      /* rule-cache tables mapped (also in scvgc_gc_sys) */
+  size_t rule_bytes;      /* rule-cache tables and per-thread walkers mapped (in scvgc_gc_sys) */
 } scvgc_unwind_stats_t;
 void scvgc_unwind_stats(scvgc_unwind_stats_t *st) SCVGC_HIDDEN;
 
 /* The rule-cache tables mapped so far (current and replaced ones). */
 void scvgc_unwind_foreach_mapping(void (*fn)(void *base, size_t len, void *arg),
                                   void *arg) SCVGC_HIDDEN;
+
+/* fork: the walker free list's lock (stack.c's fork handlers call these). */
+void scvgc_unwind_fork_prepare(void) SCVGC_HIDDEN;
+void scvgc_unwind_fork_parent(void) SCVGC_HIDDEN;
+void scvgc_unwind_fork_child(void) SCVGC_HIDDEN;
 
 /* Test hook: is pc in the library's own code, as the walker decides it? */
 bool scvgc_unwind_is_self(uintptr_t pc) SCVGC_HIDDEN;

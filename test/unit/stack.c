@@ -362,3 +362,66 @@ Test(stack, a_fork_child_captures_while_other_threads_were_inserting, .init = de
   stop_inserting = 1;
   for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
 }
+
+/* ---- per-thread walkers ------------------------------------------------------------------- */
+
+static pthread_key_t late_key;
+static uint32_t late_id;
+static uintptr_t late_first;
+
+__attribute__((noinline)) static void late_destructor(void *arg) {
+  (void)arg;
+  late_id = scvgc_stack_capture(); /* after the walker's own destructor ran */
+  const uintptr_t *pcs;
+  if (scvgc_stack_get(late_id, &pcs) > 0) late_first = pcs[0];
+}
+
+static void *capture_then_exit(void *arg) {
+  (void)arg;
+  site_a();                                   /* this thread's walker exists */
+  pthread_setspecific(late_key, (void *)1);   /* a destructor that runs after the walker's */
+  return NULL;
+}
+
+Test(stack, a_thread_whose_walker_is_gone_still_captures, .init = depth16) {
+  site_a(); /* the walker key exists before late_key: its destructor runs first */
+  cr_assert_eq(pthread_key_create(&late_key, late_destructor), 0);
+  pthread_t th;
+  pthread_create(&th, NULL, capture_then_exit, NULL);
+  pthread_join(th, NULL);
+  cr_assert_neq(late_id, 0);
+  uintptr_t lo, hi;
+  function_of((uintptr_t)late_destructor, &lo, &hi);
+  cr_assert(late_first - 1 >= lo && late_first - 1 < hi);
+}
+
+static void *capture_once(void *arg) {
+  (void)arg;
+  return (void *)(uintptr_t)site_a();
+}
+
+Test(stack, walkers_of_exited_threads_are_reused, .init = depth16) {
+  for (int i = 0; i < 300; i++) {
+    pthread_t th;
+    void *id;
+    pthread_create(&th, NULL, capture_once, NULL);
+    pthread_join(th, &id);
+    cr_assert_neq((uintptr_t)id, 0);
+  }
+  scvgc_stack_stats_t st;
+  scvgc_stack_stats(&st);
+  cr_assert_lt(st.unwind_bytes, (size_t)4 << 20, "300 threads, one at a time: %zu bytes",
+               st.unwind_bytes);
+}
+
+Test(stack, threads_with_the_smallest_stacks_still_start_and_capture, .init = depth16) {
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  cr_assert_eq(pthread_attr_setstacksize(&at, 16384), 0);
+  pthread_t th;
+  cr_assert_eq(pthread_create(&th, &at, capture_once, NULL), 0,
+               "the core's static TLS must leave room in a 16 KiB stack");
+  void *id;
+  pthread_join(th, &id);
+  cr_assert_neq((uintptr_t)id, 0);
+}
