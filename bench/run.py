@@ -504,6 +504,21 @@ def render(header, rows, markdown):
     return "\n".join(out)
 
 
+def library_version(lib):
+    """when lib was built, and the repository's commit (for the libscvgc rows)"""
+    built = time.strftime("%Y-%m-%d %H:%M", time.localtime(lib.stat().st_mtime))
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
+                                "core", "preload", "Makefile"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return f"{lib.name} built {built}"
+    return (f"{lib.name} built {built}, repository at {head}"
+            + (" with uncommitted changes in core/, preload/ or Makefile" if dirty else ""))
+
+
 def machine_cpu_seconds():
     """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat"""
     with open("/proc/stat") as f:
@@ -542,8 +557,9 @@ def report(results, allocs, cases, args, notes, bad):
     sizes = ", ".join(f"{c.label} {scaled(c.workload.cg_size if args.callgrind else c.workload.size, args.scale)}"
                       for c in cases)
     what += f"; sizes: {sizes}"
-    if any(a.name.startswith("libscvgc") for a in allocs):
-        what += f"; libscvgc with SCVGC_MODE={args.scvgc_mode}"
+    scvgc = [a for a in allocs if a.name.startswith("libscvgc")]
+    if scvgc:
+        what += f"; libscvgc with SCVGC_MODE={args.scvgc_mode} ({library_version(scvgc[0].lib)})"
     out.append(f"{what}.  Machine: {machine_line()}; load average at start "
                f"{args.load_at_start:.2f}; other processes used {args.others_share:.0%} of "
                f"the machine's CPU during the run.")
