@@ -90,7 +90,7 @@ deps-test:
 test: deps-test all $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN)
 	@scripts/run-tests.sh
 
-demo: all
+demo: deps-test all
 	@scripts/demo.sh
 
 -include bench/bench.mk
