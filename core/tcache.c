@@ -79,9 +79,43 @@ static void list_remove(scvgc_span_t **head, scvgc_span_t *s) {
   s->next = s->prev = NULL;
 }
 
+/* The partial list is a queue: its head's prev is its tail (the tail's next is NULL), so a
+ * span can go to the back as cheaply as to the front. */
+static void partial_push(scvgc_span_t **head, scvgc_span_t *s) {
+  s->next = *head;
+  s->prev = *head ? (*head)->prev : s;
+  if (*head) (*head)->prev = s;
+  *head = s;
+}
+
+static void partial_append(scvgc_span_t **head, scvgc_span_t *s) {
+  s->next = NULL;
+  if (!*head) {
+    s->prev = s;
+    *head = s;
+    return;
+  }
+  scvgc_span_t *tail = (*head)->prev;
+  tail->next = s;
+  s->prev = tail;
+  (*head)->prev = s;
+}
+
+static void partial_remove(scvgc_span_t **head, scvgc_span_t *s) {
+  if (*head == s) {
+    *head = s->next;
+    if (*head) (*head)->prev = s->prev == s ? *head : s->prev;
+  } else {
+    s->prev->next = s->next;
+    if (s->next) s->next->prev = s->prev;
+    else (*head)->prev = s->prev; /* s was the tail */
+  }
+  s->next = s->prev = NULL;
+}
+
 static void to_partial(scvgc_bin_t *b, scvgc_span_t *s) {
   if (s->where == SCVGC_W_FULL) list_remove(&b->full, s);
-  if (s->where != SCVGC_W_PARTIAL) list_push(&b->partial, s);
+  if (s->where != SCVGC_W_PARTIAL) partial_push(&b->partial, s);
   s->where = SCVGC_W_PARTIAL;
 }
 
@@ -130,7 +164,7 @@ void scvgc_tcache_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) {
   if (s->where == SCVGC_W_FULL) to_partial(b, s);
   if (s->nfreelist == s->ncarved && s->where == SCVGC_W_PARTIAL && (b->partial != s || s->next)) {
     /* wholly free, and another span waits on partial too: give this one back */
-    list_remove(&b->partial, s);
+    partial_remove(&b->partial, s);
     void *l = s->freelist;
     uint32_t n = s->nfreelist;
     s->freelist = NULL;
@@ -174,7 +208,7 @@ void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) {
   }
   scvgc_bin_t *b = &tc->bins[cls];
   void *list;
-  for (;;) {
+  for (int tries = 0;; tries++) {
     scvgc_span_t *s = b->span;
     if (s) {
       uint32_t n;
@@ -184,14 +218,25 @@ void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) {
         break;
       }
       if ((list = scvgc_span_carve(s)) || (list = scvgc_span_xfree_grab(s, &n))) break;
-      if (!mark_full(s)) continue; /* remote frees arrived: grab them */
-      s->where = SCVGC_W_FULL;
-      list_push(&b->full, s);
       b->span = NULL;
+      if (tries == 0 && b->partial) {
+        /* Spent, but frees keep coming back to it under random lifetimes: to the back of
+         * the queue, unmarked (no CAS, and no move back on its next free). A span found
+         * still empty when its turn comes is marked full below. */
+        s->where = SCVGC_W_PARTIAL;
+        partial_append(&b->partial, s);
+      } else {
+        if (!mark_full(s)) { /* remote frees arrived: grab them */
+          b->span = s;
+          continue;
+        }
+        s->where = SCVGC_W_FULL;
+        list_push(&b->full, s);
+      }
     }
     if (atomic_load_explicit(&tc->xspans, memory_order_relaxed)) drain_xspans(tc);
     if ((s = b->partial)) {
-      list_remove(&b->partial, s);
+      partial_remove(&b->partial, s);
     } else if (!(s = scvgc_central_take(cls, tc))) {
       return NULL;
     }
@@ -232,7 +277,8 @@ void scvgc_tcache_flush(scvgc_tcache_t *tc) {
       release_owned(tc, s, l, n);
     }
     while ((s = b->partial) || (s = b->full)) {
-      list_remove(s == b->partial ? &b->partial : &b->full, s);
+      if (s == b->partial) partial_remove(&b->partial, s);
+      else list_remove(&b->full, s);
       void *l = s->freelist;
       uint32_t n = s->nfreelist;
       s->freelist = NULL;
