@@ -6,7 +6,9 @@
  * own frees never need an atomic instruction, whichever of its spans they hit. Per class:
  *   - the current span (bins[c].span): malloc pops bins[c].free, which holds only objects
  *     of the current span (T1);
- *   - partial: owned spans with objects on their freelist;
+ *   - partial: a queue of owned spans with objects on their freelist, or spent just now (a
+ *     spent current span goes to its back unmarked: under random lifetimes frees come back
+ *     to it before its turn; one still empty at its turn is marked full);
  *   - full: owned spans with no free object as last seen (their xfree word has UNLINKED,
  *     so the first remote free queues the span on xspans, central.c C2).
  * Invariants:
