@@ -147,6 +147,9 @@ static uint32_t depot_put(const uintptr_t *pcs, int n, uint64_t hash) {
   scvgc_lock_t *l = &shard[b & (NSHARDS - 1)];
   scvgc_lock(l);
   uint32_t id = 0, head = 0;
+  /* load it again: another thread may have made the table (and put this very stack in it)
+   * since the lock-free look above found none (D1) */
+  tab = atomic_load_explicit(&buckets, memory_order_acquire);
   if (tab) {
     head = atomic_load_explicit(&tab[b], memory_order_acquire);
     id = chain_find(head, pcs, n, hash);
