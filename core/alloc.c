@@ -38,6 +38,7 @@
 #include "report.h"
 #include "stack.h"
 #include "lock.h"
+#include "sweep.h"
 
 int scvgc_inited;
 uintptr_t scvgc_free_key;
@@ -64,13 +65,22 @@ void scvgc_init(void) {
 
 /* ---- side metadata --------------------------------------------------------------------- */
 
+/* Record a new object's metadata. Allocation is black (sweep.c S3): the mark bit is set,
+ * so no sweeper still working on the last cycle's marks can take the object; the next
+ * cycle clears it before it marks. In collect mode this is also where a cache learns that
+ * a cycle ran since it last flushed (tcache.c T5): before the metadata is written, so its
+ * own sweep sees the object free. */
 void scvgc_track(void *p, size_t n) {
+  scvgc_tcache_t *tc = &scvgc_tc;
+  if (unlikely(tc->flushgen != scvgc_sweepgen_now()) && scvgc_collecting)
+    scvgc_tcache_flush_stale(tc);
   scvgc_span_t *s = scvgc_spanof((uintptr_t)p);
   uint32_t i = s->cls ? scvgc_slot_index(s, (uintptr_t)p) : 0;
   if (!s->cls) s->reqsize = n;
   if (s->meta) {
     s->meta[i].stack = scvgc_stack_capture();
-    s->meta[i].size = s->cls ? (uint32_t)n + 1 : 1;
+    __atomic_store_n(&s->meta[i].size, (s->cls ? (uint32_t)n + 1 : 1) | SCVGC_META_MARK,
+                     __ATOMIC_RELAXED);
   }
 }
 
@@ -89,6 +99,7 @@ void *scvgc_malloc_large(size_t n, size_t align) {
   }
   s->reqsize = n;
   if (meta) scvgc_track((void *)s->base, n);
+  scvgc_sweep_credit(s->npages);
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
     scvgc_gc_periodic();
@@ -227,7 +238,11 @@ void *scvgc_realloc(void *ptr, size_t n) {
   if (s->state == SCVGC_SPAN_SMALL) {
     cap = s->elemsize;
     if (n <= cap && (n > cap / 2 || cap <= 32)) {
-      if (s->meta) s->meta[scvgc_slot_index(s, (uintptr_t)ptr)].size = (uint32_t)n + 1;
+      if (s->meta) { /* the mark bit stays: a sweeper may not have reached the span yet */
+        uint32_t *w = &s->meta[scvgc_slot_index(s, (uintptr_t)ptr)].size;
+        __atomic_store_n(w, (__atomic_load_n(w, __ATOMIC_RELAXED) & SCVGC_META_MARK) | ((uint32_t)n + 1),
+                         __ATOMIC_RELAXED);
+      }
       return ptr;
     }
   } else {
@@ -266,6 +281,7 @@ void *scvgc_memalign(size_t align, size_t n) {
 
 void scvgc_fork_prepare(void) {
   scvgc_stack_fork_prepare(); /* a leaf: taken inside malloc with no core lock held */
+  scvgc_sweep_fork_prepare(); /* the reclaim table's lock: taken with no core lock held */
   scvgc_tcache_lock_registry();
   scvgc_central_lock_all();
   scvgc_heap_lock_all();
@@ -277,6 +293,7 @@ void scvgc_fork_parent(void) {
   scvgc_heap_unlock_all();
   scvgc_central_unlock_all();
   scvgc_tcache_unlock_registry();
+  scvgc_sweep_fork_parent();
   scvgc_stack_fork_parent();
 }
 
@@ -287,5 +304,6 @@ void scvgc_fork_child(void) {
   scvgc_heap_reset_locks();
   scvgc_central_reset_locks();
   scvgc_tcache_fork_child(); /* resets the registry lock */
+  scvgc_sweep_fork_child();
   scvgc_stack_fork_child();
 }

@@ -32,6 +32,7 @@
 
 #include "internal.h"
 #include "lock.h"
+#include "sweep.h"
 
 typedef struct {
   scvgc_lock_t lock;
@@ -92,11 +93,16 @@ scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc) {
       ;
     s->owner = tc;
     scvgc_unlock(&c->lock);
+    scvgc_sweep_cache(s); /* swept before it is used (sweep.c), in place: tc owns it now */
     return s;
   }
   scvgc_unlock(&c->lock);
   s = new_span(cls);
-  if (s) s->owner = tc;
+  if (s) {
+    s->owner = tc;
+    scvgc_sweep_cache(s);
+    scvgc_sweep_credit(s->npages);
+  }
   return s;
 }
 
@@ -104,6 +110,7 @@ scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc) {
  * The caller has made sure XF_QUEUED is clear (C5). */
 void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
   central_t *c = &central[s->cls];
+  scvgc_sweep_uncache(s);
   uint32_t unbumped = (uint32_t)((s->limit - s->bump) / s->elemsize);
   uint32_t nalloc = s->nelems - nlist - unbumped;
   scvgc_lock(&c->lock);
@@ -153,13 +160,15 @@ static void notify(central_t *c, scvgc_span_t *s) {
 
 /* Free object p of span s from a thread that does not own s. Lock-free unless this free
  * changes the span's state (C2, C3): then once per such change. */
-void scvgc_central_remote_free(scvgc_span_t *s, void *p) {
-  central_t *c = &central[s->cls]; /* stable: p is still allocated, so s is still s */
+void scvgc_central_remote_free(scvgc_span_t *s, void *p) { scvgc_central_remote_free_list(s, p, p, 1); }
+
+void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uint32_t n) {
+  central_t *c = &central[s->cls]; /* stable: the objects are still allocated, so s is s */
   uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
   enum { NONE, NOTIFY, QUEUE } todo;
   do {
-    *(void **)p = (void *)(x & SCVGC_XF_PTRMASK);
-    nx = (uintptr_t)p | (x & (SCVGC_XF_FLAGS & ~SCVGC_XF_UNLINKED)) | (((x >> 48) + 1) << 48);
+    *(void **)tail = (void *)(x & SCVGC_XF_PTRMASK);
+    nx = (uintptr_t)head | (x & (SCVGC_XF_FLAGS & ~SCVGC_XF_UNLINKED)) | (((x >> 48) + n) << 48);
     todo = NONE;
     if (x & SCVGC_XF_CENTRAL) {
       if (!(x & SCVGC_XF_NOTIFY) &&

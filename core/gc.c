@@ -34,6 +34,7 @@
 #include "lock.h"
 #include "mark.h"
 #include "stw.h"
+#include "sweep.h"
 
 static scvgc_lock_t gc_lock = SCVGC_LOCK_INIT;
 _Atomic size_t scvgc_gc_next = SIZE_MAX;
@@ -41,18 +42,35 @@ _Atomic int scvgc_gc_paused; /* no periodic cycle while a report symbolizes (rep
 
 #define GC_FLOOR (4u << 20) /* no periodic cycle below a 4 MiB heap */
 
-/* Pacing (GOGC): the next cycle starts when the heap in use reaches its size after this
- * cycle times 1 + GOGC/100, and never below the floor. In leak mode nothing is freed, so
- * the leaks count in the size after the cycle: the pace stays geometric. */
-static void set_next(void) {
-  if (scvgc_opt.gogc < 0) {
-    atomic_store(&scvgc_gc_next, SIZE_MAX);
-    return;
-  }
-  size_t after = atomic_load(&scvgc_heap_inuse);
-  size_t goal = after + after / 100 * (size_t)scvgc_opt.gogc;
-  atomic_store(&scvgc_gc_next, goal < GC_FLOOR ? GC_FLOOR : goal);
+/* Pacing (GOGC). The goal is the live heap after a cycle times 1 + GOGC/100, never below
+ * the floor; the next cycle starts when the heap in use reaches it.
+ *   collect: the live heap is what the cycle marked (slot bytes). Sweeping is lazy, so
+ *     until it is done the heap in use still holds the garbage: pacing counts the listed
+ *     pages no sweeper has reached as not in use (sweep.c). When the sweep is done and
+ *     fragmentation keeps the heap above the goal, the goal moves to a quarter of the
+ *     allowance above the swept heap (scvgc_gc_sweep_done): a cycle per allocation would
+ *     free nothing more.
+ *   leak: nothing is freed, so the live heap is the heap in use after the cycle (leaks
+ *     included): the pace stays geometric. */
+static size_t last_live, last_goal;
+
+static size_t goal_of(size_t live) {
+  if (scvgc_opt.gogc < 0) return SIZE_MAX;
+  size_t goal = live + live / 100 * (size_t)scvgc_opt.gogc;
+  return goal < GC_FLOOR ? GC_FLOOR : goal;
 }
+
+static void set_next(size_t goal) { atomic_store(&scvgc_gc_next, goal); }
+
+void scvgc_gc_sweep_done(void) {
+  if (scvgc_opt.gogc < 0) return;
+  size_t inuse = atomic_load(&scvgc_heap_inuse);
+  size_t floor = inuse + (last_goal - last_live) / 4;
+  size_t next = atomic_load(&scvgc_gc_next);
+  while (next != SIZE_MAX && next < floor &&
+         !atomic_compare_exchange_weak(&scvgc_gc_next, &next, floor)) {}
+}
+
 __thread int scvgc_gc_worker __attribute__((tls_model("initial-exec")));
 
 scvgc_gcstats_t scvgc_gcstats;
@@ -68,7 +86,8 @@ void scvgc_gc_start(void) {
   scvgc_gcstats.markers = scvgc_mark_start_threads(n);
   scvgc_gcstats.start_ns = scvgc_nanotime();
   atomic_store(&gc_ready, 1);
-  set_next();
+  last_goal = goal_of(atomic_load(&scvgc_heap_inuse));
+  set_next(last_goal);
 }
 
 bool scvgc_gc_ready(void) { return atomic_load_explicit(&gc_ready, memory_order_acquire); }
@@ -228,24 +247,43 @@ static void tally_span(scvgc_span_t *s, void *arg) {
   }
 }
 
-/* ---- the trace line (SCVGCTRACE=1; format and fields in docs/reports.md) ------------------ */
+/* ---- the trace lines (SCVGCTRACE; format and fields in docs/reports.md) ------------------ */
+
+static void ms3(char *b, size_t n, uint64_t ns) {
+  scvgc_snprintf(b, n, "%lu.%03lu", (unsigned long)(ns / 1000000), (unsigned long)(ns / 1000 % 1000));
+}
 
 static void trace_cycle(const scvgc_gcstats_t *g, const scvgc_leaks_t *t) {
   const scvgc_cycle_t *c = &g->last;
   uint64_t since = c->end_ns - g->start_ns;
   uint64_t share = since ? g->pause_total_ns * 100 / since : 0;
-  scvgc_message("gc %lu @%lu.%03lus %lu%%: %lu.%03lu+%lu.%03lu+%lu.%03lu+%lu.%03lu ms stop+roots+mark+term, "
-                "%lu objects marked, %lu MB scanned, %d threads, %d markers, %lu leaked%s",
+  char a[32], b[32], d[32], e[32];
+  ms3(a, sizeof a, c->sweepterm_ns);
+  ms3(b, sizeof b, c->stop_ns);
+  ms3(d, sizeof d, c->roots_ns + c->mark_ns);
+  ms3(e, sizeof e, c->term_ns);
+  uint64_t found = c->full ? t->totals.direct_objects + t->totals.indirect_objects : c->unreachable;
+  scvgc_message("gc %lu @%lu.%03lus %lu%%: %s+%s+%s+%s ms sweepterm+stop+mark+markterm, "
+                "%lu->%lu->%lu MB, %lu MB goal, %d threads, %d markers, %lu %s%s",
                 (unsigned long)g->cycles, (unsigned long)(since / 1000000000),
-                (unsigned long)(since / 1000000 % 1000), (unsigned long)share,
-                (unsigned long)(c->stop_ns / 1000000), (unsigned long)(c->stop_ns / 1000 % 1000),
-                (unsigned long)(c->roots_ns / 1000000), (unsigned long)(c->roots_ns / 1000 % 1000),
-                (unsigned long)(c->mark_ns / 1000000), (unsigned long)(c->mark_ns / 1000 % 1000),
-                (unsigned long)(c->term_ns / 1000000), (unsigned long)(c->term_ns / 1000 % 1000),
-                (unsigned long)c->marked_objects, (unsigned long)(c->scanned_bytes >> 20), c->threads,
-                g->markers, (unsigned long)(t->totals.direct_objects + t->totals.indirect_objects),
+                (unsigned long)(since / 1000000 % 1000), (unsigned long)share, a, b, d, e,
+                (unsigned long)(c->heap_before >> 20), (unsigned long)(c->heap_after >> 20),
+                (unsigned long)(c->live >> 20), (unsigned long)(c->goal == SIZE_MAX ? 0 : c->goal >> 20),
+                c->threads, g->markers, (unsigned long)found,
+                scvgc_collecting ? "unreachable" : "leaked",
                 c->valid ? "" : c->failed_threads ? " (incomplete: a thread could not be stopped)"
                                                    : " (incomplete: out of memory)");
+  if (scvgc_opt.trace < 2) return;
+  ms3(a, sizeof a, c->roots_ns);
+  ms3(b, sizeof b, c->mark_ns);
+  ms3(d, sizeof d, c->classify_ns);
+  scvgc_message("gc %lu detail: stop by %s, roots %s ms (%lu KB scanned), mark %s ms, %lu objects "
+                "marked (%lu KB live), classify %s ms, %lu MB to sweep, mark stack %lu KB",
+                (unsigned long)g->cycles,
+                c->method == SCVGC_STW_PTRACE ? "ptrace" : c->method == SCVGC_STW_SIGNALS ? "signals" : "none",
+                a, (unsigned long)(c->scanned_bytes >> 10), b, (unsigned long)c->marked_objects,
+                (unsigned long)(c->live >> 10), d, (unsigned long)(c->sweep_bytes >> 20),
+                (unsigned long)(c->wb_bytes >> 10));
 }
 
 /* ---- the cycle ------------------------------------------------------------------------------ */
@@ -258,9 +296,17 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_lock(&gc_lock);
   uint64_t t0 = scvgc_nanotime();
   scvgc_gc_worker = 1;
+  scvgc_sweep_finish(); /* sweep termination: the last cycle's sweep is done (sweep.c S1) */
+  uint64_t ts = scvgc_nanotime();
   lock_all();
+  bool room = scvgc_sweep_reserve();
+  scvgc_stats_t st;
+  scvgc_stats_read_locked(&st);
+  size_t before = atomic_load(&scvgc_heap_inuse);
+  atomic_store(&scvgc_mark_objects, 0);
+  atomic_store(&scvgc_mark_live, 0);
   int rc = scvgc_stw_stop(&world);
-  uint64_t t1 = scvgc_nanotime(), t2 = t1, t3 = t1;
+  uint64_t t1 = scvgc_nanotime(), t2 = t1, t3 = t1, t3b = t1;
   scvgc_marker_t m;
   scvgc_marker_init(&m);
   if (rc == 0) { /* a thread still running could unmap what the scan reads: skip it all */
@@ -271,36 +317,60 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     t3 = scvgc_nanotime();
   }
   bool valid = rc == 0 && !m.oom;
+  /* The leak table: always in leak mode; in collect mode only when asked for (exit, a
+   * leak check): a periodic cycle there leaves the garbage to the sweep. */
+  bool full = !scvgc_collecting || reason != SCVGC_GC_PERIODIC;
   scvgc_leaks_t *t = &scvgc_leaks;
-  memset(&t->totals, 0, sizeof t->totals);
-  if (t->slots) memset(t->slots, 0, t->cap * sizeof *t->slots);
-  t->ngroups = 0;
-  t->incomplete = !valid;
-  if (valid) {
+  if (full) {
+    memset(&t->totals, 0, sizeof t->totals);
+    if (t->slots) memset(t->slots, 0, t->cap * sizeof *t->slots);
+    t->ngroups = 0;
+    t->incomplete = !valid;
+  }
+  if (valid && full) {
     classify_t c = {&m, 0};
     scvgc_heap_foreach_span(classify_span, &c);
     scvgc_heap_foreach_span(tally_span, t);
   }
+  t3b = scvgc_nanotime();
   scvgc_marker_done(&m);
   scvgc_wb_check_empty();
+  size_t live = atomic_load(&scvgc_mark_live), marked = atomic_load(&scvgc_mark_objects);
+  size_t wb = scvgc_wb_bytes();
+  size_t goal = valid ? goal_of(scvgc_collecting ? live : before) : last_goal;
+  /* sweep what the program no longer reaches; never after an incomplete cycle (SPEC) */
+  scvgc_sweep_begin(valid && room, live, goal);
+  size_t unswept = scvgc_sweep_unswept_bytes();
   scvgc_stw_start(&world);
   uint64_t t4 = scvgc_nanotime();
   int nstopped = 0;
-  for (int i = 0; i < world.nthreads; i++) nstopped += world.threads[i].state == SCVGC_STW_STOPPED || world.threads[i].state == SCVGC_STW_SELF;
+  for (int i = 0; i < world.nthreads; i++)
+    nstopped += world.threads[i].state == SCVGC_STW_STOPPED || world.threads[i].state == SCVGC_STW_SELF;
+  size_t after = atomic_load(&scvgc_heap_inuse);
   unlock_all();
   scvgc_gc_worker = 0;
+  if (valid) {
+    last_live = scvgc_collecting ? live : after;
+    last_goal = scvgc_collecting ? goal : goal_of(after);
+  }
+  set_next(last_goal);
+  scvgc_sweep_wake();
 
   scvgc_gcstats_t *g = &scvgc_gcstats;
-  uint64_t pause = t4 - t0;
+  uint64_t pause = t4 - ts;
   g->cycles++;
   g->pause_total_ns += pause;
   if (pause > g->pause_max_ns) g->pause_max_ns = pause;
-  g->last = (scvgc_cycle_t){.reason = reason, .valid = valid, .stop_ns = t1 - t0,
-                            .roots_ns = t2 - t1, .mark_ns = t3 - t2, .term_ns = t4 - t3,
-                            .marked_objects = m.objects, .scanned_bytes = m.bytes,
+  g->last = (scvgc_cycle_t){.reason = reason, .valid = valid, .full = full,
+                            .sweepterm_ns = ts - t0, .stop_ns = t1 - ts,
+                            .roots_ns = t2 - t1, .mark_ns = t3 - t2, .classify_ns = t3b - t3,
+                            .term_ns = t4 - t3,
+                            .marked_objects = marked, .scanned_bytes = m.bytes, .live = live,
+                            .heap_before = before, .heap_after = after, .goal = last_goal,
+                            .unreachable = st.live_objects > marked ? st.live_objects - marked : 0,
+                            .sweep_bytes = unswept, .wb_bytes = wb,
                             .threads = nstopped, .failed_threads = world.nfailed,
                             .method = world.method, .end_ns = t4};
-  set_next();
   if (scvgc_opt.trace) trace_cycle(g, t);
   scvgc_unlock(&gc_lock);
   return valid;
@@ -311,7 +381,12 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
 void scvgc_gc_periodic(void) {
   if (scvgc_gc_worker || !scvgc_gc_ready() || atomic_load(&scvgc_gc_paused)) return;
   size_t next = atomic_load(&scvgc_gc_next);
-  if (atomic_load(&scvgc_heap_inuse) < next) return;
+  size_t inuse = atomic_load(&scvgc_heap_inuse);
+  if (inuse < next) return;
+  if (scvgc_collecting) { /* pages still to sweep are garbage, not use (pacing above) */
+    size_t u = scvgc_sweep_unswept_bytes();
+    if (inuse - (u < inuse ? u : inuse) < next) return;
+  }
   /* one thread runs it; the others go on allocating rather than queue up behind it */
   if (!atomic_compare_exchange_strong(&scvgc_gc_next, &next, SIZE_MAX)) return;
   scvgc_gc_cycle(SCVGC_GC_PERIODIC);

@@ -25,9 +25,10 @@ typedef struct {
 } scvgc_leaks_t;
 
 typedef struct {
-  int reason, valid, threads, failed_threads, method;
-  uint64_t stop_ns, roots_ns, mark_ns, term_ns, end_ns;
-  uint64_t marked_objects, scanned_bytes;
+  int reason, valid, full, threads, failed_threads, method;
+  uint64_t sweepterm_ns, stop_ns, roots_ns, mark_ns, classify_ns, term_ns, end_ns;
+  uint64_t marked_objects, scanned_bytes, live, unreachable;
+  size_t heap_before, heap_after, goal, sweep_bytes, wb_bytes;
 } scvgc_cycle_t;
 
 typedef struct {
@@ -47,6 +48,8 @@ bool scvgc_gc_ready(void) SCVGC_HIDDEN;
 /* Run one full cycle; false when it could not be trusted (see scvgc_leaks_t.incomplete). */
 bool scvgc_gc_cycle(int reason) SCVGC_HIDDEN;
 void scvgc_gc_fork_child(void) SCVGC_HIDDEN;
+/* The sweep of the last cycle is done (sweep.c): pacing may trust the heap figure. */
+void scvgc_gc_sweep_done(void) SCVGC_HIDDEN;
 long scvgc_gc_copy_leaks(scvgc_leak_t **out, scvgc_leaks_t *totals) SCVGC_HIDDEN;
 
 /* The library's own-mapping registry lock (roots.c), taken by the cycle. */

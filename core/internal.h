@@ -150,7 +150,8 @@ typedef struct scvgc_span {
   uint32_t nalloc;    /* central spans: objects outside freelist and bump at release; the
                          span is wholly free when its xfree count reaches it (central.c C3).
                          Written before XF_CENTRAL is published, read after observing it. */
-  uint32_t sweepgen;  /* GC sweep generation (issue 4) */
+  uint32_t sweepgen;  /* against the heap's sweep generation: the state table is in sweep.h;
+                         moved by CAS (sweep.c S2), read with no lock */
   /* links: page heap free lists (heap lock), central partial list (central lock), or the
    * owner's partial/full lists (owner only) — a span is on at most one. */
   struct scvgc_span *next, *prev;
@@ -219,6 +220,9 @@ void scvgc_heap_free(scvgc_span_t *s) SCVGC_HIDDEN;
 bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) SCVGC_HIDDEN;
 bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t npages) SCVGC_HIDDEN;
 size_t scvgc_heap_release_all(void) SCVGC_HIDDEN;
+/* The sweeper's end of a large span it claimed (sweep.c): true when it freed it. */
+bool scvgc_heap_sweep_large(scvgc_span_t *s, uint32_t sg, void **meta, uint32_t *stack,
+                            size_t *bytes) SCVGC_HIDDEN;
 void scvgc_heap_check(void) SCVGC_HIDDEN;
 /* The same as scvgc_heap_alloc for a caller that holds the heap lock (the collector). */
 scvgc_span_t *scvgc_heap_alloc_locked(size_t npages, uint8_t state) SCVGC_HIDDEN;
@@ -235,6 +239,8 @@ scvgc_span_t *scvgc_central_take(uint32_t cls, struct scvgc_tcache *tc) SCVGC_HI
 void *scvgc_span_xfree_grab(scvgc_span_t *s, uint32_t *n) SCVGC_HIDDEN;
 void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) SCVGC_HIDDEN;
 void scvgc_central_remote_free(scvgc_span_t *s, void *p) SCVGC_HIDDEN;
+/* The same for a chain of n objects of s, head..tail linked through word 0 (the sweeper). */
+void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uint32_t n) SCVGC_HIDDEN;
 void *scvgc_span_carve(scvgc_span_t *s) SCVGC_HIDDEN;
 void scvgc_central_lock_all(void) SCVGC_HIDDEN;
 void scvgc_central_unlock_all(void) SCVGC_HIDDEN;
@@ -259,7 +265,8 @@ typedef struct scvgc_tcache {
                                      drained by the owner) */
   uint64_t nfree;     /* small objects freed by this thread, any class (stats) */
   uint32_t state;     /* SCVGC_TC_*; the owning thread only */
-  uint32_t flushgen;  /* heap sweepgen at the last flush (issue 4) */
+  uint32_t flushgen;  /* the heap's sweepgen when this cache last flushed: the owner
+                         flushes at its first allocation after a cycle (tcache.c T5) */
   struct scvgc_tcache *rnext, *rprev; /* registry of live caches (registry lock) */
 } scvgc_tcache_t;
 
@@ -272,7 +279,11 @@ void scvgc_tcache_setup_key(void) SCVGC_HIDDEN;
 /* free() of an object of a span the cache owns hit a full span or emptied one. */
 void scvgc_tcache_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) SCVGC_HIDDEN;
 void scvgc_tcache_foreach(void (*fn)(const scvgc_tcache_t *, void *), void *arg) SCVGC_HIDDEN;
+void scvgc_tcache_foreach_locked(void (*fn)(const scvgc_tcache_t *, void *), void *arg) SCVGC_HIDDEN;
 void scvgc_tcache_flush(scvgc_tcache_t *tc) SCVGC_HIDDEN;
+/* The first allocation after a cycle (collect mode): sweep the current spans, hand the
+ * others back (T5). */
+void scvgc_tcache_flush_stale(scvgc_tcache_t *tc) SCVGC_HIDDEN;
 void scvgc_tcache_thread_exit(void) SCVGC_HIDDEN;
 void scvgc_tcache_lock_registry(void) SCVGC_HIDDEN;
 void scvgc_tcache_unlock_registry(void) SCVGC_HIDDEN;
@@ -290,12 +301,15 @@ typedef struct {
 } scvgc_stats_t;
 
 void scvgc_stats_read(scvgc_stats_t *st) SCVGC_HIDDEN;
+/* The same with the registry and heap locks held by the caller (the collector). */
+void scvgc_stats_read_locked(scvgc_stats_t *st) SCVGC_HIDDEN;
 /* Heap-side counters (heap lock) */
 typedef struct {
   size_t sys, inuse_pages, released_pages;
   size_t large_nalloc, large_nfree, large_bytes;
 } scvgc_heapstat_t;
 void scvgc_heap_stats(scvgc_heapstat_t *hs) SCVGC_HIDDEN;
+void scvgc_heap_stats_locked(scvgc_heapstat_t *hs) SCVGC_HIDDEN; /* heap lock held */
 /* Fold the counters of a cache that is going away. Registry lock held. */
 void scvgc_stats_fold_tcache(const scvgc_tcache_t *tc) SCVGC_HIDDEN;
 /* Counts of threads whose cache is gone (DEAD): rare, so shared atomics. */

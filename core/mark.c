@@ -58,14 +58,18 @@ size_t scvgc_object_size(const scvgc_span_t *s, uint32_t idx) {
   return (n + 7) & ~(size_t)7;
 }
 
+_Atomic uint64_t scvgc_mark_objects, scvgc_mark_live;
+
 void scvgc_marker_init(scvgc_marker_t *m) {
   m->nbatch = 0;
   m->wb = scvgc_wb_getempty();
-  m->bytes = m->objects = 0;
+  m->bytes = m->objects = m->live = 0;
   m->oom = m->wb == NULL;
 }
 
 void scvgc_marker_done(scvgc_marker_t *m) {
+  atomic_fetch_add_explicit(&scvgc_mark_objects, m->objects, memory_order_relaxed);
+  atomic_fetch_add_explicit(&scvgc_mark_live, m->live, memory_order_relaxed);
   if (m->wb) {
     SCVGC_ASSERT(m->wb->nobj == 0);
     scvgc_wb_putempty(m->wb);
@@ -109,6 +113,7 @@ void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) {
   uint32_t *word = &s->meta[i].size;
   if (__atomic_load_n(word, __ATOMIC_RELAXED) & SCVGC_META_MARK) return;
   if (__atomic_fetch_or(word, SCVGC_META_MARK, __ATOMIC_RELAXED) & SCVGC_META_MARK) return; /* M1 */
+  m->live += s->state == SCVGC_SPAN_SMALL ? s->elemsize : s->npages << SCVGC_PAGE_SHIFT;
   push(m, grey(s, scvgc_object_base(s, i), s->meta[i].size));
 }
 
@@ -146,6 +151,7 @@ static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
     if (__atomic_fetch_or(word, SCVGC_META_MARK, __ATOMIC_RELAXED) & SCVGC_META_MARK) continue; /* M1 */
     uintptr_t obj = scvgc_object_base(sp, i);
     __builtin_prefetch((void *)obj); /* it will be scanned soon */
+    m->live += sp->state == SCVGC_SPAN_SMALL ? sp->elemsize : sp->npages << SCVGC_PAGE_SHIFT;
     push(m, grey(sp, obj, v));
   }
 }
@@ -242,20 +248,80 @@ void scvgc_mark_drain(scvgc_marker_t *m) {
 static _Atomic uint32_t cycle_gen;  /* bumped to start the helpers' drain */
 static _Atomic int helpers_done;
 static int nhelpers;
-static pid_t helper_tids[64];
-static uintptr_t helper_tps[64]; /* their thread pointers: struct pthread, at the stack top */
-static int ntps;                  /* kept in a fork child: the TCBs are still there */
 static _Atomic int helpers_started;
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val) {
   return syscall(SYS_futex, w, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
 }
 
+/* ---- the library's own threads (markers, the sweeper, the scavenger) -------------------
+ * L1 each runs on a stack mapped as the library's own (never scanned: it holds stale
+ *    copies of what the thread worked on) and is excluded from stopping the world; the
+ *    TCB at the top of its stack is scanned (glibc allocated its DTV and thread-specific
+ *    data through malloc). Registered by the thread itself before its creator returns. */
+#define MAX_LIBTHREADS 64
+static pid_t lib_tids[MAX_LIBTHREADS];
+static uintptr_t lib_tps[MAX_LIBTHREADS]; /* thread pointers: struct pthread, stack top */
+static _Atomic int nlib;                  /* kept in a fork child: the TCBs are still there */
+
+typedef struct {
+  void *(*fn)(void *);
+  void *arg;
+  _Atomic int registered;
+} libthread_start_t;
+
+static void *libthread_main(void *p) {
+  libthread_start_t *st = p;
+  void *(*fn)(void *) = st->fn;
+  void *arg = st->arg;
+  int k = atomic_fetch_add(&nlib, 1);
+  if (k < MAX_LIBTHREADS) {
+    lib_tids[k] = (pid_t)syscall(SYS_gettid);
+    lib_tps[k] = (uintptr_t)pthread_self();
+    scvgc_stw_exclude(lib_tids[k]);
+  }
+  atomic_store(&st->registered, 1); /* st lives on the creator's stack: not used after */
+  return fn(arg);
+}
+
+/* Start fn(arg) on a library thread (L1). Outside malloc only (pthread_create may
+ * allocate). Returns false when it could not be started. */
+bool scvgc_libthread_start(void *(*fn)(void *), void *arg) {
+  if (atomic_load(&nlib) >= MAX_LIBTHREADS) return false;
+  size_t sz = 256 << 10;
+  void *stack = scvgc_sys_map_meta(sz);
+  if (!stack) return false;
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setstack(&a, stack, sz);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  libthread_start_t st = {fn, arg, 0};
+  bool ok = pthread_create(&t, &a, libthread_main, &st) == 0;
+  pthread_attr_destroy(&a);
+  if (!ok) {
+    scvgc_sys_unmap_meta(stack, sz);
+    return false;
+  }
+  while (!atomic_load(&st.registered)) sched_yield(); /* excluded before any stop */
+  return true;
+}
+
+int scvgc_libthread_tcbs(uintptr_t *out, int max) {
+  int n = 0, k = atomic_load(&nlib);
+  for (int i = 0; i < k && i < MAX_LIBTHREADS && n < max; i++) out[n++] = lib_tps[i];
+  return n;
+}
+
+bool scvgc_is_libthread(pid_t tid) {
+  int k = atomic_load(&nlib);
+  for (int i = 0; i < k && i < MAX_LIBTHREADS; i++)
+    if (lib_tids[i] == tid) return true;
+  return false;
+}
+
 static void *marker_main(void *arg) {
-  int k = (int)(intptr_t)arg;
-  helper_tids[k] = (pid_t)syscall(SYS_gettid);
-  helper_tps[k] = (uintptr_t)pthread_self();
-  scvgc_stw_exclude(helper_tids[k]);
+  (void)arg;
   /* no cycle can start before every helper has got here (scvgc_mark_start_threads waits),
    * so the generation it must wait past is the first one */
   uint32_t seen = 0;
@@ -276,39 +342,15 @@ static void *marker_main(void *arg) {
 /* Start n - 1 helper threads (the collector is the n-th marker). Called outside malloc. */
 int scvgc_mark_start_threads(int n) {
   if (n > 64) n = 64;
-  for (int i = 0; i < n - 1; i++) {
-    pthread_t t;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    /* its stack is the library's own mapping: never scanned as a root */
-    size_t sz = 256 << 10;
-    void *stack = scvgc_sys_map_meta(sz);
-    if (!stack) break;
-    pthread_attr_setstack(&a, stack, sz);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &a, marker_main, (void *)(intptr_t)nhelpers) == 0) nhelpers++;
-    pthread_attr_destroy(&a);
-  }
-  while (atomic_load(&helpers_started) < nhelpers) sched_yield(); /* excluded from stops */
-  ntps = nhelpers;
+  for (int i = 0; i < n - 1; i++)
+    if (scvgc_libthread_start(marker_main, NULL)) nhelpers++;
+  while (atomic_load(&helpers_started) < nhelpers) sched_yield();
   return nhelpers + 1;
 }
 
 int scvgc_mark_nthreads(void) { return nhelpers + 1; }
 
 void scvgc_mark_fork_child(void) { nhelpers = 0; }
-
-int scvgc_mark_thread_tcbs(uintptr_t *out, int max) {
-  int n = 0;
-  for (int i = 0; i < ntps && n < max; i++) out[n++] = helper_tps[i];
-  return n;
-}
-
-bool scvgc_mark_is_marker_thread(pid_t tid) {
-  for (int i = 0; i < nhelpers; i++)
-    if (helper_tids[i] == tid) return true;
-  return false;
-}
 
 static _Atomic int woken;  /* helpers woken this drain (0 or nhelpers) */
 static _Atomic int draining; /* between the counters' reset and the end of the drain: the

@@ -27,6 +27,8 @@ bool scvgc_wb_have_full(void) SCVGC_HIDDEN;
 void scvgc_wb_check_empty(void) SCVGC_HIDDEN;
 size_t scvgc_wb_spans(void) SCVGC_HIDDEN;
 size_t scvgc_wb_bytes(void) SCVGC_HIDDEN;
+void scvgc_wb_retire(void) SCVGC_HIDDEN;
+size_t scvgc_wb_release(size_t n) SCVGC_HIDDEN;
 void scvgc_wb_fork_child(void) SCVGC_HIDDEN;
 
 /* ---- per-object collector bits ------------------------------------------------------- *
@@ -55,6 +57,7 @@ typedef struct {
   int nbatch;
   uint64_t bytes;       /* bytes scanned */
   uint64_t objects;     /* objects greyed */
+  uint64_t live;        /* bytes of the slots of the objects greyed (the live heap) */
   bool oom;             /* a workbuf could not be had: the cycle must free nothing */
 } scvgc_marker_t;
 
@@ -81,11 +84,15 @@ void scvgc_mark_parallel(scvgc_marker_t *self) SCVGC_HIDDEN;
 int scvgc_mark_start_threads(int n) SCVGC_HIDDEN;
 int scvgc_mark_nthreads(void) SCVGC_HIDDEN;
 void scvgc_mark_fork_child(void) SCVGC_HIDDEN; /* the marker threads are not in the child */
-/* The marker threads' thread pointers. Their stacks are the library's own (never scanned:
- * stale copies of what they marked), but the TCB at the top of each holds the DTV and the
- * thread-specific data that glibc allocated for the thread through malloc. */
-int scvgc_mark_thread_tcbs(uintptr_t *out, int max) SCVGC_HIDDEN;
-bool scvgc_mark_is_marker_thread(pid_t tid) SCVGC_HIDDEN;
+/* The library's own threads (mark.c, L1): markers, the sweeper, the scavenger. Their
+ * stacks are the library's own (never scanned: stale copies of what they worked on), but
+ * the TCB at the top of each holds the DTV and the thread-specific data that glibc
+ * allocated for the thread through malloc: scvgc_libthread_tcbs lists them for roots.c. */
+bool scvgc_libthread_start(void *(*fn)(void *), void *arg) SCVGC_HIDDEN;
+int scvgc_libthread_tcbs(uintptr_t *out, int max) SCVGC_HIDDEN;
+bool scvgc_is_libthread(pid_t tid) SCVGC_HIDDEN;
+/* What the markers of the current cycle found, summed at scvgc_marker_done. */
+extern _Atomic uint64_t scvgc_mark_objects, scvgc_mark_live;
 
 /* ---- roots (roots.c) ----------------------------------------------------------------- */
 /* Scan every root class of the SPEC with the world stopped: registers and live stacks of

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sweep.h"
 
 scvgc_options_t scvgc_opt;
 int scvgc_tracking;
@@ -172,6 +173,7 @@ void scvgc_options_init(void) {
   }
   scvgc_opt = o;
   scvgc_tracking = o.mode != SCVGC_MODE_OFF;
+  scvgc_collecting = o.mode == SCVGC_MODE_COLLECT;
 }
 
 /* The table for humans: "markdown" for docs/env.md, anything else for --help. */

@@ -25,6 +25,7 @@
 
 #include "internal.h"
 #include "lock.h"
+#include "sweep.h"
 
 scvgc_arena_t *scvgc_arena_l1[SCVGC_L1_ENTRIES];
 _Atomic size_t scvgc_heap_inuse;
@@ -232,6 +233,7 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
     s->divmul = 0;
   }
   s->bump = s->base;
+  s->sweepgen = scvgc_sweepgen_now(); /* a new span has nothing to sweep (sweep.c S2) */
   s->limit = s->base + (uintptr_t)s->nelems * s->elemsize;
   if (!cls) s->limit = s->base + (s->npages << SCVGC_PAGE_SHIFT);
   s->state = st;
@@ -297,6 +299,7 @@ static void free_locked(scvgc_span_t *s, uint64_t now) {
   s->cls = 0;
   s->owner = NULL;
   s->meta = NULL;
+  __atomic_store_n(&s->sweepgen, scvgc_sweepgen_now(), __ATOMIC_RELEASE); /* sweep.c S2 */
   s->unused_since = now;
   insert_free(s);
 }
@@ -340,6 +343,31 @@ bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) {
   }
   scvgc_unlock(&heap.lock);
   return ok;
+}
+
+/* The sweeper's end of large span s, which it claimed in generation sg (sweepgen sg - 1):
+ * if s is still that span and its object was not marked, free it and hand back its
+ * metadata block, allocation stack and requested size; otherwise mark it swept. Under the
+ * heap lock, so a free() of the same object cannot interleave. */
+bool scvgc_heap_sweep_large(scvgc_span_t *s, uint32_t sg, void **meta, uint32_t *stack,
+                            size_t *bytes) {
+  bool freed = false;
+  uint64_t now = scvgc_nanotime();
+  scvgc_lock(&heap.lock);
+  if (s->state == SCVGC_SPAN_LARGE && s->sweepgen == sg - 1) {
+    uint32_t v = s->meta ? __atomic_load_n(&s->meta[0].size, __ATOMIC_RELAXED) : 0;
+    if (v && !(v & SCVGC_META_MARK)) {
+      *meta = s->meta;
+      *stack = s->meta[0].stack;
+      *bytes = s->reqsize;
+      free_locked(s, now);
+      freed = true;
+    } else {
+      __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
+    }
+  }
+  scvgc_unlock(&heap.lock);
+  return freed;
 }
 
 /* Grow in-use span s to np pages by taking the start of the free span that follows it. */
@@ -393,13 +421,17 @@ size_t scvgc_heap_release_all(void) {
 
 void scvgc_heap_stats(scvgc_heapstat_t *hs) {
   scvgc_lock(&heap.lock);
+  scvgc_heap_stats_locked(hs);
+  scvgc_unlock(&heap.lock);
+}
+
+void scvgc_heap_stats_locked(scvgc_heapstat_t *hs) {
   hs->sys = heap.sys;
   hs->inuse_pages = heap.inuse_pages;
   hs->released_pages = heap.released_pages;
   hs->large_nalloc = heap.large_nalloc;
   hs->large_nfree = heap.large_nfree;
   hs->large_bytes = heap.large_bytes;
-  scvgc_unlock(&heap.lock);
 }
 
 size_t scvgc_heap_free_spans(void) {

@@ -271,7 +271,7 @@ void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     for (int r = 0; r < t->nregs; r++) scvgc_mark_word(m, t->regs[r]);
   }
   uintptr_t tcbs[64];
-  int ntcb = scvgc_mark_thread_tcbs(tcbs, 64);
+  int ntcb = scvgc_libthread_tcbs(tcbs, 64);
   for (int i = 0; i < ntcb; i++) scvgc_mark_range(m, tcbs[i], tcbs[i] + TCB_BYTES);
   scvgc_mark_flush(m);
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);

@@ -7,6 +7,8 @@
  * Locks: registry lock (through scvgc_tcache_foreach), then the heap lock.
  */
 #include "internal.h"
+#include "mark.h"
+#include "sweep.h"
 
 /* Totals of caches whose thread exited (registry lock). */
 static uint64_t gone_nalloc, gone_nfree;
@@ -38,18 +40,36 @@ static void add_cache(const scvgc_tcache_t *tc, void *arg) {
   s->nf += tc ? __atomic_load_n(&tc->nfree, __ATOMIC_RELAXED) : gone_nfree;
 }
 
+/* Small objects reclaimed by sweeping count as freed (large ones are counted by the page
+ * heap when the sweeper frees their span); the mark stack's spans are GC metadata, not
+ * heap in use. */
+static void fill(scvgc_stats_t *st, const sums_t *s, const scvgc_heapstat_t *hs) {
+  uint64_t na = s->na + atomic_load(&orphan_nalloc), nf = s->nf + atomic_load(&orphan_nfree);
+  nf += __atomic_load_n(&scvgc_sweepstats.small_objects, __ATOMIC_RELAXED);
+  size_t wb = scvgc_wb_bytes();
+  st->sys_bytes = hs->sys;
+  st->inuse_bytes = hs->inuse_pages << SCVGC_PAGE_SHIFT;
+  st->released_bytes = hs->released_pages << SCVGC_PAGE_SHIFT;
+  st->idle_bytes = hs->sys - st->inuse_bytes - st->released_bytes;
+  st->inuse_bytes -= wb < st->inuse_bytes ? wb : st->inuse_bytes;
+  st->gc_sys_bytes = atomic_load(&scvgc_gc_sys) + wb;
+  st->live_objects = na - nf + hs->large_nalloc - hs->large_nfree;
+  st->nmalloc = na + hs->large_nalloc;
+  st->nfree = nf + hs->large_nfree;
+}
+
 void scvgc_stats_read(scvgc_stats_t *st) {
   sums_t s = {0, 0};
   scvgc_tcache_foreach(add_cache, &s);
   scvgc_heapstat_t hs;
   scvgc_heap_stats(&hs);
-  uint64_t na = s.na + atomic_load(&orphan_nalloc), nf = s.nf + atomic_load(&orphan_nfree);
-  st->sys_bytes = hs.sys;
-  st->inuse_bytes = hs.inuse_pages << SCVGC_PAGE_SHIFT;
-  st->released_bytes = hs.released_pages << SCVGC_PAGE_SHIFT;
-  st->idle_bytes = hs.sys - st->inuse_bytes - st->released_bytes;
-  st->gc_sys_bytes = atomic_load(&scvgc_gc_sys);
-  st->live_objects = na - nf + hs.large_nalloc - hs.large_nfree;
-  st->nmalloc = na + hs.large_nalloc;
-  st->nfree = nf + hs.large_nfree;
+  fill(st, &s, &hs);
+}
+
+void scvgc_stats_read_locked(scvgc_stats_t *st) {
+  sums_t s = {0, 0};
+  scvgc_tcache_foreach_locked(add_cache, &s);
+  scvgc_heapstat_t hs;
+  scvgc_heap_stats_locked(&hs);
+  fill(st, &s, &hs);
 }

@@ -20,6 +20,11 @@
  *      (no new queuer) and seeing XF_QUEUED clear (none in flight): C5.
  *   T4 a DEAD cache (its thread ran the exit flush) owns nothing, and never will: late
  *      allocations of that thread borrow a span from central and give it straight back.
+ *   T5 collect mode: a cache whose flushgen differs from the heap's sweepgen owns spans
+ *      cached before the last cycle; its thread flushes it (scvgc_tcache_flush_stale) at
+ *      its next allocation (alloc.c checks in scvgc_track), so no span stays stale longer
+ *      than its owner stays idle. Spans move between caches and central only with their
+ *      sweepgen moved too (sweep.h: central.c calls scvgc_sweep_cache/uncache).
  * Locks: registry_lock (outermost lock of the core) for the registry and the totals of
  *   dead caches. Refill and release take central and heap locks through central.c.
  * Callers: the owning thread only (malloc/free slow paths, the thread-exit destructor);
@@ -30,6 +35,7 @@
 
 #include "internal.h"
 #include "lock.h"
+#include "sweep.h"
 
 __thread scvgc_tcache_t scvgc_tc __attribute__((tls_model("initial-exec")));
 
@@ -55,6 +61,7 @@ static void tcache_init(scvgc_tcache_t *tc) {
   scvgc_init();
   scvgc_tcache_setup_key();
   tc->state = SCVGC_TC_ACTIVE;
+  tc->flushgen = scvgc_sweepgen_now(); /* owns nothing yet: nothing stale */
   scvgc_lock(&registry_lock);
   tc->rprev = NULL;
   tc->rnext = registry;
@@ -290,6 +297,32 @@ void scvgc_tcache_flush(scvgc_tcache_t *tc) {
   }
 }
 
+/* T5 (collect mode): at its first allocation after a cycle, the owner sweeps its current
+ * spans in place — their objects are in its hands (the bins) — and hands every other
+ * span back to central, stale (cached before the sweep began: sweep.h), for the sweepers.
+ * A cache keeps no span across a cycle it did not sweep itself, except when its thread
+ * never allocates again: then the background sweeper sweeps those spans for it through
+ * the remote-free path (sweep.c), and they stay where they are. */
+void scvgc_tcache_flush_stale(scvgc_tcache_t *tc) {
+  if (tc->state != SCVGC_TC_ACTIVE) return;
+  tc->flushgen = scvgc_sweepgen_now();
+  drain_xspans(tc);
+  for (uint32_t c = 1; c < SCVGC_NCLASSES; c++) {
+    scvgc_bin_t *b = &tc->bins[c];
+    scvgc_span_t *s;
+    if ((s = b->span)) scvgc_sweep_cached(s);
+    while ((s = b->partial) || (s = b->full)) {
+      if (s == b->partial) partial_remove(&b->partial, s);
+      else list_remove(&b->full, s);
+      void *l = s->freelist;
+      uint32_t n = s->nfreelist;
+      s->freelist = NULL;
+      s->nfreelist = 0;
+      release_owned(tc, s, l, n);
+    }
+  }
+}
+
 /* Thread-exit destructor (pthread key): flush, fold the counters, leave the registry. */
 void scvgc_tcache_thread_exit(void) {
   scvgc_tcache_t *tc = &scvgc_tc;
@@ -311,6 +344,12 @@ void scvgc_tcache_foreach(void (*fn)(const scvgc_tcache_t *, void *), void *arg)
   for (scvgc_tcache_t *t = registry; t; t = t->rnext) fn(t, arg);
   fn(NULL, arg);
   scvgc_unlock(&registry_lock);
+}
+
+/* The same, for a caller that holds the registry lock (the collector, world stopped). */
+void scvgc_tcache_foreach_locked(void (*fn)(const scvgc_tcache_t *, void *), void *arg) {
+  for (scvgc_tcache_t *t = registry; t; t = t->rnext) fn(t, arg);
+  fn(NULL, arg);
 }
 
 void scvgc_tcache_lock_registry(void) { scvgc_lock(&registry_lock); }

@@ -10,8 +10,11 @@
  * Invariants:
  *   W1 every workbuf lies in a span of state MANUAL on `spans` (the busy list), and is on
  *      exactly one of: full, empty, or held by one marker.
- *   W2 between cycles every workbuf is empty (mark termination checks it), so the spans
- *      could be returned to the heap wholesale (the sweeper does so: issue 4).
+ *   W2 at mark termination every workbuf is empty (checked), and every workbuf span moves
+ *      to `retired` (scvgc_wb_retire): between cycles no workbuf is in use. A new workbuf
+ *      comes from a retired span before a new one is asked of the heap; the sweeper
+ *      returns the retired spans to the heap in batches (scvgc_wb_release), so the mark
+ *      stack's memory follows the heap down after a large heap shrinks (seed 001).
  * Locks: wb_lock guards the lists (taken once per 254 objects, never on the per-object
  *   path). New spans come from the page heap through scvgc_heap_alloc_locked: the collector
  *   holds the heap lock for the whole cycle (it takes every core lock before it stops the
@@ -29,12 +32,19 @@
 static scvgc_lock_t wb_lock = SCVGC_LOCK_INIT;
 static scvgc_workbuf_t *wb_full, *wb_empty;
 static size_t wb_nfull;
-static scvgc_span_t *wb_spans; /* W1: every workbuf span, linked through next */
+static scvgc_span_t *wb_spans; /* W1: every workbuf span in use, linked through next */
 static size_t wb_nspans;
+static scvgc_span_t *wb_retired; /* W2: spans of no workbuf, to reuse or free */
+static size_t wb_nretired;
 
 static scvgc_workbuf_t *new_workbufs(void) {
-  scvgc_span_t *s = scvgc_heap_alloc_locked(WB_SPAN_BYTES >> SCVGC_PAGE_SHIFT, SCVGC_SPAN_MANUAL);
-  if (!s) return NULL;
+  scvgc_span_t *s = wb_retired;
+  if (s) {
+    wb_retired = s->next;
+    wb_nretired--;
+  } else if (!(s = scvgc_heap_alloc_locked(WB_SPAN_BYTES >> SCVGC_PAGE_SHIFT, SCVGC_SPAN_MANUAL))) {
+    return NULL;
+  }
   s->next = wb_spans;
   wb_spans = s;
   wb_nspans++;
@@ -98,7 +108,50 @@ void scvgc_wb_check_empty(void) {
   scvgc_unlock(&wb_lock);
 }
 
+/* Mark termination (world stopped): every workbuf is empty (W2), so every span retires. */
+void scvgc_wb_retire(void) {
+  scvgc_lock(&wb_lock);
+  while (wb_spans) {
+    scvgc_span_t *s = wb_spans;
+    wb_spans = s->next;
+    s->next = wb_retired;
+    wb_retired = s;
+    wb_nretired++;
+  }
+  wb_nspans = 0;
+  wb_empty = NULL;
+  scvgc_unlock(&wb_lock);
+}
+
+/* The sweeper: return up to n retired spans to the heap. Returns how many. Not during a
+ * cycle: the collector holds the heap lock then, and this waits for it. */
+size_t scvgc_wb_release(size_t n) {
+  scvgc_span_t *batch = NULL;
+  size_t k = 0;
+  scvgc_lock(&wb_lock);
+  while (k < n && wb_retired) {
+    scvgc_span_t *s = wb_retired;
+    wb_retired = s->next;
+    wb_nretired--;
+    s->next = batch;
+    batch = s;
+    k++;
+  }
+  scvgc_unlock(&wb_lock);
+  while (batch) {
+    scvgc_span_t *s = batch;
+    batch = s->next;
+    s->next = NULL;
+    scvgc_heap_free(s);
+  }
+  return k;
+}
+
 size_t scvgc_wb_spans(void) { return wb_nspans; }
-size_t scvgc_wb_bytes(void) { return wb_nspans * WB_SPAN_BYTES; }
+/* Bytes of the mark stack's spans, in use or retired: the GC metadata in the heap. */
+size_t scvgc_wb_bytes(void) {
+  return (__atomic_load_n(&wb_nspans, __ATOMIC_RELAXED) + __atomic_load_n(&wb_nretired, __ATOMIC_RELAXED)) *
+         WB_SPAN_BYTES;
+}
 
 void scvgc_wb_fork_child(void) { scvgc_lock_reset(&wb_lock); }

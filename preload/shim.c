@@ -21,6 +21,7 @@
 
 #include "../core/alloc_fast.h"
 #include "../core/gc.h"
+#include "../core/sweep.h"
 #include "../core/report.h"
 #include "../core/stack.h"
 #include "../include/scvgc.h"
@@ -205,6 +206,7 @@ __attribute__((constructor(101))) static void scvgc_start(void) {
   libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
   libc_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
   scvgc_gc_start(); /* the marker threads: here, never inside malloc */
+  scvgc_sweep_start_thread(); /* likewise the background sweeper */
 }
 
 /* The exit check: a destructor of the library, so it runs after the program's atexit
