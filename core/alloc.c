@@ -98,12 +98,15 @@ void *scvgc_malloc_large(size_t n, size_t align) {
     goto oom;
   }
   s->reqsize = n;
-  if (meta) scvgc_track((void *)s->base, n);
+  /* p, the object's address, stays live across the calls below: a cycle they start must
+   * see it in a register or on this stack (the span struct is no root) */
+  void *volatile p = (void *)s->base;
+  if (meta) scvgc_track(p, n);
   scvgc_sweep_credit(s->npages);
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
     scvgc_gc_periodic();
-  return (void *)s->base;
+  return p;
 oom:
   errno = ENOMEM;
   return NULL;

@@ -49,6 +49,11 @@ static scvgc_lock_t meta_lock = SCVGC_LOCK_INIT;
 static void *meta_free_lists[META_MAX / META_QUANTUM + 1];
 static char *meta_cur, *meta_end;
 
+/* A free block's first word links the free list. A sweeper may still read a block its span
+ * gave back meanwhile (sweep.c S3): the link carries the mark bit of objmeta[0] (bit 63 of
+ * the word is bit 31 of .size), so it never reads as an allocated, unmarked object. */
+#define FREE_LINK_MARK ((uintptr_t)SCVGC_META_MARK << 32)
+
 static size_t meta_round(size_t n) { return (n + META_QUANTUM - 1) & ~(size_t)(META_QUANTUM - 1); }
 
 void *scvgc_meta_alloc(size_t n) {
@@ -58,7 +63,7 @@ void *scvgc_meta_alloc(size_t n) {
   void *p;
   scvgc_lock(&meta_lock);
   if ((p = *list)) {
-    *list = *(void **)p;
+    *list = (void *)(*(uintptr_t *)p & ~FREE_LINK_MARK);
     scvgc_unlock(&meta_lock);
     memset(p, 0, sz);
     return p;
@@ -86,7 +91,7 @@ void scvgc_meta_free(void *p, size_t n) {
   }
   void **list = &meta_free_lists[meta_round(n ? n : 1) / META_QUANTUM];
   scvgc_lock(&meta_lock);
-  *(void **)p = *list;
+  *(uintptr_t *)p = (uintptr_t)*list | FREE_LINK_MARK;
   *list = p;
   scvgc_unlock(&meta_lock);
 }
