@@ -21,7 +21,7 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 SCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/score/%.o)
 # Not test/unit/gc.c: its exact leak counts assume no stale copies of pointers survive in
 # the process, and ASan keeps frames on fake stacks of its own (scanned as roots).
-SAN_BIN  := $(filter-out $(B)/test/unit-san-gc,$(UNIT_SRC:test/unit/%.c=$(B)/test/unit-san-%))
+SAN_BIN  := $(filter-out $(B)/test/unit-san-gc $(B)/test/unit-san-sweep,$(UNIT_SRC:test/unit/%.c=$(B)/test/unit-san-%))
 PROG_SRC := $(wildcard test/progs/*.c)
 PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%)
 

@@ -4,7 +4,7 @@
 
 #include "internal.h"
 
-enum { SCVGC_LEAK_DIRECT = 0, SCVGC_LEAK_INDIRECT = 1 };
+enum { SCVGC_LEAK_DIRECT = 0, SCVGC_LEAK_INDIRECT = 1, SCVGC_LEAK_RECLAIMED = 2 /* report.c only */ };
 enum { SCVGC_GC_EXIT = 0, SCVGC_GC_REQUEST = 1, SCVGC_GC_PERIODIC = 2, SCVGC_GC_FORCED = 3 };
 
 /* One group of the leak table: leaked objects of one allocation stack and kind. */

@@ -19,6 +19,7 @@
 #include "lock.h"
 #include "report.h"
 #include "stack.h"
+#include "sweep.h"
 #include "symbolize.h"
 
 /* ---- a buffered writer on a file descriptor ------------------------------------------------ */
@@ -189,6 +190,16 @@ static const char *mode_name(void) {
   return scvgc_opt.mode == SCVGC_MODE_COLLECT ? "collect" : scvgc_opt.mode == SCVGC_MODE_LEAK ? "leak" : "off";
 }
 
+static void text_stack(out_t *o, const char *pre, const group_t *g) {
+  if (!g->nframes) out_fmt(o, "%s    (no stack captured: SCVGC_STACK_DEPTH=%d)\n", pre, scvgc_opt.stack_depth);
+  for (int k = 0; k < g->nframes; k++) {
+    const scvgc_frame_t *f = &g->frames[k];
+    out_fmt(o, "%s    #%d %p %s", pre, k, (void *)f->pc, f->function ? f->function : "??");
+    if (f->file) out_fmt(o, " (%s:%d)", f->file, f->line);
+    out_fmt(o, " %s\n", f->module ? f->module : "");
+  }
+}
+
 static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
   const char *pre = r->prefix;
   if (r->reported_objects == 0) {
@@ -199,19 +210,26 @@ static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
             (unsigned long)(r->direct_bytes + r->indirect_bytes),
             (unsigned long)(r->direct_objects + r->indirect_objects));
     for (size_t i = 0; i < ng; i++) {
-      if (g[i].suppressed) continue;
+      if (g[i].suppressed || g[i].leak->kind == SCVGC_LEAK_RECLAIMED) continue;
       out_fmt(o, "%s\n%s%lu bytes in %lu object%s %s leaked, allocated at:\n", pre, pre,
               (unsigned long)g[i].leak->bytes, (unsigned long)g[i].leak->objects,
               g[i].leak->objects == 1 ? "" : "s",
               g[i].leak->kind == SCVGC_LEAK_DIRECT ? (g[i].leak->objects == 1 ? "is directly" : "are directly")
                                                   : (g[i].leak->objects == 1 ? "is indirectly" : "are indirectly"));
-      if (!g[i].nframes) out_fmt(o, "%s    (no stack captured: SCVGC_STACK_DEPTH=%d)\n", pre, scvgc_opt.stack_depth);
-      for (int k = 0; k < g[i].nframes; k++) {
-        const scvgc_frame_t *f = &g[i].frames[k];
-        out_fmt(o, "%s    #%d %p %s", pre, k, (void *)f->pc, f->function ? f->function : "??");
-        if (f->file) out_fmt(o, " (%s:%d)", f->file, f->line);
-        out_fmt(o, " %s\n", f->module ? f->module : "");
-      }
+      text_stack(o, pre, &g[i]);
+    }
+    out_fmt(o, "%s\n", pre);
+  }
+  if (r->reclaimed_objects) { /* collect mode: what the sweeps gave back, largest first */
+    out_fmt(o, "%sreclaimed by the collector: %lu bytes in %lu objects; the largest by allocation stack:\n",
+            pre, (unsigned long)r->reclaimed_bytes, (unsigned long)r->reclaimed_objects);
+    int shown = 0;
+    for (size_t i = 0; i < ng && shown < 10; i++) {
+      if (g[i].leak->kind != SCVGC_LEAK_RECLAIMED) continue;
+      out_fmt(o, "%s  %lu bytes in %lu objects reclaimed, allocated at:\n", pre,
+              (unsigned long)g[i].leak->bytes, (unsigned long)g[i].leak->objects);
+      text_stack(o, pre, &g[i]);
+      shown++;
     }
     out_fmt(o, "%s\n", pre);
   }
@@ -235,15 +253,18 @@ static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
     out_fmt(o, "%srss: unknown\n", pre);
 }
 
-static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
-  out_fmt(o, "{\"version\": 1, \"pid\": %d, \"mode\": \"%s\", \"complete\": %s,\n \"leaks\": [",
-          (int)getpid(), mode_name(), copied.incomplete ? "false" : "true");
+/* The leak groups (not suppressed), or the reclaimed ones, as JSON array elements. */
+static void json_groups(out_t *o, const group_t *g, size_t ng, bool reclaimed) {
   bool first = true;
   for (size_t i = 0; i < ng; i++) {
-    if (g[i].suppressed) continue;
-    out_fmt(o, "%s\n  {\"kind\": \"%s\", \"objects\": %lu, \"bytes\": %lu, \"stack\": [", first ? "" : ",",
-            g[i].leak->kind == SCVGC_LEAK_DIRECT ? "direct" : "indirect",
-            (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes);
+    if (g[i].suppressed || (g[i].leak->kind == SCVGC_LEAK_RECLAIMED) != reclaimed) continue;
+    if (reclaimed)
+      out_fmt(o, "%s\n  {\"objects\": %lu, \"bytes\": %lu, \"stack\": [", first ? "" : ",",
+              (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes);
+    else
+      out_fmt(o, "%s\n  {\"kind\": \"%s\", \"objects\": %lu, \"bytes\": %lu, \"stack\": [", first ? "" : ",",
+              g[i].leak->kind == SCVGC_LEAK_DIRECT ? "direct" : "indirect",
+              (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes);
     first = false;
     for (int k = 0; k < g[i].nframes; k++) {
       const scvgc_frame_t *f = &g[i].frames[k];
@@ -258,6 +279,14 @@ static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
     }
     out_str(o, "]}", 2);
   }
+}
+
+static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
+  out_fmt(o, "{\"version\": 1, \"pid\": %d, \"mode\": \"%s\", \"complete\": %s,\n \"leaks\": [",
+          (int)getpid(), mode_name(), copied.incomplete ? "false" : "true");
+  json_groups(o, g, ng, false);
+  out_fmt(o, "],\n \"reclaimed\": [");
+  json_groups(o, g, ng, true);
   const scvgc_stats_t *h = &r->heap;
   out_fmt(o, "],\n \"totals\": {\"direct_objects\": %lu, \"direct_bytes\": %lu, \"indirect_objects\": %lu, "
              "\"indirect_bytes\": %lu, \"suppressed_objects\": %lu, \"suppressed_bytes\": %lu, "
@@ -289,6 +318,19 @@ void scvgc_report_write(scvgc_report_t *r) {
   load_suppressions();
   scvgc_leak_t *leaks = NULL;
   long nl = scvgc_gc_copy_leaks(&leaks, &copied);
+  scvgc_reclaim_t *rec = NULL;
+  long nr = nl >= 0 && scvgc_collecting ? scvgc_sweep_copy_reclaimed(&rec) : 0;
+  if (nr > 0) { /* the reclaimed groups ride along as leaks of their own kind */
+    scvgc_leak_t *all = realloc(leaks, (size_t)(nl + nr) * sizeof *all);
+    if (all) {
+      for (long i = 0; i < nr; i++)
+        all[nl + i] = (scvgc_leak_t){.stack = rec[i].stack, .kind = SCVGC_LEAK_RECLAIMED,
+                                     .objects = rec[i].objects, .bytes = rec[i].bytes};
+      leaks = all;
+      nl += nr;
+    }
+  }
+  free(rec);
   group_t *g = nl > 0 ? calloc((size_t)nl, sizeof *g) : NULL;
   if (nl < 0 || (nl > 0 && !g)) {
     scvgc_message("out of memory writing the leak report");
@@ -318,7 +360,11 @@ void scvgc_report_write(scvgc_report_t *r) {
       for (int k = 0; k < n && !e->suppressed; k++)
         e->suppressed = supp_match(supp[s], e->frames[k].function) ||
                         supp_match(supp[s], e->frames[k].file) || supp_match(supp[s], e->frames[k].module);
-    if (e->suppressed) {
+    if (l->kind == SCVGC_LEAK_RECLAIMED) {
+      e->suppressed = false; /* suppressions are for leaks */
+      r->reclaimed_objects += l->objects;
+      r->reclaimed_bytes += l->bytes;
+    } else if (e->suppressed) {
       r->suppressed_objects += l->objects;
       r->suppressed_bytes += l->bytes;
     } else if (l->kind == SCVGC_LEAK_DIRECT) {

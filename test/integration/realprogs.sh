@@ -16,14 +16,15 @@ broken=$(preload_broken)
 mkdir -p "$T/cases" "$T/data"
 
 # ---------------------------------------------------------------------------------------------
-# compare NAME LIMIT CASE — runs $T/cases/CASE.sh in the three modes and compares.
+# compare NAME LIMIT CASE — runs $T/cases/CASE.sh without the preload and in modes off,
+# default (leak) and collect (with SCVGC_GOGC=10: many collections), and compares.
 compare() {
 	_name=$1 _limit=$2 _case=$T/cases/$3.sh
 	_dir=$T/run-$3
 	mkdir -p "$_dir"
 	run_in plain "$_limit" "$_dir/plain.out" "$_dir/plain.err" sh "$_case"
 	_base_rc=$rc
-	for _mode in off default; do
+	for _mode in off default collect; do
 		_label="$_name under the preload ($(mode_label "$_mode"))"
 		if [ -n "$broken" ]; then
 			fail "$_label" "the library cannot be preloaded: $broken"
