@@ -282,11 +282,13 @@ def cell_ns(v):
     if not is_num(v):
         return '<span class="unknown">unknown</span>'
     v = int(v)
-    if v < 10000:
+    if v < 1000:
         return "%d ns" % v
-    if v < 10000000:
-        return "%.1f µs" % (v / 1e3)
-    return "%.1f ms" % (v / 1e6)
+    if v < 1000000:
+        return "%.1f \u00b5s" % (v / 1e3)
+    if v < 10000000000:
+        return "%.2f ms" % (v / 1e6)
+    return "%.2f s" % (v / 1e9)
 
 
 def frame_html(f):
@@ -309,6 +311,9 @@ def stack_cell(g):
     first = frame_html(st[0])
     if len(st) == 1:
         return first
+    callers = [sval(f.get("function")) or "??" for f in st[1:3]]
+    first += ' <span class="callers">\u2190 %s%s</span>' % (
+        " \u2190 ".join(esc(c) for c in callers), " \u2190 \u2026" if len(st) > 3 else "")
     rest = "".join('<li><span class="pc">%s</span> %s</li>' % (esc(sval(f.get("pc")) or "??"),
                                                               frame_html(f)) for f in st)
     return '<details><summary>%s</summary><ol start="0">%s</ol></details>' % (first, rest)
@@ -519,6 +524,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowra
 td.stack { font-family: ui-monospace, monospace; font-size: 12px; }
 td.stack ol { margin: 4px 0; padding-left: 28px; }
 .fn { font-weight: 600; } .loc { color: #495057; } .mod { color: #868e96; } .pc { color: #adb5bd; }
+.callers { color: #495057; }
 summary { cursor: pointer; }
 .none { color: #495057; }
 footer { margin-top: 24px; color: #868e96; font-size: 12px; }
