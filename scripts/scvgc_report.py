@@ -245,7 +245,7 @@ def diff(old, new, old_name, new_name):
             for line in stack_lines(g):
                 print(line)
         print("")
-    print("%s diff: %d new, %d fixed, %d in both (leak groups matched by allocation stack)"
+    print("%s diff: %d new, %d fixed, %d in both (allocation stacks, matched by function names)"
           % (PROG, len({stack_key(g) for g in fresh}), fixed, both))
     return len(fresh)
 
