@@ -12,7 +12,7 @@ cc -g -O0 "$root/scripts/demo/service.c" -o "$root/build/demo/service"
 (cd "$root" && SCVGC_REPORT=none scripts/scvgc --html build/demo/service.html -- build/demo/service >/dev/null)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-env -u LD_PRELOAD "$chrome" --headless --no-sandbox --disable-gpu --no-first-run \
+env -u LD_PRELOAD "$chrome" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
   --user-data-dir="$tmp" --hide-scrollbars --window-size=1280,1600 \
   --screenshot="$out" "file://$root/build/demo/service.html" 2>/dev/null
 echo "report-screenshot: wrote $out"

@@ -878,8 +878,11 @@ def run(args):
                                    args.title or " ".join(prog))
                 write_text(args.html, page)
                 print("%s: HTML report written to %s" % (PROG, args.html), file=sys.stderr)
-            except (ReportError, OSError) as e:
+            except ReportError as e:
                 print("%s: no HTML report: %s" % (PROG, e), file=sys.stderr)
+            except OSError as e:
+                print("%s: no HTML report: cannot write %s: %s" % (PROG, args.html,
+                                                                 e.strerror or e), file=sys.stderr)
         else:
             print("%s: no HTML report: pid %d wrote no JSON report (it ended by a signal or "
                   "_exit, or the mode is off)" % (PROG, proc.pid), file=sys.stderr)
@@ -961,6 +964,10 @@ def main(argv):
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as e:  # the HTML output cannot be written
+        print("%s: cannot write %s: %s" % (PROG, getattr(args, "html", None) or "the output",
+                                            e.strerror or e), file=sys.stderr)
+        return 2
     return 2
 
 

@@ -329,7 +329,7 @@ for c in chromium chromium-browser google-chrome; do
 done
 # render HTML SUFFIX OUT: the DOM of file://HTML after its scripts ran, in OUT.
 render() {
-	timeout -k 5 60 env -u LD_PRELOAD "$chrome" --headless --no-sandbox --disable-gpu \
+	timeout -k 5 60 env -u LD_PRELOAD "$chrome" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
 		--no-first-run --user-data-dir="$T/chrome" --virtual-time-budget=5000 \
 		--dump-dom "file://$1$2" >"$3" 2>"$3.err"
 }
@@ -452,7 +452,7 @@ int main(void) { scvgc_collect(); printf("leak check: %zu\n", scvgc_leak_check()
 EOF
 cflags=$(PKG_CONFIG_PATH="$P/lib/pkgconfig" pkg-config --cflags scvgc 2>"$T/pc.err")
 libs=$(PKG_CONFIG_PATH="$P/lib/pkgconfig" pkg-config --libs scvgc 2>>"$T/pc.err")
-# shellcheck disable=SC2086 # flags are words
+# shellcheck disable=SC2086,SC2116 # flags are words; echo trims pkg-config's trailing blank
 if ${CC:-cc} $cflags "$T/api.c" -o "$T/api" $libs -Wl,-rpath,"$P/lib" >"$T/api.err" 2>&1 &&
 	SCVGC_REPORT=none timeout 30 "$T/api" >"$T/api.out" 2>>"$T/api.err" &&
 	grep -q '^leak check: [0-9]' "$T/api.out" && [ "$(echo $cflags)" = "-I$P/include" ] &&
