@@ -58,6 +58,21 @@ else
 		"$(rc_text "$rc" 30); missing:$missing; $nvars variables from build/scvgc-options"
 fi
 
+# The man page must not drift from the options table and the wrapper's options.
+missing=""
+for w in $("$ROOT/build/scvgc-options" | sed -n 's/^  \(SCVGC[A-Z_]*\) .*/\1/p') SCVGC_LIB; do
+	grep -q "^\.B $w\$" "$ROOT/docs/scvgc.1" || missing="$missing $w"
+done
+for w in mode json html exitcode suppress trace; do
+	grep -q "^\.BI\{0,1\} \\\\-\\\\-$w" "$ROOT/docs/scvgc.1" || missing="$missing --$w"
+done
+if [ -z "$missing" ]; then
+	pass "the man page documents every option and every variable of the options table"
+else
+	fail "the man page documents every option and every variable of the options table" \
+		"not in docs/scvgc.1:$missing"
+fi
+
 wrap badopt --frobnicate -- "$prog" clean
 r1=$rc; grep -q "unknown option --frobnicate" "$T/badopt.err"; g1=$?
 wrap badmode --mode fast -- "$prog" clean
