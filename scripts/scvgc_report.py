@@ -411,7 +411,8 @@ def html_report(rep, source, title=None):
                                                     "offset")} for f in g["stack"]]}
                   for g in leaks],
         "timeline": [{k: p.get(k) for k in ("t_ns", "event") + tuple(
-            s[0] for s in TIMELINE_SERIES)} for p in tl] if "timeline" in rep else None,
+            s[0] for s in TIMELINE_SERIES)} for p in tl]
+        if isinstance(rep.get("timeline"), list) else None,
         "series": [list(s) for s in TIMELINE_SERIES],
     }
     blob = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
