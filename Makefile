@@ -1,4 +1,4 @@
-# libscvgc — see README.md. Targets: all (default), demo, test, bench, install, clean.
+# libscvgc — see README.md. Targets: all (default), demo, test, bench, install, uninstall, clean.
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
@@ -27,7 +27,7 @@ PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%)
 
 # Debian packages the build and the tests need; installed by `make deps` when missing.
 DEPS_BUILD := libunwind-dev libcriterion-dev libdw-dev pkg-config
-DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind
+DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind chromium
 
 .PHONY: all demo test deps deps-test bench install uninstall clean
 all: $(B)/libscvgc.so scripts/scvgc $(B)/scvgc-options
@@ -92,6 +92,50 @@ test: deps-test all $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN)
 
 demo: deps-test all
 	@scripts/demo.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=stage]: the library, the wrapper with its report
+# module and options helper, the header, the man page, the docs and a pkg-config file.
+# `make uninstall` with the same variables removes exactly these files (and the directories of
+# our own, lib/scvgc and share/doc/scvgc, when they are left empty).
+VERSION      ?= 0.1
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+DOCDIR       ?= $(PREFIX)/share/doc/scvgc
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+HELPERDIR    := $(LIBDIR)/scvgc
+# README.md at the top of DOCDIR and the documents under DOCDIR/docs, so its links still work.
+DOC_FILES    := $(wildcard docs/*.md docs/*.png)
+D             = $(DESTDIR)
+
+install: all
+	install -d "$(D)$(BINDIR)" "$(D)$(LIBDIR)" "$(D)$(HELPERDIR)" "$(D)$(INCLUDEDIR)" \
+	  "$(D)$(MANDIR)/man1" "$(D)$(DOCDIR)/docs" "$(D)$(PKGCONFIGDIR)"
+	install -m 755 $(B)/libscvgc.so "$(D)$(LIBDIR)/libscvgc.so"
+	sed -e 's|^libdir_installed=""$$|libdir_installed="$(LIBDIR)"|' \
+	    -e 's|^helperdir_installed=""$$|helperdir_installed="$(HELPERDIR)"|' \
+	    scripts/scvgc >"$(D)$(BINDIR)/scvgc.tmp"
+	chmod 755 "$(D)$(BINDIR)/scvgc.tmp" && mv -f "$(D)$(BINDIR)/scvgc.tmp" "$(D)$(BINDIR)/scvgc"
+	install -m 644 scripts/scvgc_report.py "$(D)$(HELPERDIR)/scvgc_report.py"
+	install -m 755 $(B)/scvgc-options "$(D)$(HELPERDIR)/scvgc-options"
+	install -m 644 include/scvgc.h "$(D)$(INCLUDEDIR)/scvgc.h"
+	install -m 644 docs/scvgc.1 "$(D)$(MANDIR)/man1/scvgc.1"
+	install -m 644 README.md "$(D)$(DOCDIR)/README.md"
+	install -m 644 $(DOC_FILES) "$(D)$(DOCDIR)/docs/"
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    tools/scvgc.pc.in >"$(D)$(PKGCONFIGDIR)/scvgc.pc"
+
+uninstall:
+	rm -f "$(D)$(LIBDIR)/libscvgc.so" "$(D)$(BINDIR)/scvgc" \
+	  "$(D)$(HELPERDIR)/scvgc_report.py" "$(D)$(HELPERDIR)/scvgc-options" \
+	  "$(D)$(INCLUDEDIR)/scvgc.h" "$(D)$(MANDIR)/man1/scvgc.1" "$(D)$(DOCDIR)/README.md" \
+	  $(foreach f,$(notdir $(DOC_FILES)),"$(D)$(DOCDIR)/docs/$(f)") "$(D)$(PKGCONFIGDIR)/scvgc.pc"
+	rm -rf "$(D)$(HELPERDIR)/__pycache__"
+	-rmdir "$(D)$(HELPERDIR)" "$(D)$(DOCDIR)/docs" "$(D)$(DOCDIR)" 2>/dev/null || true
 
 -include bench/bench.mk
 
