@@ -53,6 +53,7 @@ _Atomic int scvgc_gc_paused; /* no periodic cycle while a report symbolizes (rep
  *   leak: nothing is freed, so the live heap is the heap in use after the cycle (leaks
  *     included): the pace stays geometric. */
 static size_t last_live, last_goal;
+static _Atomic size_t last_allowance; /* last_goal - last_live, read by the sweeper's end */
 
 static size_t goal_of(size_t live) {
   if (scvgc_opt.gogc < 0) return SIZE_MAX;
@@ -65,7 +66,7 @@ static void set_next(size_t goal) { atomic_store(&scvgc_gc_next, goal); }
 void scvgc_gc_sweep_done(void) {
   if (scvgc_opt.gogc < 0) return;
   size_t inuse = atomic_load(&scvgc_heap_inuse);
-  size_t floor = inuse + (last_goal - last_live) / 4;
+  size_t floor = inuse + atomic_load(&last_allowance) / 4;
   size_t next = atomic_load(&scvgc_gc_next);
   while (next != SIZE_MAX && next < floor &&
          !atomic_compare_exchange_weak(&scvgc_gc_next, &next, floor)) {}
@@ -87,6 +88,7 @@ void scvgc_gc_start(void) {
   scvgc_gcstats.start_ns = scvgc_nanotime();
   atomic_store(&gc_ready, 1);
   last_goal = goal_of(atomic_load(&scvgc_heap_inuse));
+  atomic_store(&last_allowance, last_goal == SIZE_MAX ? 0 : last_goal);
   set_next(last_goal);
 }
 
@@ -352,6 +354,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   if (valid) {
     last_live = scvgc_collecting ? live : after;
     last_goal = scvgc_collecting ? goal : goal_of(after);
+    atomic_store(&last_allowance, last_goal > last_live ? last_goal - last_live : 0);
   }
   set_next(last_goal);
   scvgc_sweep_wake();

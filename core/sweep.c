@@ -468,6 +468,11 @@ static void complete(const char *who) {
   trace_sweep(who);
 }
 
+/* Sweep every listed span that is owned by no cache and still needs it. */
+static void sweep_list(uint64_t *route) {
+  for (size_t i = 0; i < sw.n; i++) sweep_entry(sw.spans[i], false, route);
+}
+
 /* Sweep every listed span that still needs it, stale cached ones included (for their
  * owners), and wait for sweepers in the middle of one. */
 static size_t sweep_all(uint64_t *route) {
@@ -512,6 +517,8 @@ static void *sweeper_main(void *arg) {
       size_t pages = 0;
       for (int k = 1; sweep_one(&scvgc_sweepstats.spans_bg, &pages); k++)
         if (k % 16 == 0) sched_yield();
+      /* and the spans owners handed back meanwhile (a flush follows every cycle at once) */
+      sweep_list(&scvgc_sweepstats.spans_bg);
       list_leave();
     }
     /* the mark stack's spans, a batch at a time */
