@@ -277,7 +277,7 @@ void *scvgc_memalign(size_t align, size_t n) {
     while (scvgc_classes[c].size % align) c++;
     return scvgc_malloc_class(c, n);
   }
-  return scvgc_malloc_large(n, align);
+  return scvgc_malloc_large(n ? n : 1, align); /* size 0: a unique, freeable pointer */
 }
 
 /* ---- fork ---------------------------------------------------------------------------- */

@@ -39,7 +39,8 @@ static inline void *scvgc_malloc_inline(size_t n) {
  * exactly; in mode off the key is the evidence. */
 static inline bool scvgc_small_is_free(scvgc_span_t *s, uint32_t i, void **o) {
   if (s->meta) return s->meta[i].size == 0;
-  return o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
+  /* slots are carved from the span's start in address order: past ncarved, never used */
+  return i >= s->ncarved || o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
 }
 
 /* Free p: false when p is not this heap's (NULL included), for the caller to hand on. */
