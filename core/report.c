@@ -172,12 +172,23 @@ static void load_suppressions(void) {
 
 static scvgc_leaks_t copied; /* totals and flags of the table the report is written from */
 
+/* One leak (or reclaimed) group. Its frames are symbolized when printed, not stored: a program
+ * whose allocation stacks differ by the path through a recursion (a binary tree built by two
+ * recursive calls) has hundreds of thousands of groups, and 64 stored frames each would make
+ * the report itself allocate hundreds of MB. The symbolizer caches by pc (S2). */
 typedef struct {
   const scvgc_leak_t *leak;
-  scvgc_frame_t frames[64];
+  const uintptr_t *pcs; /* the depot's record (valid until exit) */
   int nframes;
   bool suppressed;
 } group_t;
+
+/* Frame k of group g, symbolized (only the pc where the symbolizer knows nothing). */
+static scvgc_frame_t frame_of(const group_t *g, int k) {
+  scvgc_frame_t f = {.pc = g->pcs[k]};
+  if (!scvgc_symbolize(g->pcs[k], &f)) f = (scvgc_frame_t){.pc = g->pcs[k]};
+  return f;
+}
 
 static int by_bytes(const void *a, const void *b) {
   const group_t *x = a, *y = b;
@@ -193,7 +204,8 @@ static const char *mode_name(void) {
 static void text_stack(out_t *o, const char *pre, const group_t *g) {
   if (!g->nframes) out_fmt(o, "%s    (no stack captured: SCVGC_STACK_DEPTH=%d)\n", pre, scvgc_opt.stack_depth);
   for (int k = 0; k < g->nframes; k++) {
-    const scvgc_frame_t *f = &g->frames[k];
+    scvgc_frame_t fr = frame_of(g, k);
+    const scvgc_frame_t *f = &fr;
     out_fmt(o, "%s    #%d %p %s", pre, k, (void *)f->pc, f->function ? f->function : "??");
     if (f->file) out_fmt(o, " (%s:%d)", f->file, f->line);
     out_fmt(o, " %s\n", f->module ? f->module : "");
@@ -267,7 +279,8 @@ static void json_groups(out_t *o, const group_t *g, size_t ng, bool reclaimed) {
               (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes);
     first = false;
     for (int k = 0; k < g[i].nframes; k++) {
-      const scvgc_frame_t *f = &g[i].frames[k];
+      scvgc_frame_t fr = frame_of(&g[i], k);
+      const scvgc_frame_t *f = &fr;
       out_fmt(o, "%s\n    {\"pc\": \"0x%lx\", \"function\": ", k ? "," : "", (unsigned long)f->pc);
       out_json_str(o, f->function);
       out_str(o, ", \"file\": ", 10);
@@ -345,21 +358,16 @@ void scvgc_report_write(scvgc_report_t *r) {
     const scvgc_leak_t *l = &leaks[i];
     group_t *e = &g[ng++];
     e->leak = l;
-    const uintptr_t *pcs;
+    const uintptr_t *pcs = NULL;
     int n = l->stack ? scvgc_stack_get(l->stack, &pcs) : 0;
-    if (n > 64) n = 64;
-    for (int k = 0; k < n; k++) {
-      e->frames[k].pc = pcs[k];
-      if (!scvgc_symbolize(pcs[k], &e->frames[k])) {
-        memset(&e->frames[k], 0, sizeof e->frames[k]);
-        e->frames[k].pc = pcs[k];
-      }
+    e->pcs = pcs;
+    e->nframes = n > 64 ? 64 : n;
+    for (int k = 0; k < e->nframes && nsupp && l->kind != SCVGC_LEAK_RECLAIMED && !e->suppressed; k++) {
+      scvgc_frame_t f = frame_of(e, k);
+      for (int s = 0; s < nsupp && !e->suppressed; s++)
+        e->suppressed = supp_match(supp[s], f.function) || supp_match(supp[s], f.file) ||
+                        supp_match(supp[s], f.module);
     }
-    e->nframes = n;
-    for (int s = 0; s < nsupp && !e->suppressed; s++)
-      for (int k = 0; k < n && !e->suppressed; k++)
-        e->suppressed = supp_match(supp[s], e->frames[k].function) ||
-                        supp_match(supp[s], e->frames[k].file) || supp_match(supp[s], e->frames[k].module);
     if (l->kind == SCVGC_LEAK_RECLAIMED) {
       e->suppressed = false; /* suppressions are for leaks */
       r->reclaimed_objects += l->objects;

@@ -76,6 +76,15 @@ static Node make_tree(int depth) {
   return new_node(make_tree(depth - 1), make_tree(depth - 1));
 }
 
+/* Tag every node of the long-lived tree, then check the tag and the count at the end: a node
+ * reclaimed while reachable and handed out again comes back with i == 0. */
+static int tag_tree(Node n, int tag) {
+  if (!n) return 0;
+  if (tag) n->i = n->j = tag;
+  else if (n->i != 0x5eed || n->j != 0x5eed) return -(1 << 30);
+  return 1 + tag_tree(n->left, tag) + tag_tree(n->right, tag);
+}
+
 static double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -109,10 +118,15 @@ int main(void) {
   RELEASE(stretch);
   Node volatile long_lived = new_node(NULL, NULL); /* volatile: a root the compiler keeps */
   populate(kLongLivedTreeDepth, long_lived);
+  tag_tree(long_lived, 0x5eed);
   double *volatile array = ALLOC_ATOMIC(sizeof(double) * kArraySize);
   for (int i = 0; i < kArraySize / 2; i++) array[i] = 1.0 / i;
   for (int d = kMinTreeDepth; d <= kMaxTreeDepth; d += 2) time_construction(d);
-  if (!long_lived || array[1000] != 1.0 / 1000) fputs("gcbench: failed\n", stderr);
+  if (!long_lived || array[1000] != 1.0 / 1000 ||
+      tag_tree(long_lived, 0) != tree_size(kLongLivedTreeDepth)) {
+    fputs("gcbench: failed: the long-lived tree or array changed\n", stderr);
+    return 1;
+  }
   printf("total %.0f ms\n", (now() - t0) * 1e3);
 #ifdef BOEHM
   printf("collections %lu\n", (unsigned long)GC_get_gc_no());
