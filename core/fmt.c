@@ -110,13 +110,32 @@ void scvgc_write_all(int fd, const char *s, size_t n) {
   }
 }
 
-/* stderr as the library writes to it: a duplicate taken at start-up (scvgc_keep_stderr),
- * so a program that closes its fd 2 before exit (GNU ls, cat...) still gets its report. */
-int scvgc_stderr = 2;
+/* stderr as the library writes to it. No file descriptor of the library's own: a duplicate
+ * kept open would be seen by the program (a test that lists its open descriptors, a daemon
+ * that closes them all and opens others in their place, one of which our writes would then
+ * clobber). Instead:
+ *   E1 fd 2 is used whenever it is open, whatever the program made it (dup2 of a log file);
+ *   E2 when the program has closed fd 2 (GNU ls and cat close it at exit, before our report),
+ *      the file fd 2 named at start-up is opened again by its path, for appending, if it had
+ *      one (a terminal, a file); the descriptor is closed after the write. A pipe or a socket
+ *      cannot be opened again: the output is lost (docs/limitations.md).
+ * scvgc_keep_stderr records the path (a readlink, no allocation); scvgc_err_open and
+ * scvgc_err_close bracket each write. */
+static char err_path[256];
 
 void scvgc_keep_stderr(void) {
-  int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
-  if (fd >= 0) scvgc_stderr = fd;
+  ssize_t n = readlink("/proc/self/fd/2", err_path, sizeof err_path - 1);
+  err_path[n > 0 && err_path[0] == '/' && (size_t)n < sizeof err_path - 1 ? n : 0] = 0;
+}
+
+int scvgc_err_open(void) {
+  if (fcntl(2, F_GETFD) >= 0) return 2;
+  if (!err_path[0]) return -1;
+  return open(err_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+}
+
+void scvgc_err_close(int fd) {
+  if (fd > 2) close(fd);
 }
 
 void scvgc_message(const char *fmt, ...) {
@@ -128,7 +147,9 @@ void scvgc_message(const char *fmt, ...) {
   va_end(ap);
   k += m < sizeof line - k - 1 ? m : sizeof line - k - 2;
   line[k++] = '\n';
-  scvgc_write_all(scvgc_stderr, line, k);
+  int fd = scvgc_err_open();
+  if (fd >= 0) scvgc_write_all(fd, line, k);
+  scvgc_err_close(fd);
 }
 
 void scvgc_assert_fail(const char *expr, const char *file, int line) {

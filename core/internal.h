@@ -346,8 +346,11 @@ size_t scvgc_snprintf(char *buf, size_t n, const char *fmt, ...) SCVGC_HIDDEN
 /* One line on stderr, prefixed "==PID== scvgc: ", newline added. */
 void scvgc_message(const char *fmt, ...) SCVGC_HIDDEN __attribute__((format(printf, 1, 2)));
 void scvgc_write_all(int fd, const char *s, size_t n) SCVGC_HIDDEN;
-extern int scvgc_stderr SCVGC_HIDDEN; /* the library's stderr (a duplicate of fd 2) */
+/* The library's stderr (fmt.c, E1-E2): fd 2, or the file it named at start-up once the
+ * program has closed it. scvgc_err_open returns -1 when there is nowhere to write. */
 void scvgc_keep_stderr(void) SCVGC_HIDDEN;
+int scvgc_err_open(void) SCVGC_HIDDEN;
+void scvgc_err_close(int fd) SCVGC_HIDDEN;
 
 /* ---- options (options.c) ------------------------------------------------------------ */
 enum { SCVGC_MODE_OFF = 0, SCVGC_MODE_LEAK = 1, SCVGC_MODE_COLLECT = 2 };

@@ -27,6 +27,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -258,7 +259,9 @@ static long futex(_Atomic uint32_t *w, int op, uint32_t val) {
  * L1 each runs on a stack mapped as the library's own (never scanned: it holds stale
  *    copies of what the thread worked on) and is excluded from stopping the world; the
  *    TCB at the top of its stack is scanned (glibc allocated its DTV and thread-specific
- *    data through malloc). Registered by the thread itself before its creator returns. */
+ *    data through malloc). Registered by the thread itself before its creator returns.
+ * L2 each runs with every signal blocked from its first instruction: signals are the
+ *    program's, and a process-directed one goes to a thread that does not block it. */
 #define MAX_LIBTHREADS 64
 static pid_t lib_tids[MAX_LIBTHREADS];
 static uintptr_t lib_tps[MAX_LIBTHREADS]; /* thread pointers: struct pthread, stack top */
@@ -297,7 +300,14 @@ bool scvgc_libthread_start(void *(*fn)(void *), void *arg) {
   pthread_attr_setstack(&a, stack, sz);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
   libthread_start_t st = {fn, arg, 0};
+  /* Every signal blocked (the new thread inherits the mask): a process-directed signal the
+   * program waits for with sigwait or handles on its own threads must never be delivered to
+   * one of ours (L2). The faults a library thread could raise itself are not maskable anyway. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   bool ok = pthread_create(&t, &a, libthread_main, &st) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&a);
   if (!ok) {
     scvgc_sys_unmap_meta(stack, sz);

@@ -391,12 +391,14 @@ void scvgc_report_write(scvgc_report_t *r) {
   static out_t o; /* 16 KiB: not on the stack of a program thread that may have little */
   const char *dst = scvgc_opt.report;
   if (strcmp(dst, "none")) {
-    o.fd = !strcmp(dst, "stderr") ? scvgc_stderr : open_path(dst);
+    bool err = !strcmp(dst, "stderr");
+    o.fd = err ? scvgc_err_open() : open_path(dst);
     o.len = 0;
     if (o.fd >= 0) {
       text_report(&o, g, ng, r);
       out_flush(&o);
-      if (o.fd != scvgc_stderr) close(o.fd);
+      if (err) scvgc_err_close(o.fd);
+      else close(o.fd);
     }
   }
   if (scvgc_opt.json) {

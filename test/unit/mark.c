@@ -1,6 +1,10 @@
 /* core/mark.c, workbuf.c and roots.c: the candidate check, marking, the mark stack, the
  * library's own mappings. */
+#define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -137,4 +141,34 @@ Test(mark, metadata_mappings_are_the_librarys_own) {
   cr_assert(scvgc_is_own((uintptr_t)p + 100, &end));
   scvgc_sys_unmap_meta(p, 65536);
   cr_assert(!scvgc_is_own((uintptr_t)p + 100, &end));
+}
+
+/* L1, L2: a library thread is registered before its creator returns and runs with every
+ * signal blocked, whatever the creator's mask. */
+static _Atomic int lt_checked, lt_unblocked = -1;
+static void *lt_body(void *arg) {
+  (void)arg;
+  sigset_t m;
+  pthread_sigmask(SIG_BLOCK, NULL, &m);
+  int unblocked = 0;
+  for (int s = 1; s < NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP && !(s >= 32 && s < SIGRTMIN) && !sigismember(&m, s)) unblocked++;
+  atomic_store(&lt_unblocked, unblocked);
+  atomic_store(&lt_checked, 1);
+  return NULL;
+}
+
+Test(mark, library_threads_are_registered_and_block_every_signal) {
+  sigset_t none, before, after;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, &before);
+  cr_assert(scvgc_libthread_start(lt_body, NULL));
+  pthread_sigmask(SIG_SETMASK, NULL, &after);
+  cr_expect(!sigismember(&after, SIGTERM), "the creator's own mask is given back");
+  int tcbs = 0;
+  uintptr_t tp[64];
+  tcbs = scvgc_libthread_tcbs(tp, 64);
+  cr_expect_gt(tcbs, 0);
+  while (!atomic_load(&lt_checked)) sched_yield();
+  cr_expect_eq(atomic_load(&lt_unblocked), 0, "%d signals left unblocked", atomic_load(&lt_unblocked));
 }

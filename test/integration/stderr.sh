@@ -1,0 +1,40 @@
+#!/bin/sh
+# stderr.sh — the library's file descriptors and signals are invisible to the program:
+# no descriptor of its own (fmt.c E1-E2), the report still reaches the file fd 2 named when the
+# program closed fd 2 before exit, and a signal the program waits for never reaches a library
+# thread (mark.c L2).
+. "$ROOT/test/integration/common.inc"
+FDS=$ROOT/build/test/progs/fds
+
+for mode in off default collect; do
+	run_in plain 30 "$T/plain.out" "$T/plain.err" "$FDS" list
+	run_in "$mode" 30 "$T/$mode.out" "$T/$mode.err" "$FDS" list
+	if [ "$rc" = 0 ] && cmp -s "$T/plain.out" "$T/$mode.out"; then
+		pass "the program sees only its own descriptors ($(mode_label $mode))"
+	else
+		fail "the program sees only its own descriptors ($(mode_label $mode))" \
+			"without the preload: $(tr '\n' ' ' <"$T/plain.out")" "under it: $(tr '\n' ' ' <"$T/$mode.out") ($(rc_text "$rc" 30))"
+	fi
+done
+
+for mode in leak collect; do
+	timeout -k 5 30 env LD_PRELOAD="$LIB" SCVGC_MODE=$mode SCVGC_STACK_DEPTH=16 "$FDS" close2 >/dev/null 2>"$T/close2.err"
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q "scvgc: LEAK SUMMARY ($mode mode): 100 bytes in 1 objects" "$T/close2.err" &&
+		grep -q "#0 .* main " "$T/close2.err"; then
+		pass "the report reaches stderr's file after the program closed fd 2 (SCVGC_MODE=$mode)"
+	else
+		fail "the report reaches stderr's file after the program closed fd 2 (SCVGC_MODE=$mode)" \
+			"$(rc_text "$rc" 30)" "$(tail_of "$T/close2.err" 5)"
+	fi
+done
+
+for mode in off default collect; do
+	run_in "$mode" 60 "$T/sig.out" "$T/sig.err" "$FDS" sigwait
+	if [ "$rc" = 0 ] && grep -qx "got SIGUSR1" "$T/sig.out"; then
+		pass "a signal the program waits for with sigwait reaches it ($(mode_label $mode))"
+	else
+		fail "a signal the program waits for with sigwait reaches it ($(mode_label $mode))" \
+			"$(rc_text "$rc" 60)" "$(tail_of "$T/sig.err" 3)"
+	fi
+done
