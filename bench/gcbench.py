@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """GCBench-style benchmark (bench/workloads/gcbench.c): libscvgc collect mode against Boehm GC
 (linked, GC_MALLOC) and against glibc with explicit frees. Runs interleaved, prints a markdown
-table of medians: CPU s (user+sys), peak RSS, collections, longest pause.
+table of medians: CPU s (user+sys, the exit report included), the program's own time to the end
+of main, peak RSS, collections, longest pause during the run (from SCVGCTRACE=1: stop + mark +
+mark termination of every cycle but the exit one) and the exit cycle's pause.
   python3 bench/gcbench.py [--runs N]"""
 import json, os, resource, statistics, subprocess, sys, tempfile
 
@@ -34,8 +36,17 @@ for r in range(runs):
         # /usr/bin/time itself must not be preloaded: the preload goes to the program through env
         pre = ['env'] + ['%s=%s' % kv for kv in env.items()]
         ee = {k: v for k, v in os.environ.items() if not k.startswith('SCVGC') and k != 'LD_PRELOAD'}
-        out = subprocess.run(['/usr/bin/time', '-f', '%U %S %M', '-o', t] + pre + cmd, env=ee,
-                             capture_output=True, text=True).stdout
+        if 'LD_PRELOAD' in env: pre.append('SCVGCTRACE=1')
+        p = subprocess.run(['/usr/bin/time', '-f', '%U %S %M', '-o', t] + pre + cmd, env=ee,
+                           capture_output=True, text=True)
+        out = p.stdout
+        if p.returncode: sys.exit('%s failed (%d): %s' % (name, p.returncode, p.stderr[-500:]))
+        cyc = [l for l in p.stderr.splitlines() if ' scvgc: gc ' in l and ' ms sweepterm+stop+mark+markterm' in l]
+        ph = [[float(x) for x in l.split('%: ')[1].split(' ms')[0].split('+')] for l in cyc]
+        runp = max((a[1] + a[2] + a[3] for a in ph[:-1]), default=None)
+        exitp = ph[-1][1] + ph[-1][2] + ph[-1][3] if ph else None
+        wall = [l for l in out.splitlines() if l.startswith('total ')]
+        wall = float(wall[0].split()[1]) / 1e3 if wall else None
         u, s, m = open(t).read().split()[-3:]
         coll, pause = None, None
         for line in out.splitlines():
@@ -43,15 +54,19 @@ for r in range(runs):
         if os.path.exists(J):
             g = json.load(open(J))['gc']
             coll, pause = g['cycles'], g['pause_max_ns'] / 1e6
-        res[name].append((float(u) + float(s), int(m) / 1024, coll, pause, out.strip().splitlines()[-1] if out else ''))
+        res[name].append((float(u) + float(s), int(m) / 1024, coll, runp if ph else pause, exitp, wall))
 base = statistics.median(x[0] for x in res[configs[0][0]])
-print('| configuration | CPU s | ÷ glibc | peak RSS MiB | collections | longest pause ms |')
-print('|---|---:|---:|---:|---:|---:|')
+print('| configuration | CPU s | ÷ glibc | to end of main s | peak RSS MiB | collections | longest pause in the run ms | exit cycle ms |')
+print('|---|---:|---:|---:|---:|---:|---:|---:|')
 for name, _, _ in configs:
     xs = res[name]
     cpu = statistics.median(x[0] for x in xs)
     rss = statistics.median(x[1] for x in xs)
     coll = xs[0][2]
     pauses = [x[3] for x in xs if x[3] is not None]
-    print('| %s | %.2f | %.2fx | %.0f | %s | %s |' % (name, cpu, cpu / base, rss, '—' if coll is None else coll,
-          '%.1f' % statistics.median(pauses) if pauses else 'n/a'))
+    exits = [x[4] for x in xs if x[4] is not None]
+    walls = [x[5] for x in xs if x[5] is not None]
+    print('| %s | %.2f | %.2fx | %s | %.0f | %s | %s | %s |' % (name, cpu, cpu / base,
+          '%.2f' % statistics.median(walls) if walls else 'n/a', rss, '—' if coll is None else coll,
+          '%.1f' % statistics.median(pauses) if pauses else 'n/a',
+          '%.1f' % statistics.median(exits) if exits else 'n/a'))
