@@ -395,6 +395,33 @@ size_t scvgc_central_scavenge(uint64_t cutoff) {
   return pages << SCVGC_OSPAGE_SHIFT;
 }
 
+/* The checker of R1, R2 and the freelists of central spans (each object once, nfreelist
+ * right, below bump). Takes each central lock in turn; for tests. */
+void scvgc_central_check(void) {
+  for (uint32_t cls = 1; cls < SCVGC_NCLASSES; cls++) {
+    central_t *c = &central[cls];
+    scvgc_lock(&c->lock);
+    size_t n = 0;
+    for (scvgc_span_t *s = c->partial; s; s = s->next, n++) {
+      SCVGC_CHECK(!s->owner && s->where == 1 && s->cls == cls);
+      SCVGC_CHECK(atomic_load(&s->xfree) & SCVGC_XF_CENTRAL);
+      uint64_t seen[(SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4] = {0};
+      uint32_t k = 0, below = (uint32_t)((s->bump - s->base) / s->elemsize);
+      for (void **o = s->freelist; o && k <= s->nelems; o = *o, k++) {
+        uint32_t i = scvgc_slot_index(s, (uintptr_t)o);
+        SCVGC_CHECK(s->base + (uintptr_t)i * s->elemsize == (uintptr_t)o && i < below);
+        SCVGC_CHECK(!((seen[i / 64] >> (i % 64)) & 1)); /* once */
+        seen[i / 64] |= 1ull << (i % 64);
+        SCVGC_CHECK(!(scvgc_slot_ospages(s, i) & s->relmask)); /* R1: parked is off-list */
+        SCVGC_CHECK(!s->meta || s->meta[i].size == 0);
+      }
+      SCVGC_CHECK(k == s->nfreelist);
+    }
+    SCVGC_CHECK(n == c->npartial);
+    scvgc_unlock(&c->lock);
+  }
+}
+
 size_t scvgc_central_partial_count(uint32_t cls) {
   scvgc_lock(&central[cls].lock);
   size_t n = central[cls].npartial;

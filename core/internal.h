@@ -286,6 +286,7 @@ size_t scvgc_central_partial_count(uint32_t cls) SCVGC_HIDDEN;
 /* The scavenger's part (R1-R3 in central.c): release the OS pages of central spans, central
  * since a time <= cutoff, that hold no allocated object. Returns the bytes released. */
 size_t scvgc_central_scavenge(uint64_t cutoff) SCVGC_HIDDEN;
+void scvgc_central_check(void) SCVGC_HIDDEN; /* R1, R2, freelists of central spans (tests) */
 
 /* ---- thread caches (tcache.c) -------------------------------------------------------- */
 typedef struct {
