@@ -75,13 +75,21 @@ size_t scvgc_scavenge_pass(uint64_t now, bool all, scvgc_scavenged_t *out) {
   return r.heap_bytes + r.inspan_bytes;
 }
 
-static void rearm_memlimit(void) {
-  uint64_t l = scvgc_opt.memlimit;
-  if (!l) return;
+static size_t consumed_now(void) {
   scvgc_stats_t st;
   scvgc_stats_read(&st);
-  size_t t = MEMLIMIT_GOAL(l);
-  if (st.consumed_bytes + MEMLIMIT_STEP(l) > t) t = st.consumed_bytes + MEMLIMIT_STEP(l);
+  return st.consumed_bytes;
+}
+
+/* After a memory-limit pass that began at `before` consumed bytes: the goal, or a step above
+ * where the heap stood — the lower of before and now, so growth while the pass ran (frees it
+ * could not see yet, new spans) still reaches the next trigger. */
+static void rearm_memlimit(size_t before) {
+  uint64_t l = scvgc_opt.memlimit;
+  if (!l) return;
+  size_t c = consumed_now(), t = MEMLIMIT_GOAL(l);
+  if (before < c) c = before;
+  if (c + MEMLIMIT_STEP(l) > t) t = c + MEMLIMIT_STEP(l);
   atomic_store(&scvgc_memlimit_trigger, t);
 }
 
@@ -98,7 +106,7 @@ void scvgc_scavenge_memlimit_kick(void) {
 static void trace_pass(uint32_t k, size_t released) {
   scvgc_stats_t st;
   scvgc_stats_read(&st);
-  if (released) scvgc_message("scvg%u: %lu MB released", k, (unsigned long)(released >> 20));
+  if (released >> 20) scvgc_message("scvg%u: %lu MB released", k, (unsigned long)(released >> 20));
   scvgc_message("scvg%u: inuse: %lu, idle: %lu, sys: %lu, released: %lu, consumed: %lu (MB)", k,
                 (unsigned long)(st.inuse_bytes >> 20), (unsigned long)(st.idle_bytes >> 20),
                 (unsigned long)(st.sys_bytes >> 20), (unsigned long)(st.released_bytes >> 20),
@@ -128,6 +136,7 @@ static void await_sweep(void) {
 
 static void one_pass(uint32_t k) {
   bool limit = atomic_exchange(&scv.memlimit, 0);
+  size_t before = limit ? consumed_now() : 0;
   if (gc_possible() && ((limit && scvgc_collecting) ||
                         (scvgc_opt.forcegc_ns && scvgc_nanotime() - last_gc_ns() >= scvgc_opt.forcegc_ns))) {
     scvgc_gc_cycle(SCVGC_GC_FORCED);
@@ -135,7 +144,7 @@ static void one_pass(uint32_t k) {
     if (limit && scvgc_collecting) await_sweep();
   }
   size_t released = scvgc_scavenge_pass(scvgc_clock(), limit, NULL);
-  if (limit) rearm_memlimit();
+  if (limit) rearm_memlimit(before);
   if (scvgc_opt.trace) trace_pass(k, released);
   scvgc_timeline_sample(SCVGC_TL_SCVG);
 }
