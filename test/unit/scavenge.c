@@ -4,6 +4,7 @@
  * core/tcache.c (T6: the partial queue's bound). Time is the fake clock of os.c. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,4 +475,88 @@ Test(scavenge, rss_now_reads_statm, .init = mode_off) {
   int64_t b = scvgc_rss_now();
   cr_assert_geq(b - a, 7 << 20);
   munmap(p, 8 << 20);
+}
+
+/* ---- concurrency: passes run back to back while threads allocate, free each other's objects
+ * and exit (their spans go central) -------------------------------------------------------- */
+
+#define NT 4
+#define SLOTS 2048
+static _Atomic(void *) mailbox[NT][SLOTS];
+static _Atomic int stop;
+
+static void pattern(void *p, size_t n) {
+  unsigned char *c = p;
+  uintptr_t seed = (uintptr_t)p * 2654435761u;
+  ((size_t *)p)[0] = n;
+  for (size_t i = sizeof(size_t); i < n; i++) c[i] = (unsigned char)(seed >> (i % 32));
+}
+
+static void verify(void *p) {
+  unsigned char *c = p;
+  size_t n = ((size_t *)p)[0];
+  uintptr_t seed = (uintptr_t)p * 2654435761u;
+  for (size_t i = sizeof(size_t); i < n; i++)
+    if (c[i] != (unsigned char)(seed >> (i % 32))) cr_assert_fail("object %p corrupted at %zu of %zu", p, i, n);
+}
+
+static void *ring(void *arg) {
+  int me = (int)(intptr_t)arg % NT;
+  unsigned r = (unsigned)(intptr_t)arg * 7919 + 1;
+  for (int i = 0; i < 30000; i++) {
+    r = r * 1103515245 + 12345;
+    int slot = (r >> 8) % SLOTS;
+    size_t n = 16 + (r >> 20) % ((r & 7) ? 3000 : 70000);
+    void *p = scvgc_malloc(n);
+    if (!p) cr_assert_fail("malloc");
+    pattern(p, n);
+    void *old = atomic_exchange(&mailbox[(me + 1) % NT][slot], p);
+    if (old) { verify(old); scvgc_free(old); }
+    void *mine = atomic_exchange(&mailbox[me][(slot * 7) % SLOTS], NULL);
+    if (mine) { verify(mine); scvgc_free(mine); }
+  }
+  return NULL; /* the thread's exit gives its spans to central */
+}
+
+static _Atomic size_t scavenged_heap, scavenged_inspan;
+
+static void *scavenger(void *arg) {
+  (void)arg;
+  scvgc_scavenged_t r;
+  while (!atomic_load(&stop)) {
+    scvgc_scavenge_pass(scvgc_clock(), true, &r);
+    atomic_fetch_add(&scavenged_heap, r.heap_bytes);
+    atomic_fetch_add(&scavenged_inspan, r.inspan_bytes);
+  }
+  return NULL;
+}
+
+static void concurrent(void) {
+  pthread_t sc, t[NT];
+  pthread_create(&sc, NULL, scavenger, NULL);
+  for (int gen = 0; gen < 3; gen++) {
+    for (int i = 0; i < NT; i++) pthread_create(&t[i], NULL, ring, (void *)(intptr_t)(gen * NT + i));
+    for (int i = 0; i < NT; i++) pthread_join(t[i], NULL);
+  }
+  atomic_store(&stop, 1);
+  pthread_join(sc, NULL);
+  for (int i = 0; i < NT; i++)
+    for (int k = 0; k < SLOTS; k++) {
+      void *p = atomic_load(&mailbox[i][k]);
+      if (p) { verify(p); scvgc_free(p); }
+    }
+  check();
+  scvgc_stats_t st;
+  scvgc_stats_read(&st);
+  cr_assert_eq(st.live_objects, 0, "live %zu", st.live_objects);
+  cr_assert_gt(atomic_load(&scavenged_heap), 0);
+  cr_assert_gt(atomic_load(&scavenged_inspan), 0, "pages inside central spans were released meanwhile");
+}
+
+Test(scavenge, passes_back_to_back_under_cross_thread_frees_corrupt_nothing, .init = mode_off, .timeout = 120) {
+  concurrent();
+}
+
+Test(scavenge, the_same_in_leak_mode, .init = mode_leak, .timeout = 120) {
+  concurrent();
 }
