@@ -182,6 +182,7 @@ typedef struct scvgc_span {
                            coalesces with it (pageheap.c H8) */
   uint8_t scavenged;    /* central SMALL: its free pages were released by the scavenger and
                            nothing changed since but remote frees (xfree); central lock */
+  struct slab *slab;    /* the span-struct slab this struct lives in (fixalloc.c) */
 } scvgc_span_t;
 
 /* ---- arenas and the address map (pageheap.c) ---------------------------------------- */
@@ -296,13 +297,17 @@ typedef struct {
   scvgc_span_t *partial;  /* owned spans with objects on their freelist (or being freed) */
   scvgc_span_t *full;     /* owned spans with no free object as last seen */
   uint32_t partial_pages; /* pages of the spans on partial (tcache.c T6) */
+  uint32_t quiet_events;  /* full -> partial events since the last refill (T6) */
 } scvgc_bin_t;
 
-/* T6 (tcache.c): a cache keeps at most this many pages of partial spans per class (at
- * least one span). Fewer keeps more of a thread's free objects where the scavenger can
- * release their pages and other threads can use them; more saves the owner's frees into
- * those spans their CAS and its refills the central lock. 8 pages is 64 KiB per class. */
+/* T6 (tcache.c): in a burst of frees (more than SCVGC_TC_QUIET_EVENTS spans of a class
+ * made partial with no refill in between), a cache keeps at most SCVGC_TC_PARTIAL_PAGES
+ * pages of partial spans per class and gives the others to central. A smaller bound leaves
+ * more of a peak's free objects where the scavenger can release their pages and other
+ * threads can use them; a larger one (or more quiet events) saves the owner's later frees
+ * into those spans their CAS and its refills the central lock. 8 pages is 64 KiB. */
 #define SCVGC_TC_PARTIAL_PAGES 8
+#define SCVGC_TC_QUIET_EVENTS 8
 
 enum { SCVGC_TC_NEW = 0, SCVGC_TC_ACTIVE = 1, SCVGC_TC_DEAD = 2 };
 
@@ -370,6 +375,7 @@ void scvgc_stats_orphan(int64_t nalloc, int64_t nfree) SCVGC_HIDDEN;
 typedef struct {
   size_t heap_bytes;   /* released from free spans */
   size_t inspan_bytes; /* released inside central spans */
+  size_t meta_bytes;   /* released from the span-struct pool (fixalloc.c F1) */
 } scvgc_scavenged_t;
 /* One pass: release what stayed unused since before now - SCVGC_SCAVENGE_AFTER (all: every
  * free page, whatever its age). No core lock held. Returns the bytes released. */
@@ -422,6 +428,7 @@ extern _Atomic size_t scvgc_gc_sys SCVGC_HIDDEN; /* metadata bytes mapped */
 
 scvgc_span_t *scvgc_spanstruct_alloc(void) SCVGC_HIDDEN;   /* heap lock held */
 void scvgc_spanstruct_free(scvgc_span_t *s) SCVGC_HIDDEN;  /* heap lock held */
+size_t scvgc_spanstruct_release(void) SCVGC_HIDDEN; /* the scavenger: no lock held (F1) */
 void *scvgc_meta_alloc(size_t n) SCVGC_HIDDEN;  /* zeroed block for side metadata */
 /* The side-metadata block of a span of nelems objects: objmeta array + collector bitmaps
  * (mark.h). Allocated when the span is made, in the tracking modes only. */

@@ -7,7 +7,8 @@
  *   - the pages of free spans unused (unused_since) for SCVGC_SCAVENGE_AFTER, in batches
  *     with the heap lock dropped for each madvise (pageheap.c H8);
  *   - the OS pages of central spans, central for that long, that hold no allocated object
- *     (central.c R1-R3), under each class's central lock, a few spans per hold.
+ *     (central.c R1-R3), under each class's central lock, a few spans per hold;
+ *   - the pages of the span-struct pool that hold only free structs (fixalloc.c F1).
  * Released pages read as zero when used again, so calloc skips clearing them (pageheap.c
  * H5); madvise keeps the mapping (and its protection) as it is, so releases never add
  * mappings.
@@ -71,8 +72,9 @@ size_t scvgc_scavenge_pass(uint64_t now, bool all, scvgc_scavenged_t *out) {
   scvgc_scavenged_t r;
   r.heap_bytes = scvgc_heap_scavenge(cutoff);
   r.inspan_bytes = scvgc_central_scavenge(cutoff);
+  r.meta_bytes = scvgc_spanstruct_release(); /* no age: a free struct is not reused soon */
   if (out) *out = r;
-  return r.heap_bytes + r.inspan_bytes;
+  return r.heap_bytes + r.inspan_bytes + r.meta_bytes;
 }
 
 static size_t consumed_now(void) {

@@ -25,12 +25,16 @@
  *      its next allocation (alloc.c checks in scvgc_track), so no span stays stale longer
  *      than its owner stays idle. Spans move between caches and central only with their
  *      sweepgen moved too (sweep.h: central.c calls scvgc_sweep_cache/uncache).
- *   T6 a span that gets its first free while full joins the partial queue only if the
- *      queue holds fewer than SCVGC_TC_PARTIAL_PAGES pages with it; otherwise it goes to
- *      central at once (with its free object). A cache so keeps a bounded number of pages
- *      with free objects per class: the rest is where the scavenger can release the pages
- *      of the free objects (central.c R1), and another thread can take it. The owner's
- *      later frees into it are remote frees (one CAS).
+ *   T6 a full span that gets a free joins the partial queue, unless the queue is over
+ *      SCVGC_TC_PARTIAL_PAGES pages and more than SCVGC_TC_QUIET_EVENTS spans of the class
+ *      went full -> partial since the cache last refilled in the class: a burst of frees
+ *      with no allocation in between (a program giving back the memory of a peak). Then the
+ *      queue is cut back to the bound from its tail (once per burst) and the span goes to
+ *      central at once, where the scavenger can release the pages of its free
+ *      objects (central.c R1) and another thread can take it. A cache that allocates in the
+ *      class keeps its spans: in a steady state (larson) refills come between the events,
+ *      and a fixed bound alone sent spans back and forth (twice the time). The owner's later
+ *      frees into a span it gave away are remote frees (one CAS).
  * Locks: registry_lock (outermost lock of the core) for the registry and the totals of
  *   dead caches. Refill and release take central and heap locks through central.c.
  * Callers: the owning thread only (malloc/free slow paths, the thread-exit destructor);
@@ -180,12 +184,28 @@ static bool mark_full(scvgc_span_t *s) {
   return true;
 }
 
+/* Owned partial span s goes to central with its free objects (T3 inside release_owned). */
+static void partial_to_central(scvgc_tcache_t *tc, scvgc_bin_t *b, scvgc_span_t *s) {
+  partial_remove(b, s);
+  void *l = s->freelist;
+  uint32_t n = s->nfreelist;
+  s->freelist = NULL;
+  s->nfreelist = 0;
+  release_owned(tc, s, l, n);
+}
+
 void scvgc_tcache_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) {
   scvgc_bin_t *b = &tc->bins[s->cls];
   if (s->where == SCVGC_W_FULL) {
-    if (b->partial && b->partial_pages + s->npages > SCVGC_TC_PARTIAL_PAGES) {
-      /* T6: the partial queue is long enough; this span goes to central, where the
-       * scavenger can release its free pages (it never touches an owned span's) */
+    /* T6: frees alone, no refill, while the queue is over its bound: a free burst. The
+     * queue is cut back to the bound from its tail (once per burst), and the span goes to
+     * central, where the scavenger can release the pages of its free objects. */
+    if (++b->quiet_events > SCVGC_TC_QUIET_EVENTS && b->partial &&
+        b->partial_pages + s->npages > SCVGC_TC_PARTIAL_PAGES) {
+      if (b->quiet_events == SCVGC_TC_QUIET_EVENTS + 1)
+        while (b->partial && b->partial->prev != b->partial &&
+               b->partial_pages > SCVGC_TC_PARTIAL_PAGES)
+          partial_to_central(tc, b, b->partial->prev);
       list_remove(&b->full, s);
       void *l = s->freelist;
       uint32_t n = s->nfreelist;
@@ -196,15 +216,8 @@ void scvgc_tcache_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) {
     }
     to_partial(b, s);
   }
-  if (s->nfreelist == s->ncarved && s->where == SCVGC_W_PARTIAL && (b->partial != s || s->next)) {
-    /* wholly free, and another span waits on partial too: give this one back */
-    partial_remove(b, s);
-    void *l = s->freelist;
-    uint32_t n = s->nfreelist;
-    s->freelist = NULL;
-    s->nfreelist = 0;
-    release_owned(tc, s, l, n);
-  }
+  if (s->nfreelist == s->ncarved && s->where == SCVGC_W_PARTIAL && (b->partial != s || s->next))
+    partial_to_central(tc, b, s); /* wholly free, and another span waits on partial too */
 }
 
 /* Late allocation of a thread whose cache is gone (T4): one object from a borrowed span. */
@@ -242,6 +255,7 @@ void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) {
   }
   scvgc_bin_t *b = &tc->bins[cls];
   void *list;
+  b->quiet_events = 0; /* T6: the cache allocates in this class */
   for (int tries = 0;; tries++) {
     scvgc_span_t *s = b->span;
     if (s) {

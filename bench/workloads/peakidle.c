@@ -10,6 +10,7 @@
  *        (defaults: 1.5 GiB, 950, 0,1,2,5,10,15,20,40)
  * output (stdout), one fact per line:
  *   requested <bytes>            bytes asked of malloc in all (the peak live bytes)
+ *   objects <n>                  objects allocated
  *   survivors <objects> <bytes>  what stays allocated while idle
  *   phases <alloc s> <free s>
  *   rss <t s> <KiB>              one per sample, t counted from the end of the frees
@@ -125,7 +126,8 @@ int main(int argc, char **argv)
             live += o[i].n;
             nlive++;
         }
-    printf("requested %zu\nsurvivors %zu %zu\nphases %.3f %.3f\n", total, nlive, live, t1 - t0, t2 - t1);
+    printf("requested %zu\nobjects %zu\nsurvivors %zu %zu\nphases %.3f %.3f\n", total, n, nlive, live,
+           t1 - t0, t2 - t1);
     fflush(stdout);
     for (const char *s = times; *s;) {
         double t = strtod(s, (char **)&s);

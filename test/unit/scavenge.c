@@ -429,6 +429,23 @@ Test(scavenge, a_cache_keeps_a_bounded_partial_queue, .init = mode_off) {
   free(o);
 }
 
+Test(scavenge, a_cache_that_allocates_between_frees_keeps_its_spans, .init = mode_off) {
+  size_t sz = 1024;
+  uint32_t cls = class_of(sz), per = scvgc_classes[cls].nelems;
+  uint32_t nspans = 4 * SCVGC_TC_PARTIAL_PAGES, n = per * nspans;
+  void **o = fill(sz, n);
+  scvgc_bin_t *b = &scvgc_tc.bins[cls];
+  for (uint32_t i = 0; i < n; i += per) {
+    scvgc_free(o[i]); /* a full span's first free */
+    /* allocate until the cache refills: the steady state of a program that works */
+    for (int k = 0; k < 100 && b->quiet_events; k++) cr_assert_not_null(scvgc_malloc(sz));
+    cr_assert_eq(b->quiet_events, 0);
+  }
+  cr_assert_eq(scvgc_central_partial_count(cls), 0, "no span of a working cache went central");
+  check();
+  free(o);
+}
+
 /* ---- statistics and the timeline ------------------------------------------------------------ */
 
 Test(scavenge, stats_add_up_and_consumed_is_sys_less_released, .init = mode_off) {
