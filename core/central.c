@@ -161,7 +161,6 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
   s->nfreelist = nlist;
   s->owner = NULL;
   s->nalloc = nalloc;
-  s->unused_since = scvgc_clock(); /* its free objects are unused from now (R1's clock) */
   s->scavenged = 0;
   uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
   bool has_free;
@@ -177,7 +176,10 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
                                               memory_order_relaxed))
       break;
   }
-  if (has_free) link_partial(c, s);
+  if (has_free) {
+    s->unused_since = scvgc_clock(); /* its free objects are unused from now (R1's clock) */
+    link_partial(c, s);
+  }
   scvgc_unlock(&c->lock);
 }
 
@@ -192,7 +194,10 @@ static void notify(central_t *c, scvgc_span_t *s) {
         scvgc_unlock(&c->lock);
         return;
       }
-      if (!s->where) link_partial(c, s);
+      if (!s->where) {
+        s->unused_since = scvgc_clock(); /* R1's clock: free objects from now */
+        link_partial(c, s);
+      }
     }
     if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & ~SCVGC_XF_NOTIFY,
                                               memory_order_acq_rel, memory_order_acquire))
