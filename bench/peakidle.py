@@ -18,6 +18,7 @@ installed is skipped with a note. Every run must print the same checksum.
 
     python3 bench/peakidle.py [--markdown] [--png docs/peakidle.png] [--json FILE]
                               [-a glibc,jemalloc,...] [--bytes N] [--times 0,1,2,...]
+    python3 bench/peakidle.py --from-json FILE [--markdown] [--png OUT.png]
 
 Python standard library only, except --png (matplotlib: Debian python3-matplotlib).
 """
@@ -148,7 +149,15 @@ def main():
     p.add_argument("--png", help="plot the curves into this PNG (matplotlib)")
     p.add_argument("--json", help="write the results to this file")
     p.add_argument("--cc", default=os.environ.get("CC", "gcc"))
+    p.add_argument("--from-json", metavar="FILE",
+                   help="run nothing: print the table (and --png) of a saved --json file")
     args = p.parse_args()
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        print(table(saved["results"], saved["times"], args.markdown))
+        if args.png:
+            plot(saved["results"], saved["times"], args.png)
+        return 0
     times = [int(t) for t in args.times.split(",")]
     build(args.cc)
     known = allocators(Path(args.scvgc_lib).resolve())

@@ -291,6 +291,7 @@ void *scvgc_memalign(size_t align, size_t n) {
 /* ---- fork ---------------------------------------------------------------------------- */
 
 void scvgc_fork_prepare(void) {
+  scvgc_heap_fork_prepare(); /* the scavenger's batch: it takes only the heap lock inside */
   scvgc_stack_fork_prepare(); /* a leaf: taken inside malloc with no core lock held */
   scvgc_sweep_fork_prepare(); /* the reclaim table's lock: taken with no core lock held */
   scvgc_tcache_lock_registry();
@@ -306,6 +307,7 @@ void scvgc_fork_parent(void) {
   scvgc_tcache_unlock_registry();
   scvgc_sweep_fork_parent();
   scvgc_stack_fork_parent();
+  scvgc_heap_fork_parent();
 }
 
 void scvgc_fork_child(void) {

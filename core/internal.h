@@ -269,6 +269,9 @@ void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) SCVG
 void scvgc_heap_lock_all(void) SCVGC_HIDDEN;   /* fork: take the heap lock */
 void scvgc_heap_unlock_all(void) SCVGC_HIDDEN;
 void scvgc_heap_reset_locks(void) SCVGC_HIDDEN; /* fork child */
+/* fork: wait out a batch of free spans being released (pageheap.c H8), first of all locks */
+void scvgc_heap_fork_prepare(void) SCVGC_HIDDEN;
+void scvgc_heap_fork_parent(void) SCVGC_HIDDEN;
 /* Test hooks: count of free spans, and the free span (if any) that starts at base. */
 size_t scvgc_heap_free_spans(void) SCVGC_HIDDEN;
 

@@ -31,8 +31,9 @@
  *      (coalescing) under the lock.
  * The scavenger's release (scvgc_heap_scavenge) takes batches of at most SCAV_BATCH_PAGES
  * off the free lists under the lock (H8), madvises the unreleased runs of each with the
- * lock dropped, then sets their released bits and puts them back: the lock is never held
- * across a madvise.
+ * lock dropped, then sets their released bits and puts them back: the heap lock is never
+ * held across a madvise. batch_lock (before the heap lock) is held for a whole batch, so
+ * fork waits for a batch to be back on the lists.
  */
 #include <string.h>
 
@@ -663,23 +664,36 @@ static size_t return_batch(batch_t *b) {
   return n;
 }
 
+/* Held from taking a batch off the lists to putting it back (one releaser at a time), and
+ * by fork's prepare handler: a fork child never inherits spans left `releasing` by a
+ * thread that is not in it. Order: batch_lock -> heap lock. */
+static scvgc_lock_t batch_lock = SCVGC_LOCK_INIT;
+
 size_t scvgc_heap_scavenge(uint64_t cutoff) {
   size_t n = 0;
   batch_t b;
   b.list = 1;
   b.cursor = NULL;
   for (;;) {
+    scvgc_lock(&batch_lock);
     scvgc_lock(&heap.lock);
     fill_batch(&b, cutoff);
     scvgc_unlock(&heap.lock);
-    if (!b.n) break;
+    if (!b.n) {
+      scvgc_unlock(&batch_lock);
+      break;
+    }
     release_batch(&b);
     scvgc_lock(&heap.lock);
     n += return_batch(&b);
     scvgc_unlock(&heap.lock);
+    scvgc_unlock(&batch_lock);
   }
   return n << SCVGC_PAGE_SHIFT;
 }
+
+void scvgc_heap_fork_prepare(void) { scvgc_lock(&batch_lock); }
+void scvgc_heap_fork_parent(void) { scvgc_unlock(&batch_lock); }
 
 /* Release every free page to the OS now (malloc_trim). Returns the bytes released. */
 size_t scvgc_heap_release_all(void) { return scvgc_heap_scavenge(UINT64_MAX); }
@@ -756,4 +770,7 @@ void scvgc_heap_check(void) {
 
 void scvgc_heap_lock_all(void) { scvgc_lock(&heap.lock); }
 void scvgc_heap_unlock_all(void) { scvgc_unlock(&heap.lock); }
-void scvgc_heap_reset_locks(void) { scvgc_lock_reset(&heap.lock); }
+void scvgc_heap_reset_locks(void) {
+  scvgc_lock_reset(&heap.lock);
+  scvgc_lock_reset(&batch_lock);
+}
