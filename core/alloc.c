@@ -106,6 +106,8 @@ void *scvgc_malloc_large(size_t n, size_t align) {
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
     scvgc_gc_periodic();
+  if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
+    scvgc_scavenge_restart_now(); /* a fork child's scavenger (scavenge.c) */
   return p;
 oom:
   errno = ENOMEM;
@@ -126,6 +128,8 @@ void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
     scvgc_gc_periodic(); /* no core lock is held here and the cache is consistent */
+  if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
+    scvgc_scavenge_restart_now(); /* likewise: a fork child's scavenger (scavenge.c) */
   return p;
 }
 
@@ -142,7 +146,7 @@ void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) {
       scvgc_bad_free("free", o, "not the start of an object");
       return;
     }
-    if (scvgc_small_is_free(s, i, o)) {
+    if (scvgc_small_is_free_any(s, i, o)) {
       scvgc_bad_free("free", o, "double free");
       return;
     }
@@ -211,7 +215,7 @@ static scvgc_span_t *live_object(void *ptr, const char *what) {
   if (s && s->state == SCVGC_SPAN_SMALL && p - s->base < s->limit - s->base) {
     uint32_t i = scvgc_slot_index(s, p);
     if (s->base + (uintptr_t)i * s->elemsize != p) goto interior;
-    if (scvgc_small_is_free(s, i, ptr)) goto freed;
+    if (scvgc_small_is_free_any(s, i, ptr)) goto freed;
     return s;
   }
   if (s && s->state == SCVGC_SPAN_LARGE) {
@@ -250,7 +254,11 @@ void *scvgc_realloc(void *ptr, size_t n) {
     }
   } else {
     cap = s->npages << SCVGC_PAGE_SHIFT;
-    if (n <= cap && n > cap / 2) {
+    if (n <= cap && (n > cap / 2 || n > SCVGC_MAX_SMALL)) {
+      /* shrinking in place: whole pages past the new size go back to the heap, where the
+       * scavenger can release them (a large span's tail is never released while in use) */
+      size_t np = (n + SCVGC_PAGE_SIZE - 1) >> SCVGC_PAGE_SHIFT;
+      if (np < s->npages) scvgc_heap_shrink_inplace(s, np);
       s->reqsize = n;
       return ptr;
     }
@@ -283,6 +291,7 @@ void *scvgc_memalign(size_t align, size_t n) {
 /* ---- fork ---------------------------------------------------------------------------- */
 
 void scvgc_fork_prepare(void) {
+  scvgc_heap_fork_prepare(); /* the scavenger's batch: it takes only the heap lock inside */
   scvgc_stack_fork_prepare(); /* a leaf: taken inside malloc with no core lock held */
   scvgc_sweep_fork_prepare(); /* the reclaim table's lock: taken with no core lock held */
   scvgc_tcache_lock_registry();
@@ -298,6 +307,7 @@ void scvgc_fork_parent(void) {
   scvgc_tcache_unlock_registry();
   scvgc_sweep_fork_parent();
   scvgc_stack_fork_parent();
+  scvgc_heap_fork_parent();
 }
 
 void scvgc_fork_child(void) {
@@ -309,4 +319,6 @@ void scvgc_fork_child(void) {
   scvgc_tcache_fork_child(); /* resets the registry lock */
   scvgc_sweep_fork_child();
   scvgc_stack_fork_child();
+  scvgc_scavenge_fork_child(); /* plain stores: the child's thread starts later */
+  scvgc_timeline_fork_child();
 }

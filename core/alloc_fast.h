@@ -36,10 +36,21 @@ static inline void *scvgc_malloc_inline(size_t n) {
 }
 
 /* Is the object at p (start of slot i of small span s) allocated? Only the metadata knows
- * exactly; in mode off the key is the evidence. */
+ * exactly; in mode off the key is the evidence. For a span the calling thread owns
+ * (relmask is 0 then: central.c R2); otherwise scvgc_small_is_free_any. */
 static inline bool scvgc_small_is_free(scvgc_span_t *s, uint32_t i, void **o) {
   if (s->meta) return s->meta[i].size == 0;
   /* slots are carved from the span's start in address order: past ncarved, never used */
+  return i >= s->ncarved || o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
+}
+
+/* The same for a span the caller may not own: a parked slot of a central span (central.c
+ * R1) is free though its page reads zero, double-free key included. relmask is read before
+ * the object, so a released page is not faulted in. */
+static inline bool scvgc_small_is_free_any(scvgc_span_t *s, uint32_t i, void **o) {
+  if (s->meta) return s->meta[i].size == 0;
+  uint64_t rm = __atomic_load_n(&s->relmask, __ATOMIC_RELAXED);
+  if (unlikely(rm) && (scvgc_slot_ospages(s, i) & rm)) return true;
   return i >= s->ncarved || o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
 }
 

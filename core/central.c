@@ -27,6 +27,25 @@
  *      to the heap. Cache owners keep the bit when they empty the list.
  *   C5 QUEUED: while set, the owner neither releases the span nor lets it be reused, so
  *      the queuer may still read s->owner and push onto that cache after its CAS.
+ *
+ * Pages released inside central spans (the scavenger, scvgc_central_scavenge):
+ *   R1 s->relmask bit j set: OS page j of the span was madvised and nothing was written to
+ *      it since (it reads zero, is not resident), and every slot overlapping it is free.
+ *      A free slot below s->bump that overlaps a set bit is *parked*: on no list (its link
+ *      would be in a released page). Slots at or above bump are the bump region as before.
+ *      An allocated slot never overlaps a set bit: a page is released only when every slot
+ *      overlapping it is free, under the central lock, which every allocation from a
+ *      central span needs first (take). relmask changes under the central lock only.
+ *   R2 an owned span has relmask == 0: central_take puts every parked slot back on
+ *      s->freelist (writing its link: a zero page comes back) before the span gets an
+ *      owner. So the owner's lock-free paths never meet a released page.
+ *   R3 the scavenger counts the span's xfree objects as free by moving them to s->freelist
+ *      (nalloc less their count, so C3 holds: allocated = nalloc - count). It holds NOTIFY
+ *      meanwhile unless someone else does, so no pusher decides anything on a nalloc that is
+ *      changing (C4), and ends with the notifier's own check: a span it leaves wholly free
+ *      goes to the heap, where the heap pages it released whole keep their released bit.
+ *   In mode off a parked slot has lost its double-free key (its page reads zero): free()
+ *   and realloc() outside the owner's fast path also test relmask (alloc_fast.h).
  */
 #include <string.h>
 
@@ -38,6 +57,8 @@ typedef struct {
   scvgc_lock_t lock;
   scvgc_span_t *partial; /* doubly linked through next/prev */
   size_t npartial;
+  uint64_t unlinks;      /* spans unlinked from partial so far: the scavenger's cursor is
+                            still on the list while this has not moved */
 } __attribute__((aligned(64))) central_t;
 
 static central_t central[SCVGC_NCLASSES];
@@ -59,6 +80,24 @@ static void unlink_partial(central_t *c, scvgc_span_t *s) {
   s->next = s->prev = NULL;
   s->where = 0;
   c->npartial--;
+  c->unlinks++;
+}
+
+/* R2: put the parked slots of s back on its freelist. Central lock held. */
+static void unpark(scvgc_span_t *s) {
+  if (!s->relmask) return;
+  uint32_t below = (uint32_t)((s->bump - s->base) / s->elemsize);
+  for (uint32_t i = 0; i < below; i++) {
+    if (!(scvgc_slot_ospages(s, i) & s->relmask)) continue;
+    void **o = (void **)(s->base + (uintptr_t)i * s->elemsize);
+    o[0] = s->freelist;
+    o[1] = (void *)(scvgc_free_key ^ (uintptr_t)o); /* mode off's double-free key */
+    s->freelist = o;
+    s->nfreelist++;
+  }
+  atomic_fetch_sub_explicit(&scvgc_inspan_released, (size_t)__builtin_popcountll(s->relmask),
+                            memory_order_relaxed);
+  s->relmask = 0;
 }
 
 /* Return a wholly free span to the page heap. Central lock of its class held. */
@@ -86,6 +125,8 @@ scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc) {
   scvgc_span_t *s = c->partial;
   if (s) {
     unlink_partial(c, s);
+    unpark(s);
+    s->scavenged = 0;
     uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x,
                                                   x & ~(SCVGC_XF_CENTRAL | SCVGC_XF_UNLINKED),
@@ -120,6 +161,7 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
   s->nfreelist = nlist;
   s->owner = NULL;
   s->nalloc = nalloc;
+  s->scavenged = 0;
   uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
   bool has_free;
   for (;;) {
@@ -134,7 +176,10 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
                                               memory_order_relaxed))
       break;
   }
-  if (has_free) link_partial(c, s);
+  if (has_free) {
+    s->unused_since = scvgc_clock(); /* its free objects are unused from now (R1's clock) */
+    link_partial(c, s);
+  }
   scvgc_unlock(&c->lock);
 }
 
@@ -149,7 +194,10 @@ static void notify(central_t *c, scvgc_span_t *s) {
         scvgc_unlock(&c->lock);
         return;
       }
-      if (!s->where) link_partial(c, s);
+      if (!s->where) {
+        s->unused_since = scvgc_clock(); /* R1's clock: free objects from now */
+        link_partial(c, s);
+      }
     }
     if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & ~SCVGC_XF_NOTIFY,
                                               memory_order_acq_rel, memory_order_acquire))
@@ -219,6 +267,164 @@ void *scvgc_span_carve(scvgc_span_t *s) {
   s->bump += n * s->elemsize;
   s->ncarved += (uint32_t)n;
   return first;
+}
+
+/* ---- the scavenger's part (R1-R3) ------------------------------------------------------ */
+
+#define SCAV_SPANS_PER_LOCK 16 /* spans scavenged per hold of a class's lock */
+
+/* R3: the objects on s's xfree list join s->freelist. Returns whether this call holds
+ * NOTIFY (then scav_done must end it). */
+static bool grab_xfree(scvgc_span_t *s) {
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+  bool own = false;
+  for (;;) {
+    if (!(x & SCVGC_XF_PTRMASK)) return false;
+    own = !(x & SCVGC_XF_NOTIFY);
+    uintptr_t nx = (x & SCVGC_XF_FLAGS) | SCVGC_XF_NOTIFY; /* list and count taken */
+    if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_acq_rel,
+                                              memory_order_acquire))
+      break;
+  }
+  uint32_t n = SCVGC_XF_COUNT(x);
+  void **l = (void **)(x & SCVGC_XF_PTRMASK), **t = l;
+  while (*t) t = *t;
+  *t = s->freelist;
+  s->freelist = l;
+  s->nfreelist += n;
+  s->nalloc -= n;
+  return own;
+}
+
+/* The notifier's end (as notify(), the lock already held): true when s went to the heap. */
+static bool scav_done(central_t *c, scvgc_span_t *s) {
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+  for (;;) {
+    if ((x & SCVGC_XF_CENTRAL) && SCVGC_XF_COUNT(x) == s->nalloc) {
+      span_to_heap(c, s);
+      return true;
+    }
+    if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & ~SCVGC_XF_NOTIFY,
+                                              memory_order_acq_rel, memory_order_acquire))
+      return false;
+  }
+}
+
+/* Release the OS pages of central span s that no allocated slot overlaps. Central lock
+ * held. Returns the OS pages released. */
+static size_t scav_span(central_t *c, scvgc_span_t *s, bool *gone) {
+  bool own = grab_xfree(s);
+  uint32_t ne = s->nelems, es = s->elemsize;
+  uint32_t below = (uint32_t)((s->bump - s->base) / es);
+  uint64_t freeb[(SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4] = {0}; /* nelems <= 512 */
+  SCVGC_ASSERT(ne <= sizeof freeb * 8 && s->npages <= 32);
+  for (void **o = s->freelist; o; o = *o) {
+    uint32_t i = scvgc_slot_index(s, (uintptr_t)o);
+    SCVGC_ASSERT(!s->meta || s->meta[i].size == 0);
+    freeb[i / 64] |= 1ull << (i % 64);
+  }
+  uint64_t newm = 0;
+  for (uint32_t j = 0; j < s->npages * 2; j++) {
+    if ((s->relmask >> j) & 1) continue;
+    uintptr_t lo = (uintptr_t)j << SCVGC_OSPAGE_SHIFT, hi = lo + SCVGC_OSPAGE_SIZE - 1;
+    bool ok = true;
+    if (lo < (uintptr_t)ne * es) { /* the span's tail past its last slot holds nothing */
+      uint32_t a = (uint32_t)(lo / es), b = (uint32_t)(hi / es);
+      if (b >= ne) b = ne - 1;
+      for (uint32_t i = a; i <= b && ok; i++)
+        ok = i >= below || ((freeb[i / 64] >> (i % 64)) & 1) || (scvgc_slot_ospages(s, i) & s->relmask);
+    }
+    if (ok) newm |= 1ull << j;
+  }
+  size_t n = 0;
+  if (newm) {
+    uint64_t all = s->relmask | newm;
+    /* park (R1): the free list keeps the slots clear of every released page; the links of
+     * the others are read here, before their pages go */
+    void *keep = NULL, **tp = &keep;
+    uint32_t kept = 0;
+    for (void **o = s->freelist, **nx; o; o = nx) {
+      nx = *o;
+      if (scvgc_slot_ospages(s, scvgc_slot_index(s, (uintptr_t)o)) & all) continue;
+      *tp = o;
+      tp = o;
+      kept++;
+    }
+    *tp = NULL;
+    s->freelist = keep;
+    s->nfreelist = kept;
+    for (uint32_t j = 0; j < 64;) { /* madvise each run of new pages */
+      if (!((newm >> j) & 1)) { j++; continue; }
+      uint32_t k = j;
+      while (k < 64 && ((newm >> k) & 1)) k++;
+      scvgc_sys_release((void *)(s->base + ((uintptr_t)j << SCVGC_OSPAGE_SHIFT)),
+                        (uintptr_t)(k - j) << SCVGC_OSPAGE_SHIFT);
+      j = k;
+    }
+    s->relmask = all;
+    n = (size_t)__builtin_popcountll(newm);
+    atomic_fetch_add_explicit(&scvgc_inspan_released, n, memory_order_relaxed);
+  }
+  s->scavenged = 1;
+  *gone = own && scav_done(c, s);
+  return n;
+}
+
+size_t scvgc_central_scavenge(uint64_t cutoff) {
+  size_t pages = 0;
+  for (uint32_t cls = 1; cls < SCVGC_NCLASSES; cls++) {
+    central_t *c = &central[cls];
+    if (!__atomic_load_n(&c->partial, __ATOMIC_RELAXED)) continue;
+    scvgc_lock(&c->lock);
+    int done = 0, restarts = 0;
+    for (scvgc_span_t *s = c->partial, *next; s; s = next) {
+      next = s->next;
+      bool quiet = s->scavenged &&
+                   !(atomic_load_explicit(&s->xfree, memory_order_relaxed) & SCVGC_XF_PTRMASK);
+      if (quiet || s->unused_since > cutoff) continue;
+      bool gone; /* if s went to the heap, next is still on the list */
+      pages += scav_span(c, s, &gone);
+      if (++done % SCAV_SPANS_PER_LOCK || !next) continue;
+      /* let the allocating threads in; if a span left the list meanwhile, next may be gone:
+       * start over (the spans done are quiet now), a few times at most per pass */
+      uint64_t seen = c->unlinks;
+      scvgc_unlock(&c->lock);
+      scvgc_lock(&c->lock);
+      if (c->unlinks != seen) {
+        if (++restarts > 4) break;
+        next = c->partial;
+      }
+    }
+    scvgc_unlock(&c->lock);
+  }
+  return pages << SCVGC_OSPAGE_SHIFT;
+}
+
+/* The checker of R1, R2 and the freelists of central spans (each object once, nfreelist
+ * right, below bump). Takes each central lock in turn; for tests. */
+void scvgc_central_check(void) {
+  for (uint32_t cls = 1; cls < SCVGC_NCLASSES; cls++) {
+    central_t *c = &central[cls];
+    scvgc_lock(&c->lock);
+    size_t n = 0;
+    for (scvgc_span_t *s = c->partial; s; s = s->next, n++) {
+      SCVGC_CHECK(!s->owner && s->where == 1 && s->cls == cls);
+      SCVGC_CHECK(atomic_load(&s->xfree) & SCVGC_XF_CENTRAL);
+      uint64_t seen[(SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4] = {0};
+      uint32_t k = 0, below = (uint32_t)((s->bump - s->base) / s->elemsize);
+      for (void **o = s->freelist; o && k <= s->nelems; o = *o, k++) {
+        uint32_t i = scvgc_slot_index(s, (uintptr_t)o);
+        SCVGC_CHECK(s->base + (uintptr_t)i * s->elemsize == (uintptr_t)o && i < below);
+        SCVGC_CHECK(!((seen[i / 64] >> (i % 64)) & 1)); /* once */
+        seen[i / 64] |= 1ull << (i % 64);
+        SCVGC_CHECK(!(scvgc_slot_ospages(s, i) & s->relmask)); /* R1: parked is off-list */
+        SCVGC_CHECK(!s->meta || s->meta[i].size == 0);
+      }
+      SCVGC_CHECK(k == s->nfreelist);
+    }
+    SCVGC_CHECK(n == c->npartial);
+    scvgc_unlock(&c->lock);
+  }
 }
 
 size_t scvgc_central_partial_count(uint32_t cls) {

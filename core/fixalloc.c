@@ -4,41 +4,132 @@
  * part of the heap: it is not scanned as a root and never holds user objects. All of it is
  * counted in scvgc_gc_sys.
  *
- * Span structs: a free list, refilled 64 KiB at a time. Caller holds the heap lock.
+ * Span structs: slabs of SLAB bytes, each with a bitmap of its free slots in a header at its
+ *   start (so a free struct holds no link: its page can be released). Allocation takes the
+ *   lowest free slot of the slab on top of the list of slabs with room, so live structs
+ *   pack at the low ends. Caller holds the heap lock. The scavenger releases every OS page
+ *   of a slab whose structs are all free (scvgc_spanstruct_release): after a peak of many
+ *   spans the pool's memory follows the heap down (F1).
+ *   F1 a slab's released bit j set: OS page j has been madvised and no struct overlapping
+ *      it has been handed out since (it reads zero). A freed struct may still be read by a
+ *      lock-free reader holding a stale map entry: zero reads as DEAD, which every reader
+ *      checks (pageheap.c: the map is exact only for in-use spans), so it is as harmless
+ *      as the stale contents were.
  * Meta blocks: sizes rounded to 64 bytes with a free list per size, under meta_lock;
  *   larger blocks are mapped directly. Blocks come back zeroed.
  * Lock order: meta_lock is the innermost lock of the core (taken under the heap lock).
  */
+#define _GNU_SOURCE
 #include <string.h>
 
 #include "internal.h"
 #include "lock.h"
 
 #define CHUNK (256u << 10)
+#define SLAB (256u << 10)
+#define SLOTS (SLAB / sizeof(scvgc_span_t))
+#define HDR_SLOTS ((sizeof(slab_t) + sizeof(scvgc_span_t) - 1) / sizeof(scvgc_span_t))
+#define OSPAGES (SLAB >> SCVGC_OSPAGE_SHIFT)
 
-static scvgc_span_t *span_pool;
+typedef struct slab {
+  struct slab *next_avail, *prev_avail; /* slabs with a free slot (heap lock) */
+  struct slab *next;                    /* every slab */
+  uint32_t nfree;
+  uint32_t on_avail;
+  uint64_t released;                    /* F1: OS pages released */
+  uint64_t freebits[(SLOTS + 63) / 64]; /* slot i is free */
+} slab_t;
+
+static slab_t *avail, *slabs;
 
 static void *chunk_alloc(size_t n) { return scvgc_sys_map_meta(n); }
 
+static scvgc_span_t *slot_of(slab_t *b, size_t i) { return (scvgc_span_t *)b + i; }
+
+static void avail_push(slab_t *b) {
+  b->on_avail = 1;
+  b->prev_avail = NULL;
+  b->next_avail = avail;
+  if (avail) avail->prev_avail = b;
+  avail = b;
+}
+
+static void avail_remove(slab_t *b) {
+  b->on_avail = 0;
+  if (b->prev_avail) b->prev_avail->next_avail = b->next_avail;
+  else avail = b->next_avail;
+  if (b->next_avail) b->next_avail->prev_avail = b->prev_avail;
+}
+
+static slab_t *slab_new(void) {
+  slab_t *b = chunk_alloc(SLAB);
+  if (!b) return NULL;
+  for (size_t i = HDR_SLOTS; i < SLOTS; i++) b->freebits[i / 64] |= 1ull << (i % 64);
+  b->nfree = (uint32_t)(SLOTS - HDR_SLOTS);
+  b->next = slabs;
+  slabs = b;
+  avail_push(b);
+  return b;
+}
+
+/* The OS pages slot i overlaps, as a mask of the slab's released bits. */
+static uint64_t slot_ospages(size_t i) {
+  size_t a = i * sizeof(scvgc_span_t), e = a + sizeof(scvgc_span_t) - 1;
+  size_t lo = a >> SCVGC_OSPAGE_SHIFT, hi = e >> SCVGC_OSPAGE_SHIFT;
+  uint64_t top = hi >= 63 ? ~0ull : (1ull << (hi + 1)) - 1;
+  return top & ~((1ull << lo) - 1);
+}
+
 scvgc_span_t *scvgc_spanstruct_alloc(void) {
-  if (!span_pool) {
-    scvgc_span_t *c = chunk_alloc(CHUNK);
-    if (!c) return NULL;
-    for (size_t i = 0; i < CHUNK / sizeof *c; i++) {
-      c[i].next = span_pool;
-      span_pool = &c[i];
-    }
-  }
-  scvgc_span_t *s = span_pool;
-  span_pool = s->next;
+  slab_t *b = avail ? avail : slab_new();
+  if (!b) return NULL;
+  size_t w = 0;
+  while (!b->freebits[w]) w++;
+  size_t i = w * 64 + (size_t)__builtin_ctzll(b->freebits[w]);
+  b->freebits[w] &= ~(1ull << (i % 64));
+  if (--b->nfree == 0) avail_remove(b);
+  b->released &= ~slot_ospages(i); /* F1: written from now on */
+  scvgc_span_t *s = slot_of(b, i);
   memset(s, 0, sizeof *s);
+  s->slab = b;
   return s;
 }
 
 void scvgc_spanstruct_free(scvgc_span_t *s) {
   s->state = SCVGC_SPAN_DEAD;
-  s->next = span_pool;
-  span_pool = s;
+  slab_t *b = s->slab;
+  size_t i = (size_t)(s - slot_of(b, 0));
+  b->freebits[i / 64] |= 1ull << (i % 64);
+  if (b->nfree++ == 0) avail_push(b);
+}
+
+/* F1: release the OS pages of span-struct slabs that hold only free structs. Takes the heap
+ * lock for one slab at a time. Returns the bytes released. */
+size_t scvgc_spanstruct_release(void) {
+  size_t n = 0;
+  scvgc_heap_lock_all();
+  slab_t *b = slabs;
+  scvgc_heap_unlock_all();
+  for (; b; b = b->next) { /* slabs are never unmapped: the list only grows at its head */
+    scvgc_heap_lock_all();
+    if (b->nfree) {
+      uint64_t busy = 0;
+      for (size_t i = 0; i < SLOTS; i++)
+        if (!((b->freebits[i / 64] >> (i % 64)) & 1)) busy |= slot_ospages(i);
+      uint64_t rel = ~busy & ~b->released;
+      for (size_t j = 0; j < OSPAGES;) {
+        if (!((rel >> j) & 1)) { j++; continue; }
+        size_t k = j;
+        while (k < OSPAGES && ((rel >> k) & 1)) k++;
+        scvgc_sys_release((char *)b + (j << SCVGC_OSPAGE_SHIFT), (k - j) << SCVGC_OSPAGE_SHIFT);
+        n += (k - j) << SCVGC_OSPAGE_SHIFT;
+        j = k;
+      }
+      b->released |= rel;
+    }
+    scvgc_heap_unlock_all();
+  }
+  return n;
 }
 
 /* Meta blocks: sizes rounded up to 64 bytes, one free list per rounded size up to 64 KiB

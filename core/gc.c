@@ -375,6 +375,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
                             .threads = nstopped, .failed_threads = world.nfailed,
                             .method = world.method, .end_ns = t4};
   if (scvgc_opt.trace) trace_cycle(g, t);
+  scvgc_timeline_sample(SCVGC_TL_GC);
   scvgc_unlock(&gc_lock);
   return valid;
 }

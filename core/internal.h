@@ -14,6 +14,8 @@
  *   xfree     a span's lock-free list of objects freed by threads that do not own it.
  *   objmeta   per-object side metadata (stack id, requested size), kept only when the mode
  *             tracks objects (leak, collect); mode off allocates none of it.
+ *   OS page   4 KiB, the unit of madvise: the scavenger (scavenge.c) releases free spans by
+ *             heap page and the free parts of central spans by OS page.
  *
  * Global lock order (take left before right, never the reverse):
  *   tcache registry lock -> central[c].lock -> heap lock -> metadata allocator lock.
@@ -54,6 +56,8 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
 #define SCVGC_ARENA_PAGES (SCVGC_ARENA_SIZE >> SCVGC_PAGE_SHIFT)
 #define SCVGC_ADDR_BITS 47 /* x86-64 user space */
 #define SCVGC_L1_ENTRIES ((uintptr_t)1 << (SCVGC_ADDR_BITS - SCVGC_ARENA_SHIFT))
+#define SCVGC_OSPAGE_SHIFT 12 /* the OS page: what madvise releases */
+#define SCVGC_OSPAGE_SIZE ((uintptr_t)1 << SCVGC_OSPAGE_SHIFT)
 #define SCVGC_MAX_SMALL 32768 /* larger requests get a span of their own */
 #define SCVGC_NCLASSES 66     /* classes 1..65; 0 is "large / not an object span" */
 #define SCVGC_ALIGN 16        /* every object is 16-byte aligned (max_align_t) */
@@ -158,11 +162,27 @@ typedef struct scvgc_span {
   struct scvgc_span *xnext; /* on its owner's xspans queue (XF_QUEUED set) */
 
   size_t reqsize;        /* LARGE: the requested size */
-  uint64_t unused_since; /* FREE: monotonic ns when its pages last held an object */
+  uint64_t unused_since; /* FREE: scvgc_clock() when its pages last held an object (heap
+                            lock; a span made by coalescing keeps the newest of its parts);
+                            central SMALL: when it went central (central lock) */
 
   /* Remote frees: its own cache line, so other threads' CAS traffic does not evict the
    * fast-path fields above from the owner's cache. */
   _Alignas(64) _Atomic uintptr_t xfree;
+  /* The scavenger's fields (cold; on the xfree line, which only remote frees touch). */
+  uint64_t relmask;     /* SMALL, central only (central lock): bit j set = OS page j of the
+                           span is released — madvised and not written since, so it reads
+                           zero and is not resident — and every slot overlapping it is free;
+                           such a slot below bump is *parked*: on no list (central.c R1-R3).
+                           0 for an owned span (R2). At most 64 OS pages per small span. */
+  uintptr_t npreleased; /* FREE: how many of its pages have the released bit set (H7), kept
+                           through coalescing and splitting (heap lock) */
+  uint8_t releasing;    /* FREE, off the free lists while the scavenger madvises its pages
+                           with the heap lock dropped: nobody allocates it and no neighbour
+                           coalesces with it (pageheap.c H8) */
+  uint8_t scavenged;    /* central SMALL: its free pages were released by the scavenger and
+                           nothing changed since but remote frees (xfree); central lock */
+  struct slab *slab;    /* the span-struct slab this struct lives in (fixalloc.c) */
 } scvgc_span_t;
 
 /* ---- arenas and the address map (pageheap.c) ---------------------------------------- */
@@ -178,6 +198,9 @@ typedef struct scvgc_arena {
 } scvgc_arena_t;
 
 extern scvgc_arena_t *scvgc_arena_l1[SCVGC_L1_ENTRIES] SCVGC_HIDDEN;
+/* OS pages released inside in-use (central) spans: the popcounts of their relmasks. Changed
+ * under a central lock (release, take) or the heap lock (a span going back to the heap). */
+extern _Atomic size_t scvgc_inspan_released SCVGC_HIDDEN;
 /* Bytes of in-use spans, readable without the heap lock (the GC trigger reads it). */
 extern _Atomic size_t scvgc_heap_inuse SCVGC_HIDDEN;
 /* The heap size at which the next periodic collection starts; SIZE_MAX: none. */
@@ -208,6 +231,14 @@ static inline uint32_t scvgc_slot_index(const scvgc_span_t *s, uintptr_t p) {
   return (uint32_t)(((uint64_t)(p - s->base) * s->divmul) >> 32);
 }
 
+/* The OS pages slot i of small span s overlaps, as a mask of s->relmask's bits. */
+static inline uint64_t scvgc_slot_ospages(const scvgc_span_t *s, uint32_t i) {
+  uintptr_t a = (uintptr_t)i * s->elemsize, b = a + s->elemsize - 1;
+  uint32_t lo = (uint32_t)(a >> SCVGC_OSPAGE_SHIFT), hi = (uint32_t)(b >> SCVGC_OSPAGE_SHIFT);
+  uint64_t top = hi >= 63 ? ~0ull : (1ull << (hi + 1)) - 1;
+  return top & ~((1ull << lo) - 1);
+}
+
 /* Page heap. All take the heap lock themselves. */
 /* A span of npages (aligned to align bytes when align > PAGE) in state SMALL (of class cls,
  * its identity fields set from the class table), LARGE or MANUAL. meta becomes s->meta.
@@ -219,7 +250,14 @@ void scvgc_heap_free(scvgc_span_t *s) SCVGC_HIDDEN;
  * Its side metadata block is handed back in *meta for the caller to free. */
 bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) SCVGC_HIDDEN;
 bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t npages) SCVGC_HIDDEN;
-size_t scvgc_heap_release_all(void) SCVGC_HIDDEN;
+/* Give the pages of in-use LARGE span s beyond its first npages back to the heap (a realloc
+ * that shrinks in place). */
+void scvgc_heap_shrink_inplace(scvgc_span_t *s, size_t npages) SCVGC_HIDDEN;
+/* Release the unreleased pages of every free span whose unused_since <= cutoff (every free
+ * span: UINT64_MAX), a batch at a time with the heap lock dropped for the madvise. Returns
+ * the bytes released. */
+size_t scvgc_heap_scavenge(uint64_t cutoff) SCVGC_HIDDEN;
+size_t scvgc_heap_release_all(void) SCVGC_HIDDEN; /* scvgc_heap_scavenge(UINT64_MAX) */
 /* The sweeper's end of a large span it claimed (sweep.c): true when it freed it. */
 bool scvgc_heap_sweep_large(scvgc_span_t *s, uint32_t sg, void **meta, uint32_t *stack,
                             size_t *bytes) SCVGC_HIDDEN;
@@ -231,6 +269,9 @@ void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) SCVG
 void scvgc_heap_lock_all(void) SCVGC_HIDDEN;   /* fork: take the heap lock */
 void scvgc_heap_unlock_all(void) SCVGC_HIDDEN;
 void scvgc_heap_reset_locks(void) SCVGC_HIDDEN; /* fork child */
+/* fork: wait out a batch of free spans being released (pageheap.c H8), first of all locks */
+void scvgc_heap_fork_prepare(void) SCVGC_HIDDEN;
+void scvgc_heap_fork_parent(void) SCVGC_HIDDEN;
 /* Test hooks: count of free spans, and the free span (if any) that starts at base. */
 size_t scvgc_heap_free_spans(void) SCVGC_HIDDEN;
 
@@ -246,6 +287,10 @@ void scvgc_central_lock_all(void) SCVGC_HIDDEN;
 void scvgc_central_unlock_all(void) SCVGC_HIDDEN;
 void scvgc_central_reset_locks(void) SCVGC_HIDDEN;
 size_t scvgc_central_partial_count(uint32_t cls) SCVGC_HIDDEN;
+/* The scavenger's part (R1-R3 in central.c): release the OS pages of central spans, central
+ * since a time <= cutoff, that hold no allocated object. Returns the bytes released. */
+size_t scvgc_central_scavenge(uint64_t cutoff) SCVGC_HIDDEN;
+void scvgc_central_check(void) SCVGC_HIDDEN; /* R1, R2, freelists of central spans (tests) */
 
 /* ---- thread caches (tcache.c) -------------------------------------------------------- */
 typedef struct {
@@ -254,7 +299,18 @@ typedef struct {
   uint64_t nalloc;        /* objects of this class handed out by this thread (stats) */
   scvgc_span_t *partial;  /* owned spans with objects on their freelist (or being freed) */
   scvgc_span_t *full;     /* owned spans with no free object as last seen */
+  uint32_t partial_pages; /* pages of the spans on partial (tcache.c T6) */
+  uint32_t quiet_events;  /* full -> partial events since the last refill (T6) */
 } scvgc_bin_t;
+
+/* T6 (tcache.c): in a burst of frees (more than SCVGC_TC_QUIET_EVENTS spans of a class
+ * made partial with no refill in between), a cache keeps at most SCVGC_TC_PARTIAL_PAGES
+ * pages of partial spans per class and gives the others to central. A smaller bound leaves
+ * more of a peak's free objects where the scavenger can release their pages and other
+ * threads can use them; a larger one (or more quiet events) saves the owner's later frees
+ * into those spans their CAS and its refills the central lock. 8 pages is 64 KiB. */
+#define SCVGC_TC_PARTIAL_PAGES 8
+#define SCVGC_TC_QUIET_EVENTS 8
 
 enum { SCVGC_TC_NEW = 0, SCVGC_TC_ACTIVE = 1, SCVGC_TC_DEAD = 2 };
 
@@ -292,9 +348,11 @@ void scvgc_tcache_fork_child(void) SCVGC_HIDDEN;
 /* ---- stats (stats.c) ---------------------------------------------------------------- */
 typedef struct {
   size_t sys_bytes;      /* address space mapped for the heap (arenas) */
-  size_t inuse_bytes;    /* pages of in-use spans */
-  size_t idle_bytes;     /* free pages still resident (or never released) */
-  size_t released_bytes; /* free pages released to the OS (or never touched) */
+  size_t inuse_bytes;    /* pages of in-use spans, less the OS pages released inside them */
+  size_t idle_bytes;     /* free pages not released */
+  size_t released_bytes; /* pages released to the OS (or never touched): free pages, and OS
+                            pages inside central spans (central.c R1) */
+  size_t consumed_bytes; /* sys less released: what the heap may hold resident */
   size_t gc_sys_bytes;   /* core metadata mapped: spans, arenas, side metadata */
   size_t live_objects;   /* objects allocated and not freed */
   size_t nmalloc, nfree; /* cumulative counts */
@@ -306,6 +364,7 @@ void scvgc_stats_read_locked(scvgc_stats_t *st) SCVGC_HIDDEN;
 /* Heap-side counters (heap lock) */
 typedef struct {
   size_t sys, inuse_pages, released_pages;
+  size_t inspan_released; /* OS pages released inside in-use spans (central.c R1) */
   size_t large_nalloc, large_nfree, large_bytes;
 } scvgc_heapstat_t;
 void scvgc_heap_stats(scvgc_heapstat_t *hs) SCVGC_HIDDEN;
@@ -314,6 +373,45 @@ void scvgc_heap_stats_locked(scvgc_heapstat_t *hs) SCVGC_HIDDEN; /* heap lock he
 void scvgc_stats_fold_tcache(const scvgc_tcache_t *tc) SCVGC_HIDDEN;
 /* Counts of threads whose cache is gone (DEAD): rare, so shared atomics. */
 void scvgc_stats_orphan(int64_t nalloc, int64_t nfree) SCVGC_HIDDEN;
+
+/* ---- the scavenger (scavenge.c) ---------------------------------------------------- */
+typedef struct {
+  size_t heap_bytes;   /* released from free spans */
+  size_t inspan_bytes; /* released inside central spans */
+  size_t meta_bytes;   /* released from the span-struct pool (fixalloc.c F1) */
+} scvgc_scavenged_t;
+/* One pass: release what stayed unused since before now - SCVGC_SCAVENGE_AFTER (all: every
+ * free page, whatever its age). No core lock held. Returns the bytes released. */
+size_t scvgc_scavenge_pass(uint64_t now, bool all, scvgc_scavenged_t *out) SCVGC_HIDDEN;
+/* The scavenger thread: outside malloc (the shim's constructor). */
+void scvgc_scavenge_start(void) SCVGC_HIDDEN;
+/* A fork child has no scavenger: it is started again at the first safe point (below). */
+void scvgc_scavenge_fork_child(void) SCVGC_HIDDEN;
+extern _Atomic int scvgc_scavenge_restart SCVGC_HIDDEN;
+/* The allocation slow path, no core lock held, the cache consistent: start the thread a
+ * fork child lacks (scvgc_scavenge_restart set). */
+void scvgc_scavenge_restart_now(void) SCVGC_HIDDEN;
+/* SCVGC_MEMLIMIT: consumed bytes (sys less released) above which the page heap wakes the
+ * scavenger at once; SIZE_MAX when off or already woken. */
+extern _Atomic size_t scvgc_memlimit_trigger SCVGC_HIDDEN;
+void scvgc_scavenge_memlimit_kick(void) SCVGC_HIDDEN; /* no core lock held */
+
+/* ---- the timeline (timeline.c): samples at each GC, scavenger pass and exit ---------- */
+enum { SCVGC_TL_GC = 0, SCVGC_TL_SCVG = 1, SCVGC_TL_EXIT = 2 };
+typedef struct {
+  uint64_t t_ns;  /* since the library started */
+  uint64_t inuse_bytes, sys_bytes, released_bytes;
+  int64_t rss_bytes; /* -1: unknown */
+  uint32_t event;    /* SCVGC_TL_* */
+} scvgc_tlsample_t;
+/* Record a sample now. Takes the registry and heap locks (stats): no core lock held; reads
+ * /proc/self/statm with raw system calls. */
+void scvgc_timeline_sample(int event) SCVGC_HIDDEN;
+void scvgc_timeline_start(void) SCVGC_HIDDEN; /* t = 0 (the constructor) */
+/* A copy of the samples in time order (malloc'd, free it); -1: out of memory. */
+long scvgc_timeline_copy(scvgc_tlsample_t **out) SCVGC_HIDDEN;
+void scvgc_timeline_fork_child(void) SCVGC_HIDDEN;
+int64_t scvgc_rss_now(void) SCVGC_HIDDEN; /* resident bytes (/proc/self/statm), -1 unknown */
 
 /* ---- OS memory and metadata (os.c, fixalloc.c) -------------------------------------- */
 void *scvgc_sys_map(size_t n) SCVGC_HIDDEN;           /* zeroed, or NULL */
@@ -325,11 +423,15 @@ void scvgc_sys_release(void *p, size_t n) SCVGC_HIDDEN; /* MADV_DONTNEED */
 void *scvgc_sys_map_meta(size_t n) SCVGC_HIDDEN;
 void scvgc_sys_unmap_meta(void *p, size_t n) SCVGC_HIDDEN;
 uint64_t scvgc_nanotime(void) SCVGC_HIDDEN;
+/* The scavenger's clock (span ages): scvgc_nanotime, unless a test set a fake time. */
+uint64_t scvgc_clock(void) SCVGC_HIDDEN;
+void scvgc_clock_set_fake(uint64_t ns) SCVGC_HIDDEN; /* tests; 0 = the real clock again */
 const char *scvgc_getenv(const char *name) SCVGC_HIDDEN; /* no allocation */
 extern _Atomic size_t scvgc_gc_sys SCVGC_HIDDEN; /* metadata bytes mapped */
 
 scvgc_span_t *scvgc_spanstruct_alloc(void) SCVGC_HIDDEN;   /* heap lock held */
 void scvgc_spanstruct_free(scvgc_span_t *s) SCVGC_HIDDEN;  /* heap lock held */
+size_t scvgc_spanstruct_release(void) SCVGC_HIDDEN; /* the scavenger: no lock held (F1) */
 void *scvgc_meta_alloc(size_t n) SCVGC_HIDDEN;  /* zeroed block for side metadata */
 /* The side-metadata block of a span of nelems objects: objmeta array + collector bitmaps
  * (mark.h). Allocated when the span is made, in the tracking modes only. */

@@ -38,12 +38,14 @@ static const option_t options[] = {
     {"SCVGCTRACE", K_INT, "0", 0, 2, F(trace),
      "1: one line per GC cycle and per scavenger pass on stderr; 2: per-phase detail too"},
     {"SCVGC_SCAVENGE_AFTER", K_DURATION, "5m", 0, 0, F(scavenge_after_ns),
-     "a free span whose pages stayed unused this long is released to the OS"},
+     "a free span whose pages stayed unused this long is released to the OS (madvise), as are "
+     "the free pages inside spans no thread owns; the scavenger looks every min(this, "
+     "SCVGC_FORCEGC)/2 (0: at its next pass)"},
     {"SCVGC_FORCEGC", K_DURATION, "2m", 0, 0, F(forcegc_ns),
      "force a GC when none has run for this long (off disables)"},
     {"SCVGC_MEMLIMIT", K_BYTES, "off", 0, 0, F(memlimit),
-     "soft limit on the heap's resident bytes (512M, 2G); nearing it scavenges at once and, "
-     "in collect mode, collects"},
+     "soft limit on the heap's resident bytes, counted as sys less released (512M, 2G); at "
+     "95% of it every free page is released at once and, in collect mode, a GC runs first"},
     {"SCVGC_STACK_DEPTH", K_INT, "16", 0, 64, F(stack_depth),
      "frames captured per allocation for the leak report; 0 captures none"},
     {"SCVGC_REPORT", K_STRING, "stderr", 0, 0, F(report),

@@ -78,6 +78,16 @@ uint64_t scvgc_nanotime(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The clock hook: the unit tests move time by hand to age spans (test/unit/scavenge.c). */
+static _Atomic uint64_t fake_clock;
+
+uint64_t scvgc_clock(void) {
+  uint64_t f = atomic_load_explicit(&fake_clock, memory_order_relaxed);
+  return f ? f : scvgc_nanotime();
+}
+
+void scvgc_clock_set_fake(uint64_t ns) { atomic_store(&fake_clock, ns); }
+
 /* getenv without libc: glibc's getenv does not allocate either, but this one is also
  * safe before libc's own initialisation has finished. */
 extern char **environ;

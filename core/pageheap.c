@@ -5,8 +5,8 @@
  * Lock: heap.lock guards everything here except the read-only lookups (scvgc_spanof), which
  *   run with no lock: an arena is published in scvgc_arena_l1 only after it is complete,
  *   and map entries are written before the span they name is handed to anyone.
- * Callers: program threads (span refill, large objects), the sweeper and scavenger later.
- *   Not for the world-stopped path: it takes a lock.
+ * Callers: program threads (span refill, large objects), the sweeper, the scavenger
+ *   (scvgc_heap_scavenge, malloc_trim). Not for the world-stopped path: it takes a lock.
  *
  * Invariants (checked by scvgc_heap_check, pinned by test/unit/pageheap.c):
  *   H1 every page of every arena belongs to exactly one span, free or in use;
@@ -18,8 +18,22 @@
  *      sizes on the large list, the lowest address);
  *   H5 a page whose released bit is set reads as zero; an allocated span has needzero == 0
  *      only if every one of its pages was released (fresh from the OS counts as released);
- *   H6 inuse_pages + free pages == sys / PAGE, released_pages counts the set bits of
- *      free pages.
+ *   H6 inuse_pages + free pages + releasing pages == sys / PAGE; released_pages counts the
+ *      set bits of free pages (releasing ones included); a released bit is never set on a
+ *      page of an in-use span (take clears them; OS pages released inside central spans
+ *      are counted apart, scvgc_inspan_released, and turn into released bits only when
+ *      both halves of a heap page are released as the span comes back: free_locked);
+ *   H7 a free span's npreleased is the number of its pages whose released bit is set
+ *      (kept through coalescing, splitting and release);
+ *   H8 a span with `releasing` set is free, on no free list, and touched by the scavenger
+ *      only: take() never sees it (it is on no list), coalescing and grow_inplace skip it,
+ *      so its pages can be madvised with the heap lock dropped; the scavenger puts it back
+ *      (coalescing) under the lock.
+ * The scavenger's release (scvgc_heap_scavenge) takes batches of at most SCAV_BATCH_PAGES
+ * off the free lists under the lock (H8), madvises the unreleased runs of each with the
+ * lock dropped, then sets their released bits and puts them back: the heap lock is never
+ * held across a madvise. batch_lock (before the heap lock) is held for a whole batch, so
+ * fork waits for a batch to be back on the lists.
  */
 #include <string.h>
 
@@ -29,6 +43,14 @@
 
 scvgc_arena_t *scvgc_arena_l1[SCVGC_L1_ENTRIES];
 _Atomic size_t scvgc_heap_inuse;
+_Atomic size_t scvgc_inspan_released;
+
+/* The scavenger's batch: pages taken off the free lists for one round of madvise with the
+ * heap lock dropped. Larger batches mean fewer lock round trips; smaller ones keep less
+ * memory out of the allocator's reach meanwhile (an allocation that would have fit in a
+ * batch grows the heap instead). 2 MiB is a few hundred microseconds of madvise. */
+#define SCAV_BATCH_PAGES 256
+#define SCAV_BATCH_SPANS 64
 
 #define NSMALL 128 /* exact free lists for 1..127 pages */
 
@@ -41,6 +63,9 @@ static struct {
   size_t inuse_pages;
   size_t free_pages;
   size_t released_pages; /* free pages released to the OS (H6) */
+  size_t releasing_pages; /* pages of spans off the lists being released (H6, H8) */
+  size_t releasing_released; /* of which released already (their bits count in
+                                released_pages) */
   size_t nfree_spans;
   size_t large_nalloc, large_nfree, large_bytes; /* SPAN_LARGE spans: counts and bytes */
   scvgc_arena_t *arenas; /* every arena, newest first */
@@ -95,14 +120,48 @@ static void map_ends(scvgc_span_t *s) {
   map_set(s->base + ((s->npages - 1) << SCVGC_PAGE_SHIFT), 1, s);
 }
 
+static bool released_bit(uintptr_t p) {
+  size_t pg = (p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1);
+  return (arena_of(p)->released[pg / 64] >> (pg % 64)) & 1;
+}
+
+/* The released bits of [base, base + npages) counted a bitmap word at a time. */
 static size_t released_count(uintptr_t base, size_t npages) {
   size_t n = 0;
-  for (size_t i = 0; i < npages; i++) {
+  for (size_t i = 0; i < npages;) {
     uintptr_t p = base + (i << SCVGC_PAGE_SHIFT);
     size_t pg = (p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1);
-    n += (arena_of(p)->released[pg / 64] >> (pg % 64)) & 1;
+    size_t k = 64 - pg % 64; /* pages left in this bitmap word */
+    if (k > npages - i) k = npages - i;
+    uint64_t w = arena_of(p)->released[pg / 64] >> (pg % 64);
+    if (k < 64) w &= (1ull << k) - 1;
+    n += (size_t)__builtin_popcountll(w);
+    i += k;
   }
   return n;
+}
+
+/* The first page of [base, base + npages) whose released bit is clear, or npages. */
+static size_t first_unreleased(uintptr_t base, size_t npages) {
+  for (size_t i = 0; i < npages;) {
+    uintptr_t p = base + (i << SCVGC_PAGE_SHIFT);
+    size_t pg = (p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1);
+    size_t k = 64 - pg % 64;
+    if (k > npages - i) k = npages - i;
+    uint64_t w = ~(arena_of(p)->released[pg / 64] >> (pg % 64));
+    if (k < 64) w &= (1ull << k) - 1;
+    if (w) return i + (size_t)__builtin_ctzll(w);
+    i += k;
+  }
+  return npages;
+}
+
+/* The released pages among the first np of free span s, from its npreleased when that
+ * says all or none (the common cases: no bitmap walk). */
+static size_t released_head(const scvgc_span_t *s, size_t np) {
+  if (s->npreleased == 0) return 0;
+  if (s->npreleased == s->npages) return np;
+  return released_count(s->base, np);
 }
 
 /* Count the released pages of [base, base+npages) and set them all to val. */
@@ -137,23 +196,31 @@ static scvgc_span_t *find(size_t np) {
   return best;
 }
 
-/* Insert free span s, coalescing with free neighbours (H3). s->unused_since is set. */
+/* A free neighbour that may be merged: on the free lists (not being released, H8). */
+static bool mergeable(const scvgc_span_t *n) { return n && n->state == SCVGC_SPAN_FREE && !n->releasing; }
+
+/* Insert free span s, coalescing with free neighbours (H3). s->unused_since and
+ * s->npreleased are set; the merged span keeps the newest unused_since of its parts (its
+ * oldest pages wait for the newest: the price of one stamp per span) and the sum of their
+ * released pages (H7). */
 static void insert_free(scvgc_span_t *s) {
   s->state = SCVGC_SPAN_FREE;
+  s->releasing = 0;
   scvgc_span_t *l = scvgc_spanof(s->base - 1);
-  if (s->base && l && l->state == SCVGC_SPAN_FREE &&
-      l->base + (l->npages << SCVGC_PAGE_SHIFT) == s->base) {
+  if (s->base && mergeable(l) && l->base + (l->npages << SCVGC_PAGE_SHIFT) == s->base) {
     fl_remove(l);
     s->base = l->base;
     s->npages += l->npages;
+    s->npreleased += l->npreleased;
     if (l->unused_since > s->unused_since) s->unused_since = l->unused_since;
     scvgc_spanstruct_free(l);
   }
   uintptr_t end = s->base + (s->npages << SCVGC_PAGE_SHIFT);
   scvgc_span_t *r = scvgc_spanof(end);
-  if (r && r->state == SCVGC_SPAN_FREE && r->base == end) {
+  if (mergeable(r) && r->base == end) {
     fl_remove(r);
     s->npages += r->npages;
+    s->npreleased += r->npreleased;
     if (r->unused_since > s->unused_since) s->unused_since = r->unused_since;
     scvgc_spanstruct_free(r);
   }
@@ -186,6 +253,7 @@ static bool grow(size_t np) {
   heap.released_pages += bytes >> SCVGC_PAGE_SHIFT;
   s->base = (uintptr_t)mem;
   s->npages = bytes >> SCVGC_PAGE_SHIFT;
+  s->npreleased = s->npages; /* fresh pages count as released (H5) */
   s->unused_since = 0;
   insert_free(s);
   return true;
@@ -200,6 +268,9 @@ static bool split_tail(scvgc_span_t *s, size_t np) {
   t->npages = s->npages - np;
   t->state = SCVGC_SPAN_FREE;
   t->unused_since = s->unused_since;
+  size_t head = released_head(s, np);
+  t->npreleased = s->npreleased - head;
+  s->npreleased = head;
   s->npages = np;
   map_ends(t);
   fl_insert(t); /* its neighbours are s (being allocated) and what followed s: not free */
@@ -209,7 +280,11 @@ static bool split_tail(scvgc_span_t *s, size_t np) {
 /* Turn free span s (already trimmed, off the lists) into an in-use span of state st. */
 static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   size_t rel = released_swap(s->base, s->npages, false);
+  SCVGC_ASSERT(rel == s->npreleased); /* H7 */
   heap.released_pages -= rel;
+  s->npreleased = 0;
+  s->relmask = 0;
+  s->scavenged = 0;
   s->needzero = rel != s->npages;
   s->next = s->prev = NULL;
   s->cls = (uint8_t)cls;
@@ -268,6 +343,8 @@ static scvgc_span_t *alloc_locked(size_t np, size_t align_pages) {
       h->npages = (a - s->base) >> SCVGC_PAGE_SHIFT;
       h->state = SCVGC_SPAN_FREE;
       h->unused_since = s->unused_since;
+      h->npreleased = released_head(s, h->npages);
+      s->npreleased -= h->npreleased;
       s->base = a;
       s->npages -= h->npages;
       map_ends(h);
@@ -278,18 +355,51 @@ static scvgc_span_t *alloc_locked(size_t np, size_t align_pages) {
   return s;
 }
 
+/* Bytes the heap may hold resident: sys less everything released (heap lock). */
+static size_t consumed_locked(void) {
+  size_t rel = (heap.released_pages << SCVGC_PAGE_SHIFT) +
+               (atomic_load_explicit(&scvgc_inspan_released, memory_order_relaxed) << SCVGC_OSPAGE_SHIFT);
+  return heap.sys > rel ? heap.sys - rel : 0;
+}
+
 scvgc_span_t *scvgc_heap_alloc(size_t np, size_t align, uint8_t st, uint32_t cls, void *meta) {
   size_t ap = align > SCVGC_PAGE_SIZE ? align >> SCVGC_PAGE_SHIFT : 1;
   if (np == 0 || np > (SCVGC_MAX_REQUEST >> SCVGC_PAGE_SHIFT)) return NULL;
   scvgc_lock(&heap.lock);
   scvgc_span_t *s = alloc_locked(np, ap);
   if (s) take(s, st, cls, meta);
+  /* SCVGC_MEMLIMIT: one load and a compare while the limit is far (the trigger is SIZE_MAX
+   * when off, and while the scavenger is already on its way) */
+  size_t trigger = atomic_load_explicit(&scvgc_memlimit_trigger, memory_order_relaxed);
+  bool kick = trigger != SIZE_MAX && consumed_locked() > trigger;
   scvgc_unlock(&heap.lock);
+  if (kick) scvgc_scavenge_memlimit_kick();
   return s;
+}
+
+/* In-use span s comes back: the heap pages whose two OS pages were both released inside it
+ * (central.c R1) get their released bit; the rest of its pages are resident as far as the
+ * heap knows (a half-released page is simply released again by the scavenger). */
+static size_t relmask_to_bits(scvgc_span_t *s) {
+  size_t n = 0;
+  if (!s->relmask) return 0;
+  for (size_t k = 0; k < s->npages && k < 32; k++) {
+    if (((s->relmask >> (2 * k)) & 3) != 3) continue;
+    released_swap(s->base + (k << SCVGC_PAGE_SHIFT), 1, true);
+    n++;
+  }
+  atomic_fetch_sub_explicit(&scvgc_inspan_released, (size_t)__builtin_popcountll(s->relmask),
+                            memory_order_relaxed);
+  s->relmask = 0;
+  return n;
 }
 
 static void free_locked(scvgc_span_t *s, uint64_t now) {
   SCVGC_ASSERT(s->state >= SCVGC_SPAN_SMALL);
+  size_t rel = relmask_to_bits(s);
+  heap.released_pages += rel;
+  s->npreleased = rel;
+  s->scavenged = 0;
   heap.inuse_pages -= s->npages;
   atomic_store_explicit(&scvgc_heap_inuse, heap.inuse_pages << SCVGC_PAGE_SHIFT, memory_order_relaxed);
   if (s->state == SCVGC_SPAN_LARGE) {
@@ -327,14 +437,14 @@ void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
 }
 
 void scvgc_heap_free(scvgc_span_t *s) {
-  uint64_t now = scvgc_nanotime();
+  uint64_t now = scvgc_clock();
   scvgc_lock(&heap.lock);
   free_locked(s, now);
   scvgc_unlock(&heap.lock);
 }
 
 bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) {
-  uint64_t now = scvgc_nanotime();
+  uint64_t now = scvgc_clock();
   scvgc_lock(&heap.lock);
   bool ok = s->state == SCVGC_SPAN_LARGE;
   if (ok) {
@@ -352,7 +462,7 @@ bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) {
 bool scvgc_heap_sweep_large(scvgc_span_t *s, uint32_t sg, void **meta, uint32_t *stack,
                             size_t *bytes) {
   bool freed = false;
-  uint64_t now = scvgc_nanotime();
+  uint64_t now = scvgc_clock();
   scvgc_lock(&heap.lock);
   if (s->state == SCVGC_SPAN_LARGE && s->sweepgen == sg - 1) {
     uint32_t v = s->meta ? __atomic_load_n(&s->meta[0].size, __ATOMIC_RELAXED) : 0;
@@ -377,17 +487,18 @@ bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t np) {
   uintptr_t end = s->base + (s->npages << SCVGC_PAGE_SHIFT);
   scvgc_span_t *r = scvgc_spanof(end);
   size_t need = np - s->npages;
-  if (np > s->npages && r && r->state == SCVGC_SPAN_FREE && r->base == end && r->npages >= need) {
+  if (np > s->npages && mergeable(r) && r->base == end && r->npages >= need) {
     fl_remove(r);
+    size_t rel = released_swap(end, need, false);
     if (r->npages > need) {
       r->base += need << SCVGC_PAGE_SHIFT;
       r->npages -= need;
+      r->npreleased -= rel;
       map_ends(r);
       fl_insert(r);
     } else {
       scvgc_spanstruct_free(r);
     }
-    size_t rel = released_swap(end, need, false);
     heap.released_pages -= rel;
     if (rel != need) s->needzero = 1;
     map_set(end, need, s);
@@ -402,22 +513,190 @@ bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t np) {
   return ok;
 }
 
-/* Release every free page to the OS now (malloc_trim). Returns the bytes released. */
-size_t scvgc_heap_release_all(void) {
-  size_t n = 0;
+void scvgc_heap_shrink_inplace(scvgc_span_t *s, size_t np) {
+  uint64_t now = scvgc_clock();
   scvgc_lock(&heap.lock);
-  for (size_t i = 0; i <= NSMALL; i++) {
-    for (scvgc_span_t *s = i < NSMALL ? heap.free[i] : heap.large; s; s = s->next) {
-      size_t rel = released_swap(s->base, s->npages, true);
-      if (rel == s->npages) continue;
-      scvgc_sys_release((void *)s->base, s->npages << SCVGC_PAGE_SHIFT);
-      n += s->npages - rel;
+  if (s->state == SCVGC_SPAN_LARGE && np && np < s->npages) {
+    scvgc_span_t *t = scvgc_spanstruct_alloc();
+    if (t) { /* without a struct the tail simply stays with the object */
+      size_t cut = s->npages - np;
+      t->base = s->base + (np << SCVGC_PAGE_SHIFT);
+      t->npages = cut;
+      t->npreleased = 0; /* pages of an in-use span carry no released bit (H6) */
+      t->unused_since = now;
+      s->npages = np;
+      s->limit = s->base + (np << SCVGC_PAGE_SHIFT);
+      s->elemsize = (uint32_t)(np << SCVGC_PAGE_SHIFT);
+      heap.inuse_pages -= cut;
+      heap.large_bytes -= cut << SCVGC_PAGE_SHIFT;
+      atomic_store_explicit(&scvgc_heap_inuse, heap.inuse_pages << SCVGC_PAGE_SHIFT, memory_order_relaxed);
+      insert_free(t); /* maps its ends: the map no longer names s past its new end */
     }
   }
-  heap.released_pages += n;
   scvgc_unlock(&heap.lock);
+}
+
+/* ---- the scavenger's release (H8) ----------------------------------------------------- */
+
+typedef struct {
+  scvgc_span_t *spans[SCAV_BATCH_SPANS];
+  size_t n, pages;
+  size_t list;          /* the free list the search is in (NSMALL: the large list) */
+  scvgc_span_t *cursor; /* where the search goes on in that list, if still on it */
+} batch_t;
+
+/* Free span s (on a list) less its first f pages, which are released: n pages from f are
+ * carved out into a span off the lists (H8); the head [0, f) and the tail stay free. *tail
+ * is the tail's span (NULL: none). NULL when no span struct could be had. */
+static scvgc_span_t *carve_releasing(scvgc_span_t *s, size_t f, size_t n, scvgc_span_t **tail) {
+  scvgc_span_t *c = s, *t = NULL;
+  size_t relc = 0;
+  *tail = NULL;
+  if (f > 0 || n < s->npages) {
+    c = scvgc_spanstruct_alloc();
+    if (!c) return NULL;
+    if (f + n < s->npages && !(t = scvgc_spanstruct_alloc())) {
+      scvgc_spanstruct_free(c);
+      return NULL;
+    }
+    relc = released_count(s->base + (f << SCVGC_PAGE_SHIFT), n);
+  }
+  fl_remove(s);
+  if (c != s) {
+    size_t total = s->npreleased;
+    c->base = s->base + (f << SCVGC_PAGE_SHIFT);
+    c->npages = n;
+    c->state = SCVGC_SPAN_FREE;
+    c->unused_since = s->unused_since;
+    c->npreleased = relc;
+    if (t) {
+      t->base = c->base + (n << SCVGC_PAGE_SHIFT);
+      t->npages = s->npages - f - n;
+      t->state = SCVGC_SPAN_FREE;
+      t->unused_since = s->unused_since;
+      t->npreleased = total - f - relc;
+      map_ends(t);
+      fl_insert(t);
+      *tail = t;
+    }
+    s->npages = f;
+    s->npreleased = f;
+    if (f) {
+      map_ends(s);
+      fl_insert(s);
+    } else {
+      scvgc_spanstruct_free(s);
+    }
+    map_ends(c);
+  }
+  c->releasing = 1;
+  heap.releasing_pages += c->npages;
+  heap.releasing_released += c->npreleased;
+  return c;
+}
+
+/* Under the lock: take spans due (unused_since <= cutoff, some page not released) off the
+ * lists into b: whole spans while they fit in SCAV_BATCH_PAGES (and SCAV_BATCH_SPANS), or
+ * one piece of a larger one. The search goes on from b->cursor when that is still a span of
+ * the same list: spans a batch puts back go to the heads of the lists, behind the cursor,
+ * so a list of many small spans is walked once per pass, not once per batch. */
+static void fill_batch(batch_t *b, uint64_t cutoff) {
+  b->n = b->pages = 0;
+  for (; b->list <= NSMALL; b->list++, b->cursor = NULL) {
+    scvgc_span_t **head = b->list < NSMALL ? &heap.free[b->list] : &heap.large;
+    scvgc_span_t *s = b->cursor, *next;
+    if (!s || s->state != SCVGC_SPAN_FREE || s->releasing || list_of(s->npages) != head) s = *head;
+    for (; s; s = next) {
+      next = s->next;
+      if (s->npreleased == s->npages || s->unused_since > cutoff) continue;
+      size_t f = first_unreleased(s->base, s->npages), n = s->npages - f;
+      if (b->n == SCAV_BATCH_SPANS || (b->n && b->pages + n > SCAV_BATCH_PAGES)) {
+        b->cursor = s;
+        return;
+      }
+      /* a piece of a large span leaves a tail that stays on the large list */
+      if (n > SCAV_BATCH_PAGES && s->npages - f - SCAV_BATCH_PAGES >= NSMALL) n = SCAV_BATCH_PAGES;
+      scvgc_span_t *t, *c = carve_releasing(s, f, n, &t);
+      if (!c) { /* no span struct: the rest waits for the next pass */
+        b->list = NSMALL + 1;
+        return;
+      }
+      b->spans[b->n++] = c;
+      b->pages += n;
+      if (t) { /* the tail went to the head of the large list: go on from there */
+        b->cursor = t;
+        return;
+      }
+    }
+  }
+}
+
+/* Without the lock: madvise every run of unreleased pages of the batch. The spans are
+ * ours alone (H8): nobody else reads or writes their pages' released bits meanwhile. */
+static void release_batch(batch_t *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    scvgc_span_t *c = b->spans[i];
+    for (size_t k = 0; k < c->npages;) {
+      uintptr_t p = c->base + (k << SCVGC_PAGE_SHIFT);
+      if (released_bit(p)) { k++; continue; }
+      size_t run = 1;
+      while (k + run < c->npages && !released_bit(p + (run << SCVGC_PAGE_SHIFT))) run++;
+      scvgc_sys_release((void *)p, run << SCVGC_PAGE_SHIFT);
+      k += run;
+    }
+  }
+}
+
+/* Under the lock: the batch's pages are released; put the spans back (coalescing). */
+static size_t return_batch(batch_t *b) {
+  size_t n = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    scvgc_span_t *c = b->spans[i];
+    size_t was = released_swap(c->base, c->npages, true);
+    SCVGC_ASSERT(was == c->npreleased);
+    n += c->npages - was;
+    heap.released_pages += c->npages - was;
+    heap.releasing_pages -= c->npages;
+    heap.releasing_released -= was;
+    c->npreleased = c->npages;
+    insert_free(c);
+  }
+  return n;
+}
+
+/* Held from taking a batch off the lists to putting it back (one releaser at a time), and
+ * by fork's prepare handler: a fork child never inherits spans left `releasing` by a
+ * thread that is not in it. Order: batch_lock -> heap lock. */
+static scvgc_lock_t batch_lock = SCVGC_LOCK_INIT;
+
+size_t scvgc_heap_scavenge(uint64_t cutoff) {
+  size_t n = 0;
+  batch_t b;
+  b.list = 1;
+  b.cursor = NULL;
+  for (;;) {
+    scvgc_lock(&batch_lock);
+    scvgc_lock(&heap.lock);
+    fill_batch(&b, cutoff);
+    scvgc_unlock(&heap.lock);
+    if (!b.n) {
+      scvgc_unlock(&batch_lock);
+      break;
+    }
+    release_batch(&b);
+    scvgc_lock(&heap.lock);
+    n += return_batch(&b);
+    scvgc_unlock(&heap.lock);
+    scvgc_unlock(&batch_lock);
+  }
   return n << SCVGC_PAGE_SHIFT;
 }
+
+void scvgc_heap_fork_prepare(void) { scvgc_lock(&batch_lock); }
+void scvgc_heap_fork_parent(void) { scvgc_unlock(&batch_lock); }
+
+/* Release every free page to the OS now (malloc_trim). Returns the bytes released. */
+size_t scvgc_heap_release_all(void) { return scvgc_heap_scavenge(UINT64_MAX); }
 
 void scvgc_heap_stats(scvgc_heapstat_t *hs) {
   scvgc_lock(&heap.lock);
@@ -429,6 +708,7 @@ void scvgc_heap_stats_locked(scvgc_heapstat_t *hs) {
   hs->sys = heap.sys;
   hs->inuse_pages = heap.inuse_pages;
   hs->released_pages = heap.released_pages;
+  hs->inspan_released = atomic_load_explicit(&scvgc_inspan_released, memory_order_relaxed);
   hs->large_nalloc = heap.large_nalloc;
   hs->large_nfree = heap.large_nfree;
   hs->large_bytes = heap.large_bytes;
@@ -441,7 +721,18 @@ size_t scvgc_heap_free_spans(void) {
   return n;
 }
 
-/* The checker of H2..H6 (H1 follows from H6 and the map walk). Takes the heap lock. */
+typedef struct { size_t inspan, bits; } inuse_check_t;
+
+static void check_inuse(scvgc_span_t *s, void *arg) {
+  inuse_check_t *c = arg;
+  c->bits += released_count(s->base, s->npages); /* H6: none on in-use pages */
+  SCVGC_CHECK(!s->relmask || (s->state == SCVGC_SPAN_SMALL && !s->owner)); /* central.c R2 */
+  SCVGC_CHECK(s->npages <= 32 || !s->relmask);
+  c->inspan += (size_t)__builtin_popcountll(s->relmask);
+}
+
+/* The checker of H2..H8 (H1 follows from H6 and the map walk). Takes the heap lock; the
+ * in-span count is exact only when no central span changes meanwhile (tests). */
 void scvgc_heap_check(void) {
   scvgc_lock(&heap.lock);
   size_t pages = 0, spans = 0, released = 0;
@@ -450,28 +741,36 @@ void scvgc_heap_check(void) {
       SCVGC_CHECK(!!heap.free[i] == !!(heap.nonempty[i / 64] & (1ull << (i % 64))));
     for (scvgc_span_t *s = i < NSMALL ? heap.free[i] : heap.large; s; s = s->next) {
       SCVGC_CHECK(s->state == SCVGC_SPAN_FREE);
+      SCVGC_CHECK(!s->releasing);
       SCVGC_CHECK(i < NSMALL ? s->npages == i : s->npages >= NSMALL);
       SCVGC_CHECK(s->next == NULL || s->next->prev == s);
       SCVGC_CHECK(scvgc_spanof(s->base) == s);
       SCVGC_CHECK(scvgc_spanof(s->base + ((s->npages - 1) << SCVGC_PAGE_SHIFT)) == s);
       scvgc_span_t *l = scvgc_spanof(s->base - 1);
-      SCVGC_CHECK(!l || l->state != SCVGC_SPAN_FREE ||
-                  l->base + (l->npages << SCVGC_PAGE_SHIFT) != s->base);
+      SCVGC_CHECK(!mergeable(l) || l->base + (l->npages << SCVGC_PAGE_SHIFT) != s->base);
       scvgc_span_t *r = scvgc_spanof(s->base + (s->npages << SCVGC_PAGE_SHIFT));
-      SCVGC_CHECK(!r || r->state != SCVGC_SPAN_FREE ||
-                  r->base != s->base + (s->npages << SCVGC_PAGE_SHIFT));
-      released += released_count(s->base, s->npages);
+      SCVGC_CHECK(!mergeable(r) || r->base != s->base + (s->npages << SCVGC_PAGE_SHIFT));
+      size_t rel = released_count(s->base, s->npages);
+      SCVGC_CHECK(rel == s->npreleased); /* H7 */
+      released += rel;
       pages += s->npages;
       spans++;
     }
   }
-  SCVGC_CHECK(released == heap.released_pages);
+  SCVGC_CHECK(released + heap.releasing_released == heap.released_pages);
   SCVGC_CHECK(spans == heap.nfree_spans);
   SCVGC_CHECK(pages == heap.free_pages);
-  SCVGC_CHECK(pages + heap.inuse_pages == heap.sys >> SCVGC_PAGE_SHIFT);
+  SCVGC_CHECK(pages + heap.releasing_pages + heap.inuse_pages == heap.sys >> SCVGC_PAGE_SHIFT);
+  inuse_check_t c = {0, 0};
+  scvgc_heap_foreach_span(check_inuse, &c);
+  SCVGC_CHECK(c.bits == 0);
+  SCVGC_CHECK(c.inspan == atomic_load(&scvgc_inspan_released));
   scvgc_unlock(&heap.lock);
 }
 
 void scvgc_heap_lock_all(void) { scvgc_lock(&heap.lock); }
 void scvgc_heap_unlock_all(void) { scvgc_unlock(&heap.lock); }
-void scvgc_heap_reset_locks(void) { scvgc_lock_reset(&heap.lock); }
+void scvgc_heap_reset_locks(void) {
+  scvgc_lock_reset(&heap.lock);
+  scvgc_lock_reset(&batch_lock);
+}

@@ -212,6 +212,40 @@ static void text_stack(out_t *o, const char *pre, const group_t *g) {
   }
 }
 
+static const char *const tl_event[] = {"gc", "scvg", "exit"};
+
+/* One line: samples, time covered, events by name, the peak of each series — the line
+ * scripts/scvgc_report.py prints for a report's timeline, character for character. */
+static void text_timeline(out_t *o, const char *pre, const scvgc_report_t *r) {
+  if (r->ntimeline <= 0) return;
+  const scvgc_tlsample_t *tl = r->timeline;
+  uint64_t span = 0, ev[3] = {0, 0, 0}, inuse = 0, sys = 0, rel = 0;
+  int64_t rss = -1;
+  for (long i = 0; i < r->ntimeline; i++) {
+    if (tl[i].t_ns > span) span = tl[i].t_ns;
+    if (tl[i].event < 3) ev[tl[i].event]++;
+    if (tl[i].inuse_bytes > inuse) inuse = tl[i].inuse_bytes;
+    if (tl[i].sys_bytes > sys) sys = tl[i].sys_bytes;
+    if (tl[i].released_bytes > rel) rel = tl[i].released_bytes;
+    if (tl[i].rss_bytes > rss) rss = tl[i].rss_bytes;
+  }
+  uint64_t ms = (span + 500000) / 1000000; /* never a tie: timeline.c */
+  char events[96];
+  size_t k = 0;
+  static const int by_name[] = {SCVGC_TL_EXIT, SCVGC_TL_GC, SCVGC_TL_SCVG}; /* sorted names */
+  for (int i = 0; i < 3; i++)
+    if (ev[by_name[i]])
+      k += scvgc_snprintf(events + k, sizeof events - k, "%s%lu %s", k ? ", " : "",
+                          (unsigned long)ev[by_name[i]], tl_event[by_name[i]]);
+  events[k < sizeof events ? k : sizeof events - 1] = 0;
+  out_fmt(o, "%stimeline: %ld samples over %lu.%03lu s (%s); heap in use peak %lu KiB, heap sys peak "
+             "%lu KiB, released to the OS peak %lu KiB",
+          pre, r->ntimeline, (unsigned long)(ms / 1000), (unsigned long)(ms % 1000), events,
+          (unsigned long)(inuse >> 10), (unsigned long)(sys >> 10), (unsigned long)(rel >> 10));
+  if (rss >= 0) out_fmt(o, ", RSS peak %lu KiB", (unsigned long)(rss >> 10));
+  out_str(o, "\n", 1);
+}
+
 static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
   const char *pre = r->prefix;
   if (r->reported_objects == 0) {
@@ -263,6 +297,7 @@ static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
             (unsigned long)(r->rss_now >> 10));
   else
     out_fmt(o, "%srss: unknown\n", pre);
+  text_timeline(o, pre, r);
 }
 
 /* The leak groups (not suppressed), or the reclaimed ones, as JSON array elements. */
@@ -309,16 +344,33 @@ static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
           (unsigned long)r->suppressed_objects, (unsigned long)r->suppressed_bytes,
           (unsigned long)r->reclaimed_objects, (unsigned long)r->reclaimed_bytes);
   out_fmt(o, " \"heap\": {\"sys_bytes\": %lu, \"inuse_bytes\": %lu, \"idle_bytes\": %lu, \"released_bytes\": %lu, "
-             "\"gc_sys_bytes\": %lu, \"live_objects\": %lu},\n",
+             "\"consumed_bytes\": %lu, \"gc_sys_bytes\": %lu, \"live_objects\": %lu},\n",
           (unsigned long)h->sys_bytes, (unsigned long)h->inuse_bytes, (unsigned long)h->idle_bytes,
-          (unsigned long)h->released_bytes, (unsigned long)h->gc_sys_bytes, (unsigned long)h->live_objects);
+          (unsigned long)h->released_bytes, (unsigned long)h->consumed_bytes,
+          (unsigned long)h->gc_sys_bytes, (unsigned long)h->live_objects);
   out_fmt(o, " \"gc\": {\"cycles\": %lu, \"pause_total_ns\": %lu, \"pause_max_ns\": %lu},\n",
           (unsigned long)scvgc_gcstats.cycles, (unsigned long)scvgc_gcstats.pause_total_ns,
           (unsigned long)scvgc_gcstats.pause_max_ns);
   if (r->rss_peak >= 0)
-    out_fmt(o, " \"rss\": {\"peak_bytes\": %ld, \"exit_bytes\": %ld}}\n", (long)r->rss_peak, (long)r->rss_now);
+    out_fmt(o, " \"rss\": {\"peak_bytes\": %ld, \"exit_bytes\": %ld},\n", (long)r->rss_peak, (long)r->rss_now);
   else
-    out_str(o, " \"rss\": {\"peak_bytes\": null, \"exit_bytes\": null}}\n", 51);
+    out_str(o, " \"rss\": {\"peak_bytes\": null, \"exit_bytes\": null},\n", 51);
+  /* the samples (timeline.c), in time order; null when they could not be copied */
+  if (r->ntimeline < 0) {
+    out_str(o, " \"timeline\": null}\n", 19);
+    return;
+  }
+  out_str(o, " \"timeline\": [", 14);
+  for (long i = 0; i < r->ntimeline; i++) {
+    const scvgc_tlsample_t *e = &r->timeline[i];
+    out_fmt(o, "%s\n  {\"t_ns\": %lu, \"event\": \"%s\", \"inuse_bytes\": %lu, \"sys_bytes\": %lu, "
+               "\"released_bytes\": %lu, \"rss_bytes\": ",
+            i ? "," : "", (unsigned long)e->t_ns, e->event < 3 ? tl_event[e->event] : "?",
+            (unsigned long)e->inuse_bytes, (unsigned long)e->sys_bytes, (unsigned long)e->released_bytes);
+    if (e->rss_bytes >= 0) out_fmt(o, "%ld}", (long)e->rss_bytes);
+    else out_str(o, "null}", 5);
+  }
+  out_str(o, "]}\n", 3);
 }
 
 static scvgc_lock_t report_lock = SCVGC_LOCK_INIT;
@@ -387,6 +439,7 @@ void scvgc_report_write(scvgc_report_t *r) {
   if (ng) qsort(g, ng, sizeof *g, by_bytes);
   scvgc_stats_read(&r->heap);
   scvgc_read_rss(&r->rss_peak, &r->rss_now);
+  r->ntimeline = scvgc_timeline_copy(&r->timeline);
 
   static out_t o; /* 16 KiB: not on the stack of a program thread that may have little */
   const char *dst = scvgc_opt.report;
@@ -414,6 +467,8 @@ void scvgc_report_write(scvgc_report_t *r) {
   atomic_fetch_sub(&scvgc_gc_paused, 1);
   free(g);
   free(leaks);
+  free(r->timeline);
+  r->timeline = NULL;
   scvgc_unlock(&report_lock);
 }
 

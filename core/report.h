@@ -11,6 +11,8 @@ typedef struct {
   uint64_t reported_objects; /* direct + indirect, suppressed ones excluded */
   scvgc_stats_t heap;
   int64_t rss_peak, rss_now; /* -1: unknown */
+  scvgc_tlsample_t *timeline; /* the samples while the report is written (timeline.c) */
+  long ntimeline;             /* -1: could not be copied */
 } scvgc_report_t;
 
 void scvgc_report_write(scvgc_report_t *r) SCVGC_HIDDEN;

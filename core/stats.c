@@ -4,6 +4,9 @@
  * bins (plain increments, T2 in tcache.c), and a reader adds them up under the registry
  * lock together with the totals of caches that are gone. Large objects are counted by the
  * page heap under its lock.
+ * sys = in use + idle + released (+ the mark stack's spans, counted as GC metadata):
+ * released counts both free pages released and OS pages released inside central spans,
+ * which are not in use either; consumed = sys - released is what may be resident.
  * Locks: registry lock (through scvgc_tcache_foreach), then the heap lock.
  */
 #include "internal.h"
@@ -47,10 +50,14 @@ static void fill(scvgc_stats_t *st, const sums_t *s, const scvgc_heapstat_t *hs)
   uint64_t na = s->na + atomic_load(&orphan_nalloc), nf = s->nf + atomic_load(&orphan_nfree);
   nf += __atomic_load_n(&scvgc_sweepstats.small_objects, __ATOMIC_RELAXED);
   size_t wb = scvgc_wb_bytes();
+  size_t inuse = hs->inuse_pages << SCVGC_PAGE_SHIFT, freerel = hs->released_pages << SCVGC_PAGE_SHIFT;
+  size_t inspan = hs->inspan_released << SCVGC_OSPAGE_SHIFT; /* central.c R1 */
+  if (inspan > inuse) inspan = inuse; /* read apart from the heap's figures: never negative */
   st->sys_bytes = hs->sys;
-  st->inuse_bytes = hs->inuse_pages << SCVGC_PAGE_SHIFT;
-  st->released_bytes = hs->released_pages << SCVGC_PAGE_SHIFT;
-  st->idle_bytes = hs->sys - st->inuse_bytes - st->released_bytes;
+  st->idle_bytes = hs->sys - inuse - freerel;
+  st->released_bytes = freerel + inspan;
+  st->consumed_bytes = hs->sys - st->released_bytes;
+  st->inuse_bytes = inuse - inspan; /* so sys == in use + idle + released (+ GC workbufs) */
   st->inuse_bytes -= wb < st->inuse_bytes ? wb : st->inuse_bytes;
   st->gc_sys_bytes = atomic_load(&scvgc_gc_sys) + wb;
   st->live_objects = na - nf + hs->large_nalloc - hs->large_nfree;

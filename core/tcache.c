@@ -25,6 +25,16 @@
  *      its next allocation (alloc.c checks in scvgc_track), so no span stays stale longer
  *      than its owner stays idle. Spans move between caches and central only with their
  *      sweepgen moved too (sweep.h: central.c calls scvgc_sweep_cache/uncache).
+ *   T6 a full span that gets a free joins the partial queue, unless the queue is over
+ *      SCVGC_TC_PARTIAL_PAGES pages and more than SCVGC_TC_QUIET_EVENTS spans of the class
+ *      went full -> partial since the cache last refilled in the class: a burst of frees
+ *      with no allocation in between (a program giving back the memory of a peak). Then the
+ *      queue is cut back to the bound from its tail (once per burst) and the span goes to
+ *      central at once, where the scavenger can release the pages of its free
+ *      objects (central.c R1) and another thread can take it. A cache that allocates in the
+ *      class keeps its spans: in a steady state (larson) refills come between the events,
+ *      and a fixed bound alone sent spans back and forth (twice the time). The owner's later
+ *      frees into a span it gave away are remote frees (one CAS).
  * Locks: registry_lock (outermost lock of the core) for the registry and the totals of
  *   dead caches. Refill and release take central and heap locks through central.c.
  * Callers: the owning thread only (malloc/free slow paths, the thread-exit destructor);
@@ -90,14 +100,18 @@ static void list_remove(scvgc_span_t **head, scvgc_span_t *s) {
 
 /* The partial list is a queue: its head's prev is its tail (the tail's next is NULL), so a
  * span can go to the back as cheaply as to the front. */
-static void partial_push(scvgc_span_t **head, scvgc_span_t *s) {
+static void partial_push(scvgc_bin_t *b, scvgc_span_t *s) {
+  scvgc_span_t **head = &b->partial;
+  b->partial_pages += (uint32_t)s->npages;
   s->next = *head;
   s->prev = *head ? (*head)->prev : s;
   if (*head) (*head)->prev = s;
   *head = s;
 }
 
-static void partial_append(scvgc_span_t **head, scvgc_span_t *s) {
+static void partial_append(scvgc_bin_t *b, scvgc_span_t *s) {
+  scvgc_span_t **head = &b->partial;
+  b->partial_pages += (uint32_t)s->npages;
   s->next = NULL;
   if (!*head) {
     s->prev = s;
@@ -110,7 +124,9 @@ static void partial_append(scvgc_span_t **head, scvgc_span_t *s) {
   (*head)->prev = s;
 }
 
-static void partial_remove(scvgc_span_t **head, scvgc_span_t *s) {
+static void partial_remove(scvgc_bin_t *b, scvgc_span_t *s) {
+  scvgc_span_t **head = &b->partial;
+  b->partial_pages -= (uint32_t)s->npages;
   if (*head == s) {
     *head = s->next;
     if (*head) (*head)->prev = s->prev == s ? *head : s->prev;
@@ -124,7 +140,7 @@ static void partial_remove(scvgc_span_t **head, scvgc_span_t *s) {
 
 static void to_partial(scvgc_bin_t *b, scvgc_span_t *s) {
   if (s->where == SCVGC_W_FULL) list_remove(&b->full, s);
-  if (s->where != SCVGC_W_PARTIAL) partial_push(&b->partial, s);
+  if (s->where != SCVGC_W_PARTIAL) partial_push(b, s);
   s->where = SCVGC_W_PARTIAL;
 }
 
@@ -168,18 +184,40 @@ static bool mark_full(scvgc_span_t *s) {
   return true;
 }
 
+/* Owned partial span s goes to central with its free objects (T3 inside release_owned). */
+static void partial_to_central(scvgc_tcache_t *tc, scvgc_bin_t *b, scvgc_span_t *s) {
+  partial_remove(b, s);
+  void *l = s->freelist;
+  uint32_t n = s->nfreelist;
+  s->freelist = NULL;
+  s->nfreelist = 0;
+  release_owned(tc, s, l, n);
+}
+
 void scvgc_tcache_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) {
   scvgc_bin_t *b = &tc->bins[s->cls];
-  if (s->where == SCVGC_W_FULL) to_partial(b, s);
-  if (s->nfreelist == s->ncarved && s->where == SCVGC_W_PARTIAL && (b->partial != s || s->next)) {
-    /* wholly free, and another span waits on partial too: give this one back */
-    partial_remove(&b->partial, s);
-    void *l = s->freelist;
-    uint32_t n = s->nfreelist;
-    s->freelist = NULL;
-    s->nfreelist = 0;
-    release_owned(tc, s, l, n);
+  if (s->where == SCVGC_W_FULL) {
+    /* T6: frees alone, no refill, while the queue is over its bound: a free burst. The
+     * queue is cut back to the bound from its tail (once per burst), and the span goes to
+     * central, where the scavenger can release the pages of its free objects. */
+    if (++b->quiet_events > SCVGC_TC_QUIET_EVENTS && b->partial &&
+        b->partial_pages + s->npages > SCVGC_TC_PARTIAL_PAGES) {
+      if (b->quiet_events == SCVGC_TC_QUIET_EVENTS + 1)
+        while (b->partial && b->partial->prev != b->partial &&
+               b->partial_pages > SCVGC_TC_PARTIAL_PAGES)
+          partial_to_central(tc, b, b->partial->prev);
+      list_remove(&b->full, s);
+      void *l = s->freelist;
+      uint32_t n = s->nfreelist;
+      s->freelist = NULL;
+      s->nfreelist = 0;
+      release_owned(tc, s, l, n);
+      return;
+    }
+    to_partial(b, s);
   }
+  if (s->nfreelist == s->ncarved && s->where == SCVGC_W_PARTIAL && (b->partial != s || s->next))
+    partial_to_central(tc, b, s); /* wholly free, and another span waits on partial too */
 }
 
 /* Late allocation of a thread whose cache is gone (T4): one object from a borrowed span. */
@@ -217,6 +255,7 @@ void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) {
   }
   scvgc_bin_t *b = &tc->bins[cls];
   void *list;
+  b->quiet_events = 0; /* T6: the cache allocates in this class */
   for (int tries = 0;; tries++) {
     scvgc_span_t *s = b->span;
     if (s) {
@@ -233,7 +272,7 @@ void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) {
          * the queue, unmarked (no CAS, and no move back on its next free). A span found
          * still empty when its turn comes is marked full below. */
         s->where = SCVGC_W_PARTIAL;
-        partial_append(&b->partial, s);
+        partial_append(b, s);
       } else {
         if (!mark_full(s)) { /* remote frees arrived: grab them */
           b->span = s;
@@ -245,7 +284,7 @@ void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) {
     }
     if (atomic_load_explicit(&tc->xspans, memory_order_relaxed)) drain_xspans(tc);
     if ((s = b->partial)) {
-      partial_remove(&b->partial, s);
+      partial_remove(b, s);
     } else if (!(s = scvgc_central_take(cls, tc))) {
       return NULL;
     }
@@ -286,7 +325,7 @@ void scvgc_tcache_flush(scvgc_tcache_t *tc) {
       release_owned(tc, s, l, n);
     }
     while ((s = b->partial) || (s = b->full)) {
-      if (s == b->partial) partial_remove(&b->partial, s);
+      if (s == b->partial) partial_remove(b, s);
       else list_remove(&b->full, s);
       void *l = s->freelist;
       uint32_t n = s->nfreelist;
@@ -312,7 +351,7 @@ void scvgc_tcache_flush_stale(scvgc_tcache_t *tc) {
     scvgc_span_t *s;
     if ((s = b->span)) scvgc_sweep_cached(s);
     while ((s = b->partial) || (s = b->full)) {
-      if (s == b->partial) partial_remove(&b->partial, s);
+      if (s == b->partial) partial_remove(b, s);
       else list_remove(&b->full, s);
       void *l = s->freelist;
       uint32_t n = s->nfreelist;

@@ -116,10 +116,12 @@ EXPORT void free_aligned_sized(void *p, size_t align, size_t n) {
   free(p);
 }
 
+/* Releases every free page now, whatever its age: free spans, and the free OS pages of
+ * spans no thread owns (a thread's own spans keep theirs). 1 when something was released. */
 EXPORT int malloc_trim(size_t pad) {
   (void)pad;
   scvgc_init();
-  return scvgc_heap_release_all() > 0;
+  return scvgc_scavenge_pass(scvgc_clock(), true, NULL) > 0;
 }
 
 EXPORT struct mallinfo2 mallinfo2(void) {
@@ -207,6 +209,7 @@ __attribute__((constructor(101))) static void scvgc_start(void) {
   libc_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
   scvgc_gc_start(); /* the marker threads: here, never inside malloc */
   scvgc_sweep_start_thread(); /* likewise the background sweeper */
+  scvgc_scavenge_start(); /* and the scavenger (every mode) */
 }
 
 /* The exit check: a destructor of the library, so it runs after the program's atexit
@@ -215,6 +218,7 @@ __attribute__((constructor(101))) static void scvgc_start(void) {
 __attribute__((destructor(101))) static void scvgc_exit(void) {
   if (!scvgc_tracking || !scvgc_gc_ready()) return;
   scvgc_gc_cycle(SCVGC_GC_EXIT);
+  scvgc_timeline_sample(SCVGC_TL_EXIT);
   scvgc_report_t r;
   scvgc_report_write(&r);
   if (r.reported_objects && scvgc_opt.exitcode) {

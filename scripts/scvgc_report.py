@@ -364,6 +364,7 @@ def html_report(rep, source, title=None):
                       ("in use", cell_bytes(h.get("inuse_bytes"))),
                       ("idle", cell_bytes(h.get("idle_bytes"))),
                       ("released", cell_bytes(h.get("released_bytes"))),
+                      ("consumed", cell_bytes(h.get("consumed_bytes"))),
                       ("GC metadata", cell_bytes(h.get("gc_sys_bytes"))),
                       ("live objects", cell_num(h.get("live_objects")))]),
         card("GC", [("cycles", cell_num(gc.get("cycles"))),

@@ -1,5 +1,6 @@
 /* core/fixalloc.c and core/os.c: the core's own metadata memory. */
 #include <criterion/criterion.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "internal.h"
@@ -43,4 +44,33 @@ Test(fixalloc, span_structs_are_recycled_and_start_zeroed) {
 Test(fixalloc, a_spans_side_metadata_holds_its_objects_and_two_bitmaps) {
   cr_assert_eq(scvgc_objmeta_bytes(512), 512 * 8 + 2 * 8 * 8);
   cr_assert_eq(scvgc_objmeta_bytes(1), 8 + 2 * 8);
+}
+
+/* F1: the pages of span-struct slabs that hold only free structs go back to the OS; a
+ * struct handed out again from them starts zeroed; pages with a live struct stay. */
+Test(fixalloc, free_span_struct_pages_are_released_and_come_back_zeroed) {
+  enum { N = 3000 };
+  static scvgc_span_t *s[N];
+  scvgc_heap_lock_all();
+  for (int i = 0; i < N; i++) {
+    s[i] = scvgc_spanstruct_alloc();
+    s[i]->base = 0x1234;
+  }
+  for (int i = 1; i < N; i++) scvgc_spanstruct_free(s[i]); /* s[0] stays */
+  scvgc_heap_unlock_all();
+  size_t rel = scvgc_spanstruct_release();
+  cr_assert_geq(rel, (size_t)(N - 64) * sizeof(scvgc_span_t) / 2, "released %zu", rel);
+  unsigned char v;
+  cr_assert_eq(mincore((void *)((uintptr_t)s[N / 2] & ~(uintptr_t)4095), 4096, &v), 0);
+  cr_assert_eq(v & 1, 0, "a page of free structs is not resident");
+  cr_assert_eq(s[0]->base, 0x1234, "the live struct's page stayed");
+  cr_assert_eq(s[N / 2]->state, SCVGC_SPAN_DEAD, "a released struct reads as DEAD (zero)");
+  cr_assert_eq(scvgc_spanstruct_release(), 0, "nothing twice");
+  scvgc_heap_lock_all();
+  for (int i = 1; i < N; i++) {
+    scvgc_span_t *t = scvgc_spanstruct_alloc();
+    cr_assert_eq(t->base, 0);
+    t->base = 1;
+  }
+  scvgc_heap_unlock_all();
 }
