@@ -24,12 +24,18 @@ SCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/score/%.o)
 SAN_BIN  := $(filter-out $(B)/test/unit-san-gc $(B)/test/unit-san-sweep,$(UNIT_SRC:test/unit/%.c=$(B)/test/unit-san-%))
 PROG_SRC := $(wildcard test/progs/*.c)
 PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%)
+# The fuzz harness (test/fuzz/): the standalone driver links the debug core (gcc); the
+# libFuzzer target links a core compiled by clang with coverage (-fsanitize=fuzzer-no-link),
+# built only where clang-14 is installed.
+FUZZ_CC  := $(shell command -v clang-14 2>/dev/null)
+FCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/fcore/%.o)
+FUZZ_BIN := $(B)/test/fuzz-driver $(if $(FUZZ_CC),$(B)/test/fuzz-libfuzzer)
 
 # Debian packages the build and the tests need; installed by `make deps` when missing.
 DEPS_BUILD := libunwind-dev libcriterion-dev libdw-dev pkg-config
 DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind chromium
 
-.PHONY: all demo test deps deps-test bench install uninstall clean
+.PHONY: all demo test deps deps-test bench install uninstall clean fuzz
 all: $(B)/libscvgc.so scripts/scvgc $(B)/scvgc-options
 
 $(B)/core/%.o: core/%.c $(CORE_HDR) | deps
@@ -67,6 +73,25 @@ $(B)/test/unit-san-%: test/unit/%.c $(B)/libscvgc_score.a $(CORE_HDR)
 	$(CC) -O1 -g -std=gnu11 -pthread $(WARN) $(SAN) -DSCVGC_DEBUG=1 -Icore $< -o $@ \
 	  $(B)/libscvgc_score.a -lcriterion $(LDLIBS)
 
+$(B)/fcore/%.o: core/%.c $(CORE_HDR) | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -O1 -g $(BASE) -fsanitize=fuzzer-no-link -DSCVGC_DEBUG=1 -c $< -o $@
+
+$(B)/libscvgc_fcore.a: $(FCORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/test/fuzz-driver: test/fuzz/driver.c test/fuzz/engine.c test/fuzz/engine.h $(B)/libscvgc_core.a $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -std=gnu11 -pthread $(WARN) -DSCVGC_DEBUG=1 -Icore test/fuzz/driver.c \
+	  test/fuzz/engine.c -o $@ $(B)/libscvgc_core.a $(LDLIBS)
+
+$(B)/test/fuzz-libfuzzer: test/fuzz/libfuzzer.c test/fuzz/engine.c test/fuzz/engine.h $(B)/libscvgc_fcore.a $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -O1 -g -std=gnu11 -pthread $(WARN) -fsanitize=fuzzer -DSCVGC_DEBUG=1 -Icore \
+	  test/fuzz/libfuzzer.c test/fuzz/engine.c -o $@ $(B)/libscvgc_fcore.a $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+
 $(B)/scvgc-options: tools/scvgc-options.c $(B)/libscvgc_core.a
 	$(CC) -O1 -std=gnu11 $(WARN) -Icore $< -o $@ $(B)/libscvgc_core.a $(LDLIBS)
 
@@ -87,7 +112,7 @@ deps-test:
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-test: deps-test all $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN)
+test: deps-test all $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN) $(FUZZ_BIN)
 	@scripts/run-tests.sh
 
 demo: deps-test all
