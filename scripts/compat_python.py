@@ -1,0 +1,325 @@
+#!/usr/bin/python3
+"""compat_python.py — CPython's regression suite under libscvgc, compared with a run without it.
+
+Each module of the list runs alone (`python3.11 -m test -j1 --junit-xml FILE MODULE`) with
+PYTHONMALLOC=malloc, so that every Python object comes from malloc:
+
+    plain    no preload (the baseline)
+    leak     LD_PRELOAD=libscvgc.so SCVGC_MODE=leak
+    collect  LD_PRELOAD=libscvgc.so SCVGC_MODE=collect SCVGC_GOGC=10
+
+(SCVGC_REPORT=none in both: the exit report on stderr would change what tests that read a
+child's stderr see.) The result of a module is its regrtest verdict (passed, failed, skipped,
+env changed, crashed, timed out) and the outcome of every test case in its JUnit file (ok,
+fail, error, skip, xfail, xpass). A module gives "the same result" under the preload when the
+verdict and every case's outcome are the baseline's. A module that differs is run again, twice
+without the preload and once more in the mode that differed: a case whose outcome also varies
+without the preload is flaky (noted, not counted against the library); one that differs in
+both preloaded runs and never without the preload is a real difference.
+
+    compat_python.py [--modules LIST|--ci] [--modes plain,leak,collect] [--out DIR]
+                     [--timeout S] [--markdown FILE] [--no-rerun]
+
+Writes DIR/results.json (everything), DIR/MODE/MODULE.{xml,log}, and with --markdown the
+tables of docs/compatibility.md. Prints one line per module and mode, then
+"python modules: N same, N differ (leak), N same, N differ (collect)". Exit status 1 when a
+module differs for a reason other than flakiness.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIB = os.path.join(ROOT, "build", "libscvgc.so")
+PYTHON = "/usr/bin/python3.11"
+
+# The modules: the ones the issue names first, then a spread over the interpreter's core
+# (objects, GC, weakrefs), the C extension modules that allocate (zlib, bz2, lzma, hashlib,
+# pyexpat, _decimal, _pickle, _json, _sqlite3, _ctypes, select, mmap), the OS interfaces
+# (os, posix, fork, wait, pty, fcntl, resource) and threads. Left out: modules that take
+# many minutes alone (test_asyncio, test_concurrent_futures, test_multiprocessing_spawn
+# and _forkserver, test_io, test_decimal's bigmem parts...), GUI, network-only and Windows
+# ones.
+MODULES = """
+test_threading test_subprocess test_multiprocessing_fork test_ctypes test_mmap test_signal
+test_socket test_sqlite3
+test_thread test_threading_local test_threadsignals test_threadedtempfile test_queue
+test_os test_posix test_fork1 test_wait3 test_wait4 test_pty test_fcntl test_resource
+test_select test_selectors test_poll test_epoll test_eintr test_faulthandler test_atexit
+test_gc test_weakref test_weakset test_finalization test_dict test_list test_set test_tuple
+test_bytes test_unicode test_string test_array test_struct test_memoryview test_deque
+test_collections test_ordered_dict test_defaultdict test_itertools test_functools
+test_heapq test_bisect test_sort test_enum test_dataclasses test_descr test_class
+test_exceptions test_traceback test_sys test_json test_re test_pickle test_marshal
+test_copy test_zlib test_gzip test_bz2 test_lzma test_zipfile test_tarfile test_hashlib
+test_hmac test_random test_math test_fractions test_statistics test_decimal test_datetime
+test_time test_csv test_xml_etree test_xml_etree_c test_minidom test_pyexpat test_codecs
+test_unicodedata test_tempfile test_shutil test_glob test_pathlib test_fileio test_file
+test_mailbox test_logging test_argparse test_difflib test_textwrap test_tokenize test_ast
+test_compile test_grammar test_generators test_coroutines test_contextlib
+test_socketserver test_timeout test_httpservers test_xmlrpc test_dbm_dumb test_shelve
+""".split()
+
+# make test's short subset (test/integration/compat.sh): the modules the issue names that
+# run in seconds, and a few that stress the allocator.
+CI_MODULES = """
+test_ctypes test_mmap test_sqlite3 test_thread test_threading_local test_select test_json
+test_re test_dict test_weakref test_zlib test_struct
+""".split()
+
+MODES = {
+    "plain": {},
+    "leak": {"LD_PRELOAD": LIB, "SCVGC_MODE": "leak", "SCVGC_REPORT": "none"},
+    "collect": {"LD_PRELOAD": LIB, "SCVGC_MODE": "collect", "SCVGC_GOGC": "10",
+                "SCVGC_REPORT": "none"},
+}
+
+VERDICT = re.compile(r"\[\s*\d+/\d+(?:/\d+)?\] (test_\w+) (.*)$")
+
+
+def env_for(mode):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SCVGC") and k not in ("LD_PRELOAD", "PYTHONMALLOC")}
+    env.update({"PYTHONMALLOC": "malloc", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"})
+    env.update(MODES[mode])
+    return env
+
+
+def cases_of(xml_path):
+    """{test id: outcome} from a regrtest JUnit file; None when there is none."""
+    try:
+        tree = ET.parse(xml_path)
+    except (OSError, ET.ParseError):
+        return None
+    out = {}
+    for tc in tree.iter("testcase"):
+        name = tc.get("name", "?")
+        kids = {c.tag for c in tc}
+        if "error" in kids:
+            o = "error"
+        elif "failure" in kids:
+            o = "fail"
+        elif "skipped" in kids:
+            o = "skip"
+        elif "output" in kids:
+            o = "xfail"
+        elif "outcome" in kids:
+            o = "xpass"
+        else:
+            o = "ok"
+        # a name can repeat (a test run twice by a mixin): keep the worst outcome
+        if name in out and out[name] != "ok" and o == "ok":
+            continue
+        out[name] = o
+    return out
+
+
+def verdict_of(log):
+    v = None
+    for line in log.splitlines():
+        m = VERDICT.search(line)
+        if m:
+            v = m.group(2).strip()
+    if v is None:
+        if "== Tests result: SUCCESS" in log or "Tests result: SUCCESS" in log:
+            v = "passed"
+        elif "Tests result:" in log:
+            v = log.split("Tests result:")[-1].split("\n")[0].strip().lower()
+    if v is None:
+        return "no result"
+    # "passed (1.2 sec)", "failed (2 failures)", "skipped (resource denied)", "passed -- running: ..."
+    v = re.sub(r"\s*--.*$", "", v)
+    v = re.sub(r"\s*\([\d.]+ (?:sec|min)\)$", "", v)
+    v = re.sub(r"\s*\(\d+ min \d+ sec\)$", "", v)
+    return v.strip()
+
+
+def run_module(module, mode, out, timeout, tag=""):
+    d = os.path.join(out, mode + tag)
+    os.makedirs(d, exist_ok=True)
+    xml = os.path.join(d, module + ".xml")
+    logf = os.path.join(d, module + ".log")
+    if os.path.exists(xml):
+        os.unlink(xml)
+    work = os.path.join(out, "work")
+    os.makedirs(work, exist_ok=True)
+    t0 = time.time()
+    cmd = [PYTHON, "-m", "test", "-j1", "--timeout", str(timeout), "--junit-xml", xml, module]
+    try:
+        p = subprocess.run(cmd, env=env_for(mode), cwd=work, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                           timeout=timeout + 120)
+        log, rc = p.stdout.decode("utf-8", "replace"), p.returncode
+    except subprocess.TimeoutExpired as e:
+        log = (e.stdout or b"").decode("utf-8", "replace") + "\n[compat] killed: timed out\n"
+        rc = "timeout"
+    secs = time.time() - t0
+    with open(logf, "w") as f:
+        f.write(log)
+    verdict = "timed out" if rc == "timeout" else verdict_of(log)
+    cases = cases_of(xml) or {}
+    counts = {}
+    for o in cases.values():
+        counts[o] = counts.get(o, 0) + 1
+    return {"verdict": verdict, "rc": rc, "seconds": round(secs, 1), "cases": cases,
+            "counts": counts}
+
+
+def differences(base, other):
+    """The cases whose outcome differs, and whether the verdicts differ."""
+    diff = {}
+    for name in set(base["cases"]) | set(other["cases"]):
+        a, b = base["cases"].get(name, "absent"), other["cases"].get(name, "absent")
+        if a != b:
+            diff[name] = (a, b)
+    return base["verdict"] != other["verdict"], diff
+
+
+def summary(r):
+    c = r["counts"]
+    bits = ["%d ok" % c.get("ok", 0)]
+    for k in ("fail", "error", "skip", "xfail", "xpass"):
+        if c.get(k):
+            bits.append("%d %s" % (c[k], k))
+    return "%s (%s; %.0f s)" % (r["verdict"], ", ".join(bits), r["seconds"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--modules")
+    ap.add_argument("--ci", action="store_true", help="the short list make test runs")
+    ap.add_argument("--modes", default="plain,leak,collect")
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "compat", "python"))
+    ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--markdown")
+    ap.add_argument("--no-rerun", action="store_true")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the results already in DIR/results.json")
+    a = ap.parse_args()
+    modules = CI_MODULES if a.ci else (a.modules.replace(",", " ").split() if a.modules else MODULES)
+    modes = a.modes.split(",")
+    if "plain" not in modes:
+        modes.insert(0, "plain")
+    if not os.path.exists(PYTHON):
+        print("compat_python: %s is missing (Debian packages python3.11 and "
+              "libpython3.11-testsuite)" % PYTHON)
+        return 2
+    if not os.path.exists(os.path.join("/usr/lib/python3.11/test", modules[0] + ".py")) and \
+            not os.path.isdir(os.path.join("/usr/lib/python3.11/test", modules[0])):
+        print("compat_python: the regression suite is missing (Debian package "
+              "libpython3.11-testsuite)")
+        return 2
+    os.makedirs(a.out, exist_ok=True)
+    resf = os.path.join(a.out, "results.json")
+    res = {}
+    if a.resume and os.path.exists(resf):
+        with open(resf) as f:
+            res = json.load(f)
+
+    def save():
+        with open(resf + ".tmp", "w") as f:
+            json.dump(res, f, indent=1, sort_keys=True)
+        os.replace(resf + ".tmp", resf)
+
+    bad = 0
+    tally = {m: [0, 0, 0] for m in modes if m != "plain"}  # same, flaky-only, differ
+    for mod in modules:
+        r = res.setdefault(mod, {})
+        for mode in modes:
+            if mode not in r:
+                r[mode] = run_module(mod, mode, a.out, a.timeout)
+                save()
+        base = r["plain"]
+        print("%-34s plain    %s" % (mod, summary(base)), flush=True)
+        for mode in modes:
+            if mode == "plain":
+                continue
+            vd, diff = differences(base, r[mode])
+            status = "same"
+            notes = []
+            if vd or diff:
+                if a.no_rerun:
+                    status = "differs"
+                else:
+                    # again, twice without the preload and once in this mode
+                    reruns = r.setdefault("reruns", {})
+                    for k in ("plain2", "plain3", mode + "2"):
+                        if k not in reruns:
+                            reruns[k] = run_module(mod, k.rstrip("23"), a.out, a.timeout,
+                                                   tag=k[-1])
+                            save()
+                    bases = [base, reruns["plain2"], reruns["plain3"]]
+                    flaky, real = [], []
+                    for name, (x, y) in sorted(diff.items()):
+                        seen_plain = {b["cases"].get(name, "absent") for b in bases}
+                        y2 = reruns[mode + "2"]["cases"].get(name, "absent")
+                        if len(seen_plain) > 1 or y in seen_plain or y2 in seen_plain:
+                            flaky.append(name)
+                        else:
+                            real.append((name, x, y, y2))
+                    verdicts_plain = {b["verdict"] for b in bases}
+                    verdict_real = vd and r[mode]["verdict"] not in verdicts_plain and \
+                        reruns[mode + "2"]["verdict"] not in verdicts_plain
+                    if real or verdict_real:
+                        status = "differs"
+                        for name, x, y, y2 in real[:8]:
+                            notes.append("%s: %s without the preload, %s and %s with it" % (name, x, y, y2))
+                        if verdict_real:
+                            notes.append("verdict %r without the preload, %r and %r with it" % (
+                                base["verdict"], r[mode]["verdict"], reruns[mode + "2"]["verdict"]))
+                    else:
+                        status = "flaky"
+                        for name in flaky[:8]:
+                            notes.append("%s: outcome varies without the preload too" % name)
+                        if vd and not flaky:
+                            notes.append("verdict varies: %s" % ", ".join(sorted(verdicts_plain | {r[mode]["verdict"]})))
+            r.setdefault("status", {})[mode] = status
+            r.setdefault("notes", {})[mode] = notes
+            save()
+            tally[mode][{"same": 0, "flaky": 1, "differs": 2}[status]] += 1
+            if status == "differs":
+                bad += 1
+            print("%-34s %-8s %s: %s" % ("", mode, summary(r[mode]), status), flush=True)
+            for n in notes:
+                print("%-34s          %s" % ("", n))
+    print("python modules: " + ", ".join(
+        "%s: %d same, %d flaky without the preload too, %d differ" % (m, t[0], t[1], t[2])
+        for m, t in tally.items()))
+    if a.markdown:
+        write_markdown(a.markdown, modules, modes, res)
+    return 1 if bad else 0
+
+
+def write_markdown(path, modules, modes, res):
+    pre = [m for m in modes if m != "plain"]
+    lines = ["| module | without the preload | " + " | ".join(pre) + " |",
+             "|---|---|" + "---|" * len(pre)]
+    for mod in modules:
+        r = res[mod]
+        row = ["`%s`" % mod, summary(r["plain"])]
+        for m in pre:
+            st = r["status"][m]
+            cell = {"same": "same", "flaky": "same (flaky without the preload too)",
+                    "differs": "**differs**"}[st]
+            if st != "same":
+                cell += ": " + summary(r[m])
+            row.append(cell)
+        lines.append("| " + " | ".join(row) + " |")
+    notes = []
+    for mod in modules:
+        for m in pre:
+            for n in res[mod]["notes"].get(m, []):
+                notes.append("- `%s` (%s): %s" % (mod, m, n))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+        if notes:
+            f.write("\nDifferences and flaky cases:\n\n" + "\n".join(notes) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
