@@ -22,8 +22,10 @@ SCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/score/%.o)
 # Not test/unit/gc.c: its exact leak counts assume no stale copies of pointers survive in
 # the process, and ASan keeps frames on fake stacks of its own (scanned as roots).
 SAN_BIN  := $(filter-out $(B)/test/unit-san-gc $(B)/test/unit-san-sweep,$(UNIT_SRC:test/unit/%.c=$(B)/test/unit-san-%))
-PROG_SRC := $(wildcard test/progs/*.c)
-PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%)
+# test/progs/lib*.c are libraries the programs dlopen or preload (build/test/progs/lib*.so).
+PROG_SRC := $(filter-out test/progs/lib%.c,$(wildcard test/progs/*.c))
+PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%) \
+            $(patsubst test/progs/%.c,$(B)/test/progs/%.so,$(wildcard test/progs/lib*.c))
 # The fuzz harness (test/fuzz/): the standalone driver links the debug core (gcc); the
 # libFuzzer target links a core compiled by clang with coverage (-fsanitize=fuzzer-no-link),
 # built only where clang-14 is installed.
@@ -101,6 +103,10 @@ docs/env.md: $(B)/scvgc-options docs/env.md.in
 $(B)/test/progs/%: test/progs/%.c $(wildcard test/progs/*.h)
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -pthread $(WARN) $< -o $@
+
+$(B)/test/progs/lib%.so: test/progs/lib%.c
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -shared -fPIC -pthread $(WARN) $< -o $@
 
 deps:
 	@missing=""; for p in $(DEPS_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
