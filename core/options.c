@@ -59,6 +59,9 @@ static const option_t options[] = {
      "one per core, at most 16"},
 };
 
+/* At most this much of a bad value is quoted in its message (the line is 1 KiB at most). */
+#define BAD_SHOWN 200
+
 /* ---- parsers --------------------------------------------------------------------------- */
 
 static bool parse_uint(const char **s, uint64_t *v, uint64_t *frac_num, uint64_t *frac_den) {
@@ -166,8 +169,9 @@ void scvgc_options_init(void) {
     if (op->def) SCVGC_CHECK(parse(op, op->def, &o));
     const char *v = scvgc_getenv(op->name);
     if (v && !parse(op, v, &o)) {
-      scvgc_message("%s=%s is not a valid value; using %s", op->name, v,
-                    op->def ? op->def : "unset");
+      /* a value of any length: cut it, so that the line still ends with the value used */
+      scvgc_message("%s=%.*s%s is not a valid value; using %s", op->name, BAD_SHOWN, v,
+                    strlen(v) > BAD_SHOWN ? "..." : "", op->def ? op->def : "unset");
       if (op->def) parse(op, op->def, &o);
     }
   }
