@@ -133,9 +133,10 @@ def verdict_of(log):
     if v is None:
         return "no result"
     # "passed (1.2 sec)", "failed (2 failures)", "skipped (resource denied)", "passed -- running: ..."
+    # keep the kind only: "failed (3 failures)" and "failed (5 failures)" are the same
+    # verdict, the cases tell the rest
     v = re.sub(r"\s*--.*$", "", v)
-    v = re.sub(r"\s*\([\d.]+ (?:sec|min)\)$", "", v)
-    v = re.sub(r"\s*\(\d+ min \d+ sec\)$", "", v)
+    v = re.sub(r"\s*\(.*$", "", v)
     return v.strip()
 
 
@@ -146,6 +147,7 @@ def run_module(module, mode, out, timeout, tag=""):
     logf = os.path.join(d, module + ".log")
     if os.path.exists(xml):
         os.unlink(xml)
+    xml = os.path.abspath(xml)
     work = os.path.join(out, "work")
     os.makedirs(work, exist_ok=True)
     t0 = time.time()
@@ -214,6 +216,7 @@ def main():
         print("compat_python: the regression suite is missing (Debian package "
               "libpython3.11-testsuite)")
         return 2
+    a.out = os.path.abspath(a.out)
     os.makedirs(a.out, exist_ok=True)
     resf = os.path.join(a.out, "results.json")
     res = {}
