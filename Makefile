@@ -35,9 +35,10 @@ FUZZ_BIN := $(B)/test/fuzz-driver $(if $(FUZZ_CC),$(B)/test/fuzz-libfuzzer)
 
 # Debian packages the build and the tests need; installed by `make deps` when missing.
 DEPS_BUILD := libunwind-dev libcriterion-dev libdw-dev pkg-config
-DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind chromium
+DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind chromium \
+              python3.11 libpython3.11-testsuite clang libclang-rt-14-dev time bc
 
-.PHONY: all demo test deps deps-test bench install uninstall clean fuzz
+.PHONY: all demo test deps deps-test bench install uninstall clean fuzz compat
 all: $(B)/libscvgc.so scripts/scvgc $(B)/scvgc-options
 
 $(B)/core/%.o: core/%.c $(CORE_HDR) | deps
@@ -123,6 +124,12 @@ test: deps-test all $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN) $(FU
 
 demo: deps-test all
 	@scripts/demo.sh
+
+# make compat: CPython's regression suite module by module, and real programs (git, gcc, perl,
+# sqlite3, redis) without the preload and in modes off/leak/collect; results and figures in
+# build/compat/ (docs/compatibility.md has the last ones). Hours on two cores; not in make test.
+compat: deps-test all
+	@scripts/compat.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=stage]: the library, the wrapper with its report
 # module and options helper, the header, the man page, the docs and a pkg-config file.
