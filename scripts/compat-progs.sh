@@ -26,7 +26,7 @@ QUICK=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
-	--out) OUT=$2; shift ;;
+	--out) OUT=$(realpath -m "$2"); shift ;;
 	*) echo "usage: $0 [--quick] [--out DIR]" >&2; exit 2 ;;
 	esac
 	shift
