@@ -31,6 +31,7 @@ import shutil
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -182,6 +183,14 @@ def overlay_for(module, out):
     return None, None
 
 
+def default_signals():
+    """Started from nohup or a background job, SIGINT and SIGQUIT are ignored and the tests
+    that send them (test_signal, test_threading's interrupt_main) would fail: give the
+    suite the default dispositions a terminal would."""
+    for s in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(s, signal.SIG_DFL)
+
+
 def run_module(module, mode, out, timeout, tag=""):
     d = os.path.join(out, mode + tag)
     os.makedirs(d, exist_ok=True)
@@ -201,7 +210,7 @@ def run_module(module, mode, out, timeout, tag=""):
     try:
         p = subprocess.run(cmd, env=env, cwd=work, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                           timeout=timeout + 120)
+                           timeout=timeout + 120, preexec_fn=default_signals)
         log, rc = p.stdout.decode("utf-8", "replace"), p.returncode
     except subprocess.TimeoutExpired as e:
         log = (e.stdout or b"").decode("utf-8", "replace") + "\n[compat] killed: timed out\n"
