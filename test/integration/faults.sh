@@ -209,6 +209,24 @@ else
 	if [ -z "$_problems" ]; then pass "$_case"; else fail "$_case" "$_problems"; fi
 fi
 
+# A program that reuses its environment block for its process title (setproctitle, as redis,
+# nginx and postgres do) still gets its reports where SCVGC_REPORT and SCVGC_JSON say.
+for m in leak collect; do
+	_case="a program that overwrites its environment block (setproctitle) still gets its text and JSON reports ($m mode)"
+	[ -z "$broken" ] || { fail "$_case" "the library cannot be preloaded: $broken"; continue; }
+	rm -f "$T/pt.txt" "$T/pt.json"
+	timeout -k 5 30 env SCVGC_MODE=$m SCVGC_REPORT="$T/pt.txt" SCVGC_JSON="$T/pt.json" LD_PRELOAD="$LIB" \
+		"$BIN/fault_proctitle" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		fail "$_case" "fault_proctitle: $(rc_text "$rc" 30)" "$(tail_of "$T/err" 3)"
+	elif ! grep -q 'scvgc: ' "$T/pt.txt" 2>/dev/null || ! grep -q '"version"' "$T/pt.json" 2>/dev/null; then
+		fail "$_case" "the report files are missing or empty" "$(tail_of "$T/err" 3)"
+	else
+		pass "$_case"
+	fi
+done
+
 # ---------------------------------------------------------------------------------------------
 # Bad frees: one diagnostic each, with the stack, and nothing else on stderr.
 for m in off default collect; do
