@@ -1,7 +1,7 @@
 #!/bin/bash
 # compat-progs.sh — real programs under libscvgc, with figures: part of `make compat`.
 #
-#   scripts/compat-progs.sh [--quick] [--out DIR]     (DIR: build/compat/progs)
+#   scripts/compat-progs.sh [--quick] [--only NAME,...] [--out DIR]   (DIR: build/compat/progs)
 #
 # Each workload runs without the preload (the baseline) and under LD_PRELOAD=build/libscvgc.so
 # in modes off, leak and collect (SCVGC_GOGC=10), SCVGC_REPORT=none. A run passes when its
@@ -23,11 +23,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LIB=$ROOT/build/libscvgc.so
 OUT=$ROOT/build/compat/progs
 QUICK=0
+ONLY=git,gcc,perl,sqlite3,redis
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
+	--only) ONLY=$2; shift ;;
 	--out) OUT=$(realpath -m "$2"); shift ;;
-	*) echo "usage: $0 [--quick] [--out DIR]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [--only NAME,...] [--out DIR]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -35,6 +37,7 @@ done
 for p in git gcc perl sqlite3 redis-server redis-cli redis-benchmark /usr/bin/time python3; do
 	command -v "$p" >/dev/null 2>&1 || { echo "compat-progs: $p is missing (make deps-test)" >&2; exit 2; }
 done
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 rm -rf "$OUT"
 mkdir -p "$OUT/data"
 D=$OUT/data
@@ -56,6 +59,7 @@ mode_env() {
 # run_case NAME LIMIT SCRIPT: runs bash SCRIPT in the four modes; SCRIPT prints the digest
 run_case() {
 	local name=$1 limit=$2 script=$3 m base=""
+	want "$name" || return 0
 	for m in plain off leak collect; do
 		local dir=$OUT/$name.$m
 		mkdir -p "$dir"
@@ -255,7 +259,7 @@ redis_run() { # MODE
 	echo "| redis ($((nreq / 1000))k requests × $(grep -c 'requests per second' "$dir/bench.lines" 2>/dev/null) tests) | $m | $res | ${secs%.*} | $((${rss1:-0} / 1024)) after the run (used_memory $used) |" >>"$FIG"
 	grep 'requests per second' "$dir/bench.lines" | sed 's/^/    /' >"$dir/bench.summary"
 }
-for m in plain collect; do redis_run $m; done
+if want redis; then for m in plain collect; do redis_run $m; done; fi
 [ -s "$OUT/redis.collect/scvgc-report.txt" ] && grep -E 'gc:|rss:|heap:' "$OUT/redis.collect/scvgc-report.txt" | sed 's/^/    collect-mode report: /'
 
 echo

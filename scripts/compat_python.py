@@ -237,6 +237,36 @@ def differences(base, other):
     return base["verdict"] != other["verdict"], diff
 
 
+def classify(base, run, reruns, mode, vd, diff):
+    """A module that differs, with its reruns: 'flaky' when every differing outcome also
+    happened in a run without the preload, else 'differs' (noted 'in 1 of 2 runs' when the
+    second preloaded run gave the baseline's outcome: an intermittent difference is still one)."""
+    bases = [base, reruns["plain2"], reruns["plain3"]]
+    again = reruns[mode + "2"]
+    flaky, real = [], []
+    for name, (x, y) in sorted(diff.items()):
+        seen_plain = {b["cases"].get(name, "absent") for b in bases}
+        y2 = again["cases"].get(name, "absent")
+        if y in seen_plain:
+            flaky.append((name, sorted(seen_plain)))
+        else:
+            real.append((name, x, y, y2))
+    verdicts_plain = {b["verdict"] for b in bases}
+    if real or (vd and not diff and run["verdict"] not in verdicts_plain):
+        notes = []
+        for name, x, y, y2 in real[:8]:
+            how = "in both runs with it" if y2 == y else "in 1 of 2 runs with it (the other: %s)" % y2
+            notes.append("%s: %s in 3 runs without the preload, %s %s" % (name, x, y, how))
+        if not real:
+            notes.append("verdict %r in 3 runs without the preload, %r and %r with it" % (
+                base["verdict"], run["verdict"], again["verdict"]))
+        return "differs", notes
+    notes = ["%s: outcome varies without the preload too (%s)" % (n, ", ".join(o)) for n, o in flaky[:8]]
+    if vd and not flaky:
+        notes.append("verdict varies: %s" % ", ".join(sorted(verdicts_plain | {run["verdict"]})))
+    return "flaky", notes
+
+
 def summary(r):
     c = r["counts"]
     bits = ["%d ok" % c.get("ok", 0)]
@@ -309,14 +339,12 @@ def main():
             if mode == "plain":
                 continue
             vd, diff = differences(base, r[mode])
-            status = "same"
-            notes = []
-            if a.report_only:
-                status, notes = r["status"][mode], r["notes"][mode]
+            status, notes = "same", []
+            reruns = r.get("reruns", {})
+            if (vd or diff) and a.no_rerun:
+                status = "differs"
             elif vd or diff:
-                if a.no_rerun:
-                    status = "differs"
-                else:
+                if not a.report_only:
                     # again, twice without the preload and once in this mode
                     reruns = r.setdefault("reruns", {})
                     for k in ("plain2", "plain3", mode + "2"):
@@ -324,31 +352,10 @@ def main():
                             reruns[k] = run_module(mod, k.rstrip("23"), a.out, a.timeout,
                                                    tag=k[-1])
                             save()
-                    bases = [base, reruns["plain2"], reruns["plain3"]]
-                    flaky, real = [], []
-                    for name, (x, y) in sorted(diff.items()):
-                        seen_plain = {b["cases"].get(name, "absent") for b in bases}
-                        y2 = reruns[mode + "2"]["cases"].get(name, "absent")
-                        if len(seen_plain) > 1 or y in seen_plain or y2 in seen_plain:
-                            flaky.append(name)
-                        else:
-                            real.append((name, x, y, y2))
-                    verdicts_plain = {b["verdict"] for b in bases}
-                    verdict_real = vd and r[mode]["verdict"] not in verdicts_plain and \
-                        reruns[mode + "2"]["verdict"] not in verdicts_plain
-                    if real or verdict_real:
-                        status = "differs"
-                        for name, x, y, y2 in real[:8]:
-                            notes.append("%s: %s without the preload, %s and %s with it" % (name, x, y, y2))
-                        if verdict_real:
-                            notes.append("verdict %r without the preload, %r and %r with it" % (
-                                base["verdict"], r[mode]["verdict"], reruns[mode + "2"]["verdict"]))
-                    else:
-                        status = "flaky"
-                        for name in flaky[:8]:
-                            notes.append("%s: outcome varies without the preload too" % name)
-                        if vd and not flaky:
-                            notes.append("verdict varies: %s" % ", ".join(sorted(verdicts_plain | {r[mode]["verdict"]})))
+                if all(k in reruns for k in ("plain2", "plain3", mode + "2")):
+                    status, notes = classify(base, r[mode], reruns, mode, vd, diff)
+                else:
+                    status, notes = r["status"][mode], r["notes"][mode]
             r.setdefault("status", {})[mode] = status
             r.setdefault("notes", {})[mode] = notes
             if not a.report_only:
