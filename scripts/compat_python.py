@@ -85,6 +85,14 @@ test_ctypes test_mmap test_thread test_threading_local test_select test_json
 test_re test_dict test_weakref test_zlib test_struct
 """.split()
 
+# Test cases left out (regrtest --ignore), each for a reason that has nothing to do with the
+# allocator: they hang or cannot work on the machines these runs use.
+IGNORE = {
+    # AF_VSOCK exists in a Firecracker guest but nothing answers: accept() waits for ever
+    # (15 minutes, the per-module timeout, without the preload too)
+    "test_socket": ["*ThreadedVSOCKSocketStreamTest*"],
+}
+
 MODES = {
     "plain": {},
     "leak": {"LD_PRELOAD": LIB, "SCVGC_MODE": "leak", "SCVGC_REPORT": "none"},
@@ -202,7 +210,10 @@ def run_module(module, mode, out, timeout, tag=""):
     work = os.path.join(out, "work")
     os.makedirs(work, exist_ok=True)
     t0 = time.time()
-    cmd = [PYTHON, "-m", "test", "-j1", "--timeout", str(timeout), "--junit-xml", xml, module]
+    cmd = [PYTHON, "-m", "test", "-j1", "--timeout", str(timeout), "--junit-xml", xml]
+    for pat in IGNORE.get(module, []):
+        cmd += ["--ignore", pat]
+    cmd.append(module)
     env = env_for(mode)
     overlay, source = overlay_for(module, out)
     if overlay:
