@@ -265,10 +265,15 @@ def classify(base, run, reruns, mode, vd, diff):
     verdicts_plain = {b["verdict"] for b in bases}
     if real or (vd and not diff and run["verdict"] not in verdicts_plain):
         notes = []
+        absent = [r for r in real if r[2] == "absent"]
+        if len(absent) > 3:  # the test process died: one note, not one per case
+            notes.append("%d cases never ran with the preload (verdict %r, then %r): the "
+                         "test process died" % (len(absent), run["verdict"], again["verdict"]))
+            real = [r for r in real if r[2] != "absent"]
         for name, x, y, y2 in real[:8]:
             how = "in both runs with it" if y2 == y else "in 1 of 2 runs with it (the other: %s)" % y2
             notes.append("%s: %s in 3 runs without the preload, %s %s" % (name, x, y, how))
-        if not real:
+        if not notes:
             notes.append("verdict %r in 3 runs without the preload, %r and %r with it" % (
                 base["verdict"], run["verdict"], again["verdict"]))
         return "differs", notes
