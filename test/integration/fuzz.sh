@@ -8,14 +8,23 @@
 #   standalone driver, leak and off modes    4 s each
 #
 # A case passes when the run ends by itself with its closing line and status 0. On a failure
-# the harness's message (operation, object, expected and found bytes) and the saved input
-# are in the details; replay it with build/test/fuzz-driver FILE (any mode).
+# the harness's message (operation, object, expected and found bytes) and the failing input
+# (base64) are in the details; replay it with build/test/fuzz-driver FILE.
 # The hour-long run outside CI and its figures: docs/compatibility.md.
 . "$ROOT/test/integration/common.inc"
 
 DRV=$ROOT/build/test/fuzz-driver
 LF=$ROOT/build/test/fuzz-libfuzzer
 mkdir -p "$T/crash" "$T/corpus"
+
+# The failing inputs, base64 (at most 4 KiB each): save one with base64 -d >crash.bin and
+# replay it with build/test/fuzz-driver crash.bin (SCVGC_MODE as in the case).
+saved_inputs() {
+	for _f in "$T"/crash/*; do
+		[ -f "$_f" ] || continue
+		printf 'input %s (base64): %s\n' "$(basename "$_f")" "$(head -c 4096 "$_f" | base64 -w0)"
+	done
+}
 
 driver_case() { # MODE SECONDS
 	_label="random heap operation sequences keep every object intact (standalone driver, SCVGC_MODE=$1, $2 s)"
@@ -31,7 +40,7 @@ driver_case() { # MODE SECONDS
 		sed 's/^/    /' "$T/drv-$1.out"
 	else
 		fail "$_label" "$(rc_text "$rc" $(($2 + 60)))" "$(tail_of "$T/drv-$1.err" 6)" \
-			"$(ls "$T/crash" 2>/dev/null | sed 's/^/saved input: /')"
+			"$(saved_inputs)"
 	fi
 }
 
@@ -54,7 +63,7 @@ libfuzzer_case() {
 		grep -E '^Done|^scvgc-fuzz' "$T/lf.err" | sed 's/^/    /'
 	else
 		fail "$_label" "$(rc_text "$rc" 80)" "$(grep -E 'scvgc-fuzz|ERROR|SCVGC|assert' "$T/lf.err" | tail -n 6 | cut -c1-200)" \
-			"$(tail_of "$T/lf.err" 4)" "$(ls "$T/crash" 2>/dev/null | sed 's/^/saved input: /')"
+			"$(tail_of "$T/lf.err" 4)" "$(saved_inputs)"
 	fi
 }
 
