@@ -38,7 +38,7 @@ import time
 import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LIB = os.path.join(ROOT, "build", "libscvgc.so")
+LIB = os.environ.get("COMPAT_LIB") or os.path.join(ROOT, "build", "libscvgc.so")  # COMPAT_LIB: another build
 PYTHON = "/usr/bin/python3.11"
 STDTEST = "/usr/lib/python3.11/test"
 # Debian's libpython3.11-testsuite leaves test_sqlite3 out. Where a CPython 3.11 tree is on
