@@ -22,14 +22,23 @@ SCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/score/%.o)
 # Not test/unit/gc.c: its exact leak counts assume no stale copies of pointers survive in
 # the process, and ASan keeps frames on fake stacks of its own (scanned as roots).
 SAN_BIN  := $(filter-out $(B)/test/unit-san-gc $(B)/test/unit-san-sweep,$(UNIT_SRC:test/unit/%.c=$(B)/test/unit-san-%))
-PROG_SRC := $(wildcard test/progs/*.c)
-PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%)
+# test/progs/lib*.c are libraries the programs dlopen or preload (build/test/progs/lib*.so).
+PROG_SRC := $(filter-out test/progs/lib%.c,$(wildcard test/progs/*.c))
+PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%) \
+            $(patsubst test/progs/%.c,$(B)/test/progs/%.so,$(wildcard test/progs/lib*.c))
+# The fuzz harness (test/fuzz/): the standalone driver links the debug core (gcc); the
+# libFuzzer target links a core compiled by clang with coverage (-fsanitize=fuzzer-no-link),
+# built only where clang-14 is installed.
+FUZZ_CC  := $(shell command -v clang-14 2>/dev/null)
+FCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/fcore/%.o)
+FUZZ_BIN := $(B)/test/fuzz-driver $(if $(FUZZ_CC),$(B)/test/fuzz-libfuzzer)
 
 # Debian packages the build and the tests need; installed by `make deps` when missing.
 DEPS_BUILD := libunwind-dev libcriterion-dev libdw-dev pkg-config
-DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind chromium
+DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind chromium \
+              python3.11 libpython3.11-testsuite clang libclang-rt-14-dev time
 
-.PHONY: all demo test deps deps-test bench install uninstall clean
+.PHONY: all demo test deps deps-test bench install uninstall clean fuzz compat
 all: $(B)/libscvgc.so scripts/scvgc $(B)/scvgc-options
 
 $(B)/core/%.o: core/%.c $(CORE_HDR) | deps
@@ -67,6 +76,25 @@ $(B)/test/unit-san-%: test/unit/%.c $(B)/libscvgc_score.a $(CORE_HDR)
 	$(CC) -O1 -g -std=gnu11 -pthread $(WARN) $(SAN) -DSCVGC_DEBUG=1 -Icore $< -o $@ \
 	  $(B)/libscvgc_score.a -lcriterion $(LDLIBS)
 
+$(B)/fcore/%.o: core/%.c $(CORE_HDR) | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -O1 -g $(BASE) -fsanitize=fuzzer-no-link -DSCVGC_DEBUG=1 -c $< -o $@
+
+$(B)/libscvgc_fcore.a: $(FCORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/test/fuzz-driver: test/fuzz/driver.c test/fuzz/engine.c test/fuzz/engine.h $(B)/libscvgc_core.a $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -std=gnu11 -pthread $(WARN) -DSCVGC_DEBUG=1 -Icore test/fuzz/driver.c \
+	  test/fuzz/engine.c -o $@ $(B)/libscvgc_core.a $(LDLIBS)
+
+$(B)/test/fuzz-libfuzzer: test/fuzz/libfuzzer.c test/fuzz/engine.c test/fuzz/engine.h $(B)/libscvgc_fcore.a $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -O1 -g -std=gnu11 -pthread $(WARN) -fsanitize=fuzzer -DSCVGC_DEBUG=1 -Icore \
+	  test/fuzz/libfuzzer.c test/fuzz/engine.c -o $@ $(B)/libscvgc_fcore.a $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+
 $(B)/scvgc-options: tools/scvgc-options.c $(B)/libscvgc_core.a
 	$(CC) -O1 -std=gnu11 $(WARN) -Icore $< -o $@ $(B)/libscvgc_core.a $(LDLIBS)
 
@@ -76,6 +104,10 @@ docs/env.md: $(B)/scvgc-options docs/env.md.in
 $(B)/test/progs/%: test/progs/%.c $(wildcard test/progs/*.h)
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -pthread $(WARN) $< -o $@
+
+$(B)/test/progs/lib%.so: test/progs/lib%.c
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -shared -fPIC -pthread $(WARN) $< -o $@
 
 deps:
 	@missing=""; for p in $(DEPS_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -87,11 +119,17 @@ deps-test:
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-test: deps-test all $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN)
+test: deps-test all $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN) $(FUZZ_BIN)
 	@scripts/run-tests.sh
 
 demo: deps-test all
 	@scripts/demo.sh
+
+# make compat: CPython's regression suite module by module, and real programs (git, gcc, perl,
+# sqlite3, redis) without the preload and in modes off/leak/collect; results and figures in
+# build/compat/ (docs/compatibility.md has the last ones). Hours on two cores; not in make test.
+compat: deps-test all
+	@scripts/compat.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=stage]: the library, the wrapper with its report
 # module and options helper, the header, the man page, the docs and a pkg-config file.

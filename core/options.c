@@ -61,6 +61,14 @@ static const option_t options[] = {
      "one per core, at most 16"},
 };
 
+/* The longest value of a string option (a path), and where the values live. */
+#define SCVGC_STRING_MAX 4096
+#define NOPTIONS (sizeof options / sizeof *options)
+static char strings[NOPTIONS][SCVGC_STRING_MAX];
+
+/* At most this much of a bad value is quoted in its message (the line is 1 KiB at most). */
+#define BAD_SHOWN 200
+
 /* ---- parsers --------------------------------------------------------------------------- */
 
 static bool parse_uint(const char **s, uint64_t *v, uint64_t *frac_num, uint64_t *frac_den) {
@@ -152,10 +160,17 @@ static bool parse(const option_t *o, const char *v, scvgc_options_t *opt) {
   case K_BYTES:
     if (!strcmp(v, "off")) { *(uint64_t *)dst = 0; return true; }
     return scvgc_parse_bytes(v, (uint64_t *)dst);
-  case K_STRING:
-    if (!*v) return false;
-    *(const char **)dst = v;
+  case K_STRING: {
+    /* A copy, never a pointer into the environment block: programs reuse that block for
+     * their process title (setproctitle: redis, nginx, postgres), and the report paths are
+     * read at exit. */
+    size_t len = strlen(v);
+    if (!len || len >= SCVGC_STRING_MAX) return false;
+    char *copy = strings[o - options];
+    memcpy(copy, v, len + 1);
+    *(const char **)dst = copy;
     return true;
+  }
   }
   return false;
 }
@@ -168,8 +183,9 @@ void scvgc_options_init(void) {
     if (op->def) SCVGC_CHECK(parse(op, op->def, &o));
     const char *v = scvgc_getenv(op->name);
     if (v && !parse(op, v, &o)) {
-      scvgc_message("%s=%s is not a valid value; using %s", op->name, v,
-                    op->def ? op->def : "unset");
+      /* a value of any length: cut it, so that the line still ends with the value used */
+      scvgc_message("%s=%.*s%s is not a valid value; using %s", op->name, BAD_SHOWN, v,
+                    strlen(v) > BAD_SHOWN ? "..." : "", op->def ? op->def : "unset");
       if (op->def) parse(op, op->def, &o);
     }
   }

@@ -86,3 +86,22 @@ Test(options, mode_off_turns_tracking_off) {
   scvgc_options_init();
   cr_assert_eq(scvgc_tracking, 0);
 }
+
+Test(options, a_long_bad_value_is_cut_and_the_line_still_says_the_value_used,
+     .init = cr_redirect_stderr) {
+  static char v[3001];
+  memset(v, '7', 3000);
+  setenv("SCVGC_GOGC", v, 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.gogc, 100);
+  fflush(stderr);
+  FILE *f = cr_get_redirected_stderr();
+  static char line[4096];
+  int n = 0, ok = 0;
+  while (fgets(line, sizeof line, f)) {
+    n++;
+    if (strstr(line, "SCVGC_GOGC=777") && strstr(line, "...") && strstr(line, "using 100\n")) ok = 1;
+  }
+  cr_assert_eq(n, 1);
+  cr_assert(ok, "the line ends with the value used: %s", line);
+}
