@@ -50,9 +50,23 @@ _Atomic int scvgc_gc_paused; /* no periodic cycle while a report symbolizes (rep
  *     fragmentation keeps the heap above the goal, the goal moves to a quarter of the
  *     allowance above the swept heap (scvgc_gc_sweep_done): a cycle per allocation would
  *     free nothing more.
+ *     The goal also counts the pages the thread caches hold (each cache's current span and
+ *     its partial spans, per class): those stay in use whatever the sweep frees, so with
+ *     hundreds of allocating threads a goal from the live heap alone would sit below the
+ *     heap's own floor and every refill would start a cycle (faults.sh, 300 threads).
  *   leak: nothing is freed, so the live heap is the heap in use after the cycle (leaks
  *     included): the pace stays geometric. */
 static size_t last_live, last_goal;
+
+/* Pages held by a thread cache's current and partial spans (registry lock held). */
+static void add_cached(const scvgc_tcache_t *tc, void *arg) {
+  if (!tc) return;
+  size_t *pages = arg;
+  for (uint32_t c = 0; c < SCVGC_NCLASSES; c++) {
+    const scvgc_span_t *sp = tc->bins[c].span;
+    *pages += (sp ? sp->npages : 0) + tc->bins[c].partial_pages;
+  }
+}
 static _Atomic size_t last_allowance; /* last_goal - last_live, read by the sweeper's end */
 
 static size_t goal_of(size_t live) {
@@ -339,7 +353,10 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_wb_check_empty();
   size_t live = atomic_load(&scvgc_mark_live), marked = atomic_load(&scvgc_mark_objects);
   size_t wb = scvgc_wb_bytes();
+  size_t cached = 0;
+  if (scvgc_collecting) scvgc_tcache_foreach_locked(add_cached, &cached);
   size_t goal = valid ? goal_of(scvgc_collecting ? live : before) : last_goal;
+  if (valid && scvgc_collecting && goal != SIZE_MAX) goal += cached << SCVGC_PAGE_SHIFT;
   /* sweep what the program no longer reaches; never after an incomplete cycle (SPEC) */
   scvgc_sweep_begin(valid && room, live, goal);
   size_t unswept = scvgc_sweep_unswept_bytes();
