@@ -14,27 +14,6 @@
 
 broken=$(preload_broken)
 
-# check_prog NAME MODE LIMIT PROG ARGS... — one case: PROG must exit 0 within LIMIT seconds.
-check_prog() {
-	_name=$1 _mode=$2 _limit=$3 _prog=$4
-	shift 4
-	_case="$_name ($(mode_label "$_mode"))"
-	if [ "$_mode" != plain ] && [ -n "$broken" ]; then
-		fail "$_case" "the library cannot be preloaded: $broken"
-		return
-	fi
-	if [ ! -x "$BIN/$_prog" ]; then
-		fail "$_case" "$BIN/$_prog is missing (test/progs/$_prog.c not built?)"
-		return
-	fi
-	run_in "$_mode" "$_limit" "$T/out" "$T/err" "$BIN/$_prog" "$@"
-	if [ "$rc" = 0 ]; then
-		pass "$_case"
-	else
-		fail "$_case" "$_prog $*: $(rc_text "$rc" "$_limit")" "$(tail_of "$T/err" 4)" "$(tail_of "$T/out" 2)"
-	fi
-}
-
 # A library that binds malloc to glibc's even under LD_PRELOAD (RTLD_DEEPBIND), for foreign_free.
 cat >"$T/deep.c" <<'EOF'
 #include <stdlib.h>
@@ -56,16 +35,16 @@ if ! gcc -shared -fPIC -O1 -o "$T/libdeep.so" "$T/deep.c" 2>"$T/deep.err"; then
 fi
 
 for mode in off default plain; do
-	check_prog "objects passed between 6 threads keep every byte until freed" "$mode" 60 xthread_pattern 2
-	check_prog "10,000 threads created and joined in batches of 50 leave a sound, bounded heap" "$mode" 180 threads10k
-	check_prog "fork while 4 threads allocate leaves a usable heap in children and grandchildren" "$mode" 180 fork_alloc
+	prog_case "objects passed between 6 threads keep every byte until freed" "$mode" 60 xthread_pattern 2
+	prog_case "10,000 threads created and joined in batches of 50 leave a sound, bounded heap" "$mode" 180 threads10k
+	prog_case "fork while 4 threads allocate leaves a usable heap in children and grandchildren" "$mode" 180 fork_alloc
 done
 
 for mode in off default; do
-	check_prog "every malloc entry point handles its edge cases as glibc documents" "$mode" 60 \
+	prog_case "every malloc entry point handles its edge cases as glibc documents" "$mode" 60 \
 		api_edges --expect-free-sized --strict --mallinfo
 done
-check_prog "every malloc entry point handles its edge cases as glibc documents" plain 60 api_edges
+prog_case "every malloc entry point handles its edge cases as glibc documents" plain 60 api_edges
 
 for mode in off default plain; do
 	name="blocks from glibc's own malloc can be freed, realloc'd and sized through the preloaded allocator"
@@ -73,7 +52,7 @@ for mode in off default plain; do
 		fail "$name ($(mode_label "$mode"))" "$deep_err"
 	else
 		# shellcheck disable=SC2086 # deepflag is two words on purpose
-		check_prog "$name" "$mode" 60 foreign_free $deepflag
+		prog_case "$name" "$mode" 60 foreign_free $deepflag
 	fi
 done
 
