@@ -60,6 +60,15 @@ $(B)/preload/%.o: preload/%.c $(CORE_HDR) | deps
 $(B)/libscvgc.so: $(CORE_OBJ) $(SHIM_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS) -Wl,-z,now -Wl,--no-undefined
 
+# The debug preload: the debug core (assertions and the *_check() checkers at operation
+# boundaries) behind the shim, for the stress programs (test/integration/stress.sh, make stress).
+$(B)/dpreload/%.o: preload/%.c $(CORE_HDR) | deps
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(BASE) -DSCVGC_DEBUG=1 -c $< -o $@
+
+$(B)/libscvgc-debug.so: $(DCORE_OBJ) $(B)/dpreload/shim.o
+	$(CC) -shared -o $@ $^ $(LDLIBS) -Wl,-z,now -Wl,--no-undefined
+
 $(B)/libscvgc_core.a: $(DCORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
@@ -119,7 +128,7 @@ deps-test:
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-test: deps-test all $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN) $(FUZZ_BIN)
+test: deps-test all $(B)/libscvgc-debug.so $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN) $(FUZZ_BIN)
 	@scripts/run-tests.sh
 
 demo: deps-test all

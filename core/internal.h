@@ -344,6 +344,8 @@ void scvgc_tcache_thread_exit(void) SCVGC_HIDDEN;
 void scvgc_tcache_lock_registry(void) SCVGC_HIDDEN;
 void scvgc_tcache_unlock_registry(void) SCVGC_HIDDEN;
 void scvgc_tcache_fork_child(void) SCVGC_HIDDEN;
+/* The checker of T1/T4 (tcache.c); owner only. Aborts on a broken invariant. */
+void scvgc_tcache_check(const scvgc_tcache_t *tc) SCVGC_HIDDEN;
 
 /* ---- stats (stats.c) ---------------------------------------------------------------- */
 typedef struct {

@@ -16,6 +16,9 @@ typedef struct { _Atomic uint32_t v; } scvgc_lock_t;
 
 void scvgc_lock_slow(scvgc_lock_t *l) __attribute__((visibility("hidden")));
 void scvgc_unlock_wake(scvgc_lock_t *l) __attribute__((visibility("hidden")));
+/* The i-th (from 0) wait for another thread to finish a short step: spin, yield, then sleep
+ * (os.c). For the waits that have no lock to sleep on. */
+void scvgc_backoff(unsigned i) __attribute__((visibility("hidden")));
 
 static inline void scvgc_lock(scvgc_lock_t *l) {
   uint32_t c = 0;

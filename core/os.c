@@ -117,3 +117,19 @@ void scvgc_lock_slow(scvgc_lock_t *l) {
 }
 
 void scvgc_unlock_wake(scvgc_lock_t *l) { futex(&l->v, FUTEX_WAKE, 1); }
+
+/* The i-th wait for another thread to finish a few instructions (lock.h): spin, then yield,
+ * then sleep 50 us so that a waiter of higher priority cannot starve the thread it waits
+ * for. Raw system calls: no cancellation point, no errno change. */
+void scvgc_backoff(unsigned i) {
+  if (i < 16) {
+    __builtin_ia32_pause();
+  } else if (i < 1024) {
+    syscall(SYS_sched_yield);
+  } else {
+    struct timespec ts = {0, 50000};
+    int e = errno;
+    syscall(SYS_nanosleep, &ts, NULL);
+    errno = e;
+  }
+}

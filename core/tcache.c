@@ -17,7 +17,9 @@
  *   T2 only the owning thread reads or writes its bins and its spans' owner-only fields
  *      (stats readers excepted: they read counters racily, which is fine for statistics).
  *   T3 a span leaves its cache (to central or the heap) only after clearing XF_UNLINKED
- *      (no new queuer) and seeing XF_QUEUED clear (none in flight): C5.
+ *      (no new queuer) and seeing XF_QUEUED clear (none in flight): C5. The owner waits for
+ *      an in-flight queuer however long it takes; a span leaves its cache only off every
+ *      list of the cache (where == NONE), and nothing puts it back on one after that.
  *   T4 a DEAD cache (its thread ran the exit flush) owns nothing, and never will: late
  *      allocations of that thread borrow a span from central and give it straight back.
  *   T5 collect mode: a cache whose flushgen differs from the heap's sweepgen owns spans
@@ -35,6 +37,13 @@
  *      class keeps its spans: in a steady state (larson) refills come between the events,
  *      and a fixed bound alone sent spans back and forth (twice the time). The owner's later
  *      frees into a span it gave away are remote frees (one CAS).
+ *   T7 in a fork child, the forking thread's spans carry no QUEUED bit of a queuer that
+ *      did not come along (scvgc_tcache_fork_child clears them after a drain).
+ * Who may unlink a span from the owner's lists: the owner only, and a span on its xspans
+ * queue stays where it is until the owner drains it — so an owner that takes a span off a
+ * list must set where before anything that drains (release_owned, drain_xspans).
+ * scvgc_tcache_check() checks T1 and T4; the debug build runs it at every refill, free
+ * event and flush (TC_CHECK).
  * Locks: registry_lock (outermost lock of the core) for the registry and the totals of
  *   dead caches. Refill and release take central and heap locks through central.c.
  * Callers: the owning thread only (malloc/free slow paths, the thread-exit destructor);
@@ -48,6 +57,12 @@
 #include "sweep.h"
 
 __thread scvgc_tcache_t scvgc_tc __attribute__((tls_model("initial-exec")));
+
+#if SCVGC_DEBUG
+#define TC_CHECK(tc) scvgc_tcache_check(tc)
+#else
+#define TC_CHECK(tc) ((void)0)
+#endif
 
 static scvgc_lock_t registry_lock = SCVGC_LOCK_INIT;
 static scvgc_tcache_t *registry;
@@ -80,6 +95,51 @@ static void tcache_init(scvgc_tcache_t *tc) {
   scvgc_unlock(&registry_lock);
   if (atomic_load_explicit(&exit_key_ready, memory_order_acquire))
     pthread_setspecific(exit_key, tc); /* key < 32: glibc's static slots, no allocation */
+}
+
+/* The checker of T1 (and T4): every span the cache owns is on exactly one of its lists, the
+ * lists are well formed (partial: a queue whose head's prev is its tail; full: NULL-ended
+ * both ways), each span says where it is and names this cache as its owner, and the bin's
+ * free list holds objects of the current span only. Owner only. In the debug build it runs
+ * at the operation boundaries of this file (TC_CHECK); tests call it directly. */
+void scvgc_tcache_check(const scvgc_tcache_t *tc) {
+  if (tc->state == SCVGC_TC_DEAD) {
+    for (uint32_t c = 1; c < SCVGC_NCLASSES; c++)
+      SCVGC_CHECK(!tc->bins[c].span && !tc->bins[c].partial && !tc->bins[c].full);
+    return;
+  }
+  for (uint32_t c = 1; c < SCVGC_NCLASSES; c++) {
+    const scvgc_bin_t *b = &tc->bins[c];
+    const scvgc_span_t *s = b->span;
+    if (s) {
+      SCVGC_CHECK(s->owner == tc && s->where == SCVGC_W_CURRENT && s->cls == c);
+      SCVGC_CHECK(s->state == SCVGC_SPAN_SMALL);
+      unsigned k = 0;
+      for (void **o = b->free; o && k < 64; o = *o, k++)
+        SCVGC_CHECK((uintptr_t)o >= s->base && (uintptr_t)o < s->limit);
+    } else {
+      SCVGC_CHECK(!b->free);
+    }
+    uint64_t pages = 0;
+    size_t n = 0;
+    const scvgc_span_t *last = NULL;
+    for (s = b->partial; s; last = s, s = s->next, n++) {
+      SCVGC_CHECK(n < ((size_t)1 << 24)); /* no cycle */
+      SCVGC_CHECK(s->owner == tc && s->where == SCVGC_W_PARTIAL && s->cls == c);
+      SCVGC_CHECK(s->state == SCVGC_SPAN_SMALL && s != b->span);
+      if (last) SCVGC_CHECK(s->prev == last);
+      pages += s->npages;
+    }
+    if (b->partial) SCVGC_CHECK(b->partial->prev == last && last->next == NULL);
+    SCVGC_CHECK(pages == b->partial_pages);
+    last = NULL;
+    n = 0;
+    for (s = b->full; s; last = s, s = s->next, n++) {
+      SCVGC_CHECK(n < ((size_t)1 << 24));
+      SCVGC_CHECK(s->owner == tc && s->where == SCVGC_W_FULL && s->cls == c);
+      SCVGC_CHECK(s->state == SCVGC_SPAN_SMALL && s->prev == last && s != b->span);
+    }
+  }
 }
 
 /* ---- the owner's span lists (T1) ------------------------------------------------- */
@@ -156,20 +216,23 @@ static void drain_xspans(scvgc_tcache_t *tc) {
 }
 
 /* Let owned span s go to central (which returns it to the heap if it is wholly free),
- * with list (n objects) not handed out. s is on no list of the cache. T3: wait out a
- * queuer; one that never finishes (it was a thread of the parent of a fork) costs the
- * span, never a hang. */
+ * with list (n objects) not handed out. s is on no list of the cache (T1: the caller took
+ * it off, and where says NONE from here on, so a drain below cannot put it back).
+ * T3: first no new queuer (they need UNLINKED), then none in flight (QUEUED clear): only then
+ * may the owner let go, since a queuer reads s->owner after its CAS and pushes onto that
+ * cache. The wait has no bound: a queuer is between two instructions of the remote-free path
+ * and always finishes (mimalloc's abandonment waits the same way); giving up instead left the
+ * span owned by a cache whose thread was gone, and the late push wrote into the freed TLS of
+ * that thread (or into the cache of the next thread that got the same TLS block). The fork
+ * child clears QUEUED on its own spans, whose queuers did not come along (T7). */
 static void release_owned(scvgc_tcache_t *tc, scvgc_span_t *s, void *list, uint32_t n) {
-  /* Off every list of the cache already: a drain below must not put it back (T1). */
+  SCVGC_ASSERT(s->owner == tc && s->next == NULL && s->prev == NULL);
   s->where = SCVGC_W_NONE;
-  /* First no new queuer (they need UNLINKED), then none in flight (QUEUED clear): only
-   * then may the owner go, since a queuer reads s->owner after its CAS. */
   atomic_fetch_and_explicit(&s->xfree, ~SCVGC_XF_UNLINKED, memory_order_acq_rel);
-  for (int i = 0; atomic_load_explicit(&s->xfree, memory_order_acquire) & SCVGC_XF_QUEUED; i++) {
+  for (unsigned i = 0; atomic_load_explicit(&s->xfree, memory_order_acquire) & SCVGC_XF_QUEUED; i++) {
     drain_xspans(tc);
     if (!(atomic_load_explicit(&s->xfree, memory_order_acquire) & SCVGC_XF_QUEUED)) break;
-    if (i == 10000) return;
-    sched_yield();
+    scvgc_backoff(i);
   }
   scvgc_central_release(s, list, n);
 }
@@ -198,26 +261,31 @@ void scvgc_tcache_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) {
   scvgc_bin_t *b = &tc->bins[s->cls];
   if (s->where == SCVGC_W_FULL) {
     /* T6: frees alone, no refill, while the queue is over its bound: a free burst. The
-     * queue is cut back to the bound from its tail (once per burst), and the span goes to
-     * central, where the scavenger can release the pages of its free objects. */
+     * span goes to central, where the scavenger can release the pages of its free objects,
+     * and the queue is cut back to the bound from its tail (once per burst). s leaves the
+     * full list first: cutting the queue drains xspans (T3), and s may be queued there by a
+     * remote free — a drain would then move it to partial behind our back (T1). */
     if (++b->quiet_events > SCVGC_TC_QUIET_EVENTS && b->partial &&
         b->partial_pages + s->npages > SCVGC_TC_PARTIAL_PAGES) {
+      list_remove(&b->full, s);
+      s->where = SCVGC_W_NONE;
       if (b->quiet_events == SCVGC_TC_QUIET_EVENTS + 1)
         while (b->partial && b->partial->prev != b->partial &&
                b->partial_pages > SCVGC_TC_PARTIAL_PAGES)
           partial_to_central(tc, b, b->partial->prev);
-      list_remove(&b->full, s);
       void *l = s->freelist;
       uint32_t n = s->nfreelist;
       s->freelist = NULL;
       s->nfreelist = 0;
       release_owned(tc, s, l, n);
+      TC_CHECK(tc);
       return;
     }
     to_partial(b, s);
   }
   if (s->nfreelist == s->ncarved && s->where == SCVGC_W_PARTIAL && (b->partial != s || s->next))
     partial_to_central(tc, b, s); /* wholly free, and another span waits on partial too */
+  TC_CHECK(tc);
 }
 
 /* Late allocation of a thread whose cache is gone (T4): one object from a borrowed span. */
@@ -292,6 +360,7 @@ void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) {
     b->span = s;
   }
   b->free = *(void **)list;
+  TC_CHECK(tc);
   return list;
 }
 
@@ -334,6 +403,7 @@ void scvgc_tcache_flush(scvgc_tcache_t *tc) {
       release_owned(tc, s, l, n);
     }
   }
+  TC_CHECK(tc);
 }
 
 /* T5 (collect mode): at its first allocation after a cycle, the owner sweeps its current
@@ -360,6 +430,7 @@ void scvgc_tcache_flush_stale(scvgc_tcache_t *tc) {
       release_owned(tc, s, l, n);
     }
   }
+  TC_CHECK(tc);
 }
 
 /* Thread-exit destructor (pthread key): flush, fold the counters, leave the registry. */
@@ -397,7 +468,15 @@ void scvgc_tcache_unlock_registry(void) { scvgc_unlock(&registry_lock); }
 /* Fork child: only the forking thread exists. The caches of the other threads keep their
  * spans (their lists may have been mid-update at the fork, so walking them is unsafe):
  * those spans stay owned by caches nobody will use, and the objects they hold are lost
- * to this child. Their counters are folded so the statistics stay right. */
+ * to this child. Their counters are folded so the statistics stay right.
+ * T7: the forking thread's own spans may carry QUEUED for a remote free whose thread did
+ * not come along (it was between its CAS and its push in the parent). After the drain, a
+ * span still QUEUED is one whose push will never happen here: the bit is cleared, so that
+ * release_owned (T3), which waits for it without a bound, does not wait forever. */
+static void clear_queued(scvgc_span_t *s) {
+  atomic_fetch_and_explicit(&s->xfree, ~SCVGC_XF_QUEUED, memory_order_relaxed);
+}
+
 void scvgc_tcache_fork_child(void) {
   scvgc_lock_reset(&registry_lock);
   scvgc_tcache_t *me = &scvgc_tc;
@@ -409,5 +488,12 @@ void scvgc_tcache_fork_child(void) {
   if (me->state == SCVGC_TC_ACTIVE) {
     me->rprev = me->rnext = NULL;
     registry = me;
+    drain_xspans(me);
+    for (uint32_t c = 1; c < SCVGC_NCLASSES; c++) {
+      scvgc_bin_t *b = &me->bins[c];
+      if (b->span) clear_queued(b->span);
+      for (scvgc_span_t *s = b->partial; s; s = s->next) clear_queued(s);
+      for (scvgc_span_t *s = b->full; s; s = s->next) clear_queued(s);
+    }
   }
 }
