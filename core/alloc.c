@@ -42,6 +42,7 @@
 
 int scvgc_inited;
 uintptr_t scvgc_free_key;
+uintptr_t scvgc_link_key; /* L1 (internal.h) */
 
 static _Atomic int init_state; /* 0 none, 1 running, 2 done */
 
@@ -55,6 +56,9 @@ void scvgc_init(void) {
     uint64_t k[2] = {(uintptr_t)&init_state, scvgc_nanotime()};
     if (r) memcpy(k, r, sizeof k);
     scvgc_free_key = (k[0] ^ k[1]) | 1;
+    /* L1's secret: another function of the 16 random bytes, so that reading one key out of
+     * a freed object (word 1 holds scvgc_free_key ^ its address) does not give the other */
+    scvgc_link_key = (k[0] * 0x9e3779b97f4a7c15ull) ^ ((k[1] << 29) | (k[1] >> 35)) ^ 0x5bd1e995u;
     scvgc_options_init();
     scvgc_inited = 1;
     atomic_store_explicit(&init_state, 2, memory_order_release);
@@ -153,7 +157,7 @@ void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) {
     if (s->meta) s->meta[i].size = 0;
     o[1] = (void *)(scvgc_free_key ^ p);
     if (s->owner == tc) { /* the fast path's checks are a superset: not reached */
-      o[0] = s->freelist;
+      scvgc_link_set(o, s->freelist);
       s->freelist = o;
       tc->nfree++;
       if (++s->nfreelist == s->ncarved || s->where == SCVGC_W_FULL) scvgc_tcache_free_event(tc, s);

@@ -20,7 +20,7 @@ static inline void *scvgc_malloc_class(uint32_t cls, size_t n) {
   scvgc_bin_t *b = &tc->bins[cls];
   void **p = b->free;
   if (unlikely(!p)) return scvgc_malloc_slow(tc, cls, n);
-  b->free = p[0];
+  b->free = scvgc_link_next(p, ~b->nlo, b->len); /* L2 */
   /* clear the list link (a stale pointer to the next free object would keep whatever is
    * allocated there alive for the conservative marker) and the double-free key */
   p[0] = NULL;
@@ -65,7 +65,7 @@ static inline bool scvgc_free_inline(void *ptr) {
   if (likely(s->owner == tc && p - s->base < s->limit - s->base &&
              s->base + (uintptr_t)i * s->elemsize == p && !scvgc_small_is_free(s, i, o))) {
     if (unlikely(s->meta != NULL)) s->meta[i].size = 0;
-    o[0] = s->freelist;
+    scvgc_link_set(o, s->freelist);
     o[1] = (void *)(scvgc_free_key ^ p);
     s->freelist = o;
     tc->nfree++;

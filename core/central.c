@@ -90,7 +90,7 @@ static void unpark(scvgc_span_t *s) {
   for (uint32_t i = 0; i < below; i++) {
     if (!(scvgc_slot_ospages(s, i) & s->relmask)) continue;
     void **o = (void **)(s->base + (uintptr_t)i * s->elemsize);
-    o[0] = s->freelist;
+    scvgc_link_set(o, s->freelist);
     o[1] = (void *)(scvgc_free_key ^ (uintptr_t)o); /* mode off's double-free key */
     s->freelist = o;
     s->nfreelist++;
@@ -215,7 +215,7 @@ void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uin
   uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
   enum { NONE, NOTIFY, QUEUE } todo;
   do {
-    *(void **)tail = (void *)(x & SCVGC_XF_PTRMASK);
+    scvgc_link_set(tail, (void *)(x & SCVGC_XF_PTRMASK));
     nx = (uintptr_t)head | (x & (SCVGC_XF_FLAGS & ~SCVGC_XF_UNLINKED)) | (((x >> 48) + n) << 48);
     todo = NONE;
     if (x & SCVGC_XF_CENTRAL) {
@@ -262,8 +262,8 @@ void *scvgc_span_carve(scvgc_span_t *s) {
   uintptr_t left = (s->limit - s->bump) / s->elemsize;
   if (n > left) n = left;
   char *first = (char *)s->bump, *p = first;
-  for (uintptr_t i = 1; i < n; i++, p += s->elemsize) *(void **)p = p + s->elemsize;
-  *(void **)p = NULL;
+  for (uintptr_t i = 1; i < n; i++, p += s->elemsize) scvgc_link_set(p, p + s->elemsize);
+  scvgc_link_set(p, NULL);
   s->bump += n * s->elemsize;
   s->ncarved += (uint32_t)n;
   return first;
@@ -287,9 +287,9 @@ static bool grab_xfree(scvgc_span_t *s) {
       break;
   }
   uint32_t n = SCVGC_XF_COUNT(x);
-  void **l = (void **)(x & SCVGC_XF_PTRMASK), **t = l;
-  while (*t) t = *t;
-  *t = s->freelist;
+  void *l = (void *)(x & SCVGC_XF_PTRMASK), *t = l, *nx;
+  while ((nx = scvgc_span_next(s, t))) t = nx;
+  scvgc_link_set(t, s->freelist);
   s->freelist = l;
   s->nfreelist += n;
   s->nalloc -= n;
@@ -318,7 +318,7 @@ static size_t scav_span(central_t *c, scvgc_span_t *s, bool *gone) {
   uint32_t below = (uint32_t)((s->bump - s->base) / es);
   uint64_t freeb[(SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4] = {0}; /* nelems <= 512 */
   SCVGC_ASSERT(ne <= sizeof freeb * 8 && s->npages <= 32);
-  for (void **o = s->freelist; o; o = *o) {
+  for (void **o = s->freelist; o; o = scvgc_span_next(s, o)) {
     uint32_t i = scvgc_slot_index(s, (uintptr_t)o);
     SCVGC_ASSERT(!s->meta || s->meta[i].size == 0);
     freeb[i / 64] |= 1ull << (i % 64);
@@ -341,16 +341,17 @@ static size_t scav_span(central_t *c, scvgc_span_t *s, bool *gone) {
     uint64_t all = s->relmask | newm;
     /* park (R1): the free list keeps the slots clear of every released page; the links of
      * the others are read here, before their pages go */
-    void *keep = NULL, **tp = &keep;
+    void *keep = NULL, *tail = NULL;
     uint32_t kept = 0;
-    for (void **o = s->freelist, **nx; o; o = nx) {
-      nx = *o;
+    for (void *o = s->freelist, *nx; o; o = nx) {
+      nx = scvgc_span_next(s, o);
       if (scvgc_slot_ospages(s, scvgc_slot_index(s, (uintptr_t)o)) & all) continue;
-      *tp = o;
-      tp = o;
+      if (tail) scvgc_link_set(tail, o);
+      else keep = o;
+      tail = o;
       kept++;
     }
-    *tp = NULL;
+    if (tail) scvgc_link_set(tail, NULL);
     s->freelist = keep;
     s->nfreelist = kept;
     for (uint32_t j = 0; j < 64;) { /* madvise each run of new pages */
@@ -412,7 +413,7 @@ void scvgc_central_check(void) {
       SCVGC_CHECK(atomic_load(&s->xfree) & SCVGC_XF_CENTRAL);
       uint64_t seen[(SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4] = {0};
       uint32_t k = 0, below = (uint32_t)((s->bump - s->base) / s->elemsize);
-      for (void **o = s->freelist; o && k <= s->nelems; o = *o, k++) {
+      for (void **o = s->freelist; o && k <= s->nelems; o = scvgc_span_next(s, o), k++) {
         uint32_t i = scvgc_slot_index(s, (uintptr_t)o);
         SCVGC_CHECK(s->base + (uintptr_t)i * s->elemsize == (uintptr_t)o && i < below);
         SCVGC_CHECK(!((seen[i / 64] >> (i % 64)) & 1)); /* once */

@@ -9,6 +9,7 @@
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <libunwind.h>
+#include <stdlib.h>
 
 #include "internal.h"
 
@@ -43,4 +44,17 @@ static void print_stack(void) {
 void scvgc_bad_free(const char *what, const void *p, const char *why) {
   scvgc_message("%s(%p): invalid pointer: %s; the call is ignored", what, p, why);
   print_stack();
+}
+
+/* L2 (internal.h): a free object's link does not decode to a slot of its span. Something
+ * wrote into the object after it was freed (or overran the object before it): go on and the
+ * heap hands out memory the program or an attacker chose. Abort, as glibc does for its
+ * "malloc(): unaligned tcache chunk detected". */
+void scvgc_link_corrupt(const void *o, uintptr_t got) {
+  scvgc_message("heap corruption: the free-list link in the free object at %p decodes to 0x%lx, "
+                "which is not an object of its span: something wrote to that object after it "
+                "was freed (a use after free) or past the end of the object before it; aborting",
+                o, (unsigned long)got);
+  print_stack();
+  abort();
 }

@@ -81,6 +81,34 @@ static inline uint32_t scvgc_size_class(size_t n) {
   return scvgc_class_large[(n - 1024 + 127) >> 7];
 }
 
+/* ---- free-list links ------------------------------------------------------------------ */
+/* Every free list of small objects (a bin's, a span's freelist, the xfree lists, the sweep's
+ * chains) is linked through word 0 of its objects, and that word is stored mangled:
+ *   L1 link word of free object o = next ^ (o >> 12) ^ scvgc_link_key (glibc's safe-linking,
+ *      with a per-process secret as in mimalloc's encoded free lists; the secret is not
+ *      scvgc_free_key, whose XOR with o sits in word 1 of the same free object). NULL is
+ *      stored mangled too. A pointer the program writes into a freed object (a write after
+ *      free) decodes to an address no attacker chose.
+ *   L2 every link taken from a list is NULL or a 16-aligned address inside the span the list
+ *      belongs to: checked at every pop (malloc's fast path included) and every walk; a link
+ *      that fails aborts with one diagnostic (scvgc_link_corrupt) instead of handing out
+ *      memory outside the heap. */
+extern uintptr_t scvgc_link_key SCVGC_HIDDEN;
+static inline void scvgc_link_set(void *o, const void *next) {
+  *(uintptr_t *)o = (uintptr_t)next ^ ((uintptr_t)o >> 12) ^ scvgc_link_key;
+}
+static inline void *scvgc_link_raw(const void *o) { /* decoded, unchecked (L2 is the caller's) */
+  return (void *)(*(const uintptr_t *)o ^ ((uintptr_t)o >> 12) ^ scvgc_link_key);
+}
+void scvgc_link_corrupt(const void *o, uintptr_t got) SCVGC_HIDDEN
+    __attribute__((noreturn, cold));
+/* The next object after free object o on a list of the span [lo, lo + len): L2 checked. */
+static inline void *scvgc_link_next(const void *o, uintptr_t lo, uintptr_t len) {
+  uintptr_t n = (uintptr_t)scvgc_link_raw(o);
+  if (unlikely((n - lo >= len || (n & (SCVGC_ALIGN - 1))) && n)) scvgc_link_corrupt(o, n);
+  return (void *)n;
+}
+
 /* ---- per-object side metadata ------------------------------------------------------ */
 typedef struct {
   uint32_t stack; /* stack depot id of the allocating stack; 0 = none captured */
@@ -218,6 +246,11 @@ static inline scvgc_span_t *scvgc_spanof(uintptr_t p) {
   return a->spans[(p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1)];
 }
 
+/* The next object after free object o of small span s (L2 checked against s). */
+static inline void *scvgc_span_next(const scvgc_span_t *s, const void *o) {
+  return scvgc_link_next(o, s->base, s->limit - s->base);
+}
+
 /* The in-use span containing p (SMALL, LARGE or MANUAL), or NULL. */
 static inline scvgc_span_t *scvgc_span_inuse(uintptr_t p) {
   scvgc_span_t *s = scvgc_spanof(p);
@@ -295,6 +328,10 @@ void scvgc_central_check(void) SCVGC_HIDDEN; /* R1, R2, freelists of central spa
 /* ---- thread caches (tcache.c) -------------------------------------------------------- */
 typedef struct {
   void *free;             /* objects ready to hand out, all of span; linked through word 0 */
+  uintptr_t nlo, len;     /* ~span->base and limit - base, for L2 on the fast path's pop
+                             (set with span; stale while span is NULL). Stored inverted:
+                             base itself is the address of the span's first object, and
+                             this cache is scanned as a root (TLS) */
   scvgc_span_t *span;     /* the span this cache allocates from in this class, or NULL */
   uint64_t nalloc;        /* objects of this class handed out by this thread (stats) */
   scvgc_span_t *partial;  /* owned spans with objects on their freelist (or being freed) */

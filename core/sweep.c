@@ -195,7 +195,7 @@ static uint32_t collect_dead(scvgc_span_t *s, void **head, void **tail, acc_t *a
     acc_add(acc, meta[i].stack, v - 1);
     __atomic_store_n(&meta[i].size, 0, __ATOMIC_RELAXED);
     o[1] = (void *)(scvgc_free_key ^ (uintptr_t)o);
-    o[0] = h;
+    scvgc_link_set(o, h);
     h = o;
     if (!t) t = o;
     k++;
@@ -210,7 +210,7 @@ static uint32_t sweep_in_place(scvgc_span_t *s, acc_t *acc) {
   void *h, *t;
   uint32_t k = collect_dead(s, &h, &t, acc);
   if (k) {
-    *(void **)t = s->freelist;
+    scvgc_link_set(t, s->freelist);
     s->freelist = h;
     s->nfreelist += k;
     stat_add(&scvgc_sweepstats.small_objects, k);

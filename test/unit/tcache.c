@@ -21,7 +21,7 @@ static void check_cache(const scvgc_tcache_t *tc) {
     cr_assert_eq(b->span->owner, tc);
     cr_assert_eq(b->span->where, SCVGC_W_CURRENT);
     cr_assert_eq(b->span->cls, c);
-    for (void *p = b->free; p; p = *(void **)p) cr_assert_eq(scvgc_spanof((uintptr_t)p), b->span);
+    for (void *p = b->free; p; p = scvgc_span_next(b->span, p)) cr_assert_eq(scvgc_spanof((uintptr_t)p), b->span);
     for (const scvgc_span_t *s = b->partial; s; s = s->next) {
       cr_assert_eq(s->owner, tc);
       cr_assert_eq(s->where, SCVGC_W_PARTIAL);
