@@ -1,4 +1,4 @@
-# libscvgc — see README.md. Targets: all (default), demo, test, bench, install, uninstall, clean.
+# libscvgc — see README.md. Targets: all (default), demo, test, stress, bench, install, uninstall, clean.
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
@@ -38,7 +38,7 @@ DEPS_BUILD := libunwind-dev libcriterion-dev libdw-dev pkg-config
 DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind chromium \
               python3.11 libpython3.11-testsuite clang libclang-rt-14-dev time
 
-.PHONY: all demo test deps deps-test bench install uninstall clean fuzz compat
+.PHONY: all demo test deps deps-test bench install uninstall clean fuzz compat stress
 all: $(B)/libscvgc.so scripts/scvgc $(B)/scvgc-options
 
 $(B)/core/%.o: core/%.c $(CORE_HDR) | deps
@@ -130,6 +130,11 @@ deps-test:
 
 test: deps-test all $(B)/libscvgc-debug.so $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN) $(FUZZ_BIN)
 	@scripts/run-tests.sh
+
+# make stress [STRESS_MINUTES=5]: the thread-churn soak (scripts/stress-soak.sh) in every mode,
+# release and debug builds, 2 to 128 threads. Not in make test, which runs a short churn.
+stress: all $(B)/libscvgc-debug.so $(B)/test/progs/churn
+	@STRESS_MINUTES=$(or $(STRESS_MINUTES),5) scripts/stress-soak.sh
 
 demo: deps-test all
 	@scripts/demo.sh

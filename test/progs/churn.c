@@ -203,6 +203,81 @@ static void free_left(int round, int all)
 	pthread_mutex_unlock(&left_mu);
 }
 
+/* Phase 3: a thread that builds up thousands of small blocks (kept in an array grown by
+ * realloc) while it frees random ones and swaps others with the exchange, then frees all it
+ * holds at once at its end: long runs of frees into full spans, some of whose objects other
+ * threads hold and free at the same time. */
+static void *burst_worker(void *arg)
+{
+	uint64_t id = (uint64_t)(uintptr_t)arg;
+	uint64_t rs = id * 0x9e3779b97f4a7c15ULL + 3;
+	size_t allocs = (size_t)ops * (1 + id % 4), retain = allocs / 2;
+	struct blk **data = NULL, **kept = calloc(retain + 1, sizeof *kept);
+	size_t ndata = 0, cap = 0, nkept = 0;
+	if (!kept)
+		sc_die("churn: calloc(kept) returned NULL");
+	while (allocs > 0 || retain > 0) {
+		struct blk *b = malloc(sizeof *b);
+		if (!b)
+			sc_die("churn: malloc(box) returned NULL");
+		unsigned r = (unsigned)(sc_rand(&rs) % 100);
+		size_t n = (size_t)8 << (sc_rand(&rs) % (r < 50 ? 5 : 7));
+		if (sc_rand(&rs) % 100 == 0)
+			n *= 100;
+		b->p = (r & 1) ? calloc(1, n) : malloc(n);
+		if (!b->p)
+			sc_die("churn: allocation of %zu returned NULL", n);
+		if (r & 1)
+			for (size_t i = 0; i < n; i++)
+				if (b->p[i])
+					sc_die("churn: calloc(1, %zu) = %p: byte %zu is %#x", n, (void *)b->p, i, b->p[i]);
+		b->size = n;
+		b->seed = sc_rand(&rs);
+		sc_fill(b->p, n, sc_key(b->p, b->seed));
+		if (retain == 0 || (r < 50 && allocs > 0)) {
+			allocs--;
+			if (ndata == cap) {
+				cap += 4096;
+				struct blk **d = realloc(data, cap * sizeof *d);
+				if (!d)
+					sc_die("churn: realloc(data) returned NULL");
+				data = d;
+			}
+			data[ndata++] = b;
+		} else {
+			kept[nkept++] = b;
+			retain--;
+		}
+		if (ndata && sc_rand(&rs) % 3 != 0) { /* two in three: free an earlier one */
+			size_t i = sc_rand(&rs) % ndata;
+			if (data[i]) {
+				release(data[i]);
+				free(data[i]);
+				data[i] = NULL;
+			}
+		}
+		if (ndata && sc_rand(&rs) % 4 == 0) { /* one in four: swap with the exchange */
+			size_t i = sc_rand(&rs) % ndata;
+			data[i] = atomic_exchange(&xchg[sc_rand(&rs) % XSLOTS], data[i]);
+			if (data[i])
+				check(data[i], "after crossing threads");
+		}
+	}
+	for (size_t i = 0; i < nkept; i++) {
+		release(kept[i]);
+		free(kept[i]);
+	}
+	for (size_t i = 0; i < ndata; i++)
+		if (data[i]) {
+			release(data[i]);
+			free(data[i]);
+		}
+	free(kept);
+	free(data);
+	atomic_fetch_add_explicit(&n_ops, (unsigned long)ops, memory_order_relaxed);
+	return NULL;
+}
+
 /* Phase 2: a worker leaves 256 blocks allocated and ends; nobody else touches them until the
  * end (no cross-thread frees while workers come and go). */
 #define POOLW 256
@@ -256,6 +331,23 @@ int main(int argc, char **argv)
 			release(got);
 			free(got);
 		}
+	}
+
+	for (int r = 0; r < rounds; r++) {
+		for (int i = 0; i < nthreads; i++)
+			if (pthread_create(&th[i], NULL, burst_worker, (void *)(uintptr_t)id++))
+				sc_die("churn: pthread_create failed");
+		for (int i = 0; i < nthreads; i++)
+			pthread_join(th[i], NULL);
+		uint64_t rs = (uint64_t)r + 99;
+		for (int i = 0; i < XSLOTS; i++) /* half the exchange is freed between rounds */
+			if (sc_rand(&rs) % 2 || r + 1 == rounds) {
+				struct blk *got = atomic_exchange(&xchg[i], NULL);
+				if (got) {
+					release(got);
+					free(got);
+				}
+			}
 	}
 
 	size_t nw = (size_t)rounds * 4;
