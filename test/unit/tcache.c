@@ -248,3 +248,58 @@ Test(tcache, four_threads_freeing_each_others_objects_corrupt_nothing, .init = m
   scvgc_stats_read(&st);
   cr_assert_eq(st.live_objects, 0, "live %zu", st.live_objects);
 }
+
+/* The T6 cut drains xspans (T3) while the free event holds a full span that a remote free
+ * queued there: the drain must not move that span to partial behind the event's back (it
+ * did: the span was then released to central while still on the partial queue, and two
+ * caches came to own it). Deterministic: spans of two pages, so that eight free events put
+ * sixteen pages on partial and the ninth cuts the queue. */
+static void *remote_free_two(void *p) {
+  void **pp = p;
+  scvgc_free(pp[0]);
+  scvgc_free(pp[1]);
+  return NULL;
+}
+
+Test(tcache, a_free_burst_that_cuts_the_queue_keeps_a_queued_full_span_off_partial,
+     .init = mode_off) {
+  uint32_t cls = 0;
+  for (uint32_t c = 1; c < SCVGC_NCLASSES && !cls; c++)
+    if (scvgc_classes[c].npages == 2 && scvgc_classes[c].nelems >= 4) cls = c;
+  cr_assert_neq(cls, 0);
+  size_t size = scvgc_classes[cls].size;
+  uint32_t per = scvgc_classes[cls].nelems, nspans = 11;
+  void **objs = calloc((size_t)per * nspans, sizeof *objs);
+  for (uint32_t i = 0; i < per * nspans; i++) objs[i] = scvgc_malloc(size);
+  scvgc_bin_t *b = &scvgc_tc.bins[cls];
+  /* spans 0..9 are spent and full (the queue was empty when each was spent) */
+  for (uint32_t k = 0; k < 10; k++)
+    cr_assert_eq(scvgc_spanof((uintptr_t)objs[k * per])->where, SCVGC_W_FULL, "span %u", k);
+  for (uint32_t k = 0; k < 8; k++) scvgc_free(objs[k * per]); /* eight events: 16 pages */
+  cr_assert_eq(b->partial_pages, 16);
+  scvgc_span_t *s = scvgc_spanof((uintptr_t)objs[8 * per]);
+  scvgc_span_t *tail = scvgc_spanof((uintptr_t)objs[1]);
+  cr_assert_eq(b->partial->prev, tail, "span 0 went partial first: the queue's tail");
+  /* Another thread frees into s (full) and into the tail (partial, but still UNLINKED from
+   * when it was full: the owner's frees leave the bit): both are queued on this cache's
+   * xspans (C2), so the cut's release of the tail waits for its QUEUED and drains. */
+  void *two[2] = {objs[1], objs[8 * per]};
+  pthread_t t;
+  pthread_create(&t, NULL, remote_free_two, two);
+  pthread_join(t, NULL);
+  cr_assert(atomic_load(&s->xfree) & SCVGC_XF_QUEUED);
+  cr_assert(atomic_load(&tail->xfree) & SCVGC_XF_QUEUED);
+  scvgc_free(objs[8 * per + 1]); /* the ninth event, into s: the burst cuts the queue */
+  scvgc_tcache_check(&scvgc_tc);
+  cr_assert_null(s->owner, "s went to central");
+  cr_assert(atomic_load(&s->xfree) & SCVGC_XF_CENTRAL);
+  for (scvgc_span_t *q = b->partial; q; q = q->next) cr_assert_neq(q, s, "s is not on partial");
+  for (scvgc_span_t *q = b->full; q; q = q->next) cr_assert_neq(q, s, "s is not on full");
+  for (uint32_t i = 0; i < per * nspans; i++)
+    if (i % per != 0 || i / per >= 9)
+      if (i != 8 * per + 1 && i != 1) scvgc_free(objs[i]);
+  scvgc_tcache_flush(&scvgc_tc);
+  scvgc_heap_check();
+  scvgc_central_check();
+  free(objs);
+}
