@@ -20,7 +20,7 @@ static inline void *scvgc_malloc_class(uint32_t cls, size_t n) {
   scvgc_bin_t *b = &tc->bins[cls];
   void **p = b->free;
   if (unlikely(!p)) return scvgc_malloc_slow(tc, cls, n);
-  b->free = scvgc_link_next(p, ~b->nlo, b->len); /* L2 */
+  b->free = scvgc_link_next(p, b->nbase, b->len16); /* L2 */
   /* clear the list link (a stale pointer to the next free object would keep whatever is
    * allocated there alive for the conservative marker) and the double-free key */
   p[0] = NULL;

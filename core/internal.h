@@ -102,10 +102,13 @@ static inline void *scvgc_link_raw(const void *o) { /* decoded, unchecked (L2 is
 }
 void scvgc_link_corrupt(const void *o, uintptr_t got) SCVGC_HIDDEN
     __attribute__((noreturn, cold));
-/* The next object after free object o on a list of the span [lo, lo + len): L2 checked. */
-static inline void *scvgc_link_next(const void *o, uintptr_t lo, uintptr_t len) {
-  uintptr_t n = (uintptr_t)scvgc_link_raw(o);
-  if (unlikely((n - lo >= len || (n & (SCVGC_ALIGN - 1))) && n)) scvgc_link_corrupt(o, n);
+/* The next object after free object o on a list of the span that starts at -nbase and has
+ * len16 * 16 bytes of objects: L2 checked with one compare — rotating the offset right by 4
+ * moves a misalignment into the top bits, and NULL (offset -base) fails it too and is then
+ * told apart on the cold side. */
+static inline void *scvgc_link_next(const void *o, uintptr_t nbase, uintptr_t len16) {
+  uintptr_t n = (uintptr_t)scvgc_link_raw(o), t = n + nbase;
+  if (unlikely(((t >> 4) | (t << 60)) >= len16) && n) scvgc_link_corrupt(o, n);
   return (void *)n;
 }
 
@@ -248,7 +251,7 @@ static inline scvgc_span_t *scvgc_spanof(uintptr_t p) {
 
 /* The next object after free object o of small span s (L2 checked against s). */
 static inline void *scvgc_span_next(const scvgc_span_t *s, const void *o) {
-  return scvgc_link_next(o, s->base, s->limit - s->base);
+  return scvgc_link_next(o, -s->base, (s->limit - s->base) >> 4);
 }
 
 /* The in-use span containing p (SMALL, LARGE or MANUAL), or NULL. */
@@ -328,10 +331,10 @@ void scvgc_central_check(void) SCVGC_HIDDEN; /* R1, R2, freelists of central spa
 /* ---- thread caches (tcache.c) -------------------------------------------------------- */
 typedef struct {
   void *free;             /* objects ready to hand out, all of span; linked through word 0 */
-  uintptr_t nlo, len;     /* ~span->base and limit - base, for L2 on the fast path's pop
-                             (set with span; stale while span is NULL). Stored inverted:
-                             base itself is the address of the span's first object, and
-                             this cache is scanned as a root (TLS) */
+  uintptr_t nbase, len16; /* -span->base and (limit - base) / 16, for L2 on the fast path's
+                             pop (set with span; stale while span is NULL). Negated: base
+                             itself is the address of the span's first object, and this
+                             cache is scanned as a root (TLS) */
   scvgc_span_t *span;     /* the span this cache allocates from in this class, or NULL */
   uint64_t nalloc;        /* objects of this class handed out by this thread (stats) */
   scvgc_span_t *partial;  /* owned spans with objects on their freelist (or being freed) */

@@ -114,7 +114,7 @@ void scvgc_tcache_check(const scvgc_tcache_t *tc) {
     if (s) {
       SCVGC_CHECK(s->owner == tc && s->where == SCVGC_W_CURRENT && s->cls == c);
       SCVGC_CHECK(s->state == SCVGC_SPAN_SMALL);
-      SCVGC_CHECK(b->nlo == ~s->base && b->len == s->limit - s->base);
+      SCVGC_CHECK(b->nbase == -s->base && b->len16 == (s->limit - s->base) >> 4);
       /* b->free is not walked: its links are checked at each pop (L2), and a walk here would
        * leave copies of the next objects to hand out in dead stack, where the conservative
        * marker finds them (a leak hidden in the debug build) */
@@ -362,8 +362,8 @@ void *scvgc_tcache_refill(scvgc_tcache_t *tc, uint32_t cls) {
     }
     s->where = SCVGC_W_CURRENT;
     b->span = s;
-    b->nlo = ~s->base;
-    b->len = s->limit - s->base;
+    b->nbase = -s->base;
+    b->len16 = (s->limit - s->base) >> 4;
   }
   b->free = scvgc_span_next(b->span, list);
   return list;
