@@ -205,9 +205,21 @@ void *scvgc_calloc(size_t n, size_t m) {
   return p; /* pages fresh from the OS (or released to it) are zero already */
 }
 
+/* malloc_usable_size. Where the collector scans objects (leak, collect) it is the size the
+ * marker reads — the requested size, as LeakSanitizer and memcheck answer — so that no byte
+ * the program is told it may use holds a pointer the marker does not see (a pointer kept in
+ * the slot's tail past the request had its object freed in collect mode). In mode off, the
+ * slot or span size. */
 size_t scvgc_usable_size(const void *ptr) {
   scvgc_span_t *s = scvgc_span_inuse((uintptr_t)ptr);
   if (!s) return 0;
+  if (s->meta) {
+    if (s->state == SCVGC_SPAN_LARGE) return s->reqsize;
+    if (s->state != SCVGC_SPAN_SMALL) return 0;
+    uint32_t v = __atomic_load_n(&s->meta[scvgc_slot_index(s, (uintptr_t)ptr)].size,
+                                 __ATOMIC_RELAXED) & ~SCVGC_META_MARK;
+    return v ? v - 1 : 0;
+  }
   if (s->state == SCVGC_SPAN_SMALL) return s->elemsize;
   return (s->npages << SCVGC_PAGE_SHIFT) - ((uintptr_t)ptr - s->base);
 }

@@ -90,3 +90,11 @@ then
 else
 	fail "the collect-mode report counts what was reclaimed by stack" "$(tail_of "$T/r.why" 4)"
 fi
+
+# Every byte malloc_usable_size hands out is scanned (issue 19 #5): a pointer kept in the tail
+# of a block past its request keeps its object alive in collect mode.
+PROG_OK='^usable_tail: OK'
+for mode in collect default off; do
+	prog_case "a pointer kept in the bytes malloc_usable_size gave keeps its object alive" "$mode" 60 usable_tail
+done
+PROG_OK=
