@@ -38,7 +38,9 @@
 
 static scvgc_lock_t gc_lock = SCVGC_LOCK_INIT;
 _Atomic size_t scvgc_gc_next = SIZE_MAX;
-_Atomic int scvgc_gc_paused; /* no periodic cycle while a report symbolizes (report.c) */
+/* No periodic cycle while a report symbolizes (report.c): libdw allocates a lot. Only for
+ * speed: what the report allocates is library-owned (scvgc_in_lib), alive in any cycle. */
+_Atomic int scvgc_gc_paused;
 
 #define GC_FLOOR (4u << 20) /* no periodic cycle below a 4 MiB heap */
 
@@ -87,6 +89,7 @@ void scvgc_gc_sweep_done(void) {
 }
 
 __thread int scvgc_gc_worker __attribute__((tls_model("initial-exec")));
+__thread int scvgc_in_lib __attribute__((tls_model("initial-exec")));
 
 scvgc_gcstats_t scvgc_gcstats;
 scvgc_leaks_t scvgc_leaks;
@@ -126,11 +129,17 @@ static void unlock_all(void) {
 
 /* ---- step 3: clear ---------------------------------------------------------------------- */
 
+/* Clear the collector bits; grey the library-owned objects (gc.h scvgc_in_lib): the first
+ * roots of the cycle, found in the same pass over the metadata. */
 static void clear_bits(scvgc_span_t *s, void *arg) {
-  (void)arg;
+  scvgc_marker_t *m = arg;
   if (!s->meta) return;
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
-  for (uint32_t i = 0; i < n; i++) s->meta[i].size &= ~SCVGC_META_MARK;
+  for (uint32_t i = 0; i < n; i++) {
+    s->meta[i].size &= ~SCVGC_META_MARK;
+    if (unlikely(s->meta[i].stack == SCVGC_STACK_LIB) && s->meta[i].size)
+      scvgc_mark_word(m, scvgc_object_base(s, i));
+  }
   memset(scvgc_visited_bits(s), 0, 2 * (size_t)scvgc_bitmap_words(s->nelems) * 8);
 }
 
@@ -288,6 +297,7 @@ static void trace_cycle(const scvgc_gcstats_t *g, const scvgc_leaks_t *t) {
                 c->threads, g->markers, (unsigned long)found,
                 scvgc_collecting ? "unreachable" : "leaked",
                 c->valid ? "" : c->failed_threads ? " (incomplete: a thread could not be stopped)"
+                : c->roots_incomplete ? " (incomplete: the roots could not be read)"
                                                    : " (incomplete: out of memory)");
   if (scvgc_opt.trace < 2) return;
   ms3(a, sizeof a, c->roots_ns);
@@ -325,14 +335,15 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   uint64_t t1 = scvgc_nanotime(), t2 = t1, t3 = t1, t3b = t1;
   scvgc_marker_t m;
   scvgc_marker_init(&m);
+  bool roots_ok = true;
   if (rc == 0) { /* a thread still running could unmap what the scan reads: skip it all */
-    scvgc_heap_foreach_span(clear_bits, NULL);
-    scvgc_roots_scan(&m, &world);
+    scvgc_heap_foreach_span(clear_bits, &m);
+    roots_ok = scvgc_roots_scan(&m, &world);
     t2 = scvgc_nanotime();
     scvgc_mark_parallel(&m);
     t3 = scvgc_nanotime();
   }
-  bool valid = rc == 0 && !m.oom;
+  bool valid = rc == 0 && !m.oom && roots_ok;
   /* The leak table: always in leak mode; in collect mode only when asked for (exit, a
    * leak check): a periodic cycle there leaves the garbage to the sweep. */
   bool full = !scvgc_collecting || reason != SCVGC_GC_PERIODIC;
@@ -390,6 +401,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
                             .unreachable = st.live_objects > marked ? st.live_objects - marked : 0,
                             .sweep_bytes = unswept, .wb_bytes = wb,
                             .threads = nstopped, .failed_threads = world.nfailed,
+                            .roots_incomplete = !roots_ok,
                             .method = world.method, .end_ns = t4};
   if (scvgc_opt.trace) trace_cycle(g, t);
   scvgc_timeline_sample(SCVGC_TL_GC);
