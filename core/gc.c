@@ -332,6 +332,16 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   atomic_store(&scvgc_mark_objects, 0);
   atomic_store(&scvgc_mark_live, 0);
   int rc = scvgc_stw_stop(&world);
+  if (world.nthreads && world.threads[0].state == SCVGC_STW_SELF) {
+    /* This thread's live stack starts at this frame (roots.c cuts the collector's own stack
+     * at its sp exactly): the frames of what it calls from here on — the clear, the scan,
+     * the sweep — hold the collector's working values (span bases: the address of each
+     * span's first object), never roots. stw.c recorded the sp inside its own frame, which
+     * these calls overwrite. */
+    uintptr_t sp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    world.threads[0].sp = sp;
+  }
   uint64_t t1 = scvgc_nanotime(), t2 = t1, t3 = t1, t3b = t1;
   scvgc_marker_t m;
   scvgc_marker_init(&m);

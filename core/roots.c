@@ -241,6 +241,10 @@ static bool safe_read(uintptr_t addr, void *out, size_t n) {
   return syscall(SYS_process_vm_readv, (long)getpid(), &l, 1L, &r, 1L, 0L) == (long)n;
 }
 
+/* The collector itself (SELF) is cut at its sp exactly: gc.c records the sp of its own
+ * frame, and below it are only the scan's frames. */
+static uintptr_t red_zone(const scvgc_thread_t *t) { return t->state == SCVGC_STW_SELF ? 0 : RED_ZONE; }
+
 static range_t *dead; /* the dead parts of the stopped threads' own stacks, sorted, merged */
 static size_t ndead, deadcap;
 
@@ -276,7 +280,7 @@ static void find_dead(const scvgc_world_t *w, pid_t pid) {
       continue;
     uintptr_t blk[2];
     if (!safe_read(t->tp + tcb_block_off, blk, sizeof blk)) continue;
-    uintptr_t cut = (t->sp - RED_ZONE) & ~(uintptr_t)7;
+    uintptr_t cut = (t->sp - red_zone(t)) & ~(uintptr_t)7;
     if (t->sp < blk[0] || t->sp - blk[0] >= blk[1] || cut <= blk[0]) continue;
     dead[ndead++] = (range_t){blk[0], cut};
   }
@@ -457,11 +461,13 @@ static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool fil
 static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
   size_t n = read_maps();
   const char *p = maps_buf, *end = maps_buf + n;
-  uintptr_t main_sp = 0;
+  uintptr_t main_sp = 0, main_rz = 0;
   for (int i = 0; i < w->nthreads; i++) {
     const scvgc_thread_t *t = &w->threads[i];
-    if (t->tid == pid && (t->state == SCVGC_STW_STOPPED || t->state == SCVGC_STW_SELF))
+    if (t->tid == pid && (t->state == SCVGC_STW_STOPPED || t->state == SCVGC_STW_SELF)) {
       main_sp = t->sp;
+      main_rz = red_zone(t);
+    }
   }
   size_t di = 0;
   while (p < end) {
@@ -488,7 +494,7 @@ static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
     uint64_t before = m->objects;
     uintptr_t a = lo, cut = 0; /* scan [a, hi) less the dead stack parts in it */
     if (main_sp >= lo && main_sp < hi && eol - path == 7 && !memcmp(path, "[stack]", 7)) {
-      uintptr_t s = (main_sp - RED_ZONE) & ~(uintptr_t)7;
+      uintptr_t s = (main_sp - main_rz) & ~(uintptr_t)7;
       if (s > lo) a = s;
       cut += a - lo;
     }

@@ -194,7 +194,7 @@ EXPORT int dlclose(void *handle) {
  * frame). A copy of the current ss_sp lives in this thread's static TLS, a root (SPEC root
  * class 3): the stack, and the signal frames on it, stay alive while installed. A stack
  * set with the raw system call is not seen (docs/limitations.md). */
-static __thread void *altstack_sp;
+static __thread void *volatile altstack_sp; /* never read: only kept (volatile) */
 
 EXPORT int sigaltstack(const stack_t *restrict ss, stack_t *restrict old) {
   long r = syscall(SYS_sigaltstack, ss, old);
