@@ -1,0 +1,135 @@
+/* core/roots.c: which memory is read as a root, and a scan that faults. The stack cases
+ * (a coroutine stack in .bss, another thread's dead stack, a malloc'd sigaltstack) are leak
+ * cases in test/leaks/; a report racing a collection is test/integration/roots.sh. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "gc.h"
+#include "mark.h"
+
+static void start(void) {
+  setenv("SCVGC_MODE", "leak", 1);
+  setenv("SCVGC_REPORT", "none", 1);
+  scvgc_init();
+  scvgc_gc_start();
+}
+
+#define PRESENT (1ull << 63)
+#define SWAPPED (1ull << 62)
+#define FILEPAGE (1ull << 61)
+
+Test(roots, a_swapped_out_page_is_read_in_any_mapping) {
+  /* mincore calls it not resident; it may hold pointers all the same */
+  cr_assert(scvgc_roots_page_written(SWAPPED | 0x1234, false));
+  cr_assert(scvgc_roots_page_written(SWAPPED | 0x1234, true));
+  cr_assert(scvgc_roots_page_written(PRESENT, false));
+  cr_assert_not(scvgc_roots_page_written(0, false), "never touched: reads zero");
+}
+
+Test(roots, in_a_file_mapping_only_the_pages_the_program_wrote_are_read) {
+  cr_assert(scvgc_roots_page_written(PRESENT, true), "a private copy");
+  cr_assert_not(scvgc_roots_page_written(PRESENT | FILEPAGE, true), "still the file's page");
+  cr_assert_not(scvgc_roots_page_written(0, true), "not in memory: the file's");
+}
+
+/* Run fn on a thread whose stack is unmapped afterwards: what it dropped leaves no copy. */
+static void *call(void *fn) {
+  ((void (*)(void))fn)();
+  return NULL;
+}
+
+static void in_thread(void (*fn)(void)) {
+  size_t sz = 1 << 20;
+  void *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setstack(&a, stack, sz);
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, &a, call, (void *)fn), 0);
+  pthread_join(t, NULL);
+  munmap(stack, sz);
+}
+
+/* A 64 KiB file mapped private and writable, every page read, then truncated to one page:
+ * reading any other page now raises SIGBUS. */
+static void **volatile fmap;
+static void truncated_file_mapping(void) {
+  char path[] = "/tmp/scvgc-roots-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  unlink(path);
+  cr_assert_eq(ftruncate(fd, 65536), 0);
+  fmap = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  cr_assert(fmap != MAP_FAILED);
+  volatile char sum = 0;
+  for (int i = 0; i < 65536; i += 4096) sum += ((volatile char *)fmap)[i];
+  cr_assert_eq(ftruncate(fd, 4096), 0);
+  close(fd);
+}
+
+__attribute__((noinline)) static void keep_in_written_page(void) {
+  void *p = scvgc_malloc(4000);
+  memset(p, 0, 4000);
+  fmap[7] = p;
+}
+
+Test(roots, a_truncated_file_mapping_is_read_through_pagemap_without_a_fault, .init = start) {
+  truncated_file_mapping();
+  in_thread(keep_in_written_page);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the cycle is complete");
+  cr_assert_not(scvgc_gcstats.last.roots_incomplete);
+  /* the written page is a private copy: a root */
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)fmap[7], &s, &i));
+  cr_assert(scvgc_marked(s, i), "the object in the written page is alive");
+}
+
+Test(roots, a_fault_reading_the_roots_ends_the_cycle_and_it_frees_nothing, .init = start) {
+  truncated_file_mapping();
+  scvgc_roots_test_no_pagemap(true); /* then a file mapping is read whole */
+  cr_assert_not(scvgc_gc_cycle(SCVGC_GC_REQUEST), "a cycle that faulted is not trusted");
+  cr_assert(scvgc_gcstats.last.roots_incomplete);
+  cr_assert(scvgc_leaks.incomplete, "the leak table says it is incomplete");
+  /* the program goes on, and its own SIGBUS disposition is back (the default: fatal) */
+  struct sigaction sa;
+  sigaction(SIGBUS, NULL, &sa);
+  cr_assert_eq(sa.sa_handler, SIG_DFL);
+  scvgc_roots_test_no_pagemap(false);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the next cycle, with pagemap, is complete");
+}
+
+/* An object the library allocated for itself, referenced only from the library's own
+ * memory (never a root): the symbolizer's state is such an object. */
+static void **own_page;
+__attribute__((noinline)) static void allocate_for_the_library(void) {
+  scvgc_lib_enter();
+  own_page[0] = scvgc_malloc(200);
+  own_page[1] = scvgc_malloc(50000); /* a large object */
+  scvgc_lib_leave();
+  ((void **)own_page[0])[3] = scvgc_malloc(24); /* what it points to is alive too */
+  own_page[2] = scvgc_malloc(100);               /* the program's: a leak */
+}
+
+Test(roots, an_object_the_library_allocated_for_itself_stays_alive, .init = start) {
+  own_page = scvgc_sys_map_meta(4096); /* the library's own mapping: not a root */
+  cr_assert(own_page);
+  in_thread(allocate_for_the_library);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)own_page[0], &s, &i));
+  cr_assert(scvgc_marked(s, i), "library-owned small object");
+  cr_assert(scvgc_find_object((uintptr_t)own_page[1], &s, &i));
+  cr_assert(scvgc_marked(s, i), "library-owned large object");
+  cr_assert(scvgc_find_object(((uintptr_t *)own_page[0])[3], &s, &i));
+  cr_assert(scvgc_marked(s, i), "reached from a library-owned object");
+  cr_assert(scvgc_find_object((uintptr_t)own_page[2], &s, &i));
+  cr_assert_not(scvgc_marked(s, i), "the program's object, referenced from the library's memory only");
+}
