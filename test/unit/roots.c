@@ -93,14 +93,15 @@ Test(roots, a_truncated_file_mapping_is_read_through_pagemap_without_a_fault, .i
 
 Test(roots, a_fault_reading_the_roots_ends_the_cycle_and_it_frees_nothing, .init = start) {
   truncated_file_mapping();
+  struct sigaction before, after;
+  sigaction(SIGBUS, NULL, &before);
   scvgc_roots_test_no_pagemap(true); /* then a file mapping is read whole */
   cr_assert_not(scvgc_gc_cycle(SCVGC_GC_REQUEST), "a cycle that faulted is not trusted");
   cr_assert(scvgc_gcstats.last.roots_incomplete);
   cr_assert(scvgc_leaks.incomplete, "the leak table says it is incomplete");
-  /* the program goes on, and its own SIGBUS disposition is back (the default: fatal) */
-  struct sigaction sa;
-  sigaction(SIGBUS, NULL, &sa);
-  cr_assert_eq(sa.sa_handler, SIG_DFL);
+  /* the program goes on, and its own SIGBUS disposition is back */
+  sigaction(SIGBUS, NULL, &after);
+  cr_assert_eq((void *)after.sa_sigaction, (void *)before.sa_sigaction);
   scvgc_roots_test_no_pagemap(false);
   cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the next cycle, with pagemap, is complete");
 }
