@@ -1,27 +1,38 @@
 /* roots.c — what keeps an object alive (SPEC "roots"): finding and scanning the root set.
  *
- * Owns: the registry of the library's own mappings (metadata, never roots) and the parser
- * of /proc/self/maps.
+ * Owns: the registry of the library's own mappings (metadata, never roots), the parser of
+ * /proc/self/maps, and the choice of what in each mapping is read.
  * The root classes and where each is found:
  *   1 registers        the stopped threads' saved registers (stw.c)
- *   2 live stacks      the mapping that holds a stopped thread's sp, from sp - 128 (the red
- *                      zone) to the mapping's end; the part below is dead and skipped
+ *   2 live stacks      every mapping is read, less the dead part of each thread's own stack:
+ *                      [block start, sp - 128) when the sp is in the stack block glibc
+ *                      recorded for the thread ([stack] for the main thread; the collector
+ *                      itself is cut at its frame in gc.c, with no red zone). A thread on a
+ *                      coroutine or signal stack cuts nothing. The current sigaltstack of
+ *                      each thread is kept through the shim's TLS copy (class 3)
  *   3 TLS              static TLS and the TCB live at the top of each thread's stack mapping
  *                      (glibc), or, for the main thread, in a private mapping of the loader;
  *                      dynamic TLS blocks are heap objects found through the DTV
- *   4 data and bss     every writable private mapping of a file (and its anonymous bss)
+ *   4 data and bss     every writable private mapping of a file (and its anonymous bss):
+ *                      the pages the program wrote (pagemap: private copies, swapped or not)
  *   5 other mappings   every other writable private mapping: interpreters' arenas, memory
- *                      the loader took before malloc existed
- *   6 the heap         objects found alive are scanned by mark.c
+ *                      the loader took before malloc existed; touched pages only (mincore,
+ *                      or pagemap while the process has pages in swap)
+ *   6 the heap         objects found alive are scanned by mark.c; the library-owned ones
+ *                      (gc.h scvgc_in_lib) are greyed by gc.c before the roots
  * Never roots: the heap's arenas, the library's own mappings and data (registry below),
  * the dead part of stacks, free slots (mark.c), device mappings.
- * Pages never touched are skipped (mincore) so a huge reservation costs nothing.
  *
  * Invariant R1: every mapping the core makes for itself, except heap arenas, is in the
  *   registry while it exists (scvgc_sys_map_meta registers it).
+ * Invariant R2: the scan never faults the program: a fault while reading a root (SIGSEGV,
+ *   SIGBUS, caught on the collector's thread for the scan only) ends the scan, and the cycle
+ *   frees nothing.
  * Locks: own_lock for the registry (innermost lock of the core; the collector holds it for
- *   the whole cycle). Scanning runs with the world stopped and calls only system calls.
- * Callers: the collector (scan, with the world stopped); any thread that maps metadata.
+ *   the whole cycle). Scanning runs with the world stopped and calls only system calls (and
+ *   sigaction, sigsetjmp: no allocation, no lock).
+ * Callers: the collector (scan, with the world stopped); any thread that maps metadata;
+ *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
