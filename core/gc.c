@@ -7,8 +7,10 @@
  *      the heap's locked functions on behalf of its markers;
  *   2. stop the world (stw.c); a thread that cannot be stopped makes the cycle invalid:
  *      it still runs, but finds and frees nothing (SPEC);
- *   3. clear the collector bits of every span, scan the roots (roots.c) into workbufs,
- *      mark in parallel (mark.c) until no grey object is left;
+ *   3. clear the collector bits of every span, grey the library-owned objects (gc.h
+ *      scvgc_in_lib), scan the roots (roots.c) into workbufs — a fault there makes the
+ *      cycle invalid like a thread not stopped — and mark in parallel (mark.c) until no
+ *      grey object is left;
  *   4. classify the allocated objects left unmarked (the leaks) as direct or indirect, the
  *      way valgrind groups blocks into cliques: walking leaked objects in address order,
  *      each one not yet reached becomes a leader (direct) and everything it reaches that
@@ -129,18 +131,29 @@ static void unlock_all(void) {
 
 /* ---- step 3: clear ---------------------------------------------------------------------- */
 
-/* Clear the collector bits; grey the library-owned objects (gc.h scvgc_in_lib): the first
- * roots of the cycle, found in the same pass over the metadata. */
+/* Clear the collector bits; count the library-owned objects (gc.h scvgc_in_lib). They are
+ * greyed in a second pass (grey_lib), only when there are some: greying here could wake
+ * the marker threads (a full workbuf), which would then mark objects in spans whose bits
+ * this pass has yet to clear. */
 static void clear_bits(scvgc_span_t *s, void *arg) {
-  scvgc_marker_t *m = arg;
+  size_t *nlib = arg;
   if (!s->meta) return;
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
   for (uint32_t i = 0; i < n; i++) {
     s->meta[i].size &= ~SCVGC_META_MARK;
-    if (unlikely(s->meta[i].stack == SCVGC_STACK_LIB) && s->meta[i].size)
-      scvgc_mark_word(m, scvgc_object_base(s, i));
+    *nlib += s->meta[i].stack == SCVGC_STACK_LIB && s->meta[i].size;
   }
   memset(scvgc_visited_bits(s), 0, 2 * (size_t)scvgc_bitmap_words(s->nelems) * 8);
+}
+
+/* The library-owned objects: the first roots of the cycle. */
+static void grey_lib(scvgc_span_t *s, void *arg) {
+  scvgc_marker_t *m = arg;
+  if (!s->meta) return;
+  uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
+  for (uint32_t i = 0; i < n; i++)
+    if (unlikely(s->meta[i].stack == SCVGC_STACK_LIB) && s->meta[i].size)
+      scvgc_mark_word(m, scvgc_object_base(s, i));
 }
 
 /* ---- step 4: classify -------------------------------------------------------------------- */
@@ -347,7 +360,9 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_marker_init(&m);
   bool roots_ok = true;
   if (rc == 0) { /* a thread still running could unmap what the scan reads: skip it all */
-    scvgc_heap_foreach_span(clear_bits, &m);
+    size_t nlib = 0;
+    scvgc_heap_foreach_span(clear_bits, &nlib);
+    if (nlib) scvgc_heap_foreach_span(grey_lib, &m);
     roots_ok = scvgc_roots_scan(&m, &world);
     t2 = scvgc_nanotime();
     scvgc_mark_parallel(&m);

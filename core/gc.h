@@ -45,7 +45,7 @@ extern __thread int scvgc_gc_worker SCVGC_HIDDEN __attribute__((tls_model("initi
 /* Library-owned allocations. While a thread's scvgc_in_lib is nonzero, what it allocates is
  * the library's own (objmeta.stack = SCVGC_STACK_LIB): the symbolizer's libdw session and
  * caches, the report's buffers — memory that only the library's data (never a root) may
- * point to. Every cycle marks and scans these objects first (gc.c clear_bits), so they stay
+ * point to. Every cycle marks and scans these objects first (gc.c grey_lib), so they stay
  * alive by construction, whichever thread collects and whenever; the library frees them
  * itself. Set it around every library path that allocates through malloc for itself
  * (scvgc_lib_enter/leave nest); never around a call that hands memory to the program. */
