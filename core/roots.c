@@ -43,7 +43,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "gc.h"
@@ -246,11 +245,7 @@ void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size) {
     }
 }
 
-/* Read n bytes at addr without faulting on a bad address (a thread that set its own fs). */
-static bool safe_read(uintptr_t addr, void *out, size_t n) {
-  struct iovec l = {out, n}, r = {(void *)addr, n};
-  return syscall(SYS_process_vm_readv, (long)getpid(), &l, 1L, &r, 1L, 0L) == (long)n;
-}
+static bool probe(uintptr_t addr, uintptr_t out[2]); /* below, with the fault guard */
 
 /* The collector itself (SELF) is cut at its sp exactly: gc.c records the sp of its own
  * frame, and below it are only the scan's frames. */
@@ -290,7 +285,7 @@ static void find_dead(const scvgc_world_t *w, pid_t pid) {
     if ((t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_SELF) || t->tid == pid || !t->tp)
       continue;
     uintptr_t blk[2];
-    if (!safe_read(t->tp + tcb_block_off, blk, sizeof blk)) continue;
+    if (!probe(t->tp + tcb_block_off, blk)) continue; /* a raw clone()'s own fs */
     uintptr_t cut = (t->sp - red_zone(t)) & ~(uintptr_t)7;
     if (t->sp < blk[0] || t->sp - blk[0] >= blk[1] || cut <= blk[0]) continue;
     dead[ndead++] = (range_t){blk[0], cut};
@@ -416,7 +411,10 @@ static void scan_pages(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file)
  * is installed for the scan only; a fault of any other thread, or a signal sent, gets the
  * program's own disposition back. */
 
-static sigjmp_buf fault_jmp;
+static sigjmp_buf fault_jmp;  /* the scan's end */
+static sigjmp_buf probe_jmp;  /* a probe's end (probe below) */
+static sigjmp_buf *volatile fault_to; /* where a fault of the guarded thread jumps */
+static sigset_t scan_mask;    /* the guarded thread's mask during the scan */
 static volatile pid_t guard_tid;
 static struct sigaction old_segv, old_bus;
 static volatile uintptr_t fault_addr;
@@ -427,11 +425,26 @@ static void on_fault(int sig, siginfo_t *si, void *ctx) {
   if (guard_tid && guard_tid == (pid_t)syscall(SYS_gettid) && si->si_code > 0) {
     fault_sig = sig;
     fault_addr = (uintptr_t)si->si_addr;
-    siglongjmp(fault_jmp, 1);
+    siglongjmp(*fault_to, 1);
   }
   sigaction(sig, sig == SIGBUS ? &old_bus : &old_segv, NULL);
   if (si->si_code <= 0) syscall(SYS_tgkill, (long)getpid(), syscall(SYS_gettid), (long)sig);
   /* a fault: returning runs the instruction again, under the program's own disposition */
+}
+
+/* Read two words at addr, under the guard: false if that faults. No system call on the
+ * way that does not fault (a thread's descriptor is read for each stopped thread). */
+static bool probe(uintptr_t addr, uintptr_t out[2]) {
+  if (sigsetjmp(probe_jmp, 0)) { /* the handler left every signal blocked */
+    fault_to = &fault_jmp;
+    pthread_sigmask(SIG_SETMASK, &scan_mask, NULL);
+    return false;
+  }
+  fault_to = &probe_jmp;
+  out[0] = ((volatile const uintptr_t *)addr)[0];
+  out[1] = ((volatile const uintptr_t *)addr)[1];
+  fault_to = &fault_jmp;
+  return true;
 }
 
 /* Mappings of stw.c for the current cycle: the library's own, but not in the registry
@@ -534,7 +547,6 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     for (int r = 0; r < t->nregs; r++) scvgc_mark_word(m, t->regs[r]);
   }
   pid_t pid = getpid();
-  find_dead(w, pid);
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
   uint64_t swap0 = vm_swap();
   pm_anon = swap0 != 0;
@@ -553,6 +565,8 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   sigaction(SIGSEGV, &sa, &old_segv);
   sigaction(SIGBUS, &sa, &old_bus);
   pthread_sigmask(SIG_UNBLOCK, &faults, &oldmask);
+  pthread_sigmask(SIG_SETMASK, NULL, &scan_mask);
+  fault_to = &fault_jmp;
   bool ok = true;
   if (sigsetjmp(fault_jmp, 1)) {
     guard_tid = 0;
@@ -560,6 +574,7 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     ok = false;
   } else {
     guard_tid = (pid_t)syscall(SYS_gettid);
+    find_dead(w, pid);
     uintptr_t tcbs[64]; /* the library threads' TCBs: the DTV and specifics glibc malloc'd */
     int ntcb = scvgc_libthread_tcbs(tcbs, 64);
     for (int i = 0; i < ntcb; i++) scvgc_mark_range(m, tcbs[i], tcbs[i] + TCB_BYTES);

@@ -2,6 +2,7 @@
  * (a coroutine stack in .bss, another thread's dead stack, a malloc'd sigaltstack) are leak
  * cases in test/leaks/; a report racing a collection is test/integration/roots.sh. */
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -133,4 +134,29 @@ Test(roots, an_object_the_library_allocated_for_itself_stays_alive, .init = star
   cr_assert(scvgc_marked(s, i), "reached from a library-owned object");
   cr_assert(scvgc_find_object((uintptr_t)own_page[2], &s, &i));
   cr_assert_not(scvgc_marked(s, i), "the program's object, referenced from the library's memory only");
+}
+
+/* A thread made to run with a thread pointer that points nowhere (a raw clone() with a TLS
+ * of its own, or a program that moved fs): its descriptor cannot be read, so nothing of its
+ * stack is cut, and the probe's fault costs nothing else. */
+#include <asm/prctl.h>
+#include <sys/syscall.h>
+static atomic_int bad_fs_ready;
+static void *bad_fs_thread(void *arg) {
+  (void)arg;
+  atomic_store(&bad_fs_ready, 1);
+  /* no libc from here on: every TLS access would fault */
+  __asm__ volatile("syscall" : : "a"(SYS_arch_prctl), "D"(ARCH_SET_FS), "S"(0x10000) : "rcx", "r11", "memory");
+  for (;;) __asm__ volatile("syscall" : : "a"(SYS_pause) : "rcx", "r11", "memory");
+  return NULL;
+}
+
+Test(roots, a_thread_whose_thread_pointer_points_nowhere_is_scanned_whole, .init = start) {
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, bad_fs_thread, NULL), 0);
+  while (!atomic_load(&bad_fs_ready)) usleep(1000);
+  usleep(50000); /* in pause() now */
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the cycle is complete");
+  cr_assert_not(scvgc_gcstats.last.roots_incomplete);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "and the next one");
 }
