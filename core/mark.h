@@ -107,8 +107,9 @@ void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size) SCVGC_HID
 /* Is the page whose /proc/self/pagemap entry is e one the program wrote (a private copy,
  * in memory or swapped out), in a mapping of a file or not? Exposed for tests. */
 bool scvgc_roots_page_written(uint64_t e, bool file) SCVGC_HIDDEN;
-/* Tests: read the roots as if /proc/self/pagemap could not be opened. */
-void scvgc_roots_test_no_pagemap(bool on) SCVGC_HIDDEN;
+/* Tests: read the roots as if /proc/self/pagemap could not be opened (-1), through pagemap
+ * in anonymous mappings too as with pages in swap (1), or as it comes (0). */
+void scvgc_roots_test_pagemap(int how) SCVGC_HIDDEN;
 /* Register a mapping of the library's own (metadata): never a root. */
 void scvgc_own_mapping(uintptr_t start, size_t len) SCVGC_HIDDEN;
 void scvgc_own_unmapping(uintptr_t start, size_t len) SCVGC_HIDDEN;

@@ -323,7 +323,7 @@ static void find_dead(const scvgc_world_t *w, pid_t pid) {
 static int pm_fd = -1;       /* /proc/self/pagemap during a scan, -1 without it */
 static bool pm_anon;         /* some page of the process is in swap: anonymous mappings
                                 are read through pagemap too */
-static bool pm_disabled;     /* scvgc_roots_test_no_pagemap */
+static int pm_test;          /* scvgc_roots_test_pagemap: 0 auto, -1 none, 1 always */
 static uint64_t pm_buf[4096];
 static unsigned char mincore_vec[16384];
 
@@ -333,7 +333,7 @@ bool scvgc_roots_page_written(uint64_t e, bool file) {
   return present && !(file && filepage);
 }
 
-void scvgc_roots_test_no_pagemap(bool on) { pm_disabled = on; }
+void scvgc_roots_test_pagemap(int how) { pm_test = how; }
 
 /* The process's swapped-out bytes (VmSwap), 0 when unknown. */
 static char status_buf[4096];
@@ -549,8 +549,8 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   pid_t pid = getpid();
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
   uint64_t swap0 = vm_swap();
-  pm_anon = swap0 != 0;
-  pm_fd = pm_disabled ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  pm_anon = swap0 != 0 || pm_test > 0;
+  pm_fd = pm_test < 0 ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   /* the guard: SIGSEGV and SIGBUS caught, and unblocked in this thread (the world's stop
    * blocked every signal here) */
   struct sigaction sa;

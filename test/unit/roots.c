@@ -96,14 +96,14 @@ Test(roots, a_fault_reading_the_roots_ends_the_cycle_and_it_frees_nothing, .init
   truncated_file_mapping();
   struct sigaction before, after;
   sigaction(SIGBUS, NULL, &before);
-  scvgc_roots_test_no_pagemap(true); /* then a file mapping is read whole */
+  scvgc_roots_test_pagemap(-1); /* then a file mapping is read whole */
   cr_assert_not(scvgc_gc_cycle(SCVGC_GC_REQUEST), "a cycle that faulted is not trusted");
   cr_assert(scvgc_gcstats.last.roots_incomplete);
   cr_assert(scvgc_leaks.incomplete, "the leak table says it is incomplete");
   /* the program goes on, and its own SIGBUS disposition is back */
   sigaction(SIGBUS, NULL, &after);
   cr_assert_eq((void *)after.sa_sigaction, (void *)before.sa_sigaction);
-  scvgc_roots_test_no_pagemap(false);
+  scvgc_roots_test_pagemap(0);
   cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the next cycle, with pagemap, is complete");
 }
 
@@ -159,4 +159,24 @@ Test(roots, a_thread_whose_thread_pointer_points_nowhere_is_scanned_whole, .init
   cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the cycle is complete");
   cr_assert_not(scvgc_gcstats.last.roots_incomplete);
   cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "and the next one");
+}
+
+/* With pages in swap, anonymous mappings are read through pagemap: the pages the program
+ * touched (in memory or swapped out), not the others. (No swap here: forced.) */
+static void **volatile arena;
+__attribute__((noinline)) static void keep_in_arena(void) {
+  arena[4096 / 8 * 5 + 3] = scvgc_malloc(300); /* page 5 of 64 */
+}
+
+Test(roots, with_pages_in_swap_anonymous_mappings_are_read_through_pagemap, .init = start) {
+  arena = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert(arena != MAP_FAILED);
+  in_thread(keep_in_arena);
+  scvgc_roots_test_pagemap(1);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)arena[4096 / 8 * 5 + 3], &s, &i));
+  cr_assert(scvgc_marked(s, i), "the object in the touched page is alive");
+  scvgc_roots_test_pagemap(0);
 }
