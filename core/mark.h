@@ -101,9 +101,10 @@ extern _Atomic uint64_t scvgc_mark_objects, scvgc_mark_live;
  * whole (a fault during the scan, pages swapped out meanwhile): the cycle must free
  * nothing. */
 bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) SCVGC_HIDDEN;
-/* A library thread started on the stack [block, block + size) that the library gave it:
- * where glibc's struct pthread at tp records its stack block (roots.c, root class 2). */
-void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size) SCVGC_HIDDEN;
+/* A library thread (tid) started on the stack [block, block + size) that the library gave
+ * it: where glibc's struct pthread at tp records its stack block and its tid (roots.c, root
+ * class 2). */
+void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size, pid_t tid) SCVGC_HIDDEN;
 /* Is the page whose /proc/self/pagemap entry is e one the program wrote (a private copy,
  * in memory or swapped out), in a mapping of a file or not? Exposed for tests. */
 bool scvgc_roots_page_written(uint64_t e, bool file) SCVGC_HIDDEN;

@@ -234,13 +234,21 @@ static uint64_t hex_dec(const char *p) {
 static size_t tcb_block_off = TCB_NONE; /* offset of (stackblock, stackblock_size) in glibc's
                                            struct pthread; TCB_NONE until learned: then no
                                            thread's stack is cut but [stack] */
+static size_t tcb_tid_off = TCB_NONE;   /* offset of its tid: a descriptor is the thread's
+                                           own only if it names the thread (a raw clone()
+                                           without CLONE_SETTLS runs on its parent's) */
 
-void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size) {
+void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size, pid_t tid) {
   if (tcb_block_off != TCB_NONE || !tp) return;
   const uintptr_t *w = (const uintptr_t *)tp;
-  for (size_t k = 0; k + 1 < TCB_BYTES / sizeof *w; k++)
-    if (w[k] == block && w[k + 1] == size) {
-      tcb_block_off = k * sizeof *w;
+  size_t blk = TCB_NONE;
+  for (size_t k = 0; k + 1 < TCB_BYTES / sizeof *w && blk == TCB_NONE; k++)
+    if (w[k] == block && w[k + 1] == size) blk = k * sizeof *w;
+  const int32_t *t = (const int32_t *)tp;
+  for (size_t k = 0; blk != TCB_NONE && k < blk / sizeof *t; k++)
+    if (t[k] == tid) {
+      tcb_tid_off = k * sizeof *t;
+      tcb_block_off = blk; /* both or neither */
       return;
     }
 }
@@ -284,8 +292,10 @@ static void find_dead(const scvgc_world_t *w, pid_t pid) {
     const scvgc_thread_t *t = &w->threads[i];
     if ((t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_SELF) || t->tid == pid || !t->tp)
       continue;
-    uintptr_t blk[2];
-    if (!probe(t->tp + tcb_block_off, blk)) continue; /* a raw clone()'s own fs */
+    uintptr_t blk[2], id[2];
+    uintptr_t ida = t->tp + (tcb_tid_off & ~(size_t)7);
+    if (!probe(ida, id) || !probe(t->tp + tcb_block_off, blk)) continue; /* fs set by hand */
+    if ((int32_t)(id[0] >> (8 * (tcb_tid_off & 7))) != t->tid) continue; /* not its own */
     uintptr_t cut = (t->sp - red_zone(t)) & ~(uintptr_t)7;
     if (t->sp < blk[0] || t->sp - blk[0] >= blk[1] || cut <= blk[0]) continue;
     dead[ndead++] = (range_t){blk[0], cut};

@@ -1,7 +1,10 @@
 /* core/roots.c: which memory is read as a root, and a scan that faults. The stack cases
  * (a coroutine stack in .bss, another thread's dead stack, a malloc'd sigaltstack) are leak
  * cases in test/leaks/; a report racing a collection is test/integration/roots.sh. */
+#define _GNU_SOURCE
+#include <asm/prctl.h>
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -9,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "gc.h"
@@ -139,8 +143,6 @@ Test(roots, an_object_the_library_allocated_for_itself_stays_alive, .init = star
 /* A thread made to run with a thread pointer that points nowhere (a raw clone() with a TLS
  * of its own, or a program that moved fs): its descriptor cannot be read, so nothing of its
  * stack is cut, and the probe's fault costs nothing else. */
-#include <asm/prctl.h>
-#include <sys/syscall.h>
 static atomic_int bad_fs_ready;
 static void *bad_fs_thread(void *arg) {
   (void)arg;
@@ -179,4 +181,44 @@ Test(roots, with_pages_in_swap_anonymous_mappings_are_read_through_pagemap, .ini
   cr_assert(scvgc_find_object((uintptr_t)arena[4096 / 8 * 5 + 3], &s, &i));
   cr_assert(scvgc_marked(s, i), "the object in the touched page is alive");
   scvgc_roots_test_pagemap(0);
+}
+
+/* A raw clone() without CLONE_SETTLS runs on its parent's thread pointer, here on a stack
+ * carved from its parent's own stack (above a frame of the parent's that holds a pointer).
+ * Its sp lies in its parent's stack block, but the descriptor there names its parent: it is
+ * not the child's own stack, and nothing of it is cut below the child's sp. */
+static atomic_int clone_ready;
+static void *volatile clone_kept;
+static int clone_child(void *arg) {
+  (void)arg;
+  for (;;) __asm__ volatile("syscall" : : "a"(SYS_pause) : "rcx", "r11", "memory");
+  return 0;
+}
+
+__attribute__((noinline)) static void hold_below(char *stack_top) {
+  void *volatile mine = scvgc_malloc(700); /* in this frame, below the child's stack */
+  clone_kept = (void *)~(uintptr_t)mine; /* the test's own copy, hidden */
+  int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+  cr_assert(clone(clone_child, stack_top, flags, NULL) > 0);
+  atomic_store(&clone_ready, 1);
+  for (;;) pause();
+}
+
+static void *clone_parent(void *arg) {
+  (void)arg;
+  char child_stack[64 * 1024] __attribute__((aligned(16)));
+  hold_below(child_stack + sizeof child_stack);
+  return NULL;
+}
+
+Test(roots, a_raw_clone_on_its_parents_stack_cuts_nothing_of_it, .init = start) {
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, clone_parent, NULL), 0);
+  while (!atomic_load(&clone_ready)) usleep(1000);
+  usleep(50000);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object(~(uintptr_t)clone_kept, &s, &i));
+  cr_assert(scvgc_marked(s, i), "the parent's local, below the child's sp, is alive");
 }
