@@ -6,7 +6,8 @@
  *   1 registers        the stopped threads' saved registers (stw.c)
  *   2 live stacks      every mapping is read, less the dead part of each thread's own stack:
  *                      [block start, sp - 128) when the sp is in the stack block glibc
- *                      recorded for the thread ([stack] for the main thread; the collector
+ *                      recorded in the thread's descriptor (at its thread pointer, naming
+ *                      its tid) ([stack] for the main thread; the collector
  *                      itself is cut at its frame in gc.c, with no red zone). A thread on a
  *                      coroutine or signal stack cuts nothing. The current sigaltstack of
  *                      each thread is kept through the shim's TLS copy (class 3)
