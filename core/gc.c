@@ -7,8 +7,10 @@
  *      the heap's locked functions on behalf of its markers;
  *   2. stop the world (stw.c); a thread that cannot be stopped makes the cycle invalid:
  *      it still runs, but finds and frees nothing (SPEC);
- *   3. clear the collector bits of every span, scan the roots (roots.c) into workbufs,
- *      mark in parallel (mark.c) until no grey object is left;
+ *   3. clear the collector bits of every span, grey the library-owned objects (gc.h
+ *      scvgc_in_lib), scan the roots (roots.c) into workbufs — a fault there makes the
+ *      cycle invalid like a thread not stopped — and mark in parallel (mark.c) until no
+ *      grey object is left;
  *   4. classify the allocated objects left unmarked (the leaks) as direct or indirect, the
  *      way valgrind groups blocks into cliques: walking leaked objects in address order,
  *      each one not yet reached becomes a leader (direct) and everything it reaches that
@@ -38,7 +40,9 @@
 
 static scvgc_lock_t gc_lock = SCVGC_LOCK_INIT;
 _Atomic size_t scvgc_gc_next = SIZE_MAX;
-_Atomic int scvgc_gc_paused; /* no periodic cycle while a report symbolizes (report.c) */
+/* No periodic cycle while a report symbolizes (report.c): libdw allocates a lot. Only for
+ * speed: what the report allocates is library-owned (scvgc_in_lib), alive in any cycle. */
+_Atomic int scvgc_gc_paused;
 
 #define GC_FLOOR (4u << 20) /* no periodic cycle below a 4 MiB heap */
 
@@ -87,6 +91,7 @@ void scvgc_gc_sweep_done(void) {
 }
 
 __thread int scvgc_gc_worker __attribute__((tls_model("initial-exec")));
+__thread int scvgc_in_lib __attribute__((tls_model("initial-exec")));
 
 scvgc_gcstats_t scvgc_gcstats;
 scvgc_leaks_t scvgc_leaks;
@@ -126,12 +131,29 @@ static void unlock_all(void) {
 
 /* ---- step 3: clear ---------------------------------------------------------------------- */
 
+/* Clear the collector bits; count the library-owned objects (gc.h scvgc_in_lib). They are
+ * greyed in a second pass (grey_lib), only when there are some: greying here could wake
+ * the marker threads (a full workbuf), which would then mark objects in spans whose bits
+ * this pass has yet to clear. */
 static void clear_bits(scvgc_span_t *s, void *arg) {
-  (void)arg;
+  size_t *nlib = arg;
   if (!s->meta) return;
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
-  for (uint32_t i = 0; i < n; i++) s->meta[i].size &= ~SCVGC_META_MARK;
+  for (uint32_t i = 0; i < n; i++) {
+    s->meta[i].size &= ~SCVGC_META_MARK;
+    *nlib += s->meta[i].stack == SCVGC_STACK_LIB && s->meta[i].size;
+  }
   memset(scvgc_visited_bits(s), 0, 2 * (size_t)scvgc_bitmap_words(s->nelems) * 8);
+}
+
+/* The library-owned objects: the first roots of the cycle. */
+static void grey_lib(scvgc_span_t *s, void *arg) {
+  scvgc_marker_t *m = arg;
+  if (!s->meta) return;
+  uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
+  for (uint32_t i = 0; i < n; i++)
+    if (unlikely(s->meta[i].stack == SCVGC_STACK_LIB) && s->meta[i].size)
+      scvgc_mark_word(m, scvgc_object_base(s, i));
 }
 
 /* ---- step 4: classify -------------------------------------------------------------------- */
@@ -288,6 +310,7 @@ static void trace_cycle(const scvgc_gcstats_t *g, const scvgc_leaks_t *t) {
                 c->threads, g->markers, (unsigned long)found,
                 scvgc_collecting ? "unreachable" : "leaked",
                 c->valid ? "" : c->failed_threads ? " (incomplete: a thread could not be stopped)"
+                : c->roots_incomplete ? " (incomplete: the roots could not be read)"
                                                    : " (incomplete: out of memory)");
   if (scvgc_opt.trace < 2) return;
   ms3(a, sizeof a, c->roots_ns);
@@ -322,17 +345,30 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   atomic_store(&scvgc_mark_objects, 0);
   atomic_store(&scvgc_mark_live, 0);
   int rc = scvgc_stw_stop(&world);
+  if (world.nthreads && world.threads[0].state == SCVGC_STW_SELF) {
+    /* This thread's live stack starts at this frame (roots.c cuts the collector's own stack
+     * at its sp exactly): the frames of what it calls from here on — the clear, the scan,
+     * the sweep — hold the collector's working values (span bases: the address of each
+     * span's first object), never roots. stw.c recorded the sp inside its own frame, which
+     * these calls overwrite. */
+    uintptr_t sp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    world.threads[0].sp = sp;
+  }
   uint64_t t1 = scvgc_nanotime(), t2 = t1, t3 = t1, t3b = t1;
   scvgc_marker_t m;
   scvgc_marker_init(&m);
+  bool roots_ok = true;
   if (rc == 0) { /* a thread still running could unmap what the scan reads: skip it all */
-    scvgc_heap_foreach_span(clear_bits, NULL);
-    scvgc_roots_scan(&m, &world);
+    size_t nlib = 0;
+    scvgc_heap_foreach_span(clear_bits, &nlib);
+    if (nlib) scvgc_heap_foreach_span(grey_lib, &m);
+    roots_ok = scvgc_roots_scan(&m, &world);
     t2 = scvgc_nanotime();
     scvgc_mark_parallel(&m);
     t3 = scvgc_nanotime();
   }
-  bool valid = rc == 0 && !m.oom;
+  bool valid = rc == 0 && !m.oom && roots_ok;
   /* The leak table: always in leak mode; in collect mode only when asked for (exit, a
    * leak check): a periodic cycle there leaves the garbage to the sweep. */
   bool full = !scvgc_collecting || reason != SCVGC_GC_PERIODIC;
@@ -390,6 +426,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
                             .unreachable = st.live_objects > marked ? st.live_objects - marked : 0,
                             .sweep_bytes = unswept, .wb_bytes = wb,
                             .threads = nstopped, .failed_threads = world.nfailed,
+                            .roots_incomplete = !roots_ok,
                             .method = world.method, .end_ns = t4};
   if (scvgc_opt.trace) trace_cycle(g, t);
   scvgc_timeline_sample(SCVGC_TL_GC);

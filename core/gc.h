@@ -26,6 +26,7 @@ typedef struct {
 
 typedef struct {
   int reason, valid, full, threads, failed_threads, method;
+  int roots_incomplete; /* the roots could not be read whole (roots.c): nothing freed */
   uint64_t sweepterm_ns, stop_ns, roots_ns, mark_ns, classify_ns, term_ns, end_ns;
   uint64_t marked_objects, scanned_bytes, live, unreachable;
   size_t heap_before, heap_after, goal, sweep_bytes, wb_bytes;
@@ -41,6 +42,16 @@ extern scvgc_gcstats_t scvgc_gcstats SCVGC_HIDDEN;
 extern _Atomic int scvgc_gc_paused SCVGC_HIDDEN;
 extern scvgc_leaks_t scvgc_leaks SCVGC_HIDDEN;
 extern __thread int scvgc_gc_worker SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
+/* Library-owned allocations. While a thread's scvgc_in_lib is nonzero, what it allocates is
+ * the library's own (objmeta.stack = SCVGC_STACK_LIB): the symbolizer's libdw session and
+ * caches, the report's buffers — memory that only the library's data (never a root) may
+ * point to. Every cycle marks and scans these objects first (gc.c grey_lib), so they stay
+ * alive by construction, whichever thread collects and whenever; the library frees them
+ * itself. Set it around every library path that allocates through malloc for itself
+ * (scvgc_lib_enter/leave nest); never around a call that hands memory to the program. */
+extern __thread int scvgc_in_lib SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
+static inline void scvgc_lib_enter(void) { scvgc_in_lib++; }
+static inline void scvgc_lib_leave(void) { scvgc_in_lib--; }
 
 /* Start the marker threads and note the start time: outside malloc (the constructor). */
 void scvgc_gc_start(void) SCVGC_HIDDEN;

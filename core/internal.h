@@ -114,7 +114,9 @@ static inline void *scvgc_link_next(const void *o, uintptr_t nbase, uintptr_t le
 
 /* ---- per-object side metadata ------------------------------------------------------ */
 typedef struct {
-  uint32_t stack; /* stack depot id of the allocating stack; 0 = none captured */
+  uint32_t stack; /* stack depot id of the allocating stack; 0 = none captured;
+                     SCVGC_STACK_LIB: allocated by the library for itself (gc.h
+                     scvgc_in_lib): a root of every cycle, never reported nor reclaimed */
   uint32_t size;  /* bits 0..30: requested size + 1 (1 for a large object, whose size is
                      the span's reqsize); 0 means the slot is free. Bit 31: the collector's
                      mark bit (SCVGC_META_MARK), set with an atomic OR with the world
@@ -122,6 +124,7 @@ typedef struct {
                      the "allocated" test so the marker's check is one cache miss */
 } scvgc_objmeta_t;
 #define SCVGC_META_MARK 0x80000000u
+#define SCVGC_STACK_LIB 0xffffffffu
 
 /* ---- spans -------------------------------------------------------------------------- */
 enum {

@@ -271,12 +271,16 @@ typedef struct {
   void *(*fn)(void *);
   void *arg;
   _Atomic int registered;
+  uintptr_t tp; /* the new thread's pthread_self() and tid, written before registered */
+  pid_t tid;
 } libthread_start_t;
 
 static void *libthread_main(void *p) {
   libthread_start_t *st = p;
   void *(*fn)(void *) = st->fn;
   void *arg = st->arg;
+  st->tp = (uintptr_t)pthread_self();
+  st->tid = (pid_t)syscall(SYS_gettid);
   int k = atomic_fetch_add(&nlib, 1);
   if (k < MAX_LIBTHREADS) {
     lib_tids[k] = (pid_t)syscall(SYS_gettid);
@@ -299,7 +303,7 @@ bool scvgc_libthread_start(void *(*fn)(void *), void *arg) {
   pthread_attr_init(&a);
   pthread_attr_setstack(&a, stack, sz);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  libthread_start_t st = {fn, arg, 0};
+  libthread_start_t st = {fn, arg, 0, 0, 0};
   /* Every signal blocked (the new thread inherits the mask): a process-directed signal the
    * program waits for with sigwait or handles on its own threads must never be delivered to
    * one of ours (L2). The faults a library thread could raise itself are not maskable anyway. */
@@ -314,6 +318,7 @@ bool scvgc_libthread_start(void *(*fn)(void *), void *arg) {
     return false;
   }
   while (!atomic_load(&st.registered)) sched_yield(); /* excluded before any stop */
+  scvgc_roots_learn_tcb(st.tp, (uintptr_t)stack, sz, st.tid); /* glibc's descriptor layout */
   return true;
 }
 

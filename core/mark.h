@@ -97,8 +97,20 @@ extern _Atomic uint64_t scvgc_mark_objects, scvgc_mark_live;
 /* ---- roots (roots.c) ----------------------------------------------------------------- */
 /* Scan every root class of the SPEC with the world stopped: registers and live stacks of
  * the stopped threads (from w), TLS, data and bss of loaded objects, other writable
- * private mappings that are not the library's own. */
-void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) SCVGC_HIDDEN;
+ * private mappings that are not the library's own. false: the roots could not be read
+ * whole (a fault during the scan, pages swapped out meanwhile): the cycle must free
+ * nothing. */
+bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) SCVGC_HIDDEN;
+/* A library thread (tid) started on the stack [block, block + size) that the library gave
+ * it: where glibc's struct pthread at tp records its stack block and its tid (roots.c, root
+ * class 2). */
+void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size, pid_t tid) SCVGC_HIDDEN;
+/* Is the page whose /proc/self/pagemap entry is e one the program wrote (a private copy,
+ * in memory or swapped out), in a mapping of a file or not? Exposed for tests. */
+bool scvgc_roots_page_written(uint64_t e, bool file) SCVGC_HIDDEN;
+/* Tests: read the roots as if /proc/self/pagemap could not be opened (-1), through pagemap
+ * in anonymous mappings too as with pages in swap (1), or as it comes (0). */
+void scvgc_roots_test_pagemap(int how) SCVGC_HIDDEN;
 /* Register a mapping of the library's own (metadata): never a root. */
 void scvgc_own_mapping(uintptr_t start, size_t len) SCVGC_HIDDEN;
 void scvgc_own_unmapping(uintptr_t start, size_t len) SCVGC_HIDDEN;

@@ -376,7 +376,7 @@ static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
 static scvgc_lock_t report_lock = SCVGC_LOCK_INIT;
 
 /* Write the report of the last cycle; fills *r with its totals. */
-void scvgc_report_write(scvgc_report_t *r) {
+static void report_write(scvgc_report_t *r) {
   scvgc_lock(&report_lock);
   memset(r, 0, sizeof *r);
   scvgc_snprintf(r->prefix, sizeof r->prefix, "==%d== scvgc: ", (int)getpid());
@@ -404,7 +404,8 @@ void scvgc_report_write(scvgc_report_t *r) {
     return;
   }
   size_t ng = 0;
-  atomic_fetch_add(&scvgc_gc_paused, 1); /* libdw allocates a lot: no periodic cycle for it */
+  atomic_fetch_add(&scvgc_gc_paused, 1); /* libdw allocates a lot: no periodic cycle for it
+                                            (speed only: what it allocates is the library's) */
   scvgc_symbolize_begin();
   for (long i = 0; i < nl; i++) {
     const scvgc_leak_t *l = &leaks[i];
@@ -470,6 +471,15 @@ void scvgc_report_write(scvgc_report_t *r) {
   free(r->timeline);
   r->timeline = NULL;
   scvgc_unlock(&report_lock);
+}
+
+/* Everything the report allocates is library-owned (gc.h scvgc_in_lib): the suppressions
+ * kept in our data, libdw's session, the copies. A cycle another thread runs meanwhile, or
+ * one the allocations start, keeps them alive. */
+void scvgc_report_write(scvgc_report_t *r) {
+  scvgc_lib_enter();
+  report_write(r);
+  scvgc_lib_leave();
 }
 
 void scvgc_report_fork_child(void) { scvgc_lock_reset(&report_lock); }

@@ -1,33 +1,49 @@
 /* roots.c — what keeps an object alive (SPEC "roots"): finding and scanning the root set.
  *
- * Owns: the registry of the library's own mappings (metadata, never roots) and the parser
- * of /proc/self/maps.
+ * Owns: the registry of the library's own mappings (metadata, never roots), the parser of
+ * /proc/self/maps, and the choice of what in each mapping is read.
  * The root classes and where each is found:
  *   1 registers        the stopped threads' saved registers (stw.c)
- *   2 live stacks      the mapping that holds a stopped thread's sp, from sp - 128 (the red
- *                      zone) to the mapping's end; the part below is dead and skipped
+ *   2 live stacks      every mapping is read, less the dead part of each thread's own stack:
+ *                      [block start, sp - 128) when the sp is in the stack block glibc
+ *                      recorded in the thread's descriptor (at its thread pointer, naming
+ *                      its tid) ([stack] for the main thread; the collector
+ *                      itself is cut at its frame in gc.c, with no red zone). A thread on a
+ *                      coroutine or signal stack cuts nothing. The current sigaltstack of
+ *                      each thread is kept through the shim's TLS copy (class 3)
  *   3 TLS              static TLS and the TCB live at the top of each thread's stack mapping
  *                      (glibc), or, for the main thread, in a private mapping of the loader;
  *                      dynamic TLS blocks are heap objects found through the DTV
- *   4 data and bss     every writable private mapping of a file (and its anonymous bss)
+ *   4 data and bss     every writable private mapping of a file (and its anonymous bss):
+ *                      the pages the program wrote (pagemap: private copies, swapped or not)
  *   5 other mappings   every other writable private mapping: interpreters' arenas, memory
- *                      the loader took before malloc existed
- *   6 the heap         objects found alive are scanned by mark.c
+ *                      the loader took before malloc existed; touched pages only (mincore,
+ *                      or pagemap while the process has pages in swap)
+ *   6 the heap         objects found alive are scanned by mark.c; the library-owned ones
+ *                      (gc.h scvgc_in_lib) are greyed by gc.c before the roots
  * Never roots: the heap's arenas, the library's own mappings and data (registry below),
  * the dead part of stacks, free slots (mark.c), device mappings.
- * Pages never touched are skipped (mincore) so a huge reservation costs nothing.
  *
  * Invariant R1: every mapping the core makes for itself, except heap arenas, is in the
  *   registry while it exists (scvgc_sys_map_meta registers it).
+ * Invariant R2: the scan never faults the program: a fault while reading a root (SIGSEGV,
+ *   SIGBUS, caught on the collector's thread for the scan only) ends the scan, and the cycle
+ *   frees nothing.
  * Locks: own_lock for the registry (innermost lock of the core; the collector holds it for
- *   the whole cycle). Scanning runs with the world stopped and calls only system calls.
- * Callers: the collector (scan, with the world stopped); any thread that maps metadata.
+ *   the whole cycle). Scanning runs with the world stopped and calls only system calls (and
+ *   sigaction, sigsetjmp: no allocation, no lock).
+ * Callers: the collector (scan, with the world stopped); any thread that maps metadata;
+ *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "gc.h"
@@ -201,17 +217,152 @@ static uintptr_t hex(const char **p) {
   }
 }
 
-/* ---- scanning ------------------------------------------------------------------------- */
+static uint64_t hex_dec(const char *p) {
+  uint64_t v = 0;
+  for (; *p >= '0' && *p <= '9'; p++) v = v * 10 + (uint64_t)(*p - '0');
+  return v;
+}
 
+/* ---- whose stack is it (root class 2) ------------------------------------------------ *
+ * Only a thread's own stack has a dead part: the stack block glibc recorded for the thread
+ * (struct pthread's stackblock and stackblock_size, which follow each other), or [stack]
+ * for the main thread. A thread whose sp is anywhere else (a coroutine stack, a signal stack
+ * in .bss or in a pooled buffer, two anonymous mappings the kernel merged) cuts nothing: the
+ * mapping holding its sp is scanned whole, and so is its own stack block, which the frames
+ * below the coroutine switch still use. */
+
+#define TCB_NONE ((size_t)-1)
+static size_t tcb_block_off = TCB_NONE; /* offset of (stackblock, stackblock_size) in glibc's
+                                           struct pthread; TCB_NONE until learned: then no
+                                           thread's stack is cut but [stack] */
+static size_t tcb_tid_off = TCB_NONE;   /* offset of its tid: a descriptor is the thread's
+                                           own only if it names the thread (a raw clone()
+                                           without CLONE_SETTLS runs on its parent's) */
+
+void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size, pid_t tid) {
+  if (tcb_block_off != TCB_NONE || !tp) return;
+  const uintptr_t *w = (const uintptr_t *)tp;
+  size_t blk = TCB_NONE;
+  for (size_t k = 0; k + 1 < TCB_BYTES / sizeof *w && blk == TCB_NONE; k++)
+    if (w[k] == block && w[k + 1] == size) blk = k * sizeof *w;
+  const int32_t *t = (const int32_t *)tp;
+  for (size_t k = 0; blk != TCB_NONE && k < blk / sizeof *t; k++)
+    if (t[k] == tid) {
+      tcb_tid_off = k * sizeof *t;
+      tcb_block_off = blk; /* both or neither */
+      return;
+    }
+}
+
+static bool probe(uintptr_t addr, uintptr_t out[2]); /* below, with the fault guard */
+
+/* The collector itself (SELF) is cut at its sp exactly: gc.c records the sp of its own
+ * frame, and below it are only the scan's frames. */
+static uintptr_t red_zone(const scvgc_thread_t *t) { return t->state == SCVGC_STW_SELF ? 0 : RED_ZONE; }
+
+static range_t *dead; /* the dead parts of the stopped threads' own stacks, sorted, merged */
+static size_t ndead, deadcap;
+
+static void sift(range_t *a, size_t i, size_t n) {
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) return;
+    if (c + 1 < n && a[c + 1].start > a[c].start) c++;
+    if (a[i].start >= a[c].start) return;
+    range_t t = a[i];
+    a[i] = a[c];
+    a[c] = t;
+    i = c;
+  }
+}
+
+/* [block, sp - red zone) of every stopped thread whose sp is in its glibc stack block (the
+ * main thread's is found with [stack] in the maps). Heapsort: no libc qsort here. */
+static void find_dead(const scvgc_world_t *w, pid_t pid) {
+  ndead = 0;
+  if (tcb_block_off == TCB_NONE) return;
+  if ((size_t)w->nthreads > deadcap) {
+    size_t cap = (size_t)w->nthreads * 2;
+    range_t *d = scvgc_sys_map_meta(cap * sizeof *d);
+    if (!d) return; /* cut nothing: conservative */
+    if (dead) scvgc_sys_unmap_meta(dead, deadcap * sizeof *d);
+    dead = d;
+    deadcap = cap;
+  }
+  for (int i = 0; i < w->nthreads; i++) {
+    const scvgc_thread_t *t = &w->threads[i];
+    if ((t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_SELF) || t->tid == pid || !t->tp)
+      continue;
+    uintptr_t blk[2], id[2];
+    uintptr_t ida = t->tp + (tcb_tid_off & ~(size_t)7);
+    if (!probe(ida, id) || !probe(t->tp + tcb_block_off, blk)) continue; /* fs set by hand */
+    if ((int32_t)(id[0] >> (8 * (tcb_tid_off & 7))) != t->tid) continue; /* not its own */
+    uintptr_t cut = (t->sp - red_zone(t)) & ~(uintptr_t)7;
+    if (t->sp < blk[0] || t->sp - blk[0] >= blk[1] || cut <= blk[0]) continue;
+    dead[ndead++] = (range_t){blk[0], cut};
+  }
+  for (size_t i = ndead / 2; i-- > 0;) sift(dead, i, ndead);
+  for (size_t n = ndead; n > 1; n--) {
+    range_t t = dead[0];
+    dead[0] = dead[n - 1];
+    dead[n - 1] = t;
+    sift(dead, 0, n - 1);
+  }
+  size_t k = 0; /* merge overlaps (stacks never overlap; be safe) */
+  for (size_t i = 0; i < ndead; i++) {
+    if (k && dead[i].start <= dead[k - 1].end) {
+      if (dead[i].end > dead[k - 1].end) dead[k - 1].end = dead[i].end;
+    } else {
+      dead[k++] = dead[i];
+    }
+  }
+  ndead = k;
+}
+
+/* ---- which pages are read (root classes 4 and 5) --------------------------------------- *
+ * A writable private mapping of a file holds the program's pointers only in the pages it
+ * wrote: those are private (anonymous) copies; the others still show the file, and reading
+ * them can fault (SIGBUS past the end of a truncated file), block (a file on a FUSE server
+ * whose thread is stopped) or cost a read of the whole file. So in a file mapping only the
+ * private copies are read, told apart by /proc/self/pagemap (bit 61 clear: not a page of the
+ * file), whether in memory (bit 63) or swapped out (bit 62).
+ * In an anonymous mapping every page the program touched is read: resident ones (mincore),
+ * and swapped-out ones (pagemap bit 62). mincore is the cheap test (a byte per page, what a
+ * huge reservation needs); pagemap is used while the process has pages in swap (VmSwap).
+ * Without pagemap a file mapping is read whole, and a fault ends the scan (below). */
+
+static int pm_fd = -1;       /* /proc/self/pagemap during a scan, -1 without it */
+static bool pm_anon;         /* some page of the process is in swap: anonymous mappings
+                                are read through pagemap too */
+static int pm_test;          /* scvgc_roots_test_pagemap: 0 auto, -1 none, 1 always */
+static uint64_t pm_buf[4096];
 static unsigned char mincore_vec[16384];
 
-/* Scan [lo, hi), skipping pages that were never touched (anonymous memory only: for a
- * file mapping mincore speaks of the page cache, and such pages are read). */
-static void scan_resident(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool anon) {
-  if (!anon) {
-    scvgc_mark_range(m, lo, hi);
-    return;
-  }
+bool scvgc_roots_page_written(uint64_t e, bool file) {
+  bool present = (e >> 63) & 1, swapped = (e >> 62) & 1, filepage = (e >> 61) & 1;
+  if (swapped) return true; /* only a private copy goes to swap (never a page of a file) */
+  return present && !(file && filepage);
+}
+
+void scvgc_roots_test_pagemap(int how) { pm_test = how; }
+
+/* The process's swapped-out bytes (VmSwap), 0 when unknown. */
+static char status_buf[4096];
+static uint64_t vm_swap(void) {
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, status_buf, sizeof status_buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  status_buf[n] = 0;
+  const char *p = strstr(status_buf, "\nVmSwap:");
+  if (!p) return 0;
+  for (p += 8; *p == ' ' || *p == '\t'; p++) {}
+  return hex_dec(p);
+}
+
+/* Anonymous memory without pagemap: the resident pages. */
+static void scan_mincore(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
   const uintptr_t pg = 4096;
   uintptr_t base = lo & ~(pg - 1);
   while (base < hi) {
@@ -222,12 +373,89 @@ static void scan_resident(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool an
     } else {
       for (size_t i = 0; i < npg; i++) {
         if (!(mincore_vec[i] & 1)) continue;
-        uintptr_t a = base + i * pg, b = a + pg;
+        size_t j = i;
+        while (j + 1 < npg && (mincore_vec[j + 1] & 1)) j++;
+        uintptr_t a = base + i * pg, b = base + (j + 1) * pg;
         scvgc_mark_range(m, a < lo ? lo : a, b > hi ? hi : b);
+        i = j;
       }
     }
     base += npg * pg;
   }
+}
+
+/* Scan the pages of [lo, hi) that may hold the program's pointers (above). */
+static void scan_pages(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file) {
+  if (!file && !pm_anon) {
+    scan_mincore(m, lo, hi);
+    return;
+  }
+  const uintptr_t pg = 4096;
+  uintptr_t base = lo & ~(pg - 1);
+  while (base < hi) {
+    size_t npg = (hi - base + pg - 1) / pg;
+    if (npg > sizeof pm_buf / sizeof *pm_buf) npg = sizeof pm_buf / sizeof *pm_buf;
+    uintptr_t top = base + npg * pg;
+    ssize_t r = pm_fd < 0 ? -1 : pread(pm_fd, pm_buf, npg * 8, (off_t)(base / pg * 8));
+    if (r != (ssize_t)(npg * 8)) { /* no pagemap: the whole of a file mapping (guarded) */
+      if (file) scvgc_mark_range(m, base < lo ? lo : base, top > hi ? hi : top);
+      else scan_mincore(m, base < lo ? lo : base, top > hi ? hi : top);
+    } else {
+      for (size_t i = 0; i < npg; i++) {
+        if (!scvgc_roots_page_written(pm_buf[i], file)) continue;
+        size_t j = i;
+        while (j + 1 < npg && scvgc_roots_page_written(pm_buf[j + 1], file)) j++;
+        uintptr_t a = base + i * pg, b = base + (j + 1) * pg;
+        scvgc_mark_range(m, a < lo ? lo : a, b > hi ? hi : b);
+        i = j;
+      }
+    }
+    base = top;
+  }
+}
+
+/* ---- faults during the scan ----------------------------------------------------------- *
+ * What the scan reads was mapped and readable when the maps were read, and the world is
+ * stopped, so a fault should not happen; if one does (a file mapping read whole without
+ * pagemap, a hardware error), the collector's thread jumps back to scvgc_roots_scan, which
+ * reports the scan incomplete: the cycle frees nothing and the program goes on. The handler
+ * is installed for the scan only; a fault of any other thread, or a signal sent, gets the
+ * program's own disposition back. */
+
+static sigjmp_buf fault_jmp;  /* the scan's end */
+static sigjmp_buf probe_jmp;  /* a probe's end (probe below) */
+static sigjmp_buf *volatile fault_to; /* where a fault of the guarded thread jumps */
+static sigset_t scan_mask;    /* the guarded thread's mask during the scan */
+static volatile pid_t guard_tid;
+static struct sigaction old_segv, old_bus;
+static volatile uintptr_t fault_addr;
+static volatile int fault_sig;
+
+static void on_fault(int sig, siginfo_t *si, void *ctx) {
+  (void)ctx;
+  if (guard_tid && guard_tid == (pid_t)syscall(SYS_gettid) && si->si_code > 0) {
+    fault_sig = sig;
+    fault_addr = (uintptr_t)si->si_addr;
+    siglongjmp(*fault_to, 1);
+  }
+  sigaction(sig, sig == SIGBUS ? &old_bus : &old_segv, NULL);
+  if (si->si_code <= 0) syscall(SYS_tgkill, (long)getpid(), syscall(SYS_gettid), (long)sig);
+  /* a fault: returning runs the instruction again, under the program's own disposition */
+}
+
+/* Read two words at addr, under the guard: false if that faults. No system call on the
+ * way that does not fault (a thread's descriptor is read for each stopped thread). */
+static bool probe(uintptr_t addr, uintptr_t out[2]) {
+  if (sigsetjmp(probe_jmp, 0)) { /* the handler left every signal blocked */
+    fault_to = &fault_jmp;
+    pthread_sigmask(SIG_SETMASK, &scan_mask, NULL);
+    return false;
+  }
+  fault_to = &probe_jmp;
+  out[0] = ((volatile const uintptr_t *)addr)[0];
+  out[1] = ((volatile const uintptr_t *)addr)[1];
+  fault_to = &fault_jmp;
+  return true;
 }
 
 /* Mappings of stw.c for the current cycle: the library's own, but not in the registry
@@ -236,11 +464,11 @@ static uintptr_t stw_maps[8][2];
 static int nstw_maps;
 
 /* Scan [lo, hi) less the heap's arenas and the library's own stretches. */
-static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool anon) {
+static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file) {
   for (int k = 0; k < nstw_maps; k++) { /* few and whole mappings: cut them out first */
     uintptr_t a = stw_maps[k][0], b = stw_maps[k][1];
     if (b <= lo || a >= hi) continue;
-    if (a > lo) scan_mapping(m, lo, a, anon);
+    if (a > lo) scan_mapping(m, lo, a, file);
     lo = b;
     if (lo >= hi) return;
   }
@@ -258,26 +486,25 @@ static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool ano
     uintptr_t o = next_own(lo);
     if (o < stop) stop = o;
     if (stop > hi) stop = hi;
-    scan_resident(m, lo, stop, anon);
+    scan_pages(m, lo, stop, file);
     lo = stop;
   }
 }
 
-void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
-  /* 1: registers */
-  for (int i = 0; i < w->nthreads; i++) {
-    const scvgc_thread_t *t = &w->threads[i];
-    if (t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_SELF) continue;
-    for (int r = 0; r < t->nregs; r++) scvgc_mark_word(m, t->regs[r]);
-  }
-  uintptr_t tcbs[64];
-  int ntcb = scvgc_libthread_tcbs(tcbs, 64);
-  for (int i = 0; i < ntcb; i++) scvgc_mark_range(m, tcbs[i], tcbs[i] + TCB_BYTES);
-  scvgc_mark_flush(m);
-  nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
-  /* 2..5: the writable private mappings */
+/* The writable private mappings (root classes 2 to 5), with the dead parts of the stopped
+ * threads' own stacks cut out. Reads faulting memory only under the guard. */
+static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
   size_t n = read_maps();
   const char *p = maps_buf, *end = maps_buf + n;
+  uintptr_t main_sp = 0, main_rz = 0;
+  for (int i = 0; i < w->nthreads; i++) {
+    const scvgc_thread_t *t = &w->threads[i];
+    if (t->tid == pid && (t->state == SCVGC_STW_STOPPED || t->state == SCVGC_STW_SELF)) {
+      main_sp = t->sp;
+      main_rz = red_zone(t);
+    }
+  }
+  size_t di = 0;
   while (p < end) {
     const char *line = p;
     while (p < end && *p != '\n') p++;
@@ -295,26 +522,89 @@ void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
       while (path < eol && *path != ' ') path++;
     }
     while (path < eol && *path == ' ') path++;
-    bool anon = path == eol || *path == '[';
+    bool file = path < eol && *path != '[';
     if (eol - path >= 5 && !memcmp(path, "/dev/", 5) && !(eol - path == 9 && !memcmp(path, "/dev/zero", 9)))
       continue; /* device memory: reading it may have effects */
-    /* a live stack: from the lowest stopped sp in it (less the red zone) to the end */
-    uintptr_t from = lo;
-    bool stack = false;
-    for (int i = 0; i < w->nthreads; i++) {
-      const scvgc_thread_t *t = &w->threads[i];
-      if ((t->state == SCVGC_STW_STOPPED || t->state == SCVGC_STW_SELF) && t->sp >= lo && t->sp < hi) {
-        uintptr_t s = t->sp - RED_ZONE < lo ? lo : t->sp - RED_ZONE;
-        if (!stack || s < from) from = s;
-        stack = true;
-      }
-    }
+    if (eol - path == 9 && !memcmp(path, "/dev/zero", 9)) file = false; /* anonymous memory */
     uint64_t before = m->objects;
-    scan_mapping(m, from & ~(uintptr_t)7, hi, anon);
+    uintptr_t a = lo, cut = 0; /* scan [a, hi) less the dead stack parts in it */
+    if (main_sp >= lo && main_sp < hi && eol - path == 7 && !memcmp(path, "[stack]", 7)) {
+      uintptr_t s = (main_sp - main_rz) & ~(uintptr_t)7;
+      if (s > lo) a = s;
+      cut += a - lo;
+    }
+    while (di < ndead && dead[di].end <= lo) di++;
+    for (size_t k = di; k < ndead && dead[k].start < hi; k++) {
+      uintptr_t ds = dead[k].start < a ? a : dead[k].start, de = dead[k].end > hi ? hi : dead[k].end;
+      if (de <= ds) continue;
+      if (ds > a) scan_mapping(m, a, ds, file);
+      cut += de - ds;
+      a = de;
+    }
+    if (a < hi) scan_mapping(m, a, hi, file);
     scvgc_mark_flush(m);
     if (scvgc_opt.trace >= 2 && m->objects != before) /* which roots hold what */
-      scvgc_message("gc roots: %lx-%lx%s %.*s: %lu objects", (unsigned long)from, (unsigned long)hi,
-                    from != lo ? " (stack)" : "", (int)(eol - path), path,
+      scvgc_message("gc roots: %lx-%lx%s %.*s: %lu objects", (unsigned long)lo, (unsigned long)hi,
+                    cut ? " (stack)" : "", (int)(eol - path), path,
                     (unsigned long)(m->objects - before));
   }
+}
+
+bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
+  /* 1: registers */
+  for (int i = 0; i < w->nthreads; i++) {
+    const scvgc_thread_t *t = &w->threads[i];
+    if (t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_SELF) continue;
+    for (int r = 0; r < t->nregs; r++) scvgc_mark_word(m, t->regs[r]);
+  }
+  pid_t pid = getpid();
+  nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
+  uint64_t swap0 = vm_swap();
+  pm_anon = swap0 != 0 || pm_test > 0;
+  pm_fd = pm_test < 0 ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  /* the guard: SIGSEGV and SIGBUS caught, and unblocked in this thread (the world's stop
+   * blocked every signal here) */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO;
+  sigfillset(&sa.sa_mask);
+  sigset_t faults, oldmask;
+  sigemptyset(&faults);
+  sigaddset(&faults, SIGSEGV);
+  sigaddset(&faults, SIGBUS);
+  sigaction(SIGSEGV, &sa, &old_segv);
+  sigaction(SIGBUS, &sa, &old_bus);
+  pthread_sigmask(SIG_UNBLOCK, &faults, &oldmask);
+  pthread_sigmask(SIG_SETMASK, NULL, &scan_mask);
+  fault_to = &fault_jmp;
+  bool ok = true;
+  if (sigsetjmp(fault_jmp, 1)) {
+    guard_tid = 0;
+    m->nbatch = 0; /* words of the faulting range: dropped with the cycle */
+    ok = false;
+  } else {
+    guard_tid = (pid_t)syscall(SYS_gettid);
+    find_dead(w, pid);
+    uintptr_t tcbs[64]; /* the library threads' TCBs: the DTV and specifics glibc malloc'd */
+    int ntcb = scvgc_libthread_tcbs(tcbs, 64);
+    for (int i = 0; i < ntcb; i++) scvgc_mark_range(m, tcbs[i], tcbs[i] + TCB_BYTES);
+    scvgc_mark_flush(m);
+    scan_maps(m, w, pid);
+    guard_tid = 0;
+  }
+  pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+  sigaction(SIGSEGV, &old_segv, NULL);
+  sigaction(SIGBUS, &old_bus, NULL);
+  if (pm_fd >= 0) close(pm_fd);
+  pm_fd = -1;
+  if (!ok) {
+    if (scvgc_opt.trace) /* no stdio: scvgc_message formats by itself */
+      scvgc_message("gc: signal %d reading the roots at 0x%lx: this cycle frees nothing",
+                    fault_sig, (unsigned long)fault_addr);
+    return false;
+  }
+  /* a page swapped out while anonymous mappings were read through mincore only was skipped */
+  if (!swap0 && vm_swap()) return false;
+  return true;
 }

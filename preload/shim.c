@@ -2,7 +2,8 @@
  * point, foreign pointers, start-up, fork. Everything else is the core's.
  *
  * Exported (the only default-visibility symbols of the library; test/integration/exports.sh
- * fails on any other): the glibc malloc family listed in SPEC "Behaviour users rely on".
+ * fails on any other): the glibc malloc family listed in SPEC "Behaviour users rely on",
+ * the scvgc_* API, and dlclose and sigaltstack, passed through.
  * Foreign pointers — memory from glibc's own malloc (an RTLD_DEEPBIND library, the loader
  * before us) — are recognised by the arena map and handed to glibc's __libc_* functions.
  * Start-up: the core initialises itself inside the first malloc without allocating; the
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../core/alloc_fast.h"
@@ -182,6 +185,21 @@ EXPORT int dlclose(void *handle) {
   int r = libc_dlclose ? libc_dlclose(handle) : -1;
   scvgc_stack_modules_changed();
   return r;
+}
+
+/* ---- sigaltstack ---------------------------------------------------------------------- */
+
+/* The kernel holds the only pointer to a thread's alternate signal stack: a malloc'd one
+ * would look unreachable (reported, or reclaimed and then overwritten by the next signal
+ * frame). A copy of the current ss_sp lives in this thread's static TLS, a root (SPEC root
+ * class 3): the stack, and the signal frames on it, stay alive while installed. A stack
+ * set with the raw system call is not seen (docs/limitations.md). */
+static __thread void *volatile altstack_sp; /* never read: only kept (volatile) */
+
+EXPORT int sigaltstack(const stack_t *restrict ss, stack_t *restrict old) {
+  long r = syscall(SYS_sigaltstack, ss, old);
+  if (r == 0 && ss) altstack_sp = (ss->ss_flags & SS_DISABLE) ? NULL : ss->ss_sp;
+  return (int)r;
 }
 
 /* ---- the public API (include/scvgc.h) ------------------------------------------------ */

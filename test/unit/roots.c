@@ -1,0 +1,224 @@
+/* core/roots.c: which memory is read as a root, and a scan that faults. The stack cases
+ * (a coroutine stack in .bss, another thread's dead stack, a malloc'd sigaltstack) are leak
+ * cases in test/leaks/; a report racing a collection is test/integration/roots.sh. */
+#define _GNU_SOURCE
+#include <asm/prctl.h>
+#include <criterion/criterion.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "gc.h"
+#include "mark.h"
+
+static void start(void) {
+  setenv("SCVGC_MODE", "leak", 1);
+  setenv("SCVGC_REPORT", "none", 1);
+  scvgc_init();
+  scvgc_gc_start();
+}
+
+#define PRESENT (1ull << 63)
+#define SWAPPED (1ull << 62)
+#define FILEPAGE (1ull << 61)
+
+Test(roots, a_swapped_out_page_is_read_in_any_mapping) {
+  /* mincore calls it not resident; it may hold pointers all the same */
+  cr_assert(scvgc_roots_page_written(SWAPPED | 0x1234, false));
+  cr_assert(scvgc_roots_page_written(SWAPPED | 0x1234, true));
+  cr_assert(scvgc_roots_page_written(PRESENT, false));
+  cr_assert_not(scvgc_roots_page_written(0, false), "never touched: reads zero");
+}
+
+Test(roots, in_a_file_mapping_only_the_pages_the_program_wrote_are_read) {
+  cr_assert(scvgc_roots_page_written(PRESENT, true), "a private copy");
+  cr_assert_not(scvgc_roots_page_written(PRESENT | FILEPAGE, true), "still the file's page");
+  cr_assert_not(scvgc_roots_page_written(0, true), "not in memory: the file's");
+}
+
+/* Run fn on a thread whose stack is unmapped afterwards: what it dropped leaves no copy. */
+static void *call(void *fn) {
+  ((void (*)(void))fn)();
+  return NULL;
+}
+
+static void in_thread(void (*fn)(void)) {
+  size_t sz = 1 << 20;
+  void *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setstack(&a, stack, sz);
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, &a, call, (void *)fn), 0);
+  pthread_join(t, NULL);
+  munmap(stack, sz);
+}
+
+/* A 64 KiB file mapped private and writable, every page read, then truncated to one page:
+ * reading any other page now raises SIGBUS. */
+static void **volatile fmap;
+static void truncated_file_mapping(void) {
+  char path[] = "/tmp/scvgc-roots-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  unlink(path);
+  cr_assert_eq(ftruncate(fd, 65536), 0);
+  fmap = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  cr_assert(fmap != MAP_FAILED);
+  volatile char sum = 0;
+  for (int i = 0; i < 65536; i += 4096) sum += ((volatile char *)fmap)[i];
+  cr_assert_eq(ftruncate(fd, 4096), 0);
+  close(fd);
+}
+
+__attribute__((noinline)) static void keep_in_written_page(void) {
+  void *p = scvgc_malloc(4000);
+  memset(p, 0, 4000);
+  fmap[7] = p;
+}
+
+Test(roots, a_truncated_file_mapping_is_read_through_pagemap_without_a_fault, .init = start) {
+  truncated_file_mapping();
+  in_thread(keep_in_written_page);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the cycle is complete");
+  cr_assert_not(scvgc_gcstats.last.roots_incomplete);
+  /* the written page is a private copy: a root */
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)fmap[7], &s, &i));
+  cr_assert(scvgc_marked(s, i), "the object in the written page is alive");
+}
+
+Test(roots, a_fault_reading_the_roots_ends_the_cycle_and_it_frees_nothing, .init = start) {
+  truncated_file_mapping();
+  struct sigaction before, after;
+  sigaction(SIGBUS, NULL, &before);
+  scvgc_roots_test_pagemap(-1); /* then a file mapping is read whole */
+  cr_assert_not(scvgc_gc_cycle(SCVGC_GC_REQUEST), "a cycle that faulted is not trusted");
+  cr_assert(scvgc_gcstats.last.roots_incomplete);
+  cr_assert(scvgc_leaks.incomplete, "the leak table says it is incomplete");
+  /* the program goes on, and its own SIGBUS disposition is back */
+  sigaction(SIGBUS, NULL, &after);
+  cr_assert_eq((void *)after.sa_sigaction, (void *)before.sa_sigaction);
+  scvgc_roots_test_pagemap(0);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the next cycle, with pagemap, is complete");
+}
+
+/* An object the library allocated for itself, referenced only from the library's own
+ * memory (never a root): the symbolizer's state is such an object. */
+static void **own_page;
+__attribute__((noinline)) static void allocate_for_the_library(void) {
+  scvgc_lib_enter();
+  own_page[0] = scvgc_malloc(200);
+  own_page[1] = scvgc_malloc(50000); /* a large object */
+  scvgc_lib_leave();
+  ((void **)own_page[0])[3] = scvgc_malloc(24); /* what it points to is alive too */
+  own_page[2] = scvgc_malloc(100);               /* the program's: a leak */
+}
+
+Test(roots, an_object_the_library_allocated_for_itself_stays_alive, .init = start) {
+  own_page = scvgc_sys_map_meta(4096); /* the library's own mapping: not a root */
+  cr_assert(own_page);
+  in_thread(allocate_for_the_library);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)own_page[0], &s, &i));
+  cr_assert(scvgc_marked(s, i), "library-owned small object");
+  cr_assert(scvgc_find_object((uintptr_t)own_page[1], &s, &i));
+  cr_assert(scvgc_marked(s, i), "library-owned large object");
+  cr_assert(scvgc_find_object(((uintptr_t *)own_page[0])[3], &s, &i));
+  cr_assert(scvgc_marked(s, i), "reached from a library-owned object");
+  cr_assert(scvgc_find_object((uintptr_t)own_page[2], &s, &i));
+  cr_assert_not(scvgc_marked(s, i), "the program's object, referenced from the library's memory only");
+}
+
+/* A thread made to run with a thread pointer that points nowhere (a raw clone() with a TLS
+ * of its own, or a program that moved fs): its descriptor cannot be read, so nothing of its
+ * stack is cut, and the probe's fault costs nothing else. */
+static atomic_int bad_fs_ready;
+static void *bad_fs_thread(void *arg) {
+  (void)arg;
+  atomic_store(&bad_fs_ready, 1);
+  /* no libc from here on: every TLS access would fault */
+  __asm__ volatile("syscall" : : "a"(SYS_arch_prctl), "D"(ARCH_SET_FS), "S"(0x10000) : "rcx", "r11", "memory");
+  for (;;) __asm__ volatile("syscall" : : "a"(SYS_pause) : "rcx", "r11", "memory");
+  return NULL;
+}
+
+Test(roots, a_thread_whose_thread_pointer_points_nowhere_is_scanned_whole, .init = start) {
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, bad_fs_thread, NULL), 0);
+  while (!atomic_load(&bad_fs_ready)) usleep(1000);
+  usleep(50000); /* in pause() now */
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the cycle is complete");
+  cr_assert_not(scvgc_gcstats.last.roots_incomplete);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "and the next one");
+}
+
+/* With pages in swap, anonymous mappings are read through pagemap: the pages the program
+ * touched (in memory or swapped out), not the others. (No swap here: forced.) */
+static void **volatile arena;
+__attribute__((noinline)) static void keep_in_arena(void) {
+  arena[4096 / 8 * 5 + 3] = scvgc_malloc(300); /* page 5 of 64 */
+}
+
+Test(roots, with_pages_in_swap_anonymous_mappings_are_read_through_pagemap, .init = start) {
+  arena = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert(arena != MAP_FAILED);
+  in_thread(keep_in_arena);
+  scvgc_roots_test_pagemap(1);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)arena[4096 / 8 * 5 + 3], &s, &i));
+  cr_assert(scvgc_marked(s, i), "the object in the touched page is alive");
+  scvgc_roots_test_pagemap(0);
+}
+
+/* A raw clone() without CLONE_SETTLS runs on its parent's thread pointer, here on a stack
+ * carved from its parent's own stack (above a frame of the parent's that holds a pointer).
+ * Its sp lies in its parent's stack block, but the descriptor there names its parent: it is
+ * not the child's own stack, and nothing of it is cut below the child's sp. */
+static atomic_int clone_ready;
+static void *volatile clone_kept;
+static int clone_child(void *arg) {
+  (void)arg;
+  for (;;) __asm__ volatile("syscall" : : "a"(SYS_pause) : "rcx", "r11", "memory");
+  return 0;
+}
+
+__attribute__((noinline)) static void hold_below(char *stack_top) {
+  void *volatile mine = scvgc_malloc(700); /* in this frame, below the child's stack */
+  clone_kept = (void *)~(uintptr_t)mine; /* the test's own copy, hidden */
+  int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+  cr_assert(clone(clone_child, stack_top, flags, NULL) > 0);
+  atomic_store(&clone_ready, 1);
+  for (;;) pause();
+}
+
+static void *clone_parent(void *arg) {
+  (void)arg;
+  char child_stack[64 * 1024] __attribute__((aligned(16)));
+  hold_below(child_stack + sizeof child_stack);
+  return NULL;
+}
+
+Test(roots, a_raw_clone_on_its_parents_stack_cuts_nothing_of_it, .init = start) {
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, clone_parent, NULL), 0);
+  while (!atomic_load(&clone_ready)) usleep(1000);
+  usleep(50000);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object(~(uintptr_t)clone_kept, &s, &i));
+  cr_assert(scvgc_marked(s, i), "the parent's local, below the child's sp, is alive");
+}
