@@ -4,9 +4,14 @@
     scvgc_report.py report FILE.json [--html OUT] [--title TEXT]
         the report as text on stdout, in the library's own text format (docs/reports.md),
         or with --html a self-contained HTML page (OUT `-`: stdout)
-    scvgc_report.py diff OLD.json NEW.json
-        the leak groups of NEW whose allocation stack OLD does not have; exit status 1 when
-        there is one, 0 when there is none, 2 when a report cannot be read or NEW is incomplete
+    scvgc_report.py report FILE.json [--gen-suppressions] [--folded [OUT]] [--pprof OUT]
+                                     [--sarif OUT [--source-root DIR]]
+        the same leak groups as a suppressions file (stdout), folded stacks, a gzipped pprof
+        profile, or SARIF 2.1.0 (docs/wrapper.md, "Other formats")
+    scvgc_report.py diff [--grown PERCENT] OLD.json NEW.json
+        the leak groups of NEW whose allocation stack OLD does not have (and with --grown those
+        that grew by more than PERCENT); exit status 1 when there is one, 0 when there is none,
+        2 when a report cannot be read or NEW is incomplete
     scvgc_report.py run --html OUT --preload LIB [--json TEMPLATE] [--title TEXT] -- PROG ARGS
         what `scvgc --html` runs: PROG with LD_PRELOAD=LIB, then the HTML of its own report
         (the one named for its pid, not a fork child's); exits with PROG's status
@@ -327,13 +332,15 @@ def is_allocator(name):
 
 
 def pattern_matches(pat, g):
-    """Whether leak:PAT suppresses group G as the library matches it: PAT occurs in a function,
-    file or module name of a frame (plain substring; the library's `*`/`?` wildcards only
-    widen this, and a name used as a pattern matches itself either way)."""
+    """Whether leak:PAT may suppress group G: PAT occurs in a function, file or module name of
+    a frame, as a plain substring or with `*` and `?` as wildcards (the library's glob; a name
+    used as a pattern matches itself either way, the glob may match more)."""
+    glob = re.compile(".*".join(".".join(re.escape(q) for q in p.split("?"))
+                                for p in pat.split("*")), re.S)
     for f in g["stack"]:
         for k in ("function", "file", "module"):
             v = sval(f.get(k))
-            if v and pat in v:
+            if v and (pat in v or glob.search(v)):
                 return True
     return False
 
@@ -346,7 +353,9 @@ def suppression_for(g, groups):
     names = []
     for f in g["stack"]:
         fn = sval(f.get("function"))
-        if fn and not is_allocator(fn) and fn not in names and "\n" not in fn:
+        # ^ at the start and $ at the end would read as LeakSanitizer's anchors.
+        if fn and not is_allocator(fn) and fn not in names and "\n" not in fn and \
+                not fn.startswith("^") and not fn.endswith("$"):
             names.append(fn)
     if not names:
         return None, 0
@@ -650,10 +659,13 @@ def sarif(rep, source, root):
         kind = g.get("kind")
         ri = 1 if kind == "indirect" else 0
         st = g["stack"]
-        # The result's location: the innermost frame with a source file that is not an
-        # allocator (where the program asked for the memory), else the innermost frame.
-        main = next((f for f in st if sval(f.get("file")) and not
-                     is_allocator(sval(f.get("function")) or "")), st[0] if st else None)
+        # The result's location: where the program asked for the memory, the innermost frame
+        # with a source file that is not an allocator, one under the source root first (a
+        # file of the repository, which code scanning can show); else the innermost frame.
+        own = [f for f in st if sval(f.get("file")) and not is_allocator(
+            sval(f.get("function")) or "")]
+        mine = [f for f in own if sarif_uri(f["file"], root)[1]]
+        main = (mine or own or st or [None])[0]
         text = "%s bytes in %s object%s %s leaked%s" % (
             n_text(g.get("bytes")), n_text(g.get("objects")),
             "" if g.get("objects") == 1 else "s",
