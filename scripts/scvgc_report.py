@@ -1423,7 +1423,7 @@ def main(argv):
     ap = argparse.ArgumentParser(prog=PROG, description="libscvgc's report tools")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("report", help="print a saved JSON report as text, or render it as HTML")
-    p.add_argument("file")
+    p.add_argument("file", nargs="?")
     p.add_argument("--html", metavar="OUT", help="write a self-contained HTML page (- for stdout)")
     p.add_argument("--title", help="the page's heading (default: the pid)")
     p.add_argument("--gen-suppressions", action="store_true",
@@ -1448,6 +1448,12 @@ def main(argv):
     p.add_argument("--title")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args(argv)
+    if args.cmd == "report" and args.file is None:
+        # `report --folded FILE.json`: the optional OUT of --folded took the report's name.
+        if args.folded not in (None, "-"):
+            args.file, args.folded = args.folded, "-"
+        else:
+            ap.error("report needs FILE.json")
 
     try:
         if args.cmd == "report":

@@ -201,6 +201,13 @@ else
 	fail "report --folded: flamegraph.pl's line format, root first, leaked bytes summed per stack" \
 		"$(rc_text "$rc" 30)" "$(tail_of "$T/fold.err" 5)"
 fi
+wrap fold1 report --folded "$T/extra.json"
+if [ "$rc" = 0 ] && [ -s "$T/fold1.out" ] && cmp -s "$T/fold.out" "$T/fold1.out"; then
+	pass "report --folded FILE.json (the option first) is report FILE.json --folded"
+else
+	fail "report --folded FILE.json (the option first) is report FILE.json --folded" \
+		"$(rc_text "$rc" 30)" "$(tail_of "$T/fold1.err" 3)"
+fi
 wrap fold2 report "$T/sampled.json" --folded "$T/sampled.folded" --folded-value objects
 if [ "$rc" = 0 ] && grep -q 'note: sampled stacks (one per 524288 bytes' "$T/fold2.err"; then
 	check "--folded of a sampled report (objects; odd names; no stack): valid, and stderr says the counts are estimates" \
