@@ -599,12 +599,12 @@ def pprof(rep, source):
 # ---- SARIF -----------------------------------------------------------------------------------
 
 SARIF_RULES = (
-    ("scvgc/direct-leak", "Memory leak", "error",
+    ("scvgc/direct-leak", "MemoryLeak", "error",
      "A heap object that nothing points to at exit was never freed.",
      "libscvgc's collector found heap objects that no root and no live object points to when "
      "the program exited: they can never be freed. The result's code flow is the allocation "
      "stack, innermost frame first."),
-    ("scvgc/indirect-leak", "Memory leak (indirect)", "warning",
+    ("scvgc/indirect-leak", "IndirectMemoryLeak", "warning",
      "A heap object reachable only from leaked objects was never freed.",
      "Only other leaked objects point to these objects: fixing the direct leak that reaches "
      "them usually fixes this one too. The code flow is the allocation stack."),
@@ -649,7 +649,7 @@ def sarif_location(f, root, with_message=True):
 def sarif(rep, source, root):
     import hashlib
     note = sample_note(rep)
-    rules = [{"id": rid, "name": name.replace(" ", "").replace("(", "").replace(")", ""),
+    rules = [{"id": rid, "name": name,
               "shortDescription": {"text": short}, "fullDescription": {"text": full},
               "defaultConfiguration": {"level": level},
               "help": {"text": full + " See libscvgc's docs/reports.md."}}
@@ -696,8 +696,7 @@ def sarif(rep, source, root):
             res["stacks"] = [{"message": {"text": "allocation stack"},
                               "frames": [{"location": sarif_location(f, root)} for f in st]}]
         results.append(res)
-    run = {"tool": {"driver": {"name": "libscvgc", "semanticVersion": "0.1.0",
-                               "rules": rules}},
+    run = {"tool": {"driver": {"name": "libscvgc", "rules": rules}},
            "results": results,
            "properties": {"pid": rep.get("pid"), "mode": rep.get("mode"),
                           "complete": rep.get("complete"), "report": os.path.basename(source),
