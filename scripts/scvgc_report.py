@@ -646,7 +646,7 @@ def sarif_location(f, root, with_message=True):
     return loc
 
 
-def sarif(rep, source, root):
+def sarif(rep, source, root, version=None):
     import hashlib
     note = sample_note(rep)
     rules = [{"id": rid, "name": name,
@@ -696,7 +696,10 @@ def sarif(rep, source, root):
             res["stacks"] = [{"message": {"text": "allocation stack"},
                               "frames": [{"location": sarif_location(f, root)} for f in st]}]
         results.append(res)
-    run = {"tool": {"driver": {"name": "libscvgc", "rules": rules}},
+    driver = {"name": "libscvgc", "rules": rules}
+    if version:
+        driver["version"] = version
+    run = {"tool": {"driver": driver},
            "results": results,
            "properties": {"pid": rep.get("pid"), "mode": rep.get("mode"),
                           "complete": rep.get("complete"), "report": os.path.basename(source),
@@ -1430,6 +1433,7 @@ def main(argv):
     p.add_argument("--folded", nargs="?", const="-", metavar="OUT",
                    help="folded stacks (flamegraph.pl, inferno, speedscope); default stdout")
     p.add_argument("--folded-value", choices=("bytes", "objects"), default="bytes")
+    p.add_argument("--tool-version", help=argparse.SUPPRESS)  # the wrapper's, for SARIF
     p.add_argument("--pprof", metavar="OUT", help="a gzipped pprof profile (go tool pprof)")
     p.add_argument("--sarif", metavar="OUT", help="SARIF 2.1.0 (GitHub code scanning)")
     p.add_argument("--source-root", metavar="DIR", default=None,
@@ -1476,7 +1480,7 @@ def main(argv):
                 wrote = True
             if args.sarif:
                 root = args.source_root if args.source_root is not None else os.getcwd()
-                write_text(args.sarif, sarif(rep, args.file, root or None))
+                write_text(args.sarif, sarif(rep, args.file, root or None, args.tool_version))
                 wrote = True
             if not wrote:
                 sys.stdout.write(text_report(rep))

@@ -338,6 +338,8 @@ for e in errs[:8]:
     bad.append("schema: %s at %s" % (e.message[:200], "/".join(map(str, e.path))))
 if doc.get("version") != "2.1.0":
     bad.append("version is not 2.1.0")
+if not doc["runs"][0]["tool"]["driver"].get("version"):
+    bad.append("the tool has no version (the wrapper's)")
 run = doc["runs"][0]
 res = run["results"]
 if len(res) != len(rep["leaks"]):
