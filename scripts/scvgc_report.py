@@ -4,9 +4,14 @@
     scvgc_report.py report FILE.json [--html OUT] [--title TEXT]
         the report as text on stdout, in the library's own text format (docs/reports.md),
         or with --html a self-contained HTML page (OUT `-`: stdout)
-    scvgc_report.py diff OLD.json NEW.json
-        the leak groups of NEW whose allocation stack OLD does not have; exit status 1 when
-        there is one, 0 when there is none, 2 when a report cannot be read or NEW is incomplete
+    scvgc_report.py report FILE.json [--gen-suppressions] [--folded [OUT]] [--pprof OUT]
+                                     [--sarif OUT [--source-root DIR]]
+        the same leak groups as a suppressions file (stdout), folded stacks, a gzipped pprof
+        profile, or SARIF 2.1.0 (docs/wrapper.md, "Other formats")
+    scvgc_report.py diff [--grown PERCENT] OLD.json NEW.json
+        the leak groups of NEW whose allocation stack OLD does not have (and with --grown those
+        that grew by more than PERCENT); exit status 1 when there is one, 0 when there is none,
+        2 when a report cannot be read or NEW is incomplete
     scvgc_report.py run --html OUT --preload LIB [--json TEMPLATE] [--title TEXT] -- PROG ARGS
         what `scvgc --html` runs: PROG with LD_PRELOAD=LIB, then the HTML of its own report
         (the one named for its pid, not a fork child's); exits with PROG's status
@@ -227,13 +232,48 @@ def timeline(rep):
 
 # ---- diff ------------------------------------------------------------------------------------
 
-def diff(old, new, old_name, new_name):
-    """Prints the groups of NEW whose stack key OLD lacks; returns their number."""
-    old_keys = {stack_key(g) for g in old["leaks"]}
-    new_keys = {stack_key(g) for g in new["leaks"]}
-    fresh = [g for g in new["leaks"] if stack_key(g) not in old_keys]
-    fixed = len({k for k in old_keys if k not in new_keys})
-    both = len(old_keys & new_keys)
+def diff_frame_key(f):
+    """How `diff` matches frames across runs: the function name and the base name of its
+    source file (two `leak` functions in different files are different places; the directory
+    is left out, so a base and a head checkout in different directories still match), else
+    what frame_key gives."""
+    fn = sval(f.get("function"))
+    if not fn:
+        return frame_key(f)
+    file = sval(f.get("file"))
+    return "%s (%s)" % (fn, os.path.basename(file)) if file else fn
+
+
+def diff_key(g):
+    return tuple(diff_frame_key(f) for f in g["stack"])
+
+
+def by_stack(groups):
+    """Groups summed by diff key (kind is ignored: a leak that turned indirect is not new)."""
+    out = {}
+    for g in groups:
+        e = out.setdefault(diff_key(g), {"objects": 0, "bytes": 0, "estimated": False,
+                                         "groups": []})
+        e["objects"] += num(g.get("objects"), 0)
+        e["bytes"] += num(g.get("bytes"), 0)
+        e["estimated"] = e["estimated"] or g.get("estimated") is True
+        e["groups"].append(g)
+    return out
+
+
+def diff(old, new, old_name, new_name, grown=None):
+    """Prints the groups of NEW whose stack OLD lacks and, with GROWN (a percentage), the
+    stacks whose leaked bytes grew by more than that; returns how many of both."""
+    olds, news = by_stack(old["leaks"]), by_stack(new["leaks"])
+    fresh = [g for g in new["leaks"] if diff_key(g) not in olds]
+    fixed = sum(1 for k in olds if k not in news)
+    both = sum(1 for k in olds if k in news)
+    bigger = []
+    if grown is not None:
+        for k, e in news.items():
+            o = olds.get(k)
+            if o is not None and e["bytes"] > o["bytes"] * (1 + grown / 100.0):
+                bigger.append((k, o, e))
     if fresh:
         nbytes = sum(num(g.get("bytes"), 0) for g in fresh)
         nobjs = sum(num(g.get("objects"), 0) for g in fresh)
@@ -241,13 +281,448 @@ def diff(old, new, old_name, new_name):
             PROG, len(fresh), "" if len(fresh) == 1 else "s", new_name, nbytes, nobjs, old_name))
         for g in fresh:
             print("")
-            print(group_head(g))
+            print(group_head(g) + (" (estimated)" if g.get("estimated") is True else ""))
             for line in stack_lines(g):
                 print(line)
         print("")
-    print("%s diff: %d new, %d fixed, %d in both (allocation stacks, matched by function names)"
-          % (PROG, len({stack_key(g) for g in fresh}), fixed, both))
-    return len(fresh)
+    if bigger:
+        print("%s diff: %d leak group%s grew by more than %s%% from %s to %s:" % (
+            PROG, len(bigger), "" if len(bigger) == 1 else "s", fmt_pct(grown), old_name,
+            new_name))
+        for k, o, e in bigger:
+            pct = "%.0f%%" % ((e["bytes"] - o["bytes"]) * 100.0 / o["bytes"]) if o["bytes"] \
+                else "from nothing"
+            print("")
+            print("%d bytes in %d objects, was %d bytes in %d objects (+%s)%s, allocated at:" % (
+                e["bytes"], e["objects"], o["bytes"], o["objects"], pct,
+                " (estimated from sampled stacks)" if e["estimated"] or o["estimated"] else ""))
+            for line in stack_lines(e["groups"][0]):
+                print(line)
+        print("")
+    print("%s diff: %d new, %d fixed, %d in both%s (allocation stacks, matched by function and "
+          "source file)" % (PROG, len({diff_key(g) for g in fresh}), fixed, both,
+                            ", %d grown by more than %s%%" % (len(bigger), fmt_pct(grown))
+                            if grown is not None else ""))
+    return len(fresh) + len(bigger)
+
+
+def fmt_pct(v):
+    return ("%f" % v).rstrip("0").rstrip(".")
+
+
+# ---- suppressions ----------------------------------------------------------------------------
+
+# Functions that allocate on behalf of their caller: a suppression names the first frame that is
+# not one of these (a leak "in malloc" or "in strdup" would suppress every leak).
+ALLOCATORS = {
+    "malloc", "calloc", "realloc", "reallocarray", "memalign", "posix_memalign",
+    "aligned_alloc", "valloc", "pvalloc", "strdup", "strndup", "__strdup", "__strndup",
+    "wcsdup", "asprintf", "vasprintf", "__asprintf", "__vasprintf", "__asprintf_chk",
+    "__vasprintf_chk", "open_memstream", "getline", "getdelim", "__getdelim", "realpath",
+    "scandir", "tempnam", "get_current_dir_name", "getcwd", "xmalloc", "xcalloc", "xrealloc",
+    "xstrdup", "g_malloc", "g_malloc0", "g_realloc", "g_strdup", "g_new", "g_new0",
+}
+
+
+def is_allocator(name):
+    base = name.split("@")[0]
+    if base in ALLOCATORS or base.startswith(("operator new", "_Znw", "_Zna")):
+        return True
+    return base.startswith("__libc_") and "alloc" in base
+
+
+def pattern_matches(pat, g):
+    """Whether leak:PAT may suppress group G: PAT occurs in a function, file or module name of
+    a frame, as a plain substring or with `*` and `?` as wildcards (the library's glob; a name
+    used as a pattern matches itself either way, the glob may match more)."""
+    glob = re.compile(".*".join(".".join(re.escape(q) for q in p.split("?"))
+                                for p in pat.split("*")), re.S)
+    for f in g["stack"]:
+        for k in ("function", "file", "module"):
+            v = sval(f.get(k))
+            if v and (pat in v or glob.search(v)):
+                return True
+    return False
+
+
+def suppression_for(g, groups):
+    """(pattern, how many other stacks of GROUPS it also matches) for group G, or (None, 0).
+    The pattern is a function name of G's stack: the innermost one that is not an allocator
+    and that matches no other stack of the report; failing that, the innermost non-allocator
+    function (its comment says what else it would hide)."""
+    names = []
+    for f in g["stack"]:
+        fn = sval(f.get("function"))
+        # ^ at the start and $ at the end would read as LeakSanitizer's anchors.
+        if fn and not is_allocator(fn) and fn not in names and "\n" not in fn and \
+                not fn.startswith("^") and not fn.endswith("$"):
+            names.append(fn)
+    if not names:
+        return None, 0
+    mine = diff_key(g)
+    others = {}
+    for o in groups:
+        if diff_key(o) != mine:
+            others.setdefault(diff_key(o), o)
+    best = None
+    for fn in names:
+        n = sum(1 for o in others.values() if pattern_matches(fn, o))
+        if n == 0:
+            return fn, 0
+        if best is None:
+            best = (fn, n)
+    return best
+
+
+def where(f):
+    s = sval(f.get("function")) or "??"
+    file = sval(f.get("file"))
+    if file:
+        line = f.get("line")
+        s += " (%s%s)" % (os.path.basename(file), ":%d" % line if is_num(line) else "")
+    return s
+
+
+def sample_note(rep):
+    sb = rep.get("sample_bytes")
+    if is_num(sb) and sb > 0:
+        return ("sampled stacks (one per %d bytes allocated on average): counts of groups "
+                "marked estimated are estimates" % sb)
+    return None
+
+
+def gen_suppressions(rep, source):
+    """A suppressions file for SCVGC_SUPPRESS / --suppress: one leak:PATTERN per leak stack,
+    each after a comment saying what it suppresses."""
+    groups = rep["leaks"]
+    out = ["# libscvgc suppressions for the leaks of %s (pid %s, %s mode), written by"
+           % (os.path.basename(source), n_text(rep.get("pid")),
+              rep.get("mode") if isinstance(rep.get("mode"), str) else "?"),
+           "# `scvgc report --gen-suppressions`. leak:NAME hides every leak with NAME in a function,",
+           "# source file or module name of its allocation stack: keep the lines you mean, edit",
+           "# the rest (docs/wrapper.md). Use with scvgc --suppress FILE or SCVGC_SUPPRESS=FILE."]
+    note = sample_note(rep)
+    if note:
+        out.append("# This report has " + note + ".")
+    if not groups:
+        out.append("# (no leaks: nothing to suppress)")
+    seen = {}
+    lines = 0
+    for g in groups:
+        key = diff_key(g)
+        desc = "%s bytes in %s object%s %s leaked%s" % (
+            n_text(g.get("bytes")), n_text(g.get("objects")),
+            "" if g.get("objects") == 1 else "s",
+            {"direct": "directly", "indirect": "indirectly"}.get(g.get("kind"), ""),
+            " (estimated)" if g.get("estimated") is True else "")
+        out.append("")
+        if not g["stack"]:
+            out.append("# %s, no stack captured: cannot be suppressed" % desc)
+            continue
+        out.append("# %s, allocated at %s" % (desc, " <- ".join(where(f) for f in g["stack"][:4])
+                                              + (" <- ..." if len(g["stack"]) > 4 else "")))
+        if key in seen:
+            out.append("# (the same stack as leak:%s above)" % seen[key])
+            continue
+        pat, also = suppression_for(g, groups)
+        if pat is None:
+            out.append("# no function name in this stack: suppress it by module or file by hand")
+            continue
+        if also:
+            out.append("# note: leak:%s also hides %d other stack%s of this report" % (
+                pat, also, "" if also == 1 else "s"))
+        out.append("leak:" + pat)
+        seen[key] = pat
+        lines += 1
+    if lines > 256:
+        out.insert(4, "# Note: the library reads at most 256 patterns (and 64 KiB) of a file.")
+    return "\n".join(out) + "\n"
+
+
+# ---- folded stacks ---------------------------------------------------------------------------
+
+def folded_frame(f):
+    """A frame's name in a folded line: the function, else module base name and pc; `;` (the
+    separator) and line breaks cannot occur in it."""
+    fn = sval(f.get("function"))
+    if not fn:
+        mod = sval(f.get("module"))
+        fn = "%s+%s" % (os.path.basename(mod) if mod else "??", sval(f.get("pc")) or "?")
+    return re.sub(r"[;\r\n]", "_", fn)
+
+
+def folded(rep, value="bytes"):
+    """Brendan Gregg's folded format: `root;caller;...;allocator VALUE` per stack, leaked
+    bytes (or objects) summed over the groups of the same stack (kinds merged)."""
+    sums = {}
+    for g in rep["leaks"]:
+        st = [folded_frame(f) for f in reversed(g["stack"])] or ["[no stack captured]"]
+        line = ";".join(st)
+        sums[line] = sums.get(line, 0) + int(num(g.get(value), 0))
+    return "".join("%s %d\n" % (k, v) for k, v in sorted(sums.items()))
+
+
+# ---- pprof -----------------------------------------------------------------------------------
+# profile.proto (github.com/google/pprof/proto/profile.proto), the fields written here:
+#   Profile:   1 sample_type (ValueType), 2 sample, 3 mapping, 4 location, 5 function,
+#              6 string_table, 10 duration_nanos, 11 period_type, 12 period, 13 comment,
+#              14 default_sample_type
+#   ValueType: 1 type, 2 unit (string indices)
+#   Sample:    1 location_id (packed uint64, leaf first), 2 value (packed int64), 3 label
+#   Label:     1 key, 2 str (string indices)
+#   Mapping:   1 id, 5 filename, 7 has_functions, 8 has_filenames, 9 has_line_numbers
+#   Location:  1 id, 2 mapping_id, 3 address, 4 line
+#   Line:      1 function_id, 2 line
+#   Function:  1 id, 2 name, 3 system_name, 4 filename
+# Wire format: a key is (field << 3 | wire type) as a varint; type 0 is a varint, type 2 a
+# varint length then that many bytes. string_table[0] must be "".
+
+def pb_varint(v):
+    v &= (1 << 64) - 1  # negative int64s are ten-byte two's complement
+    out = bytearray()
+    while True:
+        b = v & 0x7f
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def pb_int(field, v):
+    return pb_varint(field << 3) + pb_varint(v) if v else b""
+
+
+def pb_bytes(field, data):
+    return pb_varint(field << 3 | 2) + pb_varint(len(data)) + data
+
+
+def pb_packed(field, values):
+    return pb_bytes(field, b"".join(pb_varint(v) for v in values)) if values else b""
+
+
+SAMPLE_TYPES = (("leaked_objects", "count"), ("leaked_space", "bytes"),
+                ("reclaimed_objects", "count"), ("reclaimed_space", "bytes"))
+
+
+def pprof(rep, source):
+    """The report as a gzipped pprof profile: one sample per leak group (values leaked
+    objects and bytes) and per reclaimed group (reclaimed objects and bytes)."""
+    import gzip
+    strings, index = [""], {"": 0}
+
+    def s(v):
+        v = "" if v is None else str(v)
+        if v not in index:
+            index[v] = len(strings)
+            strings.append(v)
+        return index[v]
+
+    mappings, functions, locations = {}, {}, {}
+    body = bytearray()
+    for t, u in SAMPLE_TYPES:
+        body += pb_bytes(1, pb_int(1, s(t)) + pb_int(2, s(u)))
+
+    def location(f):
+        mod, fn, file = sval(f.get("module")), sval(f.get("function")), sval(f.get("file"))
+        line = int(f["line"]) if is_num(f.get("line")) else 0
+        try:
+            addr = int(sval(f.get("pc")) or "0", 16)
+        except ValueError:
+            addr = 0
+        key = (mod, addr, fn, file, line)
+        if key in locations:
+            return locations[key][0]
+        mid = 0
+        if mod:
+            if mod not in mappings:
+                mappings[mod] = [len(mappings) + 1, True, True]
+            m = mappings[mod]
+            mid = m[0]
+            m[1] = m[1] and bool(fn)
+            m[2] = m[2] and bool(file)
+        lines = b""
+        if fn:
+            fkey = (fn, file)
+            if fkey not in functions:
+                functions[fkey] = len(functions) + 1
+            lines = pb_bytes(4, pb_int(1, functions[fkey]) + pb_int(2, line))
+        lid = len(locations) + 1
+        locations[key] = (lid, pb_int(1, lid) + pb_int(2, mid) + pb_int(3, addr) + lines)
+        return lid
+
+    def sample(g, values):
+        # pprof drops a sample without locations: a stackless group gets one pseudo-frame,
+        # named as in the folded output.
+        ids = [location(f) for f in g["stack"] or [{"function": "[no stack captured]"}]]
+        labels = b""
+        if isinstance(g.get("kind"), str):
+            labels += pb_bytes(3, pb_int(1, s("kind")) + pb_int(2, s(g["kind"])))
+        if g.get("estimated") is True:
+            labels += pb_bytes(3, pb_int(1, s("estimated")) + pb_int(2, s("true")))
+        return pb_bytes(2, pb_packed(1, ids) + pb_packed(2, values) + labels)
+
+    for g in rep["leaks"]:
+        body += sample(g, [int(num(g.get("objects"), 0)), int(num(g.get("bytes"), 0)), 0, 0])
+    for g in rep.get("reclaimed") or []:
+        body += sample(g, [0, 0, int(num(g.get("objects"), 0)), int(num(g.get("bytes"), 0))])
+    for mod, (mid, has_fn, has_file) in mappings.items():
+        body += pb_bytes(3, pb_int(1, mid) + pb_int(5, s(mod)) + pb_int(7, int(has_fn)) +
+                         pb_int(8, int(has_file)) + pb_int(9, int(has_file)))
+    for lid, data in sorted(locations.values()):
+        body += pb_bytes(4, data)
+    for (fn, file), fid in functions.items():
+        body += pb_bytes(5, pb_int(1, fid) + pb_int(2, s(fn)) + pb_int(3, s(fn)) +
+                         pb_int(4, s(file)))
+    comments = ["libscvgc leak report %s: pid %s, %s mode" % (
+        os.path.basename(source), n_text(rep.get("pid")),
+        rep.get("mode") if isinstance(rep.get("mode"), str) else "?")]
+    if rep.get("complete") is False:
+        comments.append("incomplete: a thread could not be stopped, the leaks are unknown")
+    note = sample_note(rep)
+    if note:
+        comments.append(note + " (label estimated=true)")
+    comment_ids = [s(c) for c in comments]
+    tl = timeline(rep)
+    span = max((int(p["t_ns"]) for p in tl if is_num(p.get("t_ns"))), default=0)
+    sb = rep.get("sample_bytes")
+    trailer = pb_int(10, span)
+    if is_num(sb) and sb > 0:
+        trailer += pb_bytes(11, pb_int(1, s("space")) + pb_int(2, s("bytes"))) + pb_int(12, int(sb))
+    trailer += pb_packed(13, comment_ids) + pb_int(14, s("leaked_space"))
+    # The string table goes last: every index above is known by now.
+    strtab = b"".join(pb_bytes(6, v.encode("utf-8")) for v in strings)
+    return gzip.compress(bytes(body) + strtab + trailer, mtime=0)
+
+
+# ---- SARIF -----------------------------------------------------------------------------------
+
+SARIF_RULES = (
+    ("scvgc/direct-leak", "MemoryLeak", "error",
+     "A heap object that nothing points to at exit was never freed.",
+     "libscvgc's collector found heap objects that no root and no live object points to when "
+     "the program exited: they can never be freed. The result's code flow is the allocation "
+     "stack, innermost frame first."),
+    ("scvgc/indirect-leak", "IndirectMemoryLeak", "warning",
+     "A heap object reachable only from leaked objects was never freed.",
+     "Only other leaked objects point to these objects: fixing the direct leak that reaches "
+     "them usually fixes this one too. The code flow is the allocation stack."),
+)
+
+
+def sarif_uri(path, root):
+    """(uri, uriBaseId or None): a path under ROOT relative to %SRCROOT%, else a file: URI
+    (relative paths the debug info gives without a directory stay relative)."""
+    from urllib.parse import quote
+    if os.path.isabs(path):
+        rel = os.path.relpath(path, root) if root else None
+        if rel and not rel.startswith(".." + os.sep) and rel != "..":
+            return quote(rel), "SRCROOT"
+        return "file://" + quote(path), None
+    return quote(os.path.normpath(path)), None
+
+
+def sarif_location(f, root, with_message=True):
+    loc = {}
+    file = sval(f.get("file"))
+    mod = sval(f.get("module"))
+    target = file or mod
+    if target:
+        uri, base = sarif_uri(target, root)
+        art = {"uri": uri}
+        if base:
+            art["uriBaseId"] = base
+        phys = {"artifactLocation": art}
+        if file and is_num(f.get("line")) and f["line"] >= 1:
+            phys["region"] = {"startLine": int(f["line"])}
+        loc["physicalLocation"] = phys
+    fn = sval(f.get("function"))
+    if fn:
+        loc["logicalLocations"] = [{"fullyQualifiedName": fn, "kind": "function"}]
+    if with_message:
+        loc["message"] = {"text": "%s%s" % (
+            where(f), " in " + os.path.basename(mod) if mod else "")}
+    return loc
+
+
+def sarif(rep, source, root, version=None):
+    import hashlib
+    note = sample_note(rep)
+    rules = [{"id": rid, "name": name,
+              "shortDescription": {"text": short}, "fullDescription": {"text": full},
+              "defaultConfiguration": {"level": level},
+              "help": {"text": full + " See libscvgc's docs/reports.md."}}
+             for rid, name, level, short, full in SARIF_RULES]
+    results = []
+    for g in rep["leaks"]:
+        kind = g.get("kind")
+        ri = 1 if kind == "indirect" else 0
+        st = g["stack"]
+        # The result's location: where the program asked for the memory, the innermost frame
+        # with a source file that is not an allocator, one under the source root first (a
+        # file of the repository, which code scanning can show); else the innermost frame.
+        own = [f for f in st if sval(f.get("file")) and not is_allocator(
+            sval(f.get("function")) or "")]
+        mine = [f for f in own if sarif_uri(f["file"], root)[1]]
+        main = (mine or own or st or [None])[0]
+        text = "%s bytes in %s object%s %s leaked%s" % (
+            n_text(g.get("bytes")), n_text(g.get("objects")),
+            "" if g.get("objects") == 1 else "s",
+            "indirectly" if kind == "indirect" else "directly",
+            ", allocated at " + " <- ".join(where(f) for f in st[:3]) +
+            (" <- ..." if len(st) > 3 else "") if st else " (no stack captured)")
+        if g.get("estimated") is True:
+            text += ". Estimated: " + (note or "the report's stacks are sampled")
+        res = {"ruleId": SARIF_RULES[ri][0], "ruleIndex": ri, "level": SARIF_RULES[ri][2],
+               "message": {"text": text + "."},
+               "partialFingerprints": {"scvgcAllocationStack/v1": hashlib.sha256(
+                   "\n".join((kind or "",) + diff_key(g)).encode("utf-8")).hexdigest()},
+               "properties": {"kind": kind, "objects": g.get("objects"),
+                              "bytes": g.get("bytes")}}
+        if g.get("estimated") is True:
+            res["properties"]["estimated"] = True
+        loc = sarif_location(main, root, False) if main else {}
+        if "physicalLocation" not in loc:
+            # Code scanning needs a file: with none known, the module is the artifact.
+            loc = {"physicalLocation": {"artifactLocation": {"uri": "unknown"}}}
+        res["locations"] = [loc]
+        if st:
+            flow = [{"location": sarif_location(f, root), "nestingLevel": 0,
+                     "executionOrder": i + 1}
+                    for i, f in enumerate(reversed(st))]
+            res["codeFlows"] = [{"message": {"text": "allocation stack, outermost call first"},
+                                 "threadFlows": [{"locations": flow}]}]
+            res["stacks"] = [{"message": {"text": "allocation stack"},
+                              "frames": [{"location": sarif_location(f, root)} for f in st]}]
+        results.append(res)
+    driver = {"name": "libscvgc", "rules": rules}
+    if version:
+        driver["version"] = version
+    run = {"tool": {"driver": driver},
+           "results": results,
+           "properties": {"pid": rep.get("pid"), "mode": rep.get("mode"),
+                          "complete": rep.get("complete"), "report": os.path.basename(source),
+                          "totals": obj(rep.get("totals"))}}
+    if is_num(rep.get("sample_bytes")):
+        run["properties"]["sample_bytes"] = rep["sample_bytes"]
+    if root:
+        from urllib.parse import quote
+        run["originalUriBaseIds"] = {"SRCROOT": {"uri": "file://" + quote(
+            os.path.join(os.path.abspath(root), ""))}}
+    inv = {"executionSuccessful": rep.get("complete") is not False}
+    notes = []
+    if note:
+        notes.append(note)
+    if rep.get("complete") is False:
+        notes.append("the leak check was incomplete (a thread could not be stopped): its leaks "
+                     "are unknown")
+    if notes:
+        inv["toolExecutionNotifications"] = [{"message": {"text": n}, "level": "warning"}
+                                             for n in notes]
+    run["invocations"] = [inv]
+    return json.dumps({"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+                       "version": "2.1.0", "runs": [run]}, indent=1) + "\n"
 
 
 # ---- HTML ------------------------------------------------------------------------------------
@@ -924,18 +1399,51 @@ def write_text(path, text):
     os.replace(tmp, path)
 
 
+def write_bytes(path, data):
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        return
+    tmp = path + ".tmp%d" % os.getpid()
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def percent(v):
+    try:
+        p = float(v.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a percentage: %r" % v)
+    if not p >= 0 or p == float("inf"):
+        raise argparse.ArgumentTypeError("must be 0 or more: %r" % v)
+    return p
+
+
 # ---- command line ----------------------------------------------------------------------------
 
 def main(argv):
     ap = argparse.ArgumentParser(prog=PROG, description="libscvgc's report tools")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("report", help="print a saved JSON report as text, or render it as HTML")
-    p.add_argument("file")
+    p.add_argument("file", nargs="?")
     p.add_argument("--html", metavar="OUT", help="write a self-contained HTML page (- for stdout)")
     p.add_argument("--title", help="the page's heading (default: the pid)")
+    p.add_argument("--gen-suppressions", action="store_true",
+                   help="print a suppressions file: one leak:PATTERN per leak stack")
+    p.add_argument("--folded", nargs="?", const="-", metavar="OUT",
+                   help="folded stacks (flamegraph.pl, inferno, speedscope); default stdout")
+    p.add_argument("--folded-value", choices=("bytes", "objects"), default="bytes")
+    p.add_argument("--tool-version", help=argparse.SUPPRESS)  # the wrapper's, for SARIF
+    p.add_argument("--pprof", metavar="OUT", help="a gzipped pprof profile (go tool pprof)")
+    p.add_argument("--sarif", metavar="OUT", help="SARIF 2.1.0 (GitHub code scanning)")
+    p.add_argument("--source-root", metavar="DIR", default=None,
+                   help="SARIF: file paths under DIR become relative to %%SRCROOT%% "
+                        "(default: the current directory)")
     p = sub.add_parser("diff", help="list the leaks of NEW that OLD does not have")
     p.add_argument("old")
     p.add_argument("new")
+    p.add_argument("--grown", metavar="PERCENT", type=percent,
+                   help="also list (and fail on) stacks whose leaked bytes grew by more")
     p = sub.add_parser("run", help="run a program, then render its report as HTML")
     p.add_argument("--html", metavar="OUT", required=True)
     p.add_argument("--preload", required=True)
@@ -943,13 +1451,38 @@ def main(argv):
     p.add_argument("--title")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args(argv)
+    if args.cmd == "report" and args.file is None:
+        # `report --folded FILE.json`: the optional OUT of --folded took the report's name.
+        if args.folded not in (None, "-"):
+            args.file, args.folded = args.folded, "-"
+        else:
+            ap.error("report needs FILE.json")
 
     try:
         if args.cmd == "report":
             rep = load(args.file)
+            wrote = False
             if args.html:
                 write_text(args.html, html_report(rep, args.file, args.title))
-            else:
+                wrote = True
+            if args.gen_suppressions:
+                sys.stdout.write(gen_suppressions(rep, args.file))
+                wrote = True
+            if args.folded:
+                write_text(args.folded, folded(rep, args.folded_value))
+                wrote = True
+                note = sample_note(rep)
+                if note:
+                    print("%s: note: %s (folded stacks cannot say so)" % (PROG, note),
+                          file=sys.stderr)
+            if args.pprof:
+                write_bytes(args.pprof, pprof(rep, args.file))
+                wrote = True
+            if args.sarif:
+                root = args.source_root if args.source_root is not None else os.getcwd()
+                write_text(args.sarif, sarif(rep, args.file, root or None, args.tool_version))
+                wrote = True
+            if not wrote:
                 sys.stdout.write(text_report(rep))
             return 0
         if args.cmd == "diff":
@@ -958,7 +1491,7 @@ def main(argv):
                 print("%s diff: %s is incomplete (a thread could not be stopped): its leaks are "
                       "unknown" % (PROG, args.new), file=sys.stderr)
                 return 2
-            return 1 if diff(old, new, args.old, args.new) else 0
+            return 1 if diff(old, new, args.old, args.new, args.grown) else 0
         if args.cmd == "run":
             return run(args)
     except ReportError as e:

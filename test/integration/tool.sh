@@ -46,7 +46,8 @@ expect_rc() {
 # ---- --help -------------------------------------------------------------------------------
 wrap help --help
 missing=""
-for w in --mode --json --html --exitcode --suppress --trace --help report diff SCVGC_LIB \
+for w in --mode --json --html --exitcode --suppress --trace --help --version --log-file \
+	--num-callers --gen-suppressions --folded --pprof --sarif --grown report diff SCVGC_LIB \
 	$("$ROOT/build/scvgc-options" | sed -n 's/^  \(SCVGC[A-Z_]*\) .*/\1/p'); do
 	grep -q -e "$w" "$T/help.out" || missing="$missing $w"
 done
@@ -63,8 +64,9 @@ missing=""
 for w in $("$ROOT/build/scvgc-options" | sed -n 's/^  \(SCVGC[A-Z_]*\) .*/\1/p') SCVGC_LIB; do
 	grep -q "^\.B $w\$" "$ROOT/docs/scvgc.1" || missing="$missing $w"
 done
-for w in mode json html exitcode suppress trace; do
-	grep -q "^\.BI\{0,1\} \\\\-\\\\-$w" "$ROOT/docs/scvgc.1" || missing="$missing --$w"
+for w in mode json html exitcode suppress trace log-file num-callers version; do
+	wm=$(printf '%s' "$w" | sed 's/-/\\\\-/g') # roff writes log\-file
+	grep -q "^\.BI\{0,1\} \\\\-\\\\-$wm" "$ROOT/docs/scvgc.1" || missing="$missing --$w"
 done
 if [ -z "$missing" ]; then
 	pass "the man page documents every option and every variable of the options table"
@@ -84,6 +86,35 @@ if [ "$r1:$g1:$r2:$r3" = "2:0:2:2" ]; then
 else
 	fail "a bad option or value is a usage error (status 2, one line naming it)" \
 		"--frobnicate: $r1 (message found: $g1), --mode fast: $r2, --exitcode=lots: $r3"
+fi
+
+# valgrind's names (issue 16 point 10): --version, --log-file, --num-callers.
+wrap version --version
+mkver=$(sed -n 's/^VERSION *?= *//p' "$ROOT/Makefile")
+if [ "$rc" = 0 ] && [ -n "$mkver" ] && grep -q "^scvgc $mkver " "$T/version.out"; then
+	pass "scvgc --version prints the Makefile's VERSION ($mkver)"
+else
+	fail "scvgc --version prints the Makefile's VERSION ($mkver)" "$(rc_text "$rc" 30)" \
+		"$(tail_of "$T/version.out" 2)" "$(tail_of "$T/version.err" 2)"
+fi
+wrap logfile --log-file "$T/log.%p.txt" -- "$prog" leak
+set -- "$T"/log.*.txt
+if [ "$rc" = 0 ] && [ $# = 1 ] && grep -q 'scvgc: LEAK SUMMARY (leak mode): 244 bytes' "$1" &&
+	! grep -q 'scvgc:' "$T/logfile.err"; then
+	pass "--log-file FILE (%p: pid) writes the text report there, nothing on stderr"
+else
+	fail "--log-file FILE (%p: pid) writes the text report there, nothing on stderr" \
+		"$(rc_text "$rc" 30); files: $*" "$(tail_of "$T/logfile.err" 4)"
+fi
+wrap callers --num-callers=2 --json "$T/callers.json" -- "$prog" leak
+depths=$("$PY" -c 'import json,sys; print(" ".join(str(len(g["stack"])) for g in json.load(open(sys.argv[1]))["leaks"]), json.load(open(sys.argv[1]))["leaks"][0]["stack"][1]["function"])' "$T/callers.json" 2>/dev/null)
+wrap callers0 --num-callers x -- "$prog" leak
+if [ "$depths" = "2 2 2 leak" ] && [ "$rc" = 2 ] && grep -q -e '--num-callers must be a number' "$T/callers0.err"; then
+	pass "--num-callers N captures N frames per allocation (a non-number is a usage error)"
+else
+	fail "--num-callers N captures N frames per allocation (a non-number is a usage error)" \
+		"stack depths, second frame: ${depths:-none}; --num-callers x: $(rc_text "$rc" 30)" \
+		"$(tail_of "$T/callers0.err" 2)"
 fi
 
 # ---- running ------------------------------------------------------------------------------
@@ -265,6 +296,154 @@ if [ "$r1:$rc" = "0:1" ] && grep -q '/lib/libz.so' "$T/diff4.out"; then
 else
 	fail "scvgc diff ignores the pcs of named frames (ASLR) and matches unnamed ones by module and pc" \
 		"statuses $r1 (moved, want 0) and $rc (other pc, want 1)" "$(tail_of "$T/diff4.out" 8)"
+fi
+
+# diff by function and source file, and --grown (issue 16 point 6).
+"$PY" - "$leak_json" "$T" <<'EOF'
+import json, sys, os
+rep = json.load(open(sys.argv[1]))
+t = sys.argv[2]
+def save(name, r):
+    json.dump(r, open(os.path.join(t, name), "w"))
+# Another `leak_alpha` in another file is another place; the same files in another checkout
+# directory are the same.
+r = json.loads(json.dumps(rep))
+for f in r["leaks"][0]["stack"]:
+    if f["function"] == "leak_alpha":
+        f["file"] = os.path.join(os.path.dirname(f["file"]), "other_file.c")
+save("otherfile.json", r)
+r = json.loads(json.dumps(rep))
+for g in r["leaks"]:
+    for f in g["stack"]:
+        if f.get("file") and f["file"].startswith("/"):
+            f["file"] = "/elsewhere/checkout/" + os.path.basename(f["file"])
+save("otherdir.json", r)
+# leak_alpha's group three times as big (100 -> 300 bytes), list_node's direct part +10%.
+r = json.loads(json.dumps(rep))
+for g in r["leaks"]:
+    if g["stack"][0]["function"] == "leak_alpha":
+        g["bytes"], g["objects"] = 300, 3
+    elif g["kind"] == "direct":
+        g["bytes"] += 14   # 144 -> 158 bytes for list_node's stack: +9.7%
+save("grown.json", r)
+EOF
+wrap diff5 diff "$leak_json" "$T/otherfile.json"
+r1=$rc
+wrap diff6 diff "$leak_json" "$T/otherdir.json"
+if [ "$r1:$rc" = "1:0" ] && grep -q '^scvgc diff: 1 new leak group' "$T/diff5.out" &&
+	grep -q 'leak_alpha (.*other_file.c' "$T/diff5.out" &&
+	grep -q 'matched by function and source file' "$T/diff6.out"; then
+	pass "scvgc diff matches frames by function and source file name: the same function in another file is new, another checkout directory is not"
+else
+	fail "scvgc diff matches frames by function and source file name: the same function in another file is new, another checkout directory is not" \
+		"statuses $r1 (other file, want 1) and $rc (other directory, want 0)" "$(tail_of "$T/diff5.out" 6)" \
+		"$(tail_of "$T/diff6.out" 3)"
+fi
+wrap grown0 diff "$leak_json" "$T/grown.json"
+g0=$rc
+wrap grown50 diff --grown 50 "$leak_json" "$T/grown.json"
+g50=$rc
+wrap grown5 diff --grown=5% "$leak_json" "$T/grown.json"
+g5=$rc
+wrap grown300 diff --grown 300 "$leak_json" "$T/grown.json"
+g300=$rc
+wrap grownbad diff --grown lots "$leak_json" "$T/grown.json"
+if [ "$g0:$g50:$g5:$g300:$rc" = "0:1:1:0:2" ] &&
+	grep -q '^scvgc diff: 1 leak group grew by more than 50% from' "$T/grown50.out" &&
+	grep -q '^300 bytes in 3 objects, was 100 bytes in 1 objects (+200%)' "$T/grown50.out" &&
+	grep -q ' leak_alpha (' "$T/grown50.out" && ! grep -q ' list_node (' "$T/grown50.out" &&
+	grep -q '0 new, 0 fixed, 2 in both, 1 grown by more than 50%' "$T/grown50.out" &&
+	grep -q '2 grown by more than 5%' "$T/grown5.out" && grep -q '^158 bytes in 3 objects, was 144' "$T/grown5.out" &&
+	! grep -q 'grown' "$T/grown0.out"; then
+	pass "scvgc diff --grown PERCENT lists (and fails on) stacks whose leaked bytes grew by more, kinds summed"
+else
+	fail "scvgc diff --grown PERCENT lists (and fails on) stacks whose leaked bytes grew by more, kinds summed" \
+		"statuses: no --grown $g0 (want 0), 50: $g50 (1), 5%: $g5 (1), 300: $g300 (0), lots: $rc (2)" \
+		"$(tail_of "$T/grown50.out" 12)" "$(tail_of "$T/grown5.out" 3)"
+fi
+
+# The GitHub Actions example of docs/wrapper.md: a workflow GitHub would accept, whose test and
+# SARIF steps, run here with bash -e as the runner does (make a no-op, ./run-tests this
+# program), accept a leaking run (23), refuse a failing one and produce the SARIF it uploads.
+cat >"$T/ci.py" <<'EOF'
+import json, os, re, sys
+try:
+    import yaml
+except ImportError:
+    print("no Python module yaml: install the Debian package python3-yaml (make test does)")
+    sys.exit(1)
+doc, out = open(sys.argv[1]).read(), sys.argv[2]
+m = re.search(r"^```yaml\n(.*?)^```$", doc, re.S | re.M)
+if not m:
+    print("no ```yaml block in docs/wrapper.md"); sys.exit(1)
+wf = yaml.safe_load(m.group(1))
+bad = []
+on = wf.get("on", wf.get(True))   # YAML 1.1 reads a bare `on` as true
+if not isinstance(on, dict) or "pull_request" not in on or "push" not in on:
+    bad.append("the workflow does not run on push and pull_request")
+if (wf.get("permissions") or {}).get("security-events") != "write":
+    bad.append("no security-events: write permission (upload-sarif needs it)")
+jobs = list(wf["jobs"].values())
+steps = jobs[0]["steps"]
+if not all(isinstance(s, dict) and ("uses" in s or "run" in s) for s in steps):
+    bad.append("a step has neither uses nor run")
+runs = {s.get("name"): s["run"] for s in steps if "run" in s}
+tests = [n for n, r in runs.items() if "scvgc --exitcode 23" in r]
+sarif = [n for n, r in runs.items() if re.search(r"scvgc report \S+ --sarif (\S+)", r)]
+diffs = [n for n, r in runs.items() if re.search(r"scvgc diff --grown \d+ ", r)]
+up = [s for s in steps if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif@")]
+if not (tests and sarif and diffs and up):
+    bad.append("missing a step: tests under --exitcode 23 %s, report --sarif %s, diff --grown %s, upload-sarif %s"
+               % (tests, sarif, diffs, len(up)))
+else:
+    f = re.search(r"--sarif (\S+)", runs[sarif[0]]).group(1)
+    if up[0].get("with", {}).get("sarif_file") != f:
+        bad.append("upload-sarif uploads %r, the report step writes %r" % (up[0].get("with"), f))
+    if "always()" not in str(up[0].get("if")) or "always()" not in str(
+            [s for s in steps if s.get("name") == sarif[0]][0].get("if")):
+        bad.append("the SARIF steps do not run when the tests step failed (if: always())")
+    open(os.path.join(out, "step-tests.sh"), "w").write(runs[tests[0]])
+    open(os.path.join(out, "step-sarif.sh"), "w").write(runs[sarif[0]])
+    open(os.path.join(out, "sarif-file"), "w").write(f)
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+EOF
+mkdir -p "$T/ci/bin" "$T/ci/ws"
+printf '#!/bin/sh\nexit 0\n' >"$T/ci/bin/make"
+ln -sf "$SCVGC" "$T/ci/bin/scvgc"
+chmod +x "$T/ci/bin/make"
+# ci_step STEP RUNTESTS_ARGS: the step's script in $T/ci/ws, ./run-tests running the program.
+ci_step() {
+	printf '#!/bin/sh\nexec "%s" %s\n' "$prog" "$2" >"$T/ci/ws/run-tests"
+	chmod +x "$T/ci/ws/run-tests"
+	(cd "$T/ci/ws" && PATH="$T/ci/bin:$PATH" timeout -k 5 60 bash --noprofile --norc -eo pipefail "$T/ci/$1") \
+		>"$T/ci/$1.out" 2>&1
+}
+YPY=$PY # the interpreter that has yaml: Debian's (python3-yaml) first
+for c in /usr/bin/python3 "$PY"; do
+	if "$c" -c 'import yaml' 2>/dev/null; then YPY=$c; break; fi
+done
+if "$YPY" "$T/ci.py" "$ROOT/docs/wrapper.md" "$T/ci" >"$T/ci.check" 2>&1; then
+	ci_step step-tests.sh leak
+	r1=$?
+	ci_step step-sarif.sh leak
+	r2=$?
+	results=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["runs"][0]["results"]))' \
+		"$T/ci/ws/$(cat "$T/ci/sarif-file")" 2>/dev/null)
+	ci_step step-tests.sh "exit 1"
+	r3=$?
+	ci_step step-tests.sh clean
+	r4=$?
+	if [ "$r1:$r2:$results:$r3:$r4" = "0:0:3:1:0" ]; then
+		pass "the GitHub Actions example of docs/wrapper.md parses, and its test and SARIF steps work on a leaking, a failing and a clean run"
+	else
+		fail "the GitHub Actions example of docs/wrapper.md parses, and its test and SARIF steps work on a leaking, a failing and a clean run" \
+			"tests step on a leak: $r1 (want 0), SARIF step: $r2 (want 0) with ${results:-no} results (want 3), on a failing test: $r3 (want 1), clean: $r4 (want 0)" \
+			"$(tail_of "$T/ci/step-tests.sh.out" 5)" "$(tail_of "$T/ci/step-sarif.sh.out" 5)"
+	fi
+else
+	fail "the GitHub Actions example of docs/wrapper.md parses, and its test and SARIF steps work on a leaking, a failing and a clean run" \
+		"$(tail_of "$T/ci.check" 8)"
 fi
 
 # ---- HTML ---------------------------------------------------------------------------------
