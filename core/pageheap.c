@@ -679,6 +679,7 @@ static void huge_unlink_locked(scvgc_span_t *s, huge_gone_t *g) {
   publish_inuse();
   l1_set(g->base, g->resv, huge_entry(&tomb_span));
   s->meta = NULL;
+  __atomic_store_n(&s->sweepgen, scvgc_sweepgen_now(), __ATOMIC_RELEASE); /* sweep.c S2 */
   scvgc_spanstruct_free(s);
 }
 

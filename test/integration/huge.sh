@@ -29,6 +29,8 @@ for m in plain off default collect; do
 	prog_case "a successful malloc, calloc, realloc, aligned_alloc or free leaves errno as it was (4 threads)" \
 		$m 120 huge_blocks errno
 done
+prog_case "huge blocks nothing points to are reclaimed and their address space goes back to the OS" \
+	collect 120 huge_blocks reclaim
 for m in off default collect; do
 	prog_case "a huge block freed twice is diagnosed and ignored" $m 120 huge_blocks dfree
 	if [ "$rc" = 0 ] && ! grep -q 'double free' "$T/err"; then
