@@ -443,6 +443,7 @@ bool scvgc_sys_recommit(void *p, size_t n) SCVGC_HIDDEN;  /* PROT_NONE to user m
  * when they cannot be read. System calls only: safe with the world stopped. */
 typedef void (*scvgc_range_fn)(void *arg, uintptr_t lo, uintptr_t hi);
 void scvgc_sys_touched(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) SCVGC_HIDDEN;
+void scvgc_sys_pagemap_scan(bool on) SCVGC_HIDDEN; /* tests: false reads /proc/self/pagemap */
 void scvgc_sys_unmap(void *p, size_t n) SCVGC_HIDDEN;
 void scvgc_sys_release(void *p, size_t n) SCVGC_HIDDEN; /* MADV_DONTNEED */
 /* A mapping for the core's own metadata: counted in scvgc_gc_sys and registered as the

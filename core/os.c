@@ -130,6 +130,8 @@ struct pm_scan_arg {
 
 static _Atomic int pagemap_scan_works = 1; /* cleared for good when the kernel lacks it */
 
+void scvgc_sys_pagemap_scan(bool on) { atomic_store(&pagemap_scan_works, on); }
+
 /* PAGEMAP_SCAN over [lo, hi): false when the ioctl is not there (nothing called yet). */
 static bool touched_scan(int fd, uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) {
   struct page_region r[64];
