@@ -1,11 +1,13 @@
-/* pageheap.c — the page heap (Go's mheap): arenas, the address -> span map, free spans.
+/* pageheap.c — the page heap (Go's mheap): arenas, the address -> span map, free spans,
+ * and huge blocks (mappings of their own, U1-U4 at "huge spans" below).
  *
- * Owns: every arena (64 MiB of address space each, reserved with mmap as needed, never
- * unmapped), the L1 arena table, the free spans, the released-page bitmaps.
+ * Owns: every arena (64 MiB of address space each, mapped as needed, never unmapped), the
+ * L1 arena table (whose entries may also name a huge span), the free spans, the
+ * released-page bitmaps, the huge spans and the tombstones of freed ones.
  * Lock: heap.lock guards everything here except the read-only lookups (scvgc_spanof), which
  *   run with no lock: an arena is published in scvgc_arena_l1 only after it is complete,
  *   and map entries are written before the span they name is handed to anyone.
- * Callers: program threads (span refill, large objects), the sweeper, the scavenger
+ * Callers: program threads (span refill, large and huge objects), the sweeper, the scavenger
  *   (scvgc_heap_scavenge, malloc_trim). Not for the world-stopped path: it takes a lock.
  *
  * Invariants (checked by scvgc_heap_check, pinned by test/unit/pageheap.c):
