@@ -276,6 +276,13 @@ void *scvgc_realloc(void *ptr, size_t n) {
       s->reqsize = n;
       return ptr;
     }
+    /* a huge block past its reservation moves its pages instead of copying them: a sparse
+     * one stays sparse (pageheap.c) */
+    if (n > cap && n <= SCVGC_MAX_REQUEST && n >= SCVGC_HUGE_MIN &&
+        scvgc_heap_move_huge(s, (n + SCVGC_PAGE_SIZE - 1) >> SCVGC_PAGE_SHIFT)) {
+      s->reqsize = n;
+      return (void *)s->base;
+    }
   }
   void *q = scvgc_malloc(n);
   if (!q) return NULL; /* the old block is untouched, as realloc promises */

@@ -262,6 +262,10 @@ scvgc_span_t *scvgc_heap_alloc(size_t npages, size_t align, uint8_t state, uint3
 /* A huge block (pageheap.c U1-U4): a LARGE span of npages in a mapping of its own, base
  * aligned to align (and to 64 MiB). NULL when the OS refuses it or align > MAX_ALIGN. */
 scvgc_span_t *scvgc_heap_alloc_huge(size_t npages, size_t align, void *meta) SCVGC_HIDDEN;
+/* realloc of huge span s to npages past its reservation: its pages move to a new mapping
+ * (mremap: no copy, untouched pages stay untouched) and s->base changes. false: nothing
+ * changed (the OS refused). The caller owns the object (no one else frees it meanwhile). */
+bool scvgc_heap_move_huge(scvgc_span_t *s, size_t npages) SCVGC_HIDDEN;
 void scvgc_heap_free(scvgc_span_t *s) SCVGC_HIDDEN;
 /* Free large span s if it is still in use (false: it was already freed: a double free).
  * Its side metadata block is handed back in *meta for the caller to free. */
@@ -438,6 +442,9 @@ void *scvgc_sys_map_aligned(size_t n, size_t align) SCVGC_HIDDEN;
 void *scvgc_sys_map_huge(size_t n, size_t resv, size_t align) SCVGC_HIDDEN;
 void scvgc_sys_decommit(void *p, size_t n) SCVGC_HIDDEN; /* back to PROT_NONE, uncharged */
 bool scvgc_sys_recommit(void *p, size_t n) SCVGC_HIDDEN;  /* PROT_NONE to user memory */
+void *scvgc_sys_reserve(size_t resv, size_t align) SCVGC_HIDDEN; /* PROT_NONE, aligned */
+/* mremap the n bytes at from onto to (a reservation of the caller's): pages move, no copy. */
+bool scvgc_sys_move(void *from, size_t n, void *to) SCVGC_HIDDEN;
 /* Call fn for the runs of [lo, hi) whose OS pages were ever touched (present or swapped
  * out, not the zero page): the rest reads zero. From the page tables; all of [lo, hi)
  * when they cannot be read. System calls only: safe with the world stopped. */

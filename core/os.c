@@ -80,6 +80,27 @@ static void *map_user(size_t n, size_t resv, size_t align, bool use_hint) {
   return start;
 }
 
+void *scvgc_sys_reserve(size_t resv, size_t align) {
+  int e = errno;
+  void *p = NULL;
+  char *raw = resv + align < resv ? NULL : reserve(NULL, resv + align, 0);
+  if (raw) {
+    char *start = (char *)(((uintptr_t)raw + align - 1) & ~(align - 1)), *end = raw + resv + align;
+    if (start > raw) munmap(raw, (size_t)(start - raw));
+    if (end > start + resv) munmap(start + resv, (size_t)(end - (start + resv)));
+    p = start;
+  }
+  errno = e;
+  return p;
+}
+
+bool scvgc_sys_move(void *from, size_t n, void *to) {
+  int e = errno;
+  bool ok = mremap(from, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED;
+  errno = e;
+  return ok;
+}
+
 void *scvgc_sys_map_aligned(size_t n, size_t align) {
   int e = errno;
   void *p = map_user(n, n, align, true);

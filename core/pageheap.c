@@ -700,6 +700,45 @@ static void huge_release(const huge_gone_t *g) {
   if (old) scvgc_sys_unmap((void *)old, SCVGC_ARENA_SIZE);
 }
 
+bool scvgc_heap_move_huge(scvgc_span_t *s, size_t np) {
+  if (np == 0 || np > (SCVGC_MAX_REQUEST >> SCVGC_PAGE_SHIFT) || !is_huge(s)) return false;
+  size_t bytes = np << SCVGC_PAGE_SHIFT;
+  size_t resv = (bytes + SCVGC_ARENA_SIZE - 1) & ~(SCVGC_ARENA_SIZE - 1);
+  char *mem = scvgc_sys_reserve(resv, SCVGC_ARENA_SIZE);
+  if (!mem) return false;
+  size_t len = s->npages << SCVGC_PAGE_SHIFT; /* s is ours: it does not change meanwhile */
+  if (bytes <= len || !scvgc_sys_recommit(mem + len, bytes - len)) { /* the growth, charged */
+    scvgc_sys_unmap(mem, resv);
+    return false;
+  }
+  /* Under the lock, so that no collection sees the block half moved: its old entries go
+   * NULL before the pages move (nobody else may use the object meanwhile), the new ones
+   * name it once s says where it is (U2). */
+  scvgc_lock(&heap.lock);
+  uintptr_t old = s->base;
+  size_t oldresv = huge_resv(s);
+  l1_set(old, oldresv, NULL);
+  if (!scvgc_sys_move((void *)old, len, mem)) {
+    l1_set(old, oldresv, huge_entry(s));
+    scvgc_unlock(&heap.lock);
+    scvgc_sys_unmap(mem + len, resv - len); /* [mem, mem + len) may be a hole now: not ours */
+    return false;
+  }
+  s->base = (uintptr_t)mem;
+  s->bump = s->base;
+  s->npages = np;
+  s->limit = s->base + bytes;
+  s->elemsize = (uint32_t)bytes;
+  heap.huge_pages += np - (len >> SCVGC_PAGE_SHIFT);
+  heap.large_bytes += bytes - len;
+  publish_inuse();
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  l1_set(s->base, resv, huge_entry(s));
+  scvgc_unlock(&heap.lock);
+  if (oldresv > len) scvgc_sys_unmap((void *)(old + len), oldresv - len); /* its PROT_NONE tail */
+  return true;
+}
+
 /* realloc in place inside the reservation (U1): the pages past np become PROT_NONE, or
  * PROT_NONE pages become the block's. */
 static bool huge_resize_locked(scvgc_span_t *s, size_t np) {

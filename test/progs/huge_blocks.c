@@ -10,7 +10,8 @@
  *   huge_blocks untouched  up to 64 GiB of huge blocks granted and never touched cost less
  *                          than 16 MiB of RSS; a collection does not read their untouched
  *                          pages (mincore of a block stays empty but for the one page the
- *                          test wrote) and still finds the object only that page points to
+ *                          test wrote) and still finds the object only that page points to,
+ *                          also after realloc grew the block to twice its size
  *   huge_blocks errno      a successful malloc, calloc, realloc, aligned_alloc or free leaves
  *                          errno as it was, in 4 threads at once (locks contended, and in
  *                          collect mode collections started from inside malloc)
@@ -212,12 +213,34 @@ static void untouched(void)
 			sc_die("the object only a huge block points to was reclaimed and handed out again");
 		free(q);
 	}
+	/* grown past its reservation, the block moves (under the library: mremap, no copy);
+	 * the pointer in it still keeps the object alive */
+	char *grown = realloc(blk[0], 2 * bs);
+	int moved = grown != NULL;
+	if (grown) {
+		blk[0] = grown;
+		collect();
+		memcpy(&o.p, blk[0] + mid, sizeof o.p);
+		if (o.p != keep)
+			sc_die("realloc lost the pointer the block held");
+		fc_check(&o, "untouched after realloc");
+		for (int i = 0; i < 2000; i++) {
+			void *q = malloc(48);
+			if (q == (void *)keep)
+				sc_die("after realloc, the object only the huge block points to was reclaimed");
+			free(q);
+		}
+		statm(&size1, &rss1);
+		if (rss1 > rss0 + ((size_t)32 << 20))
+			sc_die("after a realloc of a %zu GiB block RSS is %zu MiB higher", bs >> 30,
+			       (rss1 - rss0) >> 20);
+	}
 	fc_free(&o, "untouched");
 	for (int i = 0; i < nb; i++)
 		free(blk[i]);
 	statm(&size1, &rss1);
-	printf("huge_blocks: OK untouched (%d blocks, at least %zu GiB, RSS %+ld KiB, %zu pages mapped in after a collection)\n",
-	       nb, total >> 30, (long)(rss1 - rss0) / 1024, res);
+	printf("huge_blocks: OK untouched (%d blocks, at least %zu GiB, RSS %+ld KiB, %zu pages mapped in after a collection, realloc to %zu GiB %s)\n",
+	       nb, total >> 30, (long)(rss1 - rss0) / 1024, res, 2 * bs >> 30, moved ? "granted" : "refused");
 }
 
 static void check_errno(int e, const char *what, size_t n)

@@ -299,3 +299,24 @@ Test(alloc, alignments_above_max_align_fail_with_enomem_and_below_are_honoured, 
   }
   scvgc_heap_check();
 }
+
+Test(alloc, a_huge_block_grown_past_its_reservation_moves_its_pages_not_copies_them, .init = mode_off) {
+  size_t n = SCVGC_HUGE_MIN, m = (size_t)2 << 30;
+  char *p = scvgc_malloc(n);
+  cr_assert_not_null(p);
+  memset(p, 7, 4096);
+  p[n - 1] = 9;
+  size_t rss0 = rss_pages();
+  char *q = scvgc_realloc(p, m);
+  if (!q) cr_skip_test("2 GiB not granted here");
+  /* a copy would have written the 256 MiB into the new block: 65536 pages */
+  cr_assert_lt(rss_pages() - rss0, 1024, "RSS grew by %zu pages", rss_pages() - rss0);
+  cr_assert(q[0] == 7 && q[4095] == 7 && q[n - 1] == 9 && q[n] == 0 && q[m - 1] == 0);
+  cr_assert_eq(scvgc_span_inuse((uintptr_t)q + m - 1)->base, (uintptr_t)q);
+  cr_assert_geq(scvgc_usable_size(q), m);
+  if (q != p) cr_assert_null(scvgc_span_inuse((uintptr_t)p));
+  q[m - 1] = 1;
+  scvgc_heap_check();
+  scvgc_free(q);
+  scvgc_heap_check();
+}
