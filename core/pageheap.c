@@ -476,6 +476,7 @@ void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
 void scvgc_heap_free(scvgc_span_t *s) {
   uint64_t now = scvgc_clock();
   scvgc_lock(&heap.lock);
+  SCVGC_ASSERT(!is_huge(s)); /* huge spans go through scvgc_heap_free_large */
   free_locked(s, now);
   scvgc_unlock(&heap.lock);
 }
