@@ -603,8 +603,11 @@ void scvgc_heap_shrink_inplace(scvgc_span_t *s, size_t np) {
  *      still mapped, so the collector never takes a dying block for a root mapping;
  *   U4 the first 64 MiB of the HUGE_TOMBS latest freed blocks stay reserved (PROT_NONE) with
  *      their first entry on tomb_span: free() of such a pointer again is diagnosed as a
- *      double free; older ones are unmapped and their pointers are no longer the heap's.
- * Callers hold the heap lock for everything but the mapping calls. */
+ *      double free; older ones are unmapped and their pointers are no longer the heap's;
+ *   U5 a realloc past the reservation moves the pages (scvgc_heap_move_huge) with the heap
+ *      lock held from clearing the old entries to setting the new ones, so no collection
+ *      sees the block's range mapped read-write with no entry (U3's concern).
+ * Callers hold the heap lock for everything but the mapping calls (and U5's mremap). */
 
 static scvgc_span_t tomb_span; /* DEAD, base 0, limit 0: contains nothing */
 
