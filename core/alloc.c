@@ -7,7 +7,9 @@
  * then from objects other threads freed into the span (its lock-free xfree list); when the
  * span has nothing left the cache gives it to the class's central list and takes a span
  * with free objects from there, or a new one from the page heap (central.c,
- * pageheap.c). Larger requests get a span of their own from the page heap, under its lock.
+ * pageheap.c). Larger requests get a span of their own from the page heap, under its lock;
+ * from SCVGC_HUGE_MIN on (or aligned beyond an arena), a mapping of their own (pageheap.c
+ * "huge spans": no page table, unmapped when freed).
  *
  * The free path. The address -> span map (two loads) gives the object's span. If the
  * calling thread's cache owns it, the object goes back on the cache's list — again no
@@ -21,7 +23,8 @@
  * in-use span) and, for double frees, the metadata or, in mode off, a per-process key
  * that free() stores in the object's second word (cleared again by malloc).
  *
- * Errors: out of memory returns NULL with errno ENOMEM; a bad free prints one diagnostic
+ * Errors: out of memory returns NULL with errno ENOMEM (so does an alignment above
+ * SCVGC_MAX_ALIGN); a success leaves errno as it was; a bad free prints one diagnostic
  * (diag.c) and changes nothing. Pointers this heap does not own are the shim's business
  * (it hands them to glibc): scvgc_free and friends must only be given NULL or owned ones.
  *
@@ -91,12 +94,15 @@ void scvgc_track(void *p, size_t n) {
 /* ---- malloc -------------------------------------------------------------------------- */
 
 void *scvgc_malloc_large(size_t n, size_t align) {
-  if (unlikely(n > SCVGC_MAX_REQUEST)) goto oom;
+  if (unlikely(n > SCVGC_MAX_REQUEST || align > SCVGC_MAX_ALIGN)) goto oom;
   scvgc_init();
+  int err = errno; /* a success leaves errno as it was, whatever the calls below did */
   void *meta = NULL;
   if (scvgc_tracking && !(meta = scvgc_meta_alloc(scvgc_objmeta_bytes(1)))) goto oom;
-  scvgc_span_t *s = scvgc_heap_alloc((n + SCVGC_PAGE_SIZE - 1) >> SCVGC_PAGE_SHIFT, align,
-                                     SCVGC_SPAN_LARGE, 0, meta);
+  size_t np = (n + SCVGC_PAGE_SIZE - 1) >> SCVGC_PAGE_SHIFT;
+  scvgc_span_t *s = n >= SCVGC_HUGE_MIN || align > SCVGC_ARENA_SIZE
+                        ? scvgc_heap_alloc_huge(np, align, meta)
+                        : scvgc_heap_alloc(np, align, SCVGC_SPAN_LARGE, 0, meta);
   if (unlikely(!s)) {
     if (meta) scvgc_meta_free(meta, scvgc_objmeta_bytes(1));
     goto oom;
@@ -112,6 +118,7 @@ void *scvgc_malloc_large(size_t n, size_t align) {
     scvgc_gc_periodic();
   if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
     scvgc_scavenge_restart_now(); /* a fork child's scavenger (scavenge.c) */
+  errno = err;
   return p;
 oom:
   errno = ENOMEM;
@@ -119,6 +126,7 @@ oom:
 }
 
 void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
+  int err = errno; /* as in scvgc_malloc_large */
   void **p = scvgc_tcache_refill(tc, cls);
   if (unlikely(!p)) {
     errno = ENOMEM;
@@ -134,6 +142,7 @@ void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
     scvgc_gc_periodic(); /* no core lock is held here and the cache is consistent */
   if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
     scvgc_scavenge_restart_now(); /* likewise: a fork child's scavenger (scavenge.c) */
+  errno = err;
   return p;
 }
 
@@ -282,6 +291,13 @@ void *scvgc_realloc(void *ptr, size_t n) {
         scvgc_heap_grow_inplace(s, (n + SCVGC_PAGE_SIZE - 1) >> SCVGC_PAGE_SHIFT)) {
       s->reqsize = n;
       return ptr;
+    }
+    /* a huge block past its reservation moves its pages instead of copying them: a sparse
+     * one stays sparse (pageheap.c) */
+    if (n > cap && n <= SCVGC_MAX_REQUEST && n >= SCVGC_HUGE_MIN &&
+        scvgc_heap_move_huge(s, (n + SCVGC_PAGE_SIZE - 1) >> SCVGC_PAGE_SHIFT)) {
+      s->reqsize = n;
+      return (void *)s->base;
     }
   }
   void *q = scvgc_malloc(n);

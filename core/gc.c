@@ -176,9 +176,31 @@ static void flood_push(scvgc_marker_t *m, uintptr_t obj) {
   if (m->wb) m->wb->obj[m->wb->nobj++] = obj;
 }
 
+/* The words of [lo, hi) of a leaked object reached by the flood (below). */
+SCVGC_NO_SANITIZE static void flood_words(void *arg, uintptr_t lo, uintptr_t hi) {
+  classify_t *c = arg;
+  for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+    scvgc_span_t *s;
+    uint32_t i;
+    if (!scvgc_find_object(*(uintptr_t *)p, &s, &i)) continue;
+    if (scvgc_marked(s, i)) continue; /* alive */
+    uintptr_t base = scvgc_object_base(s, i);
+    if (base == c->leader) continue;
+    uint64_t *vis = scvgc_visited_bits(s), *ind = scvgc_indirect_bits(s);
+    if (scvgc_bit(vis, i)) {
+      scvgc_setbit(ind, i); /* an earlier leader joins this group; its own are done */
+      continue;
+    }
+    scvgc_setbit(vis, i);
+    scvgc_setbit(ind, i);
+    flood_push(c->m, base);
+  }
+}
+
 /* Flood from the grey objects of m (the collector's own marker, alone now): every leaked
- * object reached becomes indirect. */
-SCVGC_NO_SANITIZE static void flood(classify_t *c) {
+ * object reached becomes indirect. A large object is read over its touched pages only
+ * (mark.h, scvgc_object_words). */
+static void flood(classify_t *c) {
   scvgc_marker_t *m = c->m;
   for (;;) {
     if (!m->wb || !m->wb->nobj) {
@@ -190,23 +212,7 @@ SCVGC_NO_SANITIZE static void flood(classify_t *c) {
     uintptr_t obj = m->wb->obj[--m->wb->nobj];
     scvgc_span_t *os = scvgc_spanof(obj);
     uint32_t oi = os->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(os, obj) : 0;
-    uintptr_t lo = obj, hi = obj + scvgc_object_size(os, oi);
-    for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
-      scvgc_span_t *s;
-      uint32_t i;
-      if (!scvgc_find_object(*(uintptr_t *)p, &s, &i)) continue;
-      if (scvgc_marked(s, i)) continue; /* alive */
-      uintptr_t base = scvgc_object_base(s, i);
-      if (base == c->leader) continue;
-      uint64_t *vis = scvgc_visited_bits(s), *ind = scvgc_indirect_bits(s);
-      if (scvgc_bit(vis, i)) {
-        scvgc_setbit(ind, i); /* an earlier leader joins this group; its own are done */
-        continue;
-      }
-      scvgc_setbit(vis, i);
-      scvgc_setbit(ind, i);
-      flood_push(m, base);
-    }
+    scvgc_object_words(obj, obj + scvgc_object_size(os, oi), flood_words, c);
   }
 }
 

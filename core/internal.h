@@ -62,6 +62,15 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
 #define SCVGC_NCLASSES 66     /* classes 1..65; 0 is "large / not an object span" */
 #define SCVGC_ALIGN 16        /* every object is 16-byte aligned (max_align_t) */
 #define SCVGC_MAX_REQUEST ((size_t)1 << 46) /* above this, ENOMEM without trying */
+/* Huge blocks (pageheap.c "huge spans"): a large request of at least SCVGC_HUGE_MIN bytes,
+ * or aligned beyond an arena, gets a mapping of its own, named in the L1 table by tagged
+ * entries (SCVGC_L1_HUGE) instead of arenas with page tables: its metadata is one span
+ * struct and 8 bytes per 64 MiB, whatever it touches. Smaller blocks stay in the page heap
+ * (reused without a system call, at 1.1 MiB of map per GiB). */
+#define SCVGC_HUGE_MIN ((size_t)256 << 20)
+/* Alignments above this fail with ENOMEM: honouring one reserves size + alignment of
+ * address space for a moment, and 1 TiB of the 128 TiB is as far as that is reasonable. */
+#define SCVGC_MAX_ALIGN ((size_t)1 << 40)
 
 /* ---- size classes (sizeclass.c) ---------------------------------------------------- */
 typedef struct {
@@ -231,7 +240,11 @@ typedef struct scvgc_arena {
                                                    not resident); heap lock */
 } scvgc_arena_t;
 
+/* An L1 entry is NULL, an arena, or (bit 0 set, SCVGC_L1_HUGE) the span of the huge block
+ * that covers the whole 64 MiB (pageheap.c: the part of it past the block's end is a
+ * PROT_NONE reservation of the block's, so no other mapping can be there). */
 extern scvgc_arena_t *scvgc_arena_l1[SCVGC_L1_ENTRIES] SCVGC_HIDDEN;
+#define SCVGC_L1_HUGE ((uintptr_t)1)
 /* OS pages released inside in-use (central) spans: the popcounts of their relmasks. Changed
  * under a central lock (release, take) or the heap lock (a span going back to the heap). */
 extern _Atomic size_t scvgc_inspan_released SCVGC_HIDDEN;
@@ -249,6 +262,7 @@ static inline scvgc_span_t *scvgc_spanof(uintptr_t p) {
   if (unlikely(i >= SCVGC_L1_ENTRIES)) return NULL;
   scvgc_arena_t *a = scvgc_arena_l1[i];
   if (!a) return NULL;
+  if (unlikely((uintptr_t)a & SCVGC_L1_HUGE)) return (scvgc_span_t *)((uintptr_t)a - SCVGC_L1_HUGE);
   return a->spans[(p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1)];
 }
 
@@ -284,6 +298,13 @@ static inline uint64_t scvgc_slot_ospages(const scvgc_span_t *s, uint32_t i) {
  * The identity fields are written before the map names the span. NULL: out of memory. */
 scvgc_span_t *scvgc_heap_alloc(size_t npages, size_t align, uint8_t state, uint32_t cls,
                                void *meta) SCVGC_HIDDEN;
+/* A huge block (pageheap.c U1-U4): a LARGE span of npages in a mapping of its own, base
+ * aligned to align (and to 64 MiB). NULL when the OS refuses it or align > MAX_ALIGN. */
+scvgc_span_t *scvgc_heap_alloc_huge(size_t npages, size_t align, void *meta) SCVGC_HIDDEN;
+/* realloc of huge span s to npages past its reservation: its pages move to a new mapping
+ * (mremap: no copy, untouched pages stay untouched) and s->base changes. false: nothing
+ * changed (the OS refused). The caller owns the object (no one else frees it meanwhile). */
+bool scvgc_heap_move_huge(scvgc_span_t *s, size_t npages) SCVGC_HIDDEN;
 void scvgc_heap_free(scvgc_span_t *s) SCVGC_HIDDEN;
 /* Free large span s if it is still in use (false: it was already freed: a double free).
  * Its side metadata block is handed back in *meta for the caller to free. */
@@ -460,7 +481,21 @@ int64_t scvgc_rss_now(void) SCVGC_HIDDEN; /* resident bytes (/proc/self/statm), 
 
 /* ---- OS memory and metadata (os.c, fixalloc.c) -------------------------------------- */
 void *scvgc_sys_map(size_t n) SCVGC_HIDDEN;           /* zeroed, or NULL */
+/* User memory (charged by the overcommit policy, os.c): n bytes aligned to align. */
 void *scvgc_sys_map_aligned(size_t n, size_t align) SCVGC_HIDDEN;
+/* The same inside a reservation of resv bytes (its part past n PROT_NONE): huge blocks. */
+void *scvgc_sys_map_huge(size_t n, size_t resv, size_t align) SCVGC_HIDDEN;
+void scvgc_sys_decommit(void *p, size_t n) SCVGC_HIDDEN; /* back to PROT_NONE, uncharged */
+bool scvgc_sys_recommit(void *p, size_t n) SCVGC_HIDDEN;  /* PROT_NONE to user memory */
+void *scvgc_sys_reserve(size_t resv, size_t align) SCVGC_HIDDEN; /* PROT_NONE, aligned */
+/* mremap the n bytes at from onto to (a reservation of the caller's): pages move, no copy. */
+bool scvgc_sys_move(void *from, size_t n, void *to) SCVGC_HIDDEN;
+/* Call fn for the runs of [lo, hi) whose OS pages were ever touched (present or swapped
+ * out, not the zero page): the rest reads zero. From the page tables; all of [lo, hi)
+ * when they cannot be read. System calls only: safe with the world stopped. */
+typedef void (*scvgc_range_fn)(void *arg, uintptr_t lo, uintptr_t hi);
+void scvgc_sys_touched(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) SCVGC_HIDDEN;
+void scvgc_sys_pagemap_scan(bool on) SCVGC_HIDDEN; /* tests: false reads /proc/self/pagemap */
 void scvgc_sys_unmap(void *p, size_t n) SCVGC_HIDDEN;
 void scvgc_sys_release(void *p, size_t n) SCVGC_HIDDEN; /* MADV_DONTNEED */
 /* A mapping for the core's own metadata: counted in scvgc_gc_sys and registered as the

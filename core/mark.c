@@ -5,7 +5,8 @@
  * check, the slot index (one multiply), the slot's metadata says allocated
  * (scvgc_find_object). Marking sets the object's mark bit with an atomic OR — the first
  * marker to set it greys the object (pushes it on its workbuf); every grey object is
- * scanned exactly once, word by word over its requested size.
+ * scanned exactly once, word by word over its requested size — a large one over the pages
+ * it ever touched only (scvgc_object_words): a sparse 64 GiB block costs what it holds.
  *
  * Parallel marking: nthreads marker threads (one per core, started outside malloc by
  * scvgc_mark_start_threads and excluded from stopping the world) sleep on a futex between
@@ -175,13 +176,20 @@ SCVGC_NO_SANITIZE void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr
   m->bytes += hi > lo ? hi - lo : 0;
 }
 
+void scvgc_object_words(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) {
+  if (hi - lo < SCVGC_SPARSE_MIN) fn(arg, lo, hi);
+  else scvgc_sys_touched(lo, hi, fn, arg);
+}
+
+static void mark_range_fn(void *m, uintptr_t lo, uintptr_t hi) { scvgc_mark_range(m, lo, hi); }
+
 static void scan_object(scvgc_marker_t *m, uintptr_t e) {
   uintptr_t obj = e & (((uintptr_t)1 << GREY_SHIFT) - 1), n = e >> GREY_SHIFT;
   if (!n) { /* large (or an empty small object: then this costs a lookup, no more) */
     scvgc_span_t *s = scvgc_spanof(obj);
     n = scvgc_object_size(s, s->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(s, obj) : 0);
   }
-  scvgc_mark_range(m, obj, obj + n);
+  scvgc_object_words(obj, obj + n, mark_range_fn, m);
 }
 
 /* ---- termination and the marker threads ------------------------------------------------ */

@@ -69,6 +69,13 @@ bool scvgc_find_object(uintptr_t w, scvgc_span_t **sp, uint32_t *idx) SCVGC_HIDD
 uintptr_t scvgc_object_base(const scvgc_span_t *s, uint32_t idx) SCVGC_HIDDEN;
 size_t scvgc_object_size(const scvgc_span_t *s, uint32_t idx) SCVGC_HIDDEN;
 
+/* Call fn over the words of object [lo, hi) that may be non-zero: all of them, or for an
+ * object of SCVGC_SPARSE_MIN bytes or more, the runs of its OS pages that were ever
+ * touched (os.c, the page tables): the rest reads zero and holds no pointer. Below that
+ * size the page-table walk costs more than the reading it saves. */
+#define SCVGC_SPARSE_MIN ((uintptr_t)1 << 20)
+void scvgc_object_words(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) SCVGC_HIDDEN;
+
 void scvgc_marker_init(scvgc_marker_t *m) SCVGC_HIDDEN;
 void scvgc_marker_done(scvgc_marker_t *m) SCVGC_HIDDEN;
 /* Grey every object that a word-aligned word of [lo, hi) points into. The checks may be

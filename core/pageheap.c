@@ -1,11 +1,13 @@
-/* pageheap.c — the page heap (Go's mheap): arenas, the address -> span map, free spans.
+/* pageheap.c — the page heap (Go's mheap): arenas, the address -> span map, free spans,
+ * and huge blocks (mappings of their own, U1-U4 at "huge spans" below).
  *
- * Owns: every arena (64 MiB of address space each, reserved with mmap as needed, never
- * unmapped), the L1 arena table, the free spans, the released-page bitmaps.
+ * Owns: every arena (64 MiB of address space each, mapped as needed, never unmapped), the
+ * L1 arena table (whose entries may also name a huge span), the free spans, the
+ * released-page bitmaps, the huge spans and the tombstones of freed ones.
  * Lock: heap.lock guards everything here except the read-only lookups (scvgc_spanof), which
  *   run with no lock: an arena is published in scvgc_arena_l1 only after it is complete,
  *   and map entries are written before the span they name is handed to anyone.
- * Callers: program threads (span refill, large objects), the sweeper, the scavenger
+ * Callers: program threads (span refill, large and huge objects), the sweeper, the scavenger
  *   (scvgc_heap_scavenge, malloc_trim). Not for the world-stopped path: it takes a lock.
  *
  * Invariants (checked by scvgc_heap_check, pinned by test/unit/pageheap.c):
@@ -54,6 +56,11 @@ _Atomic size_t scvgc_inspan_released;
 
 #define NSMALL 128 /* exact free lists for 1..127 pages */
 
+/* U4: how many freed huge blocks keep the first 64 MiB of their address space (PROT_NONE:
+ * no memory, no charge) and their first L1 entry, so that a double free of one of them is
+ * diagnosed instead of reaching glibc. More costs address space (a ulimit -v counts it). */
+#define HUGE_TOMBS 4
+
 static struct {
   scvgc_lock_t lock;
   scvgc_span_t *free[NSMALL]; /* free[n]: free spans of exactly n pages */
@@ -69,7 +76,26 @@ static struct {
   size_t nfree_spans;
   size_t large_nalloc, large_nfree, large_bytes; /* SPAN_LARGE spans: counts and bytes */
   scvgc_arena_t *arenas; /* every arena, newest first */
+  /* Huge spans (U1-U4 below): in use, linked through next/prev; their pages are in none
+   * of the counts above (H6 is about arenas), only in huge_pages. */
+  scvgc_span_t *huge;
+  size_t huge_pages;
+  uintptr_t tomb[HUGE_TOMBS]; /* U4: bases of freed huge blocks kept as PROT_NONE, 0: none */
+  size_t tomb_next;           /* the slot the next tombstone takes (the oldest) */
 } heap = {.lock = SCVGC_LOCK_INIT};
+
+/* Huge spans (below) */
+typedef struct { uintptr_t base; size_t resv; } huge_gone_t;
+static bool is_huge(const scvgc_span_t *s);
+static void huge_unlink_locked(scvgc_span_t *s, huge_gone_t *g);
+static void huge_release(const huge_gone_t *g);
+static bool huge_resize_locked(scvgc_span_t *s, size_t np);
+
+/* What the GC trigger reads: pages of in-use spans, arenas' and huge ones. Heap lock. */
+static void publish_inuse(void) {
+  atomic_store_explicit(&scvgc_heap_inuse, (heap.inuse_pages + heap.huge_pages) << SCVGC_PAGE_SHIFT,
+                        memory_order_relaxed);
+}
 
 /* ---- free lists ------------------------------------------------------------------- */
 
@@ -277,15 +303,12 @@ static bool split_tail(scvgc_span_t *s, size_t np) {
   return true;
 }
 
-/* Turn free span s (already trimmed, off the lists) into an in-use span of state st. */
-static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
-  size_t rel = released_swap(s->base, s->npages, false);
-  SCVGC_ASSERT(rel == s->npreleased); /* H7 */
-  heap.released_pages -= rel;
+/* The fields of a span becoming in use (state st, class cls, side metadata meta), but the
+ * map, needzero and the heap's counts. */
+static void init_inuse(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   s->npreleased = 0;
   s->relmask = 0;
   s->scavenged = 0;
-  s->needzero = rel != s->npages;
   s->next = s->prev = NULL;
   s->cls = (uint8_t)cls;
   s->meta = meta;
@@ -312,11 +335,20 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   s->limit = s->base + (uintptr_t)s->nelems * s->elemsize;
   if (!cls) s->limit = s->base + (s->npages << SCVGC_PAGE_SHIFT);
   s->state = st;
+}
+
+/* Turn free span s (already trimmed, off the lists) into an in-use span of state st. */
+static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
+  size_t rel = released_swap(s->base, s->npages, false);
+  SCVGC_ASSERT(rel == s->npreleased); /* H7 */
+  heap.released_pages -= rel;
+  init_inuse(s, st, cls, meta);
+  s->needzero = rel != s->npages;
   /* identity before the map: a lock-free reader that finds s through the map sees it whole */
   __atomic_thread_fence(__ATOMIC_RELEASE);
   map_set(s->base, s->npages, s);
   heap.inuse_pages += s->npages;
-  atomic_store_explicit(&scvgc_heap_inuse, heap.inuse_pages << SCVGC_PAGE_SHIFT, memory_order_relaxed);
+  publish_inuse();
   if (st == SCVGC_SPAN_LARGE) {
     heap.large_nalloc++;
     heap.large_bytes += s->npages << SCVGC_PAGE_SHIFT;
@@ -359,7 +391,8 @@ static scvgc_span_t *alloc_locked(size_t np, size_t align_pages) {
 static size_t consumed_locked(void) {
   size_t rel = (heap.released_pages << SCVGC_PAGE_SHIFT) +
                (atomic_load_explicit(&scvgc_inspan_released, memory_order_relaxed) << SCVGC_OSPAGE_SHIFT);
-  return heap.sys > rel ? heap.sys - rel : 0;
+  size_t sys = heap.sys + (heap.huge_pages << SCVGC_PAGE_SHIFT);
+  return sys > rel ? sys - rel : 0;
 }
 
 scvgc_span_t *scvgc_heap_alloc(size_t np, size_t align, uint8_t st, uint32_t cls, void *meta) {
@@ -401,7 +434,7 @@ static void free_locked(scvgc_span_t *s, uint64_t now) {
   s->npreleased = rel;
   s->scavenged = 0;
   heap.inuse_pages -= s->npages;
-  atomic_store_explicit(&scvgc_heap_inuse, heap.inuse_pages << SCVGC_PAGE_SHIFT, memory_order_relaxed);
+  publish_inuse();
   if (s->state == SCVGC_SPAN_LARGE) {
     heap.large_nfree++;
     heap.large_bytes -= s->npages << SCVGC_PAGE_SHIFT;
@@ -434,24 +467,32 @@ void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
       pg = end >= a->base + SCVGC_ARENA_SIZE ? SCVGC_ARENA_PAGES : (end - a->base) >> SCVGC_PAGE_SHIFT;
     }
   }
+  for (scvgc_span_t *s = heap.huge, *next; s; s = next) {
+    next = s->next;
+    fn(s, arg);
+  }
 }
 
 void scvgc_heap_free(scvgc_span_t *s) {
   uint64_t now = scvgc_clock();
   scvgc_lock(&heap.lock);
+  SCVGC_ASSERT(!is_huge(s)); /* huge spans go through scvgc_heap_free_large */
   free_locked(s, now);
   scvgc_unlock(&heap.lock);
 }
 
 bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) {
   uint64_t now = scvgc_clock();
+  huge_gone_t g = {0, 0};
   scvgc_lock(&heap.lock);
   bool ok = s->state == SCVGC_SPAN_LARGE;
   if (ok) {
     *meta = s->meta;
-    free_locked(s, now);
+    if (is_huge(s)) huge_unlink_locked(s, &g);
+    else free_locked(s, now);
   }
   scvgc_unlock(&heap.lock);
+  if (g.base) huge_release(&g);
   return ok;
 }
 
@@ -463,6 +504,7 @@ bool scvgc_heap_sweep_large(scvgc_span_t *s, uint32_t sg, void **meta, uint32_t 
                             size_t *bytes) {
   bool freed = false;
   uint64_t now = scvgc_clock();
+  huge_gone_t g = {0, 0};
   scvgc_lock(&heap.lock);
   if (s->state == SCVGC_SPAN_LARGE && s->sweepgen == sg - 1) {
     uint32_t v = s->meta ? __atomic_load_n(&s->meta[0].size, __ATOMIC_RELAXED) : 0;
@@ -470,13 +512,15 @@ bool scvgc_heap_sweep_large(scvgc_span_t *s, uint32_t sg, void **meta, uint32_t 
       *meta = s->meta;
       *stack = s->meta[0].stack;
       *bytes = s->reqsize;
-      free_locked(s, now);
+      if (is_huge(s)) huge_unlink_locked(s, &g);
+      else free_locked(s, now);
       freed = true;
     } else {
       __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
     }
   }
   scvgc_unlock(&heap.lock);
+  if (g.base) huge_release(&g);
   return freed;
 }
 
@@ -484,6 +528,11 @@ bool scvgc_heap_sweep_large(scvgc_span_t *s, uint32_t sg, void **meta, uint32_t 
 bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t np) {
   bool ok = false;
   scvgc_lock(&heap.lock);
+  if (is_huge(s)) {
+    ok = np > s->npages && huge_resize_locked(s, np);
+    scvgc_unlock(&heap.lock);
+    return ok;
+  }
   uintptr_t end = s->base + (s->npages << SCVGC_PAGE_SHIFT);
   scvgc_span_t *r = scvgc_spanof(end);
   size_t need = np - s->npages;
@@ -505,7 +554,7 @@ bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t np) {
     s->npages = np;
     s->limit = s->base + (np << SCVGC_PAGE_SHIFT);
     heap.inuse_pages += need;
-    atomic_store_explicit(&scvgc_heap_inuse, heap.inuse_pages << SCVGC_PAGE_SHIFT, memory_order_relaxed);
+    publish_inuse();
     if (s->state == SCVGC_SPAN_LARGE) heap.large_bytes += need << SCVGC_PAGE_SHIFT;
     ok = true;
   }
@@ -516,7 +565,9 @@ bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t np) {
 void scvgc_heap_shrink_inplace(scvgc_span_t *s, size_t np) {
   uint64_t now = scvgc_clock();
   scvgc_lock(&heap.lock);
-  if (s->state == SCVGC_SPAN_LARGE && np && np < s->npages) {
+  if (s->state == SCVGC_SPAN_LARGE && np && np < s->npages && is_huge(s)) {
+    huge_resize_locked(s, np);
+  } else if (s->state == SCVGC_SPAN_LARGE && np && np < s->npages) {
     scvgc_span_t *t = scvgc_spanstruct_alloc();
     if (t) { /* without a struct the tail simply stays with the object */
       size_t cut = s->npages - np;
@@ -529,11 +580,183 @@ void scvgc_heap_shrink_inplace(scvgc_span_t *s, size_t np) {
       s->elemsize = (uint32_t)(np << SCVGC_PAGE_SHIFT);
       heap.inuse_pages -= cut;
       heap.large_bytes -= cut << SCVGC_PAGE_SHIFT;
-      atomic_store_explicit(&scvgc_heap_inuse, heap.inuse_pages << SCVGC_PAGE_SHIFT, memory_order_relaxed);
+      publish_inuse();
       insert_free(t); /* maps its ends: the map no longer names s past its new end */
     }
   }
   scvgc_unlock(&heap.lock);
+}
+
+/* ---- huge spans ------------------------------------------------------------------------
+ * A block of at least SCVGC_HUGE_MIN bytes, or aligned beyond an arena, is a mapping of its
+ * own (os.c: user memory, charged by the overcommit policy, so an impossible one fails):
+ *   U1 a huge span's base is 64 MiB aligned and its reservation is resv = its 64 MiB
+ *      chunks: [base, base + npages * PAGE) is read-write, the rest of resv PROT_NONE (so
+ *      no other mapping can share its last chunk);
+ *   U2 while it is in use, every L1 entry of its reservation is the span | SCVGC_L1_HUGE,
+ *      and it is on heap.huge; it has no arena, no page table, no released bits. Its
+ *      metadata is the span struct and those L1 entries: 8 bytes per 64 MiB, touched or not;
+ *   U3 freeing it takes it off the list and points its L1 entries at tomb_span (DEAD: no
+ *      object, not a root for roots.c, as an arena) under the heap lock; the memory goes
+ *      back with the lock dropped (the span is nobody's then), and only after that are the
+ *      entries cleared, under the lock again: an entry is never NULL while its range is
+ *      still mapped, so the collector never takes a dying block for a root mapping;
+ *   U4 the first 64 MiB of the HUGE_TOMBS latest freed blocks stay reserved (PROT_NONE) with
+ *      their first entry on tomb_span: free() of such a pointer again is diagnosed as a
+ *      double free; older ones are unmapped and their pointers are no longer the heap's;
+ *   U5 a realloc past the reservation moves the pages (scvgc_heap_move_huge) with the heap
+ *      lock held from clearing the old entries to setting the new ones, so no collection
+ *      sees the block's range mapped read-write with no entry (U3's concern).
+ * Callers hold the heap lock for everything but the mapping calls (and U5's mremap). */
+
+static scvgc_span_t tomb_span; /* DEAD, base 0, limit 0: contains nothing */
+
+static scvgc_arena_t *huge_entry(const scvgc_span_t *s) {
+  return (scvgc_arena_t *)((uintptr_t)s | SCVGC_L1_HUGE);
+}
+
+static bool is_huge(const scvgc_span_t *s) {
+  return scvgc_arena_l1[s->base >> SCVGC_ARENA_SHIFT] == huge_entry(s);
+}
+
+/* The reservation of huge span s (U1, U2): its L1 entries, counted. */
+static size_t huge_resv(const scvgc_span_t *s) {
+  size_t i = s->base >> SCVGC_ARENA_SHIFT, n = 0;
+  while (i + n < SCVGC_L1_ENTRIES && scvgc_arena_l1[i + n] == huge_entry(s)) n++;
+  return n << SCVGC_ARENA_SHIFT;
+}
+
+static void l1_set(uintptr_t base, size_t len, scvgc_arena_t *v) {
+  for (size_t off = 0; off < len; off += SCVGC_ARENA_SIZE)
+    __atomic_store_n(&scvgc_arena_l1[(base + off) >> SCVGC_ARENA_SHIFT], v, __ATOMIC_RELEASE);
+}
+
+/* Clear the entries of an unmapped range that still name tomb_span: the kernel may have
+ * handed the range to an arena or a huge block since, which set entries of their own. */
+static void l1_clear_tomb(uintptr_t base, size_t len) {
+  for (size_t off = 0; off < len; off += SCVGC_ARENA_SIZE) {
+    scvgc_arena_t **e = &scvgc_arena_l1[(base + off) >> SCVGC_ARENA_SHIFT];
+    if (*e == huge_entry(&tomb_span)) __atomic_store_n(e, NULL, __ATOMIC_RELEASE);
+  }
+}
+
+scvgc_span_t *scvgc_heap_alloc_huge(size_t np, size_t align, void *meta) {
+  if (np == 0 || np > (SCVGC_MAX_REQUEST >> SCVGC_PAGE_SHIFT) || align > SCVGC_MAX_ALIGN) return NULL;
+  size_t bytes = np << SCVGC_PAGE_SHIFT;
+  size_t resv = (bytes + SCVGC_ARENA_SIZE - 1) & ~(SCVGC_ARENA_SIZE - 1);
+  char *mem = scvgc_sys_map_huge(bytes, resv, align > SCVGC_ARENA_SIZE ? align : SCVGC_ARENA_SIZE);
+  if (!mem) return NULL;
+  scvgc_lock(&heap.lock);
+  scvgc_span_t *s = scvgc_spanstruct_alloc();
+  if (!s) {
+    scvgc_unlock(&heap.lock);
+    scvgc_sys_unmap(mem, resv);
+    return NULL;
+  }
+  s->base = (uintptr_t)mem;
+  s->npages = np;
+  s->unused_since = 0;
+  init_inuse(s, SCVGC_SPAN_LARGE, 0, meta);
+  s->needzero = 0; /* fresh from the OS */
+  s->next = heap.huge;
+  if (heap.huge) heap.huge->prev = s;
+  heap.huge = s;
+  __atomic_thread_fence(__ATOMIC_RELEASE); /* identity before the map, as in take() */
+  l1_set(s->base, resv, huge_entry(s));
+  heap.huge_pages += np;
+  heap.large_nalloc++;
+  heap.large_bytes += bytes;
+  publish_inuse();
+  scvgc_unlock(&heap.lock);
+  return s;
+}
+
+/* U3, under the lock: huge span s is freed; what to give back is left in *g. */
+static void huge_unlink_locked(scvgc_span_t *s, huge_gone_t *g) {
+  g->base = s->base;
+  g->resv = huge_resv(s);
+  if (s->prev) s->prev->next = s->next;
+  else heap.huge = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  heap.huge_pages -= s->npages;
+  heap.large_nfree++;
+  heap.large_bytes -= s->npages << SCVGC_PAGE_SHIFT;
+  publish_inuse();
+  l1_set(g->base, g->resv, huge_entry(&tomb_span));
+  s->meta = NULL;
+  __atomic_store_n(&s->sweepgen, scvgc_sweepgen_now(), __ATOMIC_RELEASE); /* sweep.c S2 */
+  scvgc_spanstruct_free(s);
+}
+
+/* U3, U4, with no lock held: give a freed huge block's memory back. */
+static void huge_release(const huge_gone_t *g) {
+  if (g->resv > SCVGC_ARENA_SIZE)
+    scvgc_sys_unmap((void *)(g->base + SCVGC_ARENA_SIZE), g->resv - SCVGC_ARENA_SIZE);
+  scvgc_sys_decommit((void *)g->base, SCVGC_ARENA_SIZE);
+  scvgc_lock(&heap.lock);
+  l1_clear_tomb(g->base + SCVGC_ARENA_SIZE, g->resv - SCVGC_ARENA_SIZE);
+  uintptr_t old = heap.tomb[heap.tomb_next];
+  heap.tomb[heap.tomb_next] = g->base;
+  heap.tomb_next = (heap.tomb_next + 1) % HUGE_TOMBS;
+  if (old) l1_set(old, SCVGC_ARENA_SIZE, NULL); /* before the unmap: no one maps it meanwhile */
+  scvgc_unlock(&heap.lock);
+  if (old) scvgc_sys_unmap((void *)old, SCVGC_ARENA_SIZE);
+}
+
+bool scvgc_heap_move_huge(scvgc_span_t *s, size_t np) {
+  if (np == 0 || np > (SCVGC_MAX_REQUEST >> SCVGC_PAGE_SHIFT) || !is_huge(s)) return false;
+  size_t bytes = np << SCVGC_PAGE_SHIFT;
+  size_t resv = (bytes + SCVGC_ARENA_SIZE - 1) & ~(SCVGC_ARENA_SIZE - 1);
+  char *mem = scvgc_sys_reserve(resv, SCVGC_ARENA_SIZE);
+  if (!mem) return false;
+  size_t len = s->npages << SCVGC_PAGE_SHIFT; /* s is ours: it does not change meanwhile */
+  if (bytes <= len || !scvgc_sys_recommit(mem + len, bytes - len)) { /* the growth, charged */
+    scvgc_sys_unmap(mem, resv);
+    return false;
+  }
+  /* Under the lock, so that no collection sees the block half moved: its old entries go
+   * NULL before the pages move (nobody else may use the object meanwhile), the new ones
+   * name it once s says where it is (U2). */
+  scvgc_lock(&heap.lock);
+  uintptr_t old = s->base;
+  size_t oldresv = huge_resv(s);
+  l1_set(old, oldresv, NULL);
+  if (!scvgc_sys_move((void *)old, len, mem)) {
+    l1_set(old, oldresv, huge_entry(s));
+    scvgc_unlock(&heap.lock);
+    scvgc_sys_unmap(mem + len, resv - len); /* [mem, mem + len) may be a hole now: not ours */
+    return false;
+  }
+  s->base = (uintptr_t)mem;
+  s->bump = s->base;
+  s->npages = np;
+  s->limit = s->base + bytes;
+  s->elemsize = (uint32_t)bytes;
+  heap.huge_pages += np - (len >> SCVGC_PAGE_SHIFT);
+  heap.large_bytes += bytes - len;
+  publish_inuse();
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  l1_set(s->base, resv, huge_entry(s));
+  scvgc_unlock(&heap.lock);
+  if (oldresv > len) scvgc_sys_unmap((void *)(old + len), oldresv - len); /* its PROT_NONE tail */
+  return true;
+}
+
+/* realloc in place inside the reservation (U1): the pages past np become PROT_NONE, or
+ * PROT_NONE pages become the block's. */
+static bool huge_resize_locked(scvgc_span_t *s, size_t np) {
+  uintptr_t end = s->base + (s->npages << SCVGC_PAGE_SHIFT), nend = s->base + (np << SCVGC_PAGE_SHIFT);
+  if (np == 0 || nend > s->base + huge_resv(s)) return false;
+  if (nend > end && !scvgc_sys_recommit((void *)end, nend - end)) return false;
+  if (nend < end) scvgc_sys_decommit((void *)nend, end - nend);
+  heap.huge_pages = heap.huge_pages - s->npages + np;
+  heap.large_bytes = heap.large_bytes - (s->npages << SCVGC_PAGE_SHIFT) + (np << SCVGC_PAGE_SHIFT);
+  s->npages = np;
+  s->limit = nend;
+  s->elemsize = (uint32_t)(np << SCVGC_PAGE_SHIFT);
+  publish_inuse();
+  return true;
 }
 
 /* ---- the scavenger's release (H8) ----------------------------------------------------- */
@@ -705,8 +928,8 @@ void scvgc_heap_stats(scvgc_heapstat_t *hs) {
 }
 
 void scvgc_heap_stats_locked(scvgc_heapstat_t *hs) {
-  hs->sys = heap.sys;
-  hs->inuse_pages = heap.inuse_pages;
+  hs->sys = heap.sys + (heap.huge_pages << SCVGC_PAGE_SHIFT); /* huge blocks: what is mapped */
+  hs->inuse_pages = heap.inuse_pages + heap.huge_pages;
   hs->released_pages = heap.released_pages;
   hs->inspan_released = atomic_load_explicit(&scvgc_inspan_released, memory_order_relaxed);
   hs->large_nalloc = heap.large_nalloc;
@@ -721,10 +944,16 @@ size_t scvgc_heap_free_spans(void) {
   return n;
 }
 
-typedef struct { size_t inspan, bits; } inuse_check_t;
+typedef struct { size_t inspan, bits, huge_pages; } inuse_check_t;
 
 static void check_inuse(scvgc_span_t *s, void *arg) {
   inuse_check_t *c = arg;
+  if (is_huge(s)) { /* U1, U2 */
+    SCVGC_CHECK(s->base % SCVGC_ARENA_SIZE == 0 && s->state == SCVGC_SPAN_LARGE);
+    SCVGC_CHECK(huge_resv(s) >= s->npages << SCVGC_PAGE_SHIFT && !s->relmask);
+    c->huge_pages += s->npages;
+    return;
+  }
   c->bits += released_count(s->base, s->npages); /* H6: none on in-use pages */
   SCVGC_CHECK(!s->relmask || (s->state == SCVGC_SPAN_SMALL && !s->owner)); /* central.c R2 */
   SCVGC_CHECK(s->npages <= 32 || !s->relmask);
@@ -761,9 +990,10 @@ void scvgc_heap_check(void) {
   SCVGC_CHECK(spans == heap.nfree_spans);
   SCVGC_CHECK(pages == heap.free_pages);
   SCVGC_CHECK(pages + heap.releasing_pages + heap.inuse_pages == heap.sys >> SCVGC_PAGE_SHIFT);
-  inuse_check_t c = {0, 0};
+  inuse_check_t c = {0, 0, 0};
   scvgc_heap_foreach_span(check_inuse, &c);
   SCVGC_CHECK(c.bits == 0);
+  SCVGC_CHECK(c.huge_pages == heap.huge_pages);
   SCVGC_CHECK(c.inspan == atomic_load(&scvgc_inspan_released));
   scvgc_unlock(&heap.lock);
 }

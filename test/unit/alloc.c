@@ -212,3 +212,111 @@ Test(alloc, a_new_object_holds_no_stale_free_list_link, .init = mode_off) {
   cr_assert_null(c[0]);
   cr_assert_null(c[1]);
 }
+
+/* ---- huge blocks (pageheap.c U1-U4) --------------------------------------------------- */
+
+static size_t rss_pages(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long size = 0, rss = 0;
+  cr_assert_not_null(f);
+  cr_assert_eq(fscanf(f, "%lu %lu", &size, &rss), 2);
+  fclose(f);
+  return rss;
+}
+
+/* The first of 4, 2, 1 GiB that the overcommit policy grants (untouched). */
+static char *granted_huge(size_t *n) {
+  for (*n = (size_t)4 << 30; *n >= (size_t)1 << 30; *n /= 2) {
+    char *p = scvgc_malloc(*n);
+    if (p) return p;
+  }
+  cr_skip_test("not even 1 GiB is granted here");
+  return NULL;
+}
+
+Test(alloc, a_granted_untouched_huge_block_costs_kilobytes_of_metadata, .init = mode_off) {
+  scvgc_free(scvgc_malloc(100)); /* the heap's first arena, before counting */
+  size_t meta0 = atomic_load(&scvgc_gc_sys), rss0 = rss_pages(), n;
+  char *p = granted_huge(&n);
+  /* one span struct and 8 bytes of L1 per 64 MiB, not an arena table per 64 MiB (which was
+   * 65 KiB mapped and 1 KiB + 8 bytes per page of the block written) */
+  cr_assert_lt(atomic_load(&scvgc_gc_sys) - meta0, 64 << 10, "metadata grew by %zu bytes",
+               atomic_load(&scvgc_gc_sys) - meta0);
+  cr_assert_lt(rss_pages() - rss0, 256, "RSS grew by %zu pages", rss_pages() - rss0);
+  cr_assert_eq((uintptr_t)p % SCVGC_ARENA_SIZE, 0);
+  cr_assert_eq(scvgc_span_inuse((uintptr_t)p), scvgc_span_inuse((uintptr_t)p + n - 1));
+  cr_assert_eq(scvgc_span_inuse((uintptr_t)p + n / 2)->base, (uintptr_t)p);
+  cr_assert_null(scvgc_span_inuse((uintptr_t)p + n)); /* the reservation's PROT_NONE tail */
+  cr_assert_geq(scvgc_usable_size(p), n);
+  p[0] = 1;
+  p[n - 1] = 2;
+  scvgc_heap_check();
+  scvgc_free(p);
+  cr_assert_null(scvgc_span_inuse((uintptr_t)p));
+  scvgc_heap_check();
+}
+
+Test(alloc, a_huge_block_freed_twice_is_diagnosed, .init = quiet_off) {
+  size_t n;
+  char *p = granted_huge(&n);
+  scvgc_free(p);
+  cr_assert(scvgc_owns(p)); /* U4: a tombstone, not glibc's */
+  scvgc_free(p);
+  cr_assert_stderr_neq_str("");
+}
+
+Test(alloc, a_huge_block_reallocs_in_place_within_its_reservation, .init = mode_off) {
+  size_t n = SCVGC_HUGE_MIN + (1 << 20);
+  char *p = scvgc_malloc(n);
+  cr_assert_not_null(p);
+  p[0] = 7;
+  p[n - 1] = 9;
+  char *q = scvgc_realloc(p, n + (8 << 20)); /* the reservation is 64 MiB chunks */
+  cr_assert_eq(q, p);
+  cr_assert(q[0] == 7 && q[n - 1] == 9);
+  q[n + (8 << 20) - 1] = 3;
+  q = scvgc_realloc(q, 1 << 20);
+  cr_assert_eq(q, p);
+  cr_assert_eq(q[0], 7);
+  scvgc_heap_check();
+  scvgc_free(q);
+}
+
+Test(alloc, alignments_above_max_align_fail_with_enomem_and_below_are_honoured, .init = mode_off) {
+  for (int k = 27; k <= 46; k++) {
+    errno = EDOM;
+    char *p = scvgc_memalign((size_t)1 << k, 10);
+    if (((size_t)1 << k) > SCVGC_MAX_ALIGN) {
+      cr_assert_null(p, "alignment 2^%d", k);
+      cr_assert_eq(errno, ENOMEM);
+      continue;
+    }
+    cr_assert_not_null(p, "alignment 2^%d", k);
+    cr_assert_eq(errno, EDOM, "alignment 2^%d: errno changed", k);
+    cr_assert_eq((uintptr_t)p % ((uintptr_t)1 << k), 0);
+    p[9] = 1;
+    scvgc_free(p);
+  }
+  scvgc_heap_check();
+}
+
+Test(alloc, a_huge_block_grown_past_its_reservation_moves_its_pages_not_copies_them, .init = mode_off) {
+  size_t n = SCVGC_HUGE_MIN, m = (size_t)2 << 30;
+  char *p = scvgc_malloc(n);
+  cr_assert_not_null(p);
+  memset(p, 7, 4096);
+  p[n - 1] = 9;
+  size_t rss0 = rss_pages();
+  char *q = scvgc_realloc(p, m);
+  if (!q) cr_skip_test("2 GiB not granted here");
+  /* a copy would have written the 256 MiB into the new block: 65536 pages */
+  cr_assert_lt(rss_pages() - rss0, 1024, "RSS grew by %zu pages", rss_pages() - rss0);
+  cr_assert(q[0] == 7 && q[4095] == 7 && q[n - 1] == 9 && q[n] == 0 && q[m - 1] == 0);
+  cr_assert_eq(scvgc_span_inuse((uintptr_t)q + m - 1)->base, (uintptr_t)q);
+  cr_assert_geq(scvgc_usable_size(q), m);
+  if (q != p) cr_assert_null(scvgc_span_inuse((uintptr_t)p));
+  q[m - 1] = 1;
+  scvgc_heap_check();
+  scvgc_free(q);
+  scvgc_heap_check();
+}

@@ -172,3 +172,55 @@ Test(mark, library_threads_are_registered_and_block_every_signal) {
   while (!atomic_load(&lt_checked)) sched_yield();
   cr_expect_eq(atomic_load(&lt_unblocked), 0, "%d signals left unblocked", atomic_load(&lt_unblocked));
 }
+
+/* ---- large objects are read over their touched pages (os.c scvgc_sys_touched) ---------- */
+
+typedef struct { uintptr_t lo[64], hi[64]; int n; } runs_t;
+
+static void note_run(void *arg, uintptr_t lo, uintptr_t hi) {
+  runs_t *r = arg;
+  cr_assert_lt(r->n, 64);
+  r->lo[r->n] = lo;
+  r->hi[r->n++] = hi;
+}
+
+/* 64 MiB never touched but for OS pages 3, 1000 and 1001 (and one page only read, which maps
+ * the zero page): the walk gives exactly the written pages, cut to the range asked. */
+static void touched_pages_case(bool scan) {
+  size_t len = (size_t)64 << 20;
+  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq(m, MAP_FAILED);
+  madvise(m, len, MADV_NOHUGEPAGE); /* one written byte must not fault in 2 MiB */
+  m[3 * 4096 + 5] = 1;
+  m[1000 * 4096] = 1;
+  m[1001 * 4096 + 4095] = 1;
+  volatile char sink = m[5000 * 4096]; /* the zero page: PAGEMAP_SCAN skips it */
+  (void)sink;
+  scvgc_sys_pagemap_scan(scan);
+  runs_t r = {.n = 0};
+  uintptr_t lo = (uintptr_t)m + 3 * 4096 + 100; /* not page aligned: runs are clipped */
+  scvgc_object_words(lo, (uintptr_t)m + len, note_run, &r);
+  size_t bytes = 0;
+  bool saw3 = false, saw1000 = false;
+  for (int i = 0; i < r.n; i++) {
+    cr_assert(r.lo[i] >= lo && r.hi[i] <= (uintptr_t)m + len && r.lo[i] < r.hi[i]);
+    bytes += r.hi[i] - r.lo[i];
+    saw3 |= r.lo[i] == lo;
+    saw1000 |= r.lo[i] <= (uintptr_t)m + 1000 * 4096 && r.hi[i] >= (uintptr_t)m + 1002 * 4096;
+  }
+  cr_assert(saw3 && saw1000, "the written pages were not all given (%d runs)", r.n);
+  cr_assert_leq(bytes, 4 * 4096, "%zu bytes given of 3 written pages", bytes);
+  scvgc_sys_pagemap_scan(true);
+  munmap(m, len);
+}
+
+Test(mark, a_large_object_is_read_over_its_written_pages_only_pagemap_scan) { touched_pages_case(true); }
+Test(mark, a_large_object_is_read_over_its_written_pages_only_pagemap_file) { touched_pages_case(false); }
+
+Test(mark, a_small_object_is_read_whole) {
+  char buf[4096];
+  runs_t r = {.n = 0};
+  scvgc_object_words((uintptr_t)buf, (uintptr_t)buf + sizeof buf, note_run, &r);
+  cr_assert_eq(r.n, 1);
+  cr_assert(r.lo[0] == (uintptr_t)buf && r.hi[0] == (uintptr_t)buf + sizeof buf);
+}
