@@ -132,7 +132,7 @@ scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc) {
                                                   x & ~(SCVGC_XF_CENTRAL | SCVGC_XF_UNLINKED),
                                                   memory_order_acq_rel, memory_order_relaxed))
       ;
-    s->owner = tc;
+    SCVGC_RACY_STORE(s->owner, tc);
     scvgc_unlock(&c->lock);
     scvgc_sweep_cache(s); /* swept before it is used (sweep.c), in place: tc owns it now */
     return s;
@@ -140,7 +140,7 @@ scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc) {
   scvgc_unlock(&c->lock);
   s = new_span(cls);
   if (s) {
-    s->owner = tc;
+    SCVGC_RACY_STORE(s->owner, tc);
     scvgc_sweep_cache(s);
     scvgc_sweep_credit(s->npages);
   }
@@ -159,7 +159,7 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
   s->next = s->prev = NULL;
   s->freelist = list;
   s->nfreelist = nlist;
-  s->owner = NULL;
+  SCVGC_RACY_STORE(s->owner, NULL);
   s->nalloc = nalloc;
   s->scavenged = 0;
   uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
@@ -212,7 +212,9 @@ void scvgc_central_remote_free(scvgc_span_t *s, void *p) { scvgc_central_remote_
 
 void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uint32_t n) {
   central_t *c = &central[s->cls]; /* stable: the objects are still allocated, so s is s */
-  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
+  /* acquire, the failed CAS too: with CENTRAL seen in x, the read of s->nalloc below must
+   * see the value written before CENTRAL was published (C3). A plain mov on x86-64. */
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_acquire), nx;
   enum { NONE, NOTIFY, QUEUE } todo;
   do {
     scvgc_link_set(tail, (void *)(x & SCVGC_XF_PTRMASK));
@@ -229,7 +231,7 @@ void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uin
       todo = QUEUE;
     }
   } while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_acq_rel,
-                                                  memory_order_relaxed));
+                                                  memory_order_acquire));
   if (todo == NOTIFY) {
     notify(c, s);
   } else if (todo == QUEUE) { /* C5: the owner waits for us, so owner and its cache stay */
@@ -265,7 +267,7 @@ void *scvgc_span_carve(scvgc_span_t *s) {
   for (uintptr_t i = 1; i < n; i++, p += s->elemsize) scvgc_link_set(p, p + s->elemsize);
   scvgc_link_set(p, NULL);
   s->bump += n * s->elemsize;
-  s->ncarved += (uint32_t)n;
+  SCVGC_RACY_STORE(s->ncarved, s->ncarved + (uint32_t)n);
   return first;
 }
 

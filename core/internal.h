@@ -34,6 +34,11 @@
  * uninitialised words): in a sanitizer build those reads are deliberate, not bugs. */
 #define SCVGC_NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
 #define likely(x) __builtin_expect(!!(x), 1)
+/* A field that threads read (or write) with no lock and no ordering by design says so at
+ * its definition, and its racy accesses go through these: relaxed atomics, a plain mov on
+ * x86-64 (no locked instruction), visible to the reader and to ThreadSanitizer. */
+#define SCVGC_RACY_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define SCVGC_RACY_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* Debug checks (SCVGC_DEBUG=1 at build time): assertions on preconditions and the
@@ -170,12 +175,18 @@ typedef struct scvgc_span {
   /* Ownership (small spans). owner is the cache that took the span, NULL while central.
    * Only the owning thread sets it to NULL (release); only a thread holding the central
    * lock of the class sets it from NULL (take). So "owner == my cache" read by my own
-   * thread is never racy, and the owner's fields below need no lock. */
+   * thread is never racy, and the owner's fields below need no lock. Any thread freeing
+   * an object of the span reads owner with no lock (free's fast path): the answer matters
+   * only as "== my cache", which no other thread can make true or false, so the race is by
+   * design and its accesses are SCVGC_RACY_* (the queuer's read, C5, is ordered). */
   struct scvgc_tcache *owner;
   void *freelist;     /* objects freed by the owner (owned) or held by central (central
                          lock); linked through word 0 */
   uint32_t nfreelist; /* length of freelist */
-  uint32_t ncarved;   /* objects ever taken from [base, bump): outside the bump region */
+  uint32_t ncarved;   /* objects ever taken from [base, bump): outside the bump region.
+                         Grows only, by the owner; a free by another thread reads it racily
+                         (SCVGC_RACY_*): its object was carved before it was handed over,
+                         so any value it sees already counts that slot */
 
   uintptr_t npages;   /* length in pages */
   uintptr_t bump;     /* next never-used slot; [bump, limit) is free and on no list */
@@ -333,7 +344,8 @@ typedef struct {
                              base itself is the address of the span's first object, and
                              this cache is scanned as a root (TLS) */
   scvgc_span_t *span;     /* the span this cache allocates from in this class, or NULL */
-  uint64_t nalloc;        /* objects of this class handed out by this thread (stats) */
+  uint64_t nalloc;        /* objects of this class handed out by this thread (stats: the
+                             owner counts with scvgc_stat_inc, readers load it racily) */
   scvgc_span_t *partial;  /* owned spans with objects on their freelist (or being freed) */
   scvgc_span_t *full;     /* owned spans with no free object as last seen */
   uint32_t partial_pages; /* pages of the spans on partial (tcache.c T6) */
@@ -356,12 +368,16 @@ typedef struct scvgc_tcache {
   _Atomic(scvgc_span_t *) xspans; /* owned full spans that got a remote free (lock-free
                                      stack through span->xnext; pushed by other threads,
                                      drained by the owner) */
-  uint64_t nfree;     /* small objects freed by this thread, any class (stats) */
+  uint64_t nfree;     /* small objects freed by this thread, any class (stats, as nalloc) */
   uint32_t state;     /* SCVGC_TC_*; the owning thread only */
   uint32_t flushgen;  /* the heap's sweepgen when this cache last flushed: the owner
                          flushes at its first allocation after a cycle (tcache.c T5) */
   struct scvgc_tcache *rnext, *rprev; /* registry of live caches (registry lock) */
 } scvgc_tcache_t;
+
+/* A statistics counter of the calling thread's cache (T2): only it writes, stats readers
+ * load it racily; a relaxed store of the owner's plain read + 1, no locked instruction. */
+static inline void scvgc_stat_inc(uint64_t *c) { SCVGC_RACY_STORE(*c, *c + 1); }
 
 /* The calling thread's cache: static TLS, initial-exec (no allocation, no lock). */
 extern __thread scvgc_tcache_t scvgc_tc SCVGC_HIDDEN

@@ -289,7 +289,7 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   s->next = s->prev = NULL;
   s->cls = (uint8_t)cls;
   s->meta = meta;
-  s->owner = NULL;
+  SCVGC_RACY_STORE(s->owner, NULL);
   s->freelist = NULL;
   s->where = 0;
   s->nalloc = 0;
@@ -407,7 +407,7 @@ static void free_locked(scvgc_span_t *s, uint64_t now) {
     heap.large_bytes -= s->npages << SCVGC_PAGE_SHIFT;
   }
   s->cls = 0;
-  s->owner = NULL;
+  SCVGC_RACY_STORE(s->owner, NULL);
   s->meta = NULL;
   __atomic_store_n(&s->sweepgen, scvgc_sweepgen_now(), __ATOMIC_RELEASE); /* sweep.c S2 */
   s->unused_since = now;
