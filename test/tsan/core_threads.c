@@ -51,6 +51,7 @@ __attribute__((format(printf, 1, 2))) static void failf(const char *fmt, ...) {
 }
 
 static int nfailed;
+static const char *mode_name;
 
 static void run_case(const char *name, void (*fn)(void)) {
   unsigned long r0 = atomic_load(&tsan_reports);
@@ -67,10 +68,11 @@ static void run_case(const char *name, void (*fn)(void)) {
   int bad = atomic_load(&case_failed);
   double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   if (races || bad) {
-    printf("FAIL: %s (%lu TSan reports, %d failed checks, %.1f s)\n", name, races, bad, s);
+    printf("FAIL: %s (SCVGC_MODE=%s; %lu TSan reports, %d failed checks, %.1f s)\n", name,
+           mode_name, races, bad, s);
     nfailed++;
   } else {
-    printf("PASS: %s (%.1f s)\n", name, s);
+    printf("PASS: %s (SCVGC_MODE=%s; %.1f s)\n", name, mode_name, s);
   }
   fflush(stdout);
 }
@@ -360,15 +362,15 @@ static void case_stats(void) {
 }
 
 int main(int argc, char **argv) {
-  const char *mode = argc > 1 ? argv[1] : "off";
-  setenv("SCVGC_MODE", mode, 1); /* read at the first allocation */
+  mode_name = argc > 1 ? argv[1] : "off";
+  setenv("SCVGC_MODE", mode_name, 1); /* read at the first allocation */
   setenv("SCVGC_REPORT", "none", 1);
   setenv("SCVGC_GOGC", "off", 1);
   scvgc_free(scvgc_malloc(16)); /* the main thread's cache, and the core, set up */
-  run_case("tsan: ring of threads freeing each other's objects (remote frees, xspans)", case_ring);
-  run_case("tsan: rounds of threads exiting with live objects (exit flush, central, C3)", case_churn);
-  run_case("tsan: free bursts with remote frees into the same spans (T6)", case_burst);
-  run_case("tsan: calloc, and realloc by a thread that does not own the object", case_realloc);
-  run_case("tsan: statistics read while threads allocate; nothing live at the end", case_stats);
+  run_case("ring of threads freeing each other's objects (remote frees, xspans)", case_ring);
+  run_case("rounds of threads exiting with live objects (exit flush, central, C3)", case_churn);
+  run_case("free bursts with remote frees into the same spans (T6)", case_burst);
+  run_case("calloc, and realloc by a thread that does not own the object", case_realloc);
+  run_case("statistics read while threads allocate; nothing live at the end", case_stats);
   return nfailed ? 1 : 0;
 }
