@@ -55,7 +55,8 @@
 
 typedef struct {
   scvgc_lock_t lock;
-  scvgc_span_t *partial; /* doubly linked through next/prev */
+  scvgc_span_t *partial; /* doubly linked through next/prev. The scavenger peeks at the
+                            head with no lock (empty or not), so it is stored SCVGC_RACY */
   size_t npartial;
   uint64_t unlinks;      /* spans unlinked from partial so far: the scavenger's cursor is
                             still on the list while this has not moved */
@@ -68,14 +69,14 @@ static void link_partial(central_t *c, scvgc_span_t *s) {
   s->prev = NULL;
   s->next = c->partial;
   if (c->partial) c->partial->prev = s;
-  c->partial = s;
+  SCVGC_RACY_STORE(c->partial, s);
   s->where = 1;
   c->npartial++;
 }
 
 static void unlink_partial(central_t *c, scvgc_span_t *s) {
   if (s->prev) s->prev->next = s->next;
-  else c->partial = s->next;
+  else SCVGC_RACY_STORE(c->partial, s->next);
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
   s->where = 0;
@@ -97,7 +98,7 @@ static void unpark(scvgc_span_t *s) {
   }
   atomic_fetch_sub_explicit(&scvgc_inspan_released, (size_t)__builtin_popcountll(s->relmask),
                             memory_order_relaxed);
-  s->relmask = 0;
+  SCVGC_RACY_STORE(s->relmask, 0);
 }
 
 /* Return a wholly free span to the page heap. Central lock of its class held. */
@@ -160,7 +161,7 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
   s->freelist = list;
   s->nfreelist = nlist;
   SCVGC_RACY_STORE(s->owner, NULL);
-  s->nalloc = nalloc;
+  SCVGC_RACY_STORE(s->nalloc, nalloc);
   s->scavenged = 0;
   uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
   bool has_free;
@@ -222,7 +223,7 @@ void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uin
     todo = NONE;
     if (x & SCVGC_XF_CENTRAL) {
       if (!(x & SCVGC_XF_NOTIFY) &&
-          ((x & SCVGC_XF_UNLINKED) || SCVGC_XF_COUNT(nx) == s->nalloc)) {
+          ((x & SCVGC_XF_UNLINKED) || SCVGC_XF_COUNT(nx) == SCVGC_RACY_LOAD(s->nalloc))) {
         nx |= SCVGC_XF_NOTIFY;
         todo = NOTIFY;
       }
@@ -294,7 +295,7 @@ static bool grab_xfree(scvgc_span_t *s) {
   scvgc_link_set(t, s->freelist);
   s->freelist = l;
   s->nfreelist += n;
-  s->nalloc -= n;
+  SCVGC_RACY_STORE(s->nalloc, s->nalloc - n); /* pushers read it racily: see nalloc */
   return own;
 }
 
@@ -364,7 +365,7 @@ static size_t scav_span(central_t *c, scvgc_span_t *s, bool *gone) {
                         (uintptr_t)(k - j) << SCVGC_OSPAGE_SHIFT);
       j = k;
     }
-    s->relmask = all;
+    SCVGC_RACY_STORE(s->relmask, all);
     n = (size_t)__builtin_popcountll(newm);
     atomic_fetch_add_explicit(&scvgc_inspan_released, n, memory_order_relaxed);
   }

@@ -192,7 +192,11 @@ typedef struct scvgc_span {
   uintptr_t bump;     /* next never-used slot; [bump, limit) is free and on no list */
   uint32_t nalloc;    /* central spans: objects outside freelist and bump at release; the
                          span is wholly free when its xfree count reaches it (central.c C3).
-                         Written before XF_CENTRAL is published, read after observing it. */
+                         Written before XF_CENTRAL is published, read after observing it.
+                         A remote free reads it with no lock while the scavenger (R3,
+                         NOTIFY set first) or a release (CENTRAL not yet set) may be writing
+                         it; the CAS that would act on that value then fails, since x has
+                         changed, and the value is dropped: SCVGC_RACY_* by design */
   uint32_t sweepgen;  /* against the heap's sweep generation: the state table is in sweep.h;
                          moved by CAS (sweep.c S2), read with no lock */
   /* links: page heap free lists (heap lock), central partial list (central lock), or the
@@ -213,7 +217,10 @@ typedef struct scvgc_span {
                            span is released — madvised and not written since, so it reads
                            zero and is not resident — and every slot overlapping it is free;
                            such a slot below bump is *parked*: on no list (central.c R1-R3).
-                           0 for an owned span (R2). At most 64 OS pages per small span. */
+                           0 for an owned span (R2). At most 64 OS pages per small span.
+                           A free by a thread that does not own the span reads it with no
+                           lock (alloc_fast.h): no bit of an allocated slot's pages is ever
+                           set (R1), so a racy read cannot mislead it: SCVGC_RACY_* */
   uintptr_t npreleased; /* FREE: how many of its pages have the released bit set (H7), kept
                            through coalescing and splitting (heap lock) */
   uint8_t releasing;    /* FREE, off the free lists while the scavenger madvises its pages
@@ -233,7 +240,10 @@ typedef struct scvgc_arena {
                                                    page of a free span; other entries may be
                                                    stale: callers check the bounds. */
   uint64_t released[SCVGC_ARENA_PAGES / 64];    /* page is released to the OS (reads zero,
-                                                   not resident); heap lock */
+                                                   not resident); heap lock. A scavenger's
+                                                   batch reads its own pages' bits without
+                                                   it (pageheap.c H8), beside bits that the
+                                                   lock holder rewrites: stored SCVGC_RACY */
 } scvgc_arena_t;
 
 extern scvgc_arena_t *scvgc_arena_l1[SCVGC_L1_ENTRIES] SCVGC_HIDDEN;

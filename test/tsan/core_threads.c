@@ -86,6 +86,29 @@ static pthread_t spawn(void *(*fn)(void *), void *arg) {
   return t;
 }
 
+/* The scavenger's passes, as its thread runs them (scavenge.c), every millisecond while a
+ * case runs: free spans' pages and the free OS pages of central spans released (central.c
+ * R1-R3) while other threads free into those spans and take them. */
+static _Atomic int scav_stop;
+static void *scavenger(void *arg) {
+  (void)arg;
+  struct timespec ms = {0, 1000000};
+  while (!atomic_load(&scav_stop)) {
+    scvgc_scavenged_t out;
+    scvgc_scavenge_pass(scvgc_clock(), true, &out);
+    nanosleep(&ms, NULL);
+  }
+  return NULL;
+}
+static pthread_t scavenger_start(void) {
+  atomic_store(&scav_stop, 0);
+  return spawn(scavenger, NULL);
+}
+static void scavenger_stop(pthread_t t) {
+  atomic_store(&scav_stop, 1);
+  pthread_join(t, NULL);
+}
+
 /* ---- objects with a checked pattern ------------------------------------------------------
  * Word 0: the size, word 1: the address mangled, then bytes that depend on the address (the
  * first 512 and the last 16 bytes of a large one: TSan makes every byte costly). */
@@ -224,15 +247,27 @@ static void *churn_worker(void *arg) {
     }
   }
   free(mine);
+  if (me % 3 == 2) {
+    /* a thread whose cache is gone (its exit flush ran, as when another key's destructor
+     * runs after ours) still allocates: each object from a span borrowed from central (T4) */
+    scvgc_tcache_thread_exit();
+    for (int k = 0; k < 40; k++) {
+      void *p = new_obj(16 + (size_t)(rnd(&r) % 3000));
+      if (k & 1) check_free(p);
+      else if ((p = atomic_exchange(&churn_left[me][k], p))) check_free(p);
+    }
+  }
   return NULL; /* the exit flush hands the spans with live objects to central */
 }
 
 static void case_churn(void) {
+  pthread_t sc = scavenger_start();
   for (int round = 0; round < CHURN_ROUNDS; round++) {
     pthread_t t[CHURN_NT];
     for (int i = 0; i < CHURN_NT; i++) t[i] = spawn(churn_worker, (void *)(intptr_t)(i << 8 | round));
     for (int i = 0; i < CHURN_NT; i++) pthread_join(t[i], NULL);
   }
+  scavenger_stop(sc);
   drain_boxes(&churn_left[0][0], CHURN_NT * CHURN_OBJS);
 }
 
@@ -268,6 +303,7 @@ static void *burst_worker(void *arg) {
 
 static void case_burst(void) {
   pthread_barrier_init(&burst_bar, NULL, BURST_NT);
+  pthread_t sc = scavenger_start();
   for (int rep = 0; rep < 3; rep++) {
     pthread_t t[BURST_NT];
     for (int i = 0; i < BURST_NT; i++) t[i] = spawn(burst_worker, (void *)(intptr_t)i);
@@ -275,6 +311,7 @@ static void case_burst(void) {
     drain_boxes(&burst_objs[0][0], BURST_NT * BURST_OBJS);
     drain_boxes(&burst_after[0][0], BURST_NT * 64);
   }
+  scavenger_stop(sc);
   pthread_barrier_destroy(&burst_bar);
 }
 
@@ -368,8 +405,8 @@ int main(int argc, char **argv) {
   setenv("SCVGC_GOGC", "off", 1);
   scvgc_free(scvgc_malloc(16)); /* the main thread's cache, and the core, set up */
   run_case("ring of threads freeing each other's objects (remote frees, xspans)", case_ring);
-  run_case("rounds of threads exiting with live objects (exit flush, central, C3)", case_churn);
-  run_case("free bursts with remote frees into the same spans (T6)", case_burst);
+  run_case("rounds of threads exiting with live objects, late allocations after the exit flush, the scavenger releasing central pages (T4, C3, R1-R3)", case_churn);
+  run_case("free bursts with remote frees into the same spans, the scavenger running (T6)", case_burst);
   run_case("calloc, and realloc by a thread that does not own the object", case_realloc);
   run_case("statistics read while threads allocate; nothing live at the end", case_stats);
   return nfailed ? 1 : 0;
