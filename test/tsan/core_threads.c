@@ -10,6 +10,8 @@
  * also run the heap, central and cache checkers at their ends), or when TSan reported
  * anything while it ran (__tsan_on_report counts the reports). Exit status: 0 when every case
  * passed, 1 otherwise; TSan's own exit code (66, __tsan_default_options) when it reported.
+ * Each case's name goes to stderr as "case: NAME" before it starts, so a crash (a checker
+ * aborts with a trap) or a hang can be put down to its case.
  *
  * Collect mode is not run here: its stop-the-world is ptrace-based (stw.c), which stops
  * TSan's own background thread too and gives TSan no happens-before edge between the
@@ -54,6 +56,7 @@ static int nfailed;
 static const char *mode_name;
 
 static void run_case(const char *name, void (*fn)(void)) {
+  fprintf(stderr, "case: %s\n", name); /* for tsan.sh to name a case that crashed or hung */
   unsigned long r0 = atomic_load(&tsan_reports);
   atomic_store(&case_failed, 0);
   struct timespec t0, t1;
