@@ -13,9 +13,12 @@
  * Each case's name goes to stderr as "case: NAME" before it starts, so a crash (a checker
  * aborts with a trap) or a hang can be put down to its case.
  *
- * Collect mode is not run here: its stop-the-world is ptrace-based (stw.c), which stops
- * TSan's own background thread too and gives TSan no happens-before edge between the
- * stopped threads and the markers. */
+ * Collect mode is not run here. Tried (scvgc_gc_start, the sweeper thread, then
+ * scvgc_gc_cycle): the first cycle never returned; stw.c's ptrace tracer, a raw clone()
+ * sharing the caller's thread pointer, sat in its futex wait, and TSan warned that the
+ * markers' preallocated stacks are too small for its TLS. A stop-the-world by ptrace is
+ * outside what TSan models in any case (it sees no happens-before edge from the stopped
+ * threads to the markers). */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
