@@ -22,6 +22,12 @@ SCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/score/%.o)
 # Not test/unit/gc.c: its exact leak counts assume no stale copies of pointers survive in
 # the process, and ASan keeps frames on fake stacks of its own (scanned as roots).
 SAN_BIN  := $(filter-out $(B)/test/unit-san-gc $(B)/test/unit-san-sweep,$(UNIT_SRC:test/unit/%.c=$(B)/test/unit-san-%))
+# The multi-threaded tests of the core under ThreadSanitizer (test/tsan/*.c, plain C: criterion
+# crashes under TSan), against a TSan build of the debug core. gcc rejects atomic_thread_fence
+# under -fsanitize=thread unless told -Wno-tsan (TSan does not model standalone fences).
+TSAN     := -fsanitize=thread -Wno-tsan
+TCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/tcore/%.o)
+TSAN_BIN := $(patsubst test/tsan/%.c,$(B)/test/tsan-%,$(wildcard test/tsan/*.c))
 # test/progs/lib*.c are libraries the programs dlopen or preload (build/test/progs/lib*.so).
 PROG_SRC := $(filter-out test/progs/lib%.c,$(wildcard test/progs/*.c))
 PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%) \
@@ -85,6 +91,18 @@ $(B)/test/unit-san-%: test/unit/%.c $(B)/libscvgc_score.a $(CORE_HDR)
 	$(CC) -O1 -g -std=gnu11 -pthread $(WARN) $(SAN) -DSCVGC_DEBUG=1 -Icore $< -o $@ \
 	  $(B)/libscvgc_score.a -lcriterion $(LDLIBS)
 
+$(B)/tcore/%.o: core/%.c $(CORE_HDR) | deps
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(BASE) $(TSAN) -DSCVGC_DEBUG=1 -c $< -o $@
+
+$(B)/libscvgc_tcore.a: $(TCORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/test/tsan-%: test/tsan/%.c $(B)/libscvgc_tcore.a $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -std=gnu11 -pthread $(WARN) $(TSAN) -DSCVGC_DEBUG=1 -Icore $< -o $@ \
+	  $(B)/libscvgc_tcore.a $(LDLIBS)
+
 $(B)/fcore/%.o: core/%.c $(CORE_HDR) | deps
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -O1 -g $(BASE) -fsanitize=fuzzer-no-link -DSCVGC_DEBUG=1 -c $< -o $@
@@ -128,7 +146,7 @@ deps-test:
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-test: deps-test all $(B)/libscvgc-debug.so $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(PROG_BIN) $(FUZZ_BIN)
+test: deps-test all $(B)/libscvgc-debug.so $(B)/libscvgc_core.a $(UNIT_BIN) $(SAN_BIN) $(TSAN_BIN) $(PROG_BIN) $(FUZZ_BIN)
 	@scripts/run-tests.sh
 
 # make stress [STRESS_MINUTES=5]: the thread-churn soak (scripts/stress-soak.sh) in every mode,

@@ -134,7 +134,7 @@ void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
   }
   p[0] = NULL; /* as in scvgc_malloc_class */
   p[1] = NULL;
-  if (likely(tc->state == SCVGC_TC_ACTIVE)) tc->bins[cls].nalloc++;
+  if (likely(tc->state == SCVGC_TC_ACTIVE)) scvgc_stat_inc(&tc->bins[cls].nalloc);
   else scvgc_stats_orphan(1, 0);
   if (scvgc_tracking) scvgc_track(p, n);
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
@@ -165,14 +165,14 @@ void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) {
     }
     if (s->meta) s->meta[i].size = 0;
     o[1] = (void *)(scvgc_free_key ^ p);
-    if (s->owner == tc) { /* the fast path's checks are a superset: not reached */
+    if (SCVGC_RACY_LOAD(s->owner) == tc) { /* the fast path's checks are a superset: not reached */
       scvgc_link_set(o, s->freelist);
       s->freelist = o;
-      tc->nfree++;
+      scvgc_stat_inc(&tc->nfree);
       if (++s->nfreelist == s->ncarved || s->where == SCVGC_W_FULL) scvgc_tcache_free_event(tc, s);
       return;
     }
-    if (likely(tc->state == SCVGC_TC_ACTIVE)) tc->nfree++;
+    if (likely(tc->state == SCVGC_TC_ACTIVE)) scvgc_stat_inc(&tc->nfree);
     else scvgc_stats_orphan(0, 1);
     scvgc_central_remote_free(s, o);
     return;

@@ -25,7 +25,7 @@ static inline void *scvgc_malloc_class(uint32_t cls, size_t n) {
    * allocated there alive for the conservative marker) and the double-free key */
   p[0] = NULL;
   p[1] = NULL;
-  b->nalloc++;
+  scvgc_stat_inc(&b->nalloc);
   if (unlikely(scvgc_tracking)) scvgc_track(p, n);
   return p;
 }
@@ -51,7 +51,7 @@ static inline bool scvgc_small_is_free_any(scvgc_span_t *s, uint32_t i, void **o
   if (s->meta) return s->meta[i].size == 0;
   uint64_t rm = __atomic_load_n(&s->relmask, __ATOMIC_RELAXED);
   if (unlikely(rm) && (scvgc_slot_ospages(s, i) & rm)) return true;
-  return i >= s->ncarved || o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
+  return i >= SCVGC_RACY_LOAD(s->ncarved) || o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
 }
 
 /* Free p: false when p is not this heap's (NULL included), for the caller to hand on. */
@@ -62,13 +62,13 @@ static inline bool scvgc_free_inline(void *ptr) {
   scvgc_tcache_t *tc = &scvgc_tc;
   uint32_t i = scvgc_slot_index(s, p);
   void **o = ptr;
-  if (likely(s->owner == tc && p - s->base < s->limit - s->base &&
+  if (likely(SCVGC_RACY_LOAD(s->owner) == tc && p - s->base < s->limit - s->base &&
              s->base + (uintptr_t)i * s->elemsize == p && !scvgc_small_is_free(s, i, o))) {
     if (unlikely(s->meta != NULL)) s->meta[i].size = 0;
     scvgc_link_set(o, s->freelist);
     o[1] = (void *)(scvgc_free_key ^ p);
     s->freelist = o;
-    tc->nfree++;
+    scvgc_stat_inc(&tc->nfree);
     if (unlikely(++s->nfreelist == s->ncarved || s->where == SCVGC_W_FULL))
       scvgc_tcache_free_event(tc, s);
     return true;

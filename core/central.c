@@ -55,7 +55,8 @@
 
 typedef struct {
   scvgc_lock_t lock;
-  scvgc_span_t *partial; /* doubly linked through next/prev */
+  scvgc_span_t *partial; /* doubly linked through next/prev. The scavenger peeks at the
+                            head with no lock (empty or not), so it is stored SCVGC_RACY */
   size_t npartial;
   uint64_t unlinks;      /* spans unlinked from partial so far: the scavenger's cursor is
                             still on the list while this has not moved */
@@ -68,14 +69,14 @@ static void link_partial(central_t *c, scvgc_span_t *s) {
   s->prev = NULL;
   s->next = c->partial;
   if (c->partial) c->partial->prev = s;
-  c->partial = s;
+  SCVGC_RACY_STORE(c->partial, s);
   s->where = 1;
   c->npartial++;
 }
 
 static void unlink_partial(central_t *c, scvgc_span_t *s) {
   if (s->prev) s->prev->next = s->next;
-  else c->partial = s->next;
+  else SCVGC_RACY_STORE(c->partial, s->next);
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
   s->where = 0;
@@ -97,7 +98,7 @@ static void unpark(scvgc_span_t *s) {
   }
   atomic_fetch_sub_explicit(&scvgc_inspan_released, (size_t)__builtin_popcountll(s->relmask),
                             memory_order_relaxed);
-  s->relmask = 0;
+  SCVGC_RACY_STORE(s->relmask, 0);
 }
 
 /* Return a wholly free span to the page heap. Central lock of its class held. */
@@ -132,7 +133,7 @@ scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc) {
                                                   x & ~(SCVGC_XF_CENTRAL | SCVGC_XF_UNLINKED),
                                                   memory_order_acq_rel, memory_order_relaxed))
       ;
-    s->owner = tc;
+    SCVGC_RACY_STORE(s->owner, tc);
     scvgc_unlock(&c->lock);
     scvgc_sweep_cache(s); /* swept before it is used (sweep.c), in place: tc owns it now */
     return s;
@@ -140,7 +141,7 @@ scvgc_span_t *scvgc_central_take(uint32_t cls, scvgc_tcache_t *tc) {
   scvgc_unlock(&c->lock);
   s = new_span(cls);
   if (s) {
-    s->owner = tc;
+    SCVGC_RACY_STORE(s->owner, tc);
     scvgc_sweep_cache(s);
     scvgc_sweep_credit(s->npages);
   }
@@ -159,8 +160,8 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
   s->next = s->prev = NULL;
   s->freelist = list;
   s->nfreelist = nlist;
-  s->owner = NULL;
-  s->nalloc = nalloc;
+  SCVGC_RACY_STORE(s->owner, NULL);
+  SCVGC_RACY_STORE(s->nalloc, nalloc);
   s->scavenged = 0;
   uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
   bool has_free;
@@ -212,7 +213,9 @@ void scvgc_central_remote_free(scvgc_span_t *s, void *p) { scvgc_central_remote_
 
 void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uint32_t n) {
   central_t *c = &central[s->cls]; /* stable: the objects are still allocated, so s is s */
-  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
+  /* acquire, the failed CAS too: with CENTRAL seen in x, the read of s->nalloc below must
+   * see the value written before CENTRAL was published (C3). A plain mov on x86-64. */
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_acquire), nx;
   enum { NONE, NOTIFY, QUEUE } todo;
   do {
     scvgc_link_set(tail, (void *)(x & SCVGC_XF_PTRMASK));
@@ -220,7 +223,7 @@ void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uin
     todo = NONE;
     if (x & SCVGC_XF_CENTRAL) {
       if (!(x & SCVGC_XF_NOTIFY) &&
-          ((x & SCVGC_XF_UNLINKED) || SCVGC_XF_COUNT(nx) == s->nalloc)) {
+          ((x & SCVGC_XF_UNLINKED) || SCVGC_XF_COUNT(nx) == SCVGC_RACY_LOAD(s->nalloc))) {
         nx |= SCVGC_XF_NOTIFY;
         todo = NOTIFY;
       }
@@ -229,7 +232,7 @@ void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uin
       todo = QUEUE;
     }
   } while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_acq_rel,
-                                                  memory_order_relaxed));
+                                                  memory_order_acquire));
   if (todo == NOTIFY) {
     notify(c, s);
   } else if (todo == QUEUE) { /* C5: the owner waits for us, so owner and its cache stay */
@@ -265,7 +268,7 @@ void *scvgc_span_carve(scvgc_span_t *s) {
   for (uintptr_t i = 1; i < n; i++, p += s->elemsize) scvgc_link_set(p, p + s->elemsize);
   scvgc_link_set(p, NULL);
   s->bump += n * s->elemsize;
-  s->ncarved += (uint32_t)n;
+  SCVGC_RACY_STORE(s->ncarved, s->ncarved + (uint32_t)n);
   return first;
 }
 
@@ -292,7 +295,7 @@ static bool grab_xfree(scvgc_span_t *s) {
   scvgc_link_set(t, s->freelist);
   s->freelist = l;
   s->nfreelist += n;
-  s->nalloc -= n;
+  SCVGC_RACY_STORE(s->nalloc, s->nalloc - n); /* pushers read it racily: see nalloc */
   return own;
 }
 
@@ -362,7 +365,7 @@ static size_t scav_span(central_t *c, scvgc_span_t *s, bool *gone) {
                         (uintptr_t)(k - j) << SCVGC_OSPAGE_SHIFT);
       j = k;
     }
-    s->relmask = all;
+    SCVGC_RACY_STORE(s->relmask, all);
     n = (size_t)__builtin_popcountll(newm);
     atomic_fetch_add_explicit(&scvgc_inspan_released, n, memory_order_relaxed);
   }

@@ -34,6 +34,11 @@
  * uninitialised words): in a sanitizer build those reads are deliberate, not bugs. */
 #define SCVGC_NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
 #define likely(x) __builtin_expect(!!(x), 1)
+/* A field that threads read (or write) with no lock and no ordering by design says so at
+ * its definition, and its racy accesses go through these: relaxed atomics, a plain mov on
+ * x86-64 (no locked instruction), visible to the reader and to ThreadSanitizer. */
+#define SCVGC_RACY_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define SCVGC_RACY_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* Debug checks (SCVGC_DEBUG=1 at build time): assertions on preconditions and the
@@ -185,18 +190,28 @@ typedef struct scvgc_span {
   /* Ownership (small spans). owner is the cache that took the span, NULL while central.
    * Only the owning thread sets it to NULL (release); only a thread holding the central
    * lock of the class sets it from NULL (take). So "owner == my cache" read by my own
-   * thread is never racy, and the owner's fields below need no lock. */
+   * thread is never racy, and the owner's fields below need no lock. Any thread freeing
+   * an object of the span reads owner with no lock (free's fast path): the answer matters
+   * only as "== my cache", which no other thread can make true or false, so the race is by
+   * design and its accesses are SCVGC_RACY_* (the queuer's read, C5, is ordered). */
   struct scvgc_tcache *owner;
   void *freelist;     /* objects freed by the owner (owned) or held by central (central
                          lock); linked through word 0 */
   uint32_t nfreelist; /* length of freelist */
-  uint32_t ncarved;   /* objects ever taken from [base, bump): outside the bump region */
+  uint32_t ncarved;   /* objects ever taken from [base, bump): outside the bump region.
+                         Grows only, by the owner; a free by another thread reads it racily
+                         (SCVGC_RACY_*): its object was carved before it was handed over,
+                         so any value it sees already counts that slot */
 
   uintptr_t npages;   /* length in pages */
   uintptr_t bump;     /* next never-used slot; [bump, limit) is free and on no list */
   uint32_t nalloc;    /* central spans: objects outside freelist and bump at release; the
                          span is wholly free when its xfree count reaches it (central.c C3).
-                         Written before XF_CENTRAL is published, read after observing it. */
+                         Written before XF_CENTRAL is published, read after observing it.
+                         A remote free reads it with no lock while the scavenger (R3,
+                         NOTIFY set first) or a release (CENTRAL not yet set) may be writing
+                         it; the CAS that would act on that value then fails, since x has
+                         changed, and the value is dropped: SCVGC_RACY_* by design */
   uint32_t sweepgen;  /* against the heap's sweep generation: the state table is in sweep.h;
                          moved by CAS (sweep.c S2), read with no lock */
   /* links: page heap free lists (heap lock), central partial list (central lock), or the
@@ -217,7 +232,10 @@ typedef struct scvgc_span {
                            span is released — madvised and not written since, so it reads
                            zero and is not resident — and every slot overlapping it is free;
                            such a slot below bump is *parked*: on no list (central.c R1-R3).
-                           0 for an owned span (R2). At most 64 OS pages per small span. */
+                           0 for an owned span (R2). At most 64 OS pages per small span.
+                           A free by a thread that does not own the span reads it with no
+                           lock (alloc_fast.h): no bit of an allocated slot's pages is ever
+                           set (R1), so a racy read cannot mislead it: SCVGC_RACY_* */
   uintptr_t npreleased; /* FREE: how many of its pages have the released bit set (H7), kept
                            through coalescing and splitting (heap lock) */
   uint8_t releasing;    /* FREE, off the free lists while the scavenger madvises its pages
@@ -237,7 +255,10 @@ typedef struct scvgc_arena {
                                                    page of a free span; other entries may be
                                                    stale: callers check the bounds. */
   uint64_t released[SCVGC_ARENA_PAGES / 64];    /* page is released to the OS (reads zero,
-                                                   not resident); heap lock */
+                                                   not resident); heap lock. A scavenger's
+                                                   batch reads its own pages' bits without
+                                                   it (pageheap.c H8), beside bits that the
+                                                   lock holder rewrites: stored SCVGC_RACY */
 } scvgc_arena_t;
 
 /* An L1 entry is NULL, an arena, or (bit 0 set, SCVGC_L1_HUGE) the span of the huge block
@@ -360,7 +381,8 @@ typedef struct {
                              itself is the address of the span's first object, and this
                              cache is scanned as a root (TLS) */
   scvgc_span_t *span;     /* the span this cache allocates from in this class, or NULL */
-  uint64_t nalloc;        /* objects of this class handed out by this thread (stats) */
+  uint64_t nalloc;        /* objects of this class handed out by this thread (stats: the
+                             owner counts with scvgc_stat_inc, readers load it racily) */
   scvgc_span_t *partial;  /* owned spans with objects on their freelist (or being freed) */
   scvgc_span_t *full;     /* owned spans with no free object as last seen */
   uint32_t partial_pages; /* pages of the spans on partial (tcache.c T6) */
@@ -383,12 +405,16 @@ typedef struct scvgc_tcache {
   _Atomic(scvgc_span_t *) xspans; /* owned full spans that got a remote free (lock-free
                                      stack through span->xnext; pushed by other threads,
                                      drained by the owner) */
-  uint64_t nfree;     /* small objects freed by this thread, any class (stats) */
+  uint64_t nfree;     /* small objects freed by this thread, any class (stats, as nalloc) */
   uint32_t state;     /* SCVGC_TC_*; the owning thread only */
   uint32_t flushgen;  /* the heap's sweepgen when this cache last flushed: the owner
                          flushes at its first allocation after a cycle (tcache.c T5) */
   struct scvgc_tcache *rnext, *rprev; /* registry of live caches (registry lock) */
 } scvgc_tcache_t;
+
+/* A statistics counter of the calling thread's cache (T2): only it writes, stats readers
+ * load it racily; a relaxed store of the owner's plain read + 1, no locked instruction. */
+static inline void scvgc_stat_inc(uint64_t *c) { SCVGC_RACY_STORE(*c, *c + 1); }
 
 /* The calling thread's cache: static TLS, initial-exec (no allocation, no lock). */
 extern __thread scvgc_tcache_t scvgc_tc SCVGC_HIDDEN

@@ -148,7 +148,9 @@ static void map_ends(scvgc_span_t *s) {
 
 static bool released_bit(uintptr_t p) {
   size_t pg = (p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1);
-  return (arena_of(p)->released[pg / 64] >> (pg % 64)) & 1;
+  /* racy: release_batch reads its pages' bits without the lock (H8), beside bits of other
+   * pages that the lock holder rewrites in the same word */
+  return (SCVGC_RACY_LOAD(arena_of(p)->released[pg / 64]) >> (pg % 64)) & 1;
 }
 
 /* The released bits of [base, base + npages) counted a bitmap word at a time. */
@@ -199,7 +201,7 @@ static size_t released_swap(uintptr_t base, size_t npages, bool val) {
     size_t pg = (p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1);
     uint64_t bit = 1ull << (pg % 64), *w = &a->released[pg / 64];
     if (*w & bit) n++;
-    if (val) *w |= bit; else *w &= ~bit;
+    SCVGC_RACY_STORE(*w, val ? *w | bit : *w & ~bit); /* read racily: released_bit */
   }
   return n;
 }
@@ -307,12 +309,12 @@ static bool split_tail(scvgc_span_t *s, size_t np) {
  * map, needzero and the heap's counts. */
 static void init_inuse(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   s->npreleased = 0;
-  s->relmask = 0;
+  SCVGC_RACY_STORE(s->relmask, 0);
   s->scavenged = 0;
   s->next = s->prev = NULL;
   s->cls = (uint8_t)cls;
   s->meta = meta;
-  s->owner = NULL;
+  SCVGC_RACY_STORE(s->owner, NULL);
   s->freelist = NULL;
   s->where = 0;
   s->nalloc = 0;
@@ -423,7 +425,7 @@ static size_t relmask_to_bits(scvgc_span_t *s) {
   }
   atomic_fetch_sub_explicit(&scvgc_inspan_released, (size_t)__builtin_popcountll(s->relmask),
                             memory_order_relaxed);
-  s->relmask = 0;
+  SCVGC_RACY_STORE(s->relmask, 0);
   return n;
 }
 
@@ -440,7 +442,7 @@ static void free_locked(scvgc_span_t *s, uint64_t now) {
     heap.large_bytes -= s->npages << SCVGC_PAGE_SHIFT;
   }
   s->cls = 0;
-  s->owner = NULL;
+  SCVGC_RACY_STORE(s->owner, NULL);
   s->meta = NULL;
   __atomic_store_n(&s->sweepgen, scvgc_sweepgen_now(), __ATOMIC_RELEASE); /* sweep.c S2 */
   s->unused_since = now;

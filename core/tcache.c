@@ -15,7 +15,8 @@
  *   T1 bins[c].free holds objects of bins[c].span only; every owned span is exactly one of
  *      current, on partial, on full (s->where says which), and s->owner == this cache.
  *   T2 only the owning thread reads or writes its bins and its spans' owner-only fields
- *      (stats readers excepted: they read counters racily, which is fine for statistics).
+ *      (stats readers excepted: they read counters racily, which is fine for statistics;
+ *      the owner counts with scvgc_stat_inc, so those reads are relaxed atomics).
  *   T3 a span leaves its cache (to central or the heap) only after clearing XF_UNLINKED
  *      (no new queuer) and seeing XF_QUEUED clear (none in flight): C5. The owner waits for
  *      an in-flight queuer however long it takes; a span leaves its cache only off every
