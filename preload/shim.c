@@ -196,13 +196,10 @@ EXPORT void malloc_stats(void) {
 }
 
 /* glibc's XML shape (one heap, the totals, system and address-space sizes), with this heap's
- * figures. options must be 0 (EINVAL otherwise), as in glibc. The statistics are read before
+ * figures. options must be 0: otherwise EINVAL is the return value, as glibc's. The statistics are read before
  * the stream is touched: stdio may allocate its buffer through malloc. */
 EXPORT int malloc_info(int options, FILE *fp) {
-  if (options != 0) {
-    errno = EINVAL;
-    return -1;
-  }
+  if (options != 0) return EINVAL;
   scvgc_stats_t st;
   int oldcancel;
   scvgc_init();
