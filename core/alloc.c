@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -359,7 +360,6 @@ void *scvgc_memalign(size_t align, size_t n) {
  *    deadlock, as under glibc.
  * Callers: glibc's fork, through the shim's handlers (which take the stdio list lock first),
  * one fork at a time. */
-extern char __libc_single_threaded;
 
 static bool fork_nolocks; /* F1: this fork's prepare took no lock */
 

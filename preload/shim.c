@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 #include "../core/alloc_fast.h"
@@ -257,7 +258,6 @@ EXPORT int __libc_mallopt(int param, int value) { return mallopt(param, value); 
 extern void _IO_list_lock(void);
 extern void _IO_list_unlock(void);
 extern void _IO_list_resetlock(void);
-extern char __libc_single_threaded;
 
 static bool fork_took_io; /* forks are serialised by glibc's atfork lock and by the list lock */
 
