@@ -33,6 +33,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/single_threaded.h>
@@ -97,6 +98,17 @@ void scvgc_track(void *p, size_t n) {
 
 /* ---- malloc -------------------------------------------------------------------------- */
 
+/* A collection started by an allocation runs on the allocating thread: it reads
+ * /proc/self/maps and may write trace lines with calls that are cancellation points. malloc
+ * is not one: a thread with a cancellation pending would be unwound with the world stopped
+ * and every lock of the cycle held (the process hung, beyond SIGTERM). */
+static void gc_periodic_nocancel(void) {
+  int old;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+  scvgc_gc_periodic();
+  pthread_setcancelstate(old, NULL);
+}
+
 static void *malloc_large(size_t n, size_t align) {
   if (unlikely(n > SCVGC_MAX_REQUEST || align > SCVGC_MAX_REQUEST)) goto oom;
   scvgc_init();
@@ -116,7 +128,7 @@ static void *malloc_large(size_t n, size_t align) {
   scvgc_sweep_credit(s->npages);
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
-    scvgc_gc_periodic();
+    gc_periodic_nocancel();
   if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
     scvgc_scavenge_restart_now(); /* a fork child's scavenger (scavenge.c) */
   return p;
@@ -145,7 +157,7 @@ static void *malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
   if (scvgc_tracking) scvgc_track(p, n);
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
-    scvgc_gc_periodic(); /* no core lock is held here and the cache is consistent */
+    gc_periodic_nocancel(); /* no core lock is held here and the cache is consistent */
   if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
     scvgc_scavenge_restart_now(); /* likewise: a fork child's scavenger (scavenge.c) */
   return p;

@@ -6,7 +6,8 @@
  *            and posix_memalign accept every alignment up to 2^63 and fail with ENOMEM.
  *   errno    free() leaves errno alone: small, large, huge (pages back to the OS), NULL, and
  *            (with --scvgc) a double free that prints a diagnostic.
- *   cancel   malloc_stats(), and with --scvgc malloc_info() and a bad free's diagnostic, in a
+ *   cancel   malloc_stats(), malloc and free that start collections (collect mode), and with
+ *            --scvgc malloc_info() and a bad free's diagnostic, in a
  *            thread with a pending cancellation request: they return, the thread is then
  *            cancelled at pthread_testcancel(). (glibc's own malloc_info writes through stdio
  *            and may be cancelled; its bad frees abort.)
@@ -189,6 +190,24 @@ static FILE *devnull; /* opened before: fopen and fclose are cancellation points
 
 static void call_malloc_info(void) { malloc_info(0, devnull); }
 
+/* 256 MiB in 1 MiB blocks, 32 held at a time: with SCVGC_GOGC set (collect mode in api.sh)
+ * the heap grows past its goal and the allocation slow path starts collections, which read
+ * /proc/self/maps (open and read are cancellation points) and may write trace lines. */
+static void call_malloc_collecting(void)
+{
+	static char *held[32];
+	for (int i = 0; i < 256; i++) {
+		free(held[i % 32]);
+		held[i % 32] = malloc(1 << 20);
+		if (held[i % 32])
+			memset(held[i % 32], 1, 4096);
+	}
+	for (int i = 0; i < 32; i++) {
+		free(held[i]);
+		held[i] = NULL;
+	}
+}
+
 static void call_bad_free(void)
 {
 	void *p = malloc(40);
@@ -214,6 +233,7 @@ static void run_cancel(const char *name, void (*fn)(void))
 static void test_cancel(void)
 {
 	run_cancel("malloc_stats()", call_malloc_stats);
+	run_cancel("malloc() and free() of 256 MiB, 32 MiB held, collections in between", call_malloc_collecting);
 	devnull = fopen("/dev/null", "w");
 	if (devnull)
 		setvbuf(devnull, NULL, _IONBF, 0); /* every fprintf is a write() */
@@ -356,9 +376,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	test_cancel(); /* first: the heap is small, so its collecting case does start collections */
 	test_errors();
 	test_free_errno();
-	test_cancel();
 	test_libc_names();
 	test_entries();
 	if (failures) {
