@@ -142,19 +142,40 @@ EXPORT void free_aligned_sized(void *p, size_t align, size_t n) {
   free(p);
 }
 
+/* The housekeeping calls below take core locks, and some write (trace lines, the report) or
+ * run a collection (which reads /proc/self/maps): none is a cancellation point — a thread
+ * unwound inside a collection would leave the world stopped — and each counts as inside the
+ * allocator for a fork from a signal handler (alloc.c F1). */
+static int housekeeping_enter(void) {
+  int oldcancel;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldcancel);
+  scvgc_alloc_enter();
+  return oldcancel;
+}
+
+static void housekeeping_leave(int oldcancel) {
+  scvgc_alloc_leave();
+  pthread_setcancelstate(oldcancel, NULL);
+}
+
 /* Releases every free page now, whatever its age: free spans, and the free OS pages of
  * spans no thread owns (a thread's own spans keep theirs). 1 when something was released. */
 EXPORT int malloc_trim(size_t pad) {
   (void)pad;
   scvgc_init();
-  return scvgc_scavenge_pass(scvgc_clock(), true, NULL) > 0;
+  int c = housekeeping_enter();
+  int r = scvgc_scavenge_pass(scvgc_clock(), true, NULL) > 0;
+  housekeeping_leave(c);
+  return r;
 }
 
 EXPORT struct mallinfo2 mallinfo2(void) {
   scvgc_stats_t st;
   struct mallinfo2 mi;
   scvgc_init();
+  int c = housekeeping_enter();
   scvgc_stats_read(&st);
+  housekeeping_leave(c);
   memset(&mi, 0, sizeof mi);
   mi.arena = st.sys_bytes;                                  /* address space of the heap */
   mi.ordblks = st.live_objects;                             /* objects in use */
@@ -180,20 +201,18 @@ static struct mallinfo mallinfo_v1(void) {
 
 EXPORT struct mallinfo mallinfo(void) { return mallinfo_v1(); }
 
-/* Not a cancellation point (glibc's is not either): write() is one, so cancellation is off
- * while the lines are written. */
+/* Not a cancellation point (glibc's is not either): write() is one. */
 EXPORT void malloc_stats(void) {
   scvgc_stats_t st;
-  int oldcancel;
   scvgc_init();
+  int c = housekeeping_enter();
   scvgc_stats_read(&st);
-  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldcancel);
   scvgc_message("heap: sys %zu, in use %zu, idle %zu, released %zu, GC metadata %zu bytes",
                 st.sys_bytes, st.inuse_bytes, st.idle_bytes, st.released_bytes,
                 st.gc_sys_bytes);
   scvgc_message("objects: %zu live, %zu allocated, %zu freed", st.live_objects, st.nmalloc,
                 st.nfree);
-  pthread_setcancelstate(oldcancel, NULL);
+  housekeeping_leave(c);
 }
 
 /* glibc's XML shape (one heap, the totals, system and address-space sizes), with this heap's
@@ -204,8 +223,10 @@ EXPORT int malloc_info(int options, FILE *fp) {
   scvgc_stats_t st;
   int oldcancel;
   scvgc_init();
+  int c = housekeeping_enter();
   scvgc_stats_read(&st);
-  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldcancel);
+  housekeeping_leave(c);
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldcancel); /* fprintf may write() */
   fprintf(fp,
           "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n</sizes>\n"
           "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
@@ -299,15 +320,22 @@ EXPORT int dlclose(void *handle) {
 
 EXPORT void scvgc_collect(void) {
   scvgc_init();
+  int c = housekeeping_enter();
   scvgc_gc_cycle(SCVGC_GC_REQUEST);
+  housekeeping_leave(c);
 }
 
 EXPORT size_t scvgc_leak_check(void) {
   scvgc_init();
-  if (!scvgc_gc_cycle(SCVGC_GC_REQUEST) && !scvgc_gcstats.cycles) return 0;
-  scvgc_report_t r;
-  scvgc_report_write(&r);
-  return r.reported_objects;
+  int c = housekeeping_enter();
+  size_t n = 0;
+  if (scvgc_gc_cycle(SCVGC_GC_REQUEST) || scvgc_gcstats.cycles) {
+    scvgc_report_t r;
+    scvgc_report_write(&r);
+    n = r.reported_objects;
+  }
+  housekeeping_leave(c);
+  return n;
 }
 
 /* ---- start-up and exit ------------------------------------------------------------------- */

@@ -7,7 +7,8 @@
  *   errno    free() leaves errno alone: small, large, huge (pages back to the OS), NULL, and
  *            (with --scvgc) a double free that prints a diagnostic.
  *   cancel   malloc_stats(), malloc and free that start collections (collect mode), and with
- *            --scvgc malloc_info() and a bad free's diagnostic, in a
+ *            --scvgc malloc_info(), a bad free's diagnostic and the collections of
+ *            scvgc_collect() and scvgc_leak_check(), in a
  *            thread with a pending cancellation request: they return, the thread is then
  *            cancelled at pthread_testcancel(). (glibc's own malloc_info writes through stdio
  *            and may be cancelled; its bad frees abort.)
@@ -208,6 +209,19 @@ static void call_malloc_collecting(void)
 	}
 }
 
+static void call_malloc_trim(void) { malloc_trim(0); }
+
+/* The library's public API (dlsym: the program is not linked against it): a collection on
+ * the calling thread. */
+static void call_scvgc(const char *name)
+{
+	void (*fn)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, name);
+	if (fn)
+		fn();
+}
+static void call_scvgc_collect(void) { call_scvgc("scvgc_collect"); }
+static void call_scvgc_leak_check(void) { call_scvgc("scvgc_leak_check"); }
+
 static void call_bad_free(void)
 {
 	void *p = malloc(40);
@@ -234,12 +248,15 @@ static void test_cancel(void)
 {
 	run_cancel("malloc_stats()", call_malloc_stats);
 	run_cancel("malloc() and free() of 256 MiB, 32 MiB held, collections in between", call_malloc_collecting);
+	run_cancel("malloc_trim(0)", call_malloc_trim);
 	devnull = fopen("/dev/null", "w");
 	if (devnull)
 		setvbuf(devnull, NULL, _IONBF, 0); /* every fprintf is a write() */
 	if (scvgc && devnull) {
 		run_cancel("malloc_info(0, fp)", call_malloc_info);
 		run_cancel("free() of a freed block", call_bad_free);
+		run_cancel("scvgc_collect()", call_scvgc_collect);
+		run_cancel("scvgc_leak_check()", call_scvgc_leak_check);
 	}
 	if (devnull)
 		fclose(devnull);
