@@ -22,8 +22,9 @@
  * that free() stores in the object's second word (cleared again by malloc).
  *
  * Errors: out of memory returns NULL with errno ENOMEM; a bad free prints one diagnostic
- * (diag.c) and changes nothing; free keeps errno (its slow paths save it). Pointers this heap does not own are the shim's business
- * (it hands them to glibc): scvgc_free and friends must only be given NULL or owned ones.
+ * (diag.c) and changes nothing; free keeps errno (its slow paths save it). Pointers this heap
+ * does not own are the shim's business (it hands them to glibc): scvgc_free and friends must
+ * only be given NULL or owned ones.
  *
  * Callers: program threads, through preload/shim.c or directly (tests). Not safe with the
  * world stopped (it may take locks) nor in a signal handler interrupting malloc — except
@@ -378,7 +379,8 @@ static bool fork_nolocks; /* F1: this fork's prepare took no lock */
 /* Does the program have no thread but the caller (the library's own excepted)? */
 static bool alone_in_process(void) {
   if (__libc_single_threaded) return true;
-  int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task",
+                        O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;
   pid_t me = (pid_t)syscall(SYS_gettid);
   bool alone = true;

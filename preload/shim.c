@@ -45,7 +45,8 @@ static void *(*libc_realloc)(void *, size_t);
 static void resolve_libc(void) {
   if (!libc_free) libc_free = (void (*)(void *))dlsym(RTLD_NEXT, "__libc_free");
   if (!libc_realloc) libc_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "__libc_realloc");
-  if (!libc_usable_size) libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+  if (!libc_usable_size)
+    libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
 }
 
 EXPORT void *malloc(size_t n) { return scvgc_malloc_inline(n); }
@@ -216,8 +217,9 @@ EXPORT void malloc_stats(void) {
 }
 
 /* glibc's XML shape (one heap, the totals, system and address-space sizes), with this heap's
- * figures. options must be 0: otherwise EINVAL is the return value, as glibc's. The statistics are read before
- * the stream is touched: stdio may allocate its buffer through malloc. */
+ * figures. options must be 0: otherwise EINVAL is the return value, as glibc's. The
+ * statistics are read before the stream is touched: stdio may allocate its buffer through
+ * malloc. */
 EXPORT int malloc_info(int options, FILE *fp) {
   if (options != 0) return EINVAL;
   scvgc_stats_t st;
