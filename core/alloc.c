@@ -25,15 +25,24 @@
  *
  * Errors: out of memory returns NULL with errno ENOMEM (so does an alignment above
  * SCVGC_MAX_ALIGN); a success leaves errno as it was; a bad free prints one diagnostic
- * (diag.c) and changes nothing. Pointers this heap does not own are the shim's business
- * (it hands them to glibc): scvgc_free and friends must only be given NULL or owned ones.
+ * (diag.c) and changes nothing; free keeps errno (its slow paths save it). Pointers this
+ * heap does not own are the shim's business (it hands them to glibc): scvgc_free and
+ * friends must only be given NULL or owned ones.
  *
  * Callers: program threads, through preload/shim.c or directly (tests). Not safe with the
- * world stopped (it may take locks) nor in a signal handler interrupting malloc.
+ * world stopped (it may take locks) nor in a signal handler interrupting malloc — except
+ * fork() from such a handler, in a program with no other thread (see "fork" below).
+ * Every path that may take a core lock counts itself in scvgc_in_alloc (alloc_fast.h).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/single_threaded.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "alloc_fast.h"
@@ -41,11 +50,13 @@
 #include "report.h"
 #include "stack.h"
 #include "lock.h"
+#include "mark.h"
 #include "sweep.h"
 
 int scvgc_inited;
 uintptr_t scvgc_free_key;
 uintptr_t scvgc_link_key; /* L1 (internal.h) */
+__thread uint32_t scvgc_in_alloc __attribute__((tls_model("initial-exec")));
 
 static _Atomic int init_state; /* 0 none, 1 running, 2 done */
 
@@ -79,6 +90,7 @@ void scvgc_init(void) {
  * own sweep sees the object free. */
 void scvgc_track(void *p, size_t n) {
   scvgc_tcache_t *tc = &scvgc_tc;
+  scvgc_alloc_enter();
   if (unlikely(tc->flushgen != scvgc_sweepgen_now()) && scvgc_collecting)
     scvgc_tcache_flush_stale(tc);
   scvgc_span_t *s = scvgc_spanof((uintptr_t)p);
@@ -89,11 +101,23 @@ void scvgc_track(void *p, size_t n) {
     __atomic_store_n(&s->meta[i].size, (s->cls ? (uint32_t)n + 1 : 1) | SCVGC_META_MARK,
                      __ATOMIC_RELAXED);
   }
+  scvgc_alloc_leave();
 }
 
 /* ---- malloc -------------------------------------------------------------------------- */
 
-void *scvgc_malloc_large(size_t n, size_t align) {
+/* A collection started by an allocation runs on the allocating thread: it reads
+ * /proc/self/maps and may write trace lines with calls that are cancellation points. malloc
+ * is not one: a thread with a cancellation pending would be unwound with the world stopped
+ * and every lock of the cycle held (the process hung, beyond SIGTERM). */
+static void gc_periodic_nocancel(void) {
+  int old;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+  scvgc_gc_periodic();
+  pthread_setcancelstate(old, NULL);
+}
+
+static void *malloc_large(size_t n, size_t align) {
   if (unlikely(n > SCVGC_MAX_REQUEST || align > SCVGC_MAX_ALIGN)) goto oom;
   scvgc_init();
   int err = errno; /* a success leaves errno as it was, whatever the calls below did */
@@ -115,7 +139,7 @@ void *scvgc_malloc_large(size_t n, size_t align) {
   scvgc_sweep_credit(s->npages);
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
-    scvgc_gc_periodic();
+    gc_periodic_nocancel();
   if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
     scvgc_scavenge_restart_now(); /* a fork child's scavenger (scavenge.c) */
   errno = err;
@@ -125,8 +149,15 @@ oom:
   return NULL;
 }
 
-void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
-  int err = errno; /* as in scvgc_malloc_large */
+void *scvgc_malloc_large(size_t n, size_t align) {
+  scvgc_alloc_enter();
+  void *p = malloc_large(n, align);
+  scvgc_alloc_leave();
+  return p;
+}
+
+static void *malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
+  int err = errno; /* as in malloc_large */
   void **p = scvgc_tcache_refill(tc, cls);
   if (unlikely(!p)) {
     errno = ENOMEM;
@@ -139,10 +170,17 @@ void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
   if (scvgc_tracking) scvgc_track(p, n);
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
-    scvgc_gc_periodic(); /* no core lock is held here and the cache is consistent */
+    gc_periodic_nocancel(); /* no core lock is held here and the cache is consistent */
   if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
     scvgc_scavenge_restart_now(); /* likewise: a fork child's scavenger (scavenge.c) */
   errno = err;
+  return p;
+}
+
+void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
+  scvgc_alloc_enter();
+  void *p = malloc_slow(tc, cls, n);
+  scvgc_alloc_leave();
   return p;
 }
 
@@ -150,7 +188,27 @@ void *scvgc_malloc(size_t n) { return scvgc_malloc_inline(n); }
 
 /* ---- free ---------------------------------------------------------------------------- */
 
+/* The fast path's event (a span of the cache's got full -> partial, or wholly free). */
+void scvgc_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) {
+  int e = errno;
+  scvgc_alloc_enter();
+  scvgc_tcache_free_event(tc, s);
+  scvgc_alloc_leave();
+  errno = e;
+}
+
+static void free_slow(scvgc_span_t *s, uintptr_t p);
+
+/* free keeps errno: the heap's madvise, munmap or a diagnostic's write may change it. */
 void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) {
+  int e = errno;
+  scvgc_alloc_enter();
+  free_slow(s, p);
+  scvgc_alloc_leave();
+  errno = e;
+}
+
+static void free_slow(scvgc_span_t *s, uintptr_t p) {
   scvgc_tcache_t *tc = &scvgc_tc;
   if (s->state == SCVGC_SPAN_SMALL && p - s->base < s->limit - s->base) {
     uint32_t i = scvgc_slot_index(s, p);
@@ -255,7 +313,16 @@ interior:
   return NULL;
 }
 
+static void *realloc_impl(void *ptr, size_t n);
+
 void *scvgc_realloc(void *ptr, size_t n) {
+  scvgc_alloc_enter();
+  void *q = realloc_impl(ptr, n);
+  scvgc_alloc_leave();
+  return q;
+}
+
+static void *realloc_impl(void *ptr, size_t n) {
   if (!ptr) return scvgc_malloc(n);
   if (n == 0) { /* glibc frees and returns NULL */
     scvgc_free(ptr);
@@ -307,7 +374,8 @@ void *scvgc_realloc(void *ptr, size_t n) {
   return q;
 }
 
-/* align: a power of two (the shim checks the API's own rules first). */
+/* align: a power of two (the shim checks the API's own rules first); one above
+ * SCVGC_MAX_REQUEST (up to 2^63, which glibc accepts) cannot be given: ENOMEM. */
 void *scvgc_memalign(size_t align, size_t n) {
   if (align <= SCVGC_ALIGN) return scvgc_malloc(n);
   if (n <= SCVGC_MAX_SMALL && align <= SCVGC_PAGE_SIZE) {
@@ -320,9 +388,62 @@ void *scvgc_memalign(size_t align, size_t n) {
   return scvgc_malloc_large(n ? n : 1, align); /* size 0: a unique, freeable pointer */
 }
 
-/* ---- fork ---------------------------------------------------------------------------- */
+/* ---- fork ----------------------------------------------------------------------------
+ * The prepare handler takes every core lock in the global order (internal.h), the parent
+ * releases them, the child resets them: the child's heap is whole and usable.
+ * F1 fork() from a signal handler that interrupted this thread where it may hold a core lock
+ *    (scvgc_in_alloc > 0, this handler included: a fork from a handler that interrupted a
+ *    fork) must not wait for that lock. glibc allows fork() there in a process with one
+ *    thread; we match it when the program has no other thread of its own (the library's
+ *    threads excepted, /proc/self/task read with raw system calls): the prepare handler then
+ *    takes no lock. The parent goes on as if nothing happened; the child resets the locks,
+ *    and the interrupted call completes in both when the handler returns. With the library's
+ *    threads running, one of them may be mid-change in the child's copy of the heap; a child
+ *    that calls only async-signal-safe functions before exec or _exit, as POSIX asks of
+ *    such a child, never looks (docs/limitations.md). With threads of the program's own, the
+ *    locks are taken as usual: fork() from a handler that interrupted malloc may then
+ *    deadlock, as under glibc.
+ * Callers: glibc's fork, through the shim's handlers (which take the stdio list lock first),
+ * one fork at a time. */
+
+static bool fork_nolocks; /* F1: this fork's prepare took no lock */
+
+/* Does the program have no thread but the caller (the library's own excepted)? */
+static bool alone_in_process(void) {
+  if (__libc_single_threaded) return true;
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task",
+                        O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  pid_t me = (pid_t)syscall(SYS_gettid);
+  bool alone = true;
+  char buf[2048] __attribute__((aligned(8)));
+  long n;
+  while (alone && (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < n;) {
+      /* struct linux_dirent64: d_ino 8, d_off 8, d_reclen 2, d_type 1, d_name */
+      unsigned short reclen;
+      memcpy(&reclen, buf + off + 16, sizeof reclen);
+      const char *name = buf + off + 19;
+      off += reclen;
+      if (name[0] < '0' || name[0] > '9') continue;
+      pid_t tid = 0;
+      for (; *name >= '0' && *name <= '9'; name++) tid = tid * 10 + (*name - '0');
+      if (tid != me && !scvgc_is_libthread(tid)) alone = false;
+    }
+  }
+  if (n < 0) alone = false;
+  syscall(SYS_close, fd);
+  return alone;
+}
 
 void scvgc_fork_prepare(void) {
+  bool nested = scvgc_in_alloc > 0;
+  scvgc_alloc_enter(); /* until the parent or child handler: F1 for a nested fork */
+  if (nested && alone_in_process()) {
+    fork_nolocks = true;
+    return;
+  }
+  fork_nolocks = false;
   scvgc_heap_fork_prepare(); /* the scavenger's batch: it takes only the heap lock inside */
   scvgc_stack_fork_prepare(); /* a leaf: taken inside malloc with no core lock held */
   scvgc_sweep_fork_prepare(); /* the reclaim table's lock: taken with no core lock held */
@@ -333,16 +454,21 @@ void scvgc_fork_prepare(void) {
 }
 
 void scvgc_fork_parent(void) {
-  scvgc_meta_unlock_all();
-  scvgc_heap_unlock_all();
-  scvgc_central_unlock_all();
-  scvgc_tcache_unlock_registry();
-  scvgc_sweep_fork_parent();
-  scvgc_stack_fork_parent();
-  scvgc_heap_fork_parent();
+  if (!fork_nolocks) {
+    scvgc_meta_unlock_all();
+    scvgc_heap_unlock_all();
+    scvgc_central_unlock_all();
+    scvgc_tcache_unlock_registry();
+    scvgc_sweep_fork_parent();
+    scvgc_stack_fork_parent();
+    scvgc_heap_fork_parent();
+  }
+  fork_nolocks = false;
+  scvgc_alloc_leave();
 }
 
 void scvgc_fork_child(void) {
+  fork_nolocks = false;
   scvgc_gc_fork_child(); /* its own locks, and a child has no marker threads */
   scvgc_report_fork_child();
   scvgc_meta_reset_locks();
@@ -353,4 +479,5 @@ void scvgc_fork_child(void) {
   scvgc_stack_fork_child();
   scvgc_scavenge_fork_child(); /* plain stores: the child's thread starts later */
   scvgc_timeline_fork_child();
+  scvgc_alloc_leave();
 }

@@ -14,6 +14,22 @@ void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) SCVGC_HIDDEN
 void *scvgc_malloc_large(size_t n, size_t align) SCVGC_HIDDEN;
 void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) SCVGC_HIDDEN __attribute__((noinline));
 void scvgc_track(void *p, size_t n) SCVGC_HIDDEN;
+void scvgc_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) SCVGC_HIDDEN __attribute__((noinline));
+
+/* How deep the calling thread is in code that may take a core lock (the slow paths, the
+ * shim's housekeeping calls, the fork handlers); 0 on the fast paths, which take none. Read
+ * by the fork prepare handler of a fork() from a signal handler (alloc.c, "fork"): a lock
+ * this thread may hold must not be waited for. The signal fences keep the count around the
+ * locked code as a handler interrupting this thread sees it. */
+extern __thread uint32_t scvgc_in_alloc SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
+static inline void scvgc_alloc_enter(void) {
+  scvgc_in_alloc++;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+static inline void scvgc_alloc_leave(void) {
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  scvgc_in_alloc--;
+}
 
 static inline void *scvgc_malloc_class(uint32_t cls, size_t n) {
   scvgc_tcache_t *tc = &scvgc_tc;
@@ -70,7 +86,7 @@ static inline bool scvgc_free_inline(void *ptr) {
     s->freelist = o;
     scvgc_stat_inc(&tc->nfree);
     if (unlikely(++s->nfreelist == s->ncarved || s->where == SCVGC_W_FULL))
-      scvgc_tcache_free_event(tc, s);
+      scvgc_free_event(tc, s);
     return true;
   }
   scvgc_free_slow(s, p);

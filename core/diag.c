@@ -3,13 +3,15 @@
  * Stack walking uses libunwind's local unw_backtrace (no allocation: libunwind keeps its
  * own mmap'd pools) and dladdr for names. Called by program threads only, outside every
  * core lock. Each diagnostic is one message line plus up to 16 frame lines, each prefixed
- * like every line the library writes ("==PID== scvgc: ").
+ * like every line the library writes ("==PID== scvgc: "). Not a cancellation point (free and
+ * realloc must not be one): cancellation is disabled while the lines are written.
  */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <stdlib.h>
+#include <pthread.h>
 
 #include "internal.h"
 
@@ -42,8 +44,11 @@ static void print_stack(void) {
 }
 
 void scvgc_bad_free(const char *what, const void *p, const char *why) {
+  int oldcancel;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldcancel);
   scvgc_message("%s(%p): invalid pointer: %s; the call is ignored", what, p, why);
   print_stack();
+  pthread_setcancelstate(oldcancel, NULL);
 }
 
 /* L2 (internal.h): a free object's link does not decode to a slot of its span. Something

@@ -2,7 +2,9 @@
 # The library exports the malloc family and nothing else; the core exports no malloc.
 allowed="aligned_alloc calloc free free_aligned_sized free_sized mallinfo mallinfo2 malloc
 malloc_stats malloc_trim malloc_usable_size mallopt memalign posix_memalign pvalloc realloc
-reallocarray valloc scvgc_collect scvgc_leak_check dlclose sigaltstack"
+reallocarray valloc malloc_info __libc_malloc __libc_free __libc_calloc __libc_realloc
+__libc_memalign __libc_valloc __libc_pvalloc __libc_mallinfo __libc_mallopt
+scvgc_collect scvgc_leak_check dlclose sigaltstack"
 got=$(nm -D --defined-only "$LIB" | awk '{print $3}' | sed 's/@.*//' | sort -u)
 stray=""
 for s in $got; do

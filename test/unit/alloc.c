@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -319,4 +321,54 @@ Test(alloc, a_huge_block_grown_past_its_reservation_moves_its_pages_not_copies_t
   scvgc_heap_check();
   scvgc_free(q);
   scvgc_heap_check();
+}
+
+/* alloc.c F1: a fork from a signal handler that interrupted this thread inside the allocator
+ * (scvgc_in_alloc > 0), in a process with no other thread, must not wait for a lock the
+ * interrupted call holds: here the heap's lock, held by "the interrupted call". Before F1 the
+ * prepare handler deadlocked on it. Criterion's worker has a thread of its own: the case runs
+ * in a child of it (one thread), which alarm() ends if it hangs. */
+extern __thread uint32_t scvgc_in_alloc;
+
+Test(alloc, fork_prepare_inside_the_allocator_of_a_lone_thread_waits_for_no_lock, .init = mode_off) {
+  scvgc_free(scvgc_malloc(100)); /* started */
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(10);
+    scvgc_heap_lock_all(); /* what the interrupted call holds */
+    scvgc_in_alloc++;
+    scvgc_fork_prepare();
+    scvgc_fork_parent();
+    scvgc_in_alloc--;
+    scvgc_heap_unlock_all();
+    /* and outside the allocator the handlers take and release every lock as before */
+    scvgc_fork_prepare();
+    scvgc_fork_parent();
+    void *p = scvgc_malloc(100000);
+    if (!p) _exit(2);
+    scvgc_free(p);
+    _exit(0);
+  }
+  cr_assert_gt(pid, 0);
+  int st = 0;
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x (SIGALRM 14: it deadlocked)", st);
+}
+
+Test(alloc, free_keeps_errno, .init = quiet_off) {
+  void *small = scvgc_malloc(24), *large = scvgc_malloc(1 << 20);
+  errno = 4242;
+  scvgc_free(small);
+  scvgc_free(large);
+  scvgc_free(small); /* a double free: a diagnostic is written */
+  cr_assert_eq(errno, 4242);
+}
+
+Test(alloc, an_alignment_above_the_largest_request_is_enomem, .init = mode_off) {
+  errno = 0;
+  cr_assert_null(scvgc_memalign((size_t)1 << 63, 16));
+  cr_assert_eq(errno, ENOMEM);
+  errno = 0;
+  cr_assert_null(scvgc_memalign((size_t)1 << 47, 1));
+  cr_assert_eq(errno, ENOMEM);
 }
