@@ -3,7 +3,7 @@
  * Owns: the registry of the library's own mappings (metadata, never roots) and the parser
  * of /proc/self/maps.
  * The root classes and where each is found:
- *   1 registers        the stopped threads' saved registers (stw.c)
+ *   1 registers        the stopped threads' saved registers, vector lanes too (stw.c)
  *   2 live stacks      the mapping that holds a stopped thread's sp, from sp - 128 (the red
  *                      zone) to the mapping's end; the part below is dead and skipped
  *   3 TLS              static TLS and the TCB live at the top of each thread's stack mapping
@@ -269,6 +269,7 @@ void scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     const scvgc_thread_t *t = &w->threads[i];
     if (t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_SELF) continue;
     for (int r = 0; r < t->nregs; r++) scvgc_mark_word(m, t->regs[r]);
+    for (uint32_t r = 0; r < t->nvec; r++) scvgc_mark_word(m, w->vec[t->vec_off + r]);
   }
   uintptr_t tcbs[64];
   int ntcb = scvgc_libthread_tcbs(tcbs, 64);

@@ -35,6 +35,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +50,9 @@
 
 #ifndef PR_SET_PTRACER
 #define PR_SET_PTRACER 0x59616d61
+#endif
+#ifndef KCMP_VM
+#define KCMP_VM 1
 #endif
 #ifndef ARCH_GET_FS
 #define ARCH_GET_FS 0x1003
@@ -197,23 +201,30 @@ static bool is_excluded(uint32_t pid, pid_t tid) {
 }
 
 /* ---- per-cycle state (lock holder and its tracer only) ------------------------------- */
-enum { TR_EXITED = 0, TR_RUNNING = 1, TR_STOPPED = 2, TR_REFUSED = 3 };
+enum { TR_EXITED = 0, TR_RUNNING = 1, TR_STOPPED = 2, TR_REFUSED = 3, TR_IDLE = 4 };
 enum { GO_WAIT = 0, GO_STOP = 1, GO_RESUME = 2 };
+
+/* The tracer task: made at the first ptrace stop of a process, kept for its life (the
+ * program sees at most this one child of ours), re-made when it ended (see tracer_main).
+ * tracer_owner tells a fork child that tracer_pid is its parent's. Lock holder only. */
+static pid_t tracer_pid;
+static uint32_t tracer_owner;
+#define TRACER_CHECK_NS (1000ull * 1000 * 1000) /* idle tracer: has the process exec'd? */
 
 static struct {
   uint32_t pid;          /* our process */
   pid_t self;            /* the caller */
   int taskfd;            /* /proc/self/task, opened by the caller; shared with the tracer */
   uint64_t saved_mask;   /* the caller's signal mask, restored by start */
-  int undumpable;        /* PR_GET_DUMPABLE was 0: restored by start */
   int oom;               /* a thread got no slot: counted failed once */
   uint64_t timeout;
   scvgc_world_t *w;
   /* ptrace */
-  pid_t tracer;
-  _Atomic uint32_t ctl;  /* TR_*: written by the tracer, zeroed by the kernel at its exit
+  _Atomic uint32_t ctl;  /* TR_*: written by the tracer (TR_IDLE -> TR_RUNNING by the
+                            caller, to claim an idle one), zeroed by the kernel at its exit
                             (CLONE_CHILD_CLEARTID, a shared-futex wake) */
-  _Atomic uint32_t go;   /* GO_*: written by the caller */
+  _Atomic uint32_t go;   /* GO_*: written by the caller; the tracer stops the world on
+                            GO_STOP and lets go on GO_RESUME */
   _Atomic uint32_t outcome; /* TR_STOPPED or TR_REFUSED, written by the tracer before it
                                changes ctl: ctl itself may already read TR_EXITED */
   int refusal;           /* errno of the refused PTRACE_SEIZE */
@@ -232,6 +243,7 @@ static uint32_t refused_pid;
 static uint64_t refused_until;
 
 void scvgc_stw_force_signals(int on) { force_signals = on; }
+void scvgc_stw_assume_yama_scope(int scope) { yama_scope = scope; }
 const char *scvgc_stw_fallback_reason(void) { return fallback_reason; }
 
 /* ---- the thread array and its tid index ------------------------------------------- */
@@ -300,7 +312,48 @@ static scvgc_thread_t *add_slot(scvgc_world_t *w, pid_t tid, int state) {
   return t;
 }
 
+/* ---- vector lanes ------------------------------------------------------------------ */
+/* Could v be a user-space address? Lanes that cannot (0, doubles, small integers) are
+ * dropped, which keeps w->vec small: most lanes of an xsave image are one of those. */
+static inline bool lane_kept(uintptr_t v) { return v >= 4096 && v < ((uintptr_t)1 << 57); }
+
+/* Append the kept 8-byte lanes of words[0, n) to w->vec as t's lanes (t must be the last
+ * thread given lanes). Raw syscalls: the tracer calls it. On no memory the thread is
+ * FAILED: a lost lane could be the only pointer to an object. */
+static void vec_add(scvgc_world_t *w, scvgc_thread_t *t, const uintptr_t *words, size_t n) {
+  if (t->nvec == 0) t->vec_off = (uint32_t)w->nvec;
+  for (size_t i = 0; i < n; i++) {
+    uintptr_t v = words[i];
+    if (!lane_kept(v)) continue;
+    if (w->nvec == w->vcap) {
+      size_t ob = w->vcap * sizeof(uintptr_t), nb = ob ? 2 * ob : 65536;
+      void *p;
+      if (w->vec) {
+        long r = sc6(SYS_mremap, (long)w->vec, (long)ob, (long)nb, MREMAP_MAYMOVE, 0, 0);
+        p = r < 0 && r > -4096 ? NULL : (void *)r;
+      } else {
+        p = r_mmap(nb);
+      }
+      if (!p) {
+        t->state = SCVGC_STW_FAILED;
+        return;
+      }
+      atomic_fetch_add(&scvgc_gc_sys, nb - ob);
+      w->vec = p;
+      w->vcap = nb / sizeof(uintptr_t);
+    }
+    w->vec[w->nvec++] = v;
+    t->nvec++;
+  }
+}
+
 void scvgc_stw_free(scvgc_world_t *w) {
+  if (w->vec) {
+    sc2(SYS_munmap, w->vec, w->vcap * sizeof(uintptr_t));
+    atomic_fetch_sub(&scvgc_gc_sys, w->vcap * sizeof(uintptr_t));
+  }
+  w->vec = NULL;
+  w->nvec = w->vcap = 0;
   if (w->threads) {
     size_t b = page_round(w->cap * sizeof(scvgc_thread_t));
     sc2(SYS_munmap, w->threads, b);
@@ -374,17 +427,39 @@ static long read_task_file(pid_t tid, const char *leaf, char *buf, size_t n) {
   return len;
 }
 
-/* The thread has exited, or is a zombie (a main thread that called pthread_exit stays
- * listed, as a zombie, until the process ends): nothing of it can run or be scanned. */
-static bool thread_dead(pid_t tid) {
+/* The state letter of /proc/self/task/<tid>/stat (R, S, D, Z, ...); 'X' when it is gone. */
+static char task_state(pid_t tid) {
   char buf[512];
-  if (read_task_file(tid, "stat", buf, sizeof buf) < 0) return true;
+  if (read_task_file(tid, "stat", buf, sizeof buf) < 0) return 'X';
   const char *p = NULL;
   for (const char *c = buf; *c; c++)
     if (*c == ')') p = c; /* comm may contain ')': the state follows the last one */
-  if (!p || !p[1] || !p[2]) return false;
-  char s = p[2];
+  if (!p || !p[1] || !p[2]) return '?';
+  return p[2];
+}
+
+/* The thread has exited, or is a zombie (a main thread that called pthread_exit stays
+ * listed, as a zombie, until the process ends): nothing of it can run or be scanned. */
+static bool thread_dead(pid_t tid) {
+  char s = task_state(tid);
   return s == 'Z' || s == 'X' || s == 'x';
+}
+
+/* Is the thread waiting in vfork for its child to exec or exit? It sleeps uninterruptibly
+ * (D) in the kernel's clone: wchan names wait_for_vfork_done, or the function it is inlined
+ * into (kernel_clone since 5.10, _do_fork before). No stop or signal takes effect there. */
+static bool in_vfork(pid_t tid) {
+  if (task_state(tid) != 'D') return false;
+  char buf[64];
+  if (read_task_file(tid, "wchan", buf, sizeof buf) < 0) return false;
+  static const char *const names[] = {"wait_for_vfork_done", "kernel_clone", "_do_fork",
+                                      "do_fork"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    const char *a = buf, *b = names[i];
+    while (*b && *a == *b) a++, b++;
+    if (!*b && (!*a || *a == '\n')) return true;
+  }
+  return false;
 }
 
 /* ---- ptrace: the tracer task ------------------------------------------------------- */
@@ -409,6 +484,7 @@ static void tracer_event(scvgc_thread_t *t, int status) {
  * so a stop after the sweep leaves it pending: no lost wake-up) says something changed. */
 static void tracer_wait(scvgc_world_t *w, int pending, uint64_t deadline) {
   uint64_t chld = (uint64_t)1 << (SIGCHLD - 1);
+  uint64_t vfork_check = r_now() + SCVGC_STW_VFORK_CHECK_NS;
   while (pending > 0) {
     for (int i = 1; i < w->nthreads && pending > 0; i++) {
       scvgc_thread_t *t = &w->threads[i];
@@ -422,19 +498,19 @@ static void tracer_wait(scvgc_world_t *w, int pending, uint64_t deadline) {
     if (pending <= 0) break;
     uint64_t now = r_now();
     if (now >= deadline) break;
-    struct timespec ts = ns_ts(deadline - now);
+    if (now >= vfork_check) {
+      /* Not stopped yet: a thread in vfork would hold the world stopped until the
+       * timeout (or its child's exec, whichever first) and then fail anyway: fail it now. */
+      vfork_check = now + SCVGC_STW_GRACE_NS;
+      for (int i = 1; i < w->nthreads; i++) {
+        scvgc_thread_t *t = &w->threads[i];
+        if (t->state == ST_WAIT && in_vfork(t->tid)) t->state = SCVGC_STW_FAILED, pending--;
+      }
+      if (pending <= 0) break;
+    }
+    uint64_t until = vfork_check < deadline ? vfork_check : deadline;
+    struct timespec ts = ns_ts(until - now);
     sc4(SYS_rt_sigtimedwait, &chld, NULL, &ts, 8);
-  }
-}
-
-/* A thread caught in a signal-delivery stop gets its signal back only through
- * PTRACE_DETACH: wait4 consumed it (the kernel zeroes the tracee's exit_code when it
- * reports the stop), so letting go by our exit alone would lose it. Rare: one syscall each. */
-static void tracer_release_signals(scvgc_world_t *w) {
-  for (int i = 1; i < w->nthreads; i++) {
-    scvgc_thread_t *t = &w->threads[i];
-    if (t->state == SCVGC_STW_STOPPED && t->signal)
-      r_ptrace(PTRACE_DETACH, t->tid, 0, t->signal);
   }
 }
 
@@ -473,6 +549,11 @@ static int tracer_stop_all(scvgc_world_t *w) {
   }
 }
 
+#ifndef NT_X86_XSTATE
+#define NT_X86_XSTATE 0x202
+#endif
+#define XSTATE_MAX 16384 /* bytes of a thread's xsave image read (AVX-512: 2.7 KB) */
+
 static void tracer_fill_regs(scvgc_thread_t *t) {
   struct user_regs_struct u;
   if (r_ptrace(PTRACE_GETREGS, t->tid, 0, (long)&u) < 0) {
@@ -490,42 +571,89 @@ static void tracer_fill_regs(scvgc_thread_t *t) {
   t->sp = u.rsp;
   t->pc = u.rip;
   t->tp = u.fs_base;
+  /* The vector registers: the thread's whole xsave image in the standard layout (legacy
+   * x87/MMX/xmm area, header, then ymm upper halves, opmasks, zmm...). A component in its
+   * init state reads as zeros. Larger images (AMX tiles) are cut at XSTATE_MAX: tile data
+   * holds no pointers a program could load back into a register without memory. Where the
+   * kernel has no xstate regset, PTRACE_GETFPREGS gives the legacy area (x87, xmm0-15). */
+  _Alignas(64) uintptr_t xs[XSTATE_MAX / sizeof(uintptr_t)];
+  struct iovec iov = {xs, sizeof xs};
+  if (r_ptrace(PTRACE_GETREGSET, t->tid, NT_X86_XSTATE, (long)&iov) == 0) {
+    vec_add(cyc.w, t, xs, iov.iov_len / sizeof(uintptr_t));
+  } else if (r_ptrace(PTRACE_GETFPREGS, t->tid, 0, (long)xs) == 0) {
+    vec_add(cyc.w, t, xs, sizeof(struct user_fpregs_struct) / sizeof(uintptr_t));
+  } else {
+    t->state = SCVGC_STW_FAILED; /* its vector registers are unknown */
+  }
+}
+
+/* Is the process that made the tracer still the one it serves, in the same address space?
+ * kcmp fails or differs once that process has exited (the tracer was reparented) or
+ * exec'd (the tracer holds the old address space alone). */
+static bool tracer_still_ours(void) {
+  long me = sc0(SYS_getpid); /* the tracer's own: it is a process of its own */
+  return sc6(SYS_kcmp, me, (long)cyc.pid, KCMP_VM, 0, 0, 0) == 0;
+}
+
+/* Let go of every thread this stop seized. A thread that stopped is detached one by one
+ * (with the signal it was about to take); one that never stopped (FAILED: in vfork, no
+ * answer) cannot be: PTRACE_DETACH needs a stopped tracee. Returns false then, and the
+ * tracer exits, which lets go of all of them in one pass (exit_ptrace). */
+static bool tracer_release(scvgc_world_t *w) {
+  bool all = true;
+  for (int i = 1; i < w->nthreads; i++) {
+    scvgc_thread_t *t = &w->threads[i];
+    if (t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_FAILED) continue;
+    if (r_ptrace(PTRACE_DETACH, t->tid, 0, t->signal) != 0 && t->state == SCVGC_STW_FAILED)
+      all = false;
+  }
+  return all;
 }
 
 /* The tracer: runs with every signal blocked (inherited), on tracer_stack, sharing our
- * memory and file table but not our signal handlers. Must not touch TLS. */
+ * memory and file table but not our signal handlers. Must not touch TLS. One serves every
+ * stop of the process: it waits for GO_STOP, stops the world, waits for GO_RESUME, lets go,
+ * and goes back to waiting (ctl TR_IDLE). It exits when the thread that made it exits
+ * (PR_SET_PDEATHSIG, so with the process too), when the process exec'd (checked every
+ * TRACER_CHECK_NS while idle), after a refused attach, or when a thread it seized never
+ * stopped; the next stop makes a new one. */
 static int tracer_main(void *arg) {
-  scvgc_world_t *w = arg;
+  (void)arg;
   sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   if (sc0(SYS_getppid) != (long)cyc.pid) return 1; /* the caller's process is gone */
   /* Stops of tracees are announced by SIGCHLD, unless the program ignores it: our handler
    * table is a private copy, so reset it here. */
   struct { void *h; unsigned long flags; void *restorer; uint64_t mask; } dfl = {0};
   sc4(SYS_rt_sigaction, SIGCHLD, &dfl, NULL, 8);
-  while (atomic_load(&cyc.go) == GO_WAIT) r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, GO_WAIT, NULL);
+  for (;;) {
+    uint32_t g;
+    while ((g = atomic_load(&cyc.go)) != GO_STOP) {
+      struct timespec ts = ns_ts(TRACER_CHECK_NS);
+      if (r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, g, &ts) == -ETIMEDOUT && !tracer_still_ours())
+        return 0;
+    }
+    scvgc_world_t *w = cyc.w;
+    int r = tracer_stop_all(w);
+    if (r < 0) {
+      cyc.refusal = -r;
+      tracer_release(w);
+      atomic_store(&cyc.outcome, TR_REFUSED);
+      atomic_store(&cyc.ctl, TR_REFUSED);
+      r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL);
+      return 0; /* lets go of what tracer_release could not */
+    }
+    for (int i = 1; i < w->nthreads; i++)
+      if (w->threads[i].state == SCVGC_STW_STOPPED) tracer_fill_regs(&w->threads[i]);
+    atomic_store(&cyc.outcome, TR_STOPPED);
+    atomic_store(&cyc.ctl, TR_STOPPED);
+    r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL); /* shared: see cyc.ctl */
 
-  int r = tracer_stop_all(w);
-  if (r < 0) {
-    cyc.refusal = -r;
-    tracer_release_signals(w);
-    atomic_store(&cyc.outcome, TR_REFUSED);
-    atomic_store(&cyc.ctl, TR_REFUSED);
+    while ((g = atomic_load(&cyc.go)) != GO_RESUME) r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, g, NULL);
+    bool all = tracer_release(w);
+    if (!all) return 0;
+    atomic_store(&cyc.ctl, TR_IDLE);
     r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL);
-    return 0;
   }
-  for (int i = 1; i < w->nthreads; i++)
-    if (w->threads[i].state == SCVGC_STW_STOPPED) tracer_fill_regs(&w->threads[i]);
-  atomic_store(&cyc.outcome, TR_STOPPED);
-  atomic_store(&cyc.ctl, TR_STOPPED);
-  r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL); /* shared: see cyc.ctl */
-
-  while (atomic_load(&cyc.go) != GO_RESUME)
-    r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, atomic_load(&cyc.go), NULL);
-  /* Resume by exiting, not by PTRACE_DETACH one thread at a time: the kernel lets go of
-   * every tracee in one pass (exit_ptrace), so the first resumed threads cannot preempt us
-   * before the last is resumed; threads that never stopped (FAILED) are let go too. */
-  tracer_release_signals(w);
-  return 0;
 }
 
 static int read_yama_scope(void) {
@@ -538,31 +666,49 @@ static int read_yama_scope(void) {
   return n > 0 && b[0] >= '0' && b[0] <= '9' ? b[0] - '0' : -1;
 }
 
+/* Wait for a tracer that is exiting or gone, and forget it. A program that reaps with
+ * waitpid(-1, __WALL) may have taken it first: ECHILD. */
 static void tracer_reap(void) {
   int status;
-  while (sc4(SYS_wait4, cyc.tracer, &status, __WALL, 0) == -EINTR) {}
-  cyc.tracer = 0;
+  if (tracer_pid) while (sc4(SYS_wait4, tracer_pid, &status, __WALL, 0) == -EINTR) {}
+  tracer_pid = 0;
 }
 
-/* Stop the world with ptrace. 0: stopped (the tracer waits for GO_RESUME); otherwise a
- * reason to fall back, with the tracer gone and every thread running. */
-static const char *ptrace_stop(scvgc_world_t *w) {
-  if (yama_scope == -2) yama_scope = read_yama_scope();
-  if (yama_scope == 3) return "Yama ptrace_scope is 3";
+/* Wait while ctl reads `v`, at most until deadline; the tracer is killed past it (which
+ * lets go of every thread it holds). Returns false when it was killed. */
+static bool tracer_await(uint32_t v, uint64_t deadline) {
+  while (atomic_load(&cyc.ctl) == v) {
+    uint64_t now = r_now();
+    if (now >= deadline) {
+      sc2(SYS_kill, tracer_pid, SIGKILL);
+      return false;
+    }
+    struct timespec ts = ns_ts(deadline - now);
+    r_futex(&cyc.ctl, FUTEX_WAIT, v, &ts);
+  }
+  return true;
+}
+
+/* The tracer, idle and ready for a stop: the one we have, or a new one. NULL, or why not. */
+static const char *tracer_get(scvgc_world_t *w) {
+  if (tracer_owner != cyc.pid) { /* a fork child: the parent's tracer serves the parent */
+    tracer_pid = 0;
+    tracer_owner = cyc.pid;
+    atomic_store(&cyc.ctl, TR_EXITED);
+  }
+  if (tracer_pid) {
+    uint32_t idle = TR_IDLE;
+    if (atomic_compare_exchange_strong(&cyc.ctl, &idle, TR_RUNNING)) return NULL;
+    tracer_reap(); /* it exited since (its maker exited, or the last stop ended it) */
+  }
   if (!tracer_stack) {
     char *s = r_mmap(TRACER_STACK);
     if (!s) return "no memory for the tracer's stack";
     sc3(SYS_mprotect, s, 4096, PROT_NONE);
     tracer_stack = s;
   }
-  /* A non-dumpable process cannot be attached to, even by its own uid (setuid programs,
-   * prctl). Like LeakSanitizer, lift it for the length of the stop. */
-  cyc.undumpable = sc2(SYS_prctl, PR_GET_DUMPABLE, 0) == 0;
-  if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 1);
   atomic_store(&cyc.ctl, TR_RUNNING);
-  atomic_store(&cyc.outcome, TR_RUNNING);
   atomic_store(&cyc.go, GO_WAIT);
-  cyc.refusal = 0;
   /* The tracer is born on the caller's CPU (it inherits a one-CPU affinity the caller
    * holds for the length of the clone): the caller sleeps at once, leaving it the CPU,
    * while a new task sent to an idle CPU waits for that CPU to wake up, which for a halted
@@ -583,45 +729,55 @@ static const char *ptrace_stop(scvgc_world_t *w) {
                        tracer_stack + TRACER_STACK, (uint32_t *)&cyc.ctl, tracer_main, w);
   if (affn > 0) sc3(SYS_sched_setaffinity, 0, (size_t)affn, oldaff);
   if (pid < 0) {
-    if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 0);
+    atomic_store(&cyc.ctl, TR_EXITED);
     return "clone of the tracer failed";
   }
-  cyc.tracer = (pid_t)pid;
-  /* Yama scope 1 lets only ancestors trace; the tracer is our child, so name it. */
-  if (yama_scope == 1) sc2(SYS_prctl, PR_SET_PTRACER, pid);
+  tracer_pid = (pid_t)pid;
+  tracer_owner = cyc.pid;
+  return NULL;
+}
+
+/* Stop the world with ptrace. 0: stopped (the tracer waits for GO_RESUME); otherwise a
+ * reason to fall back, with every thread running. Never lifts PR_SET_DUMPABLE (a
+ * non-dumpable process never gets here) nor names the tracer with PR_SET_PTRACER: that
+ * would replace the one exception a process may hold (its crash reporter's), and the
+ * kernel offers no way to read it back. So under Yama ptrace_scope 1 the attach works only
+ * where the kernel allows it anyway (CAP_SYS_PTRACE, PR_SET_PTRACER_ANY). */
+static const char *ptrace_stop(scvgc_world_t *w) {
+  if (yama_scope == -2) yama_scope = read_yama_scope();
+  if (yama_scope == 3) return "Yama ptrace_scope is 3";
+  cyc.refusal = 0;
+  atomic_store(&cyc.outcome, TR_RUNNING);
+  const char *why = tracer_get(w);
+  if (why) return why;
   atomic_store(&cyc.go, GO_STOP);
   r_futex(&cyc.go, FUTEX_WAKE_PRIVATE, 1, NULL);
 
   /* Bounded: the tracer gives up on each thread after the timeout; a tracer stuck anyway
    * is killed, which detaches and resumes every thread it holds. */
-  uint64_t deadline = r_now() + 4 * cyc.timeout + 1000000000ull;
-  int killed = 0;
-  while (atomic_load(&cyc.ctl) == TR_RUNNING) {
-    uint64_t now = r_now();
-    if (now >= deadline) {
-      sc2(SYS_kill, cyc.tracer, SIGKILL);
-      killed = 1;
-      break;
-    }
-    struct timespec ts = ns_ts(deadline - now);
-    r_futex(&cyc.ctl, FUTEX_WAIT, TR_RUNNING, &ts);
-  }
-  uint32_t c = killed ? TR_EXITED : atomic_load(&cyc.outcome);
+  bool alive = tracer_await(TR_RUNNING, r_now() + 4 * cyc.timeout + 1000000000ull);
+  uint32_t c = alive ? atomic_load(&cyc.outcome) : TR_EXITED;
   if (c == TR_STOPPED) return NULL;
   tracer_reap();
-  if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 0);
   if (c == TR_REFUSED)
-    return cyc.refusal == EPERM ? "PTRACE_SEIZE refused (EPERM): traced already, Yama or "
-                                  "seccomp"
-                                : "PTRACE_SEIZE failed";
+    return cyc.refusal != EPERM ? "PTRACE_SEIZE failed"
+           : yama_scope == 1    ? "PTRACE_SEIZE refused (EPERM) under Yama ptrace_scope 1, "
+                                  "which the library does not lift with PR_SET_PTRACER"
+                                : "PTRACE_SEIZE refused (EPERM): traced already, or seccomp";
   return "the tracer died";
 }
 
 static void ptrace_start(void) {
   atomic_store(&cyc.go, GO_RESUME);
   r_futex(&cyc.go, FUTEX_WAKE_PRIVATE, 1, NULL);
-  tracer_reap();
-  if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 0);
+  bool alive = tracer_await(TR_STOPPED, r_now() + 4 * cyc.timeout + 1000000000ull);
+  atomic_store(&cyc.go, GO_WAIT);
+  if (!alive || atomic_load(&cyc.ctl) != TR_IDLE) tracer_reap(); /* it ended */
+}
+
+pid_t scvgc_stw_tracer(void) {
+  return tracer_owner == (uint32_t)r_getpid() && atomic_load(&cyc.ctl) != TR_EXITED
+             ? tracer_pid : 0;
 }
 
 /* ---- the signal fallback ----------------------------------------------------------- */
@@ -631,6 +787,8 @@ typedef struct ack {
   pid_t tid;
   uintptr_t sp, pc, tp;
   uintptr_t regs[SCVGC_STW_NREGS];
+  const uintptr_t *fp; /* the saved vector registers, in the signal frame below it */
+  size_t fpwords;
 } ack_t;
 
 #define ACK_TAG_SHIFT 48
@@ -681,6 +839,17 @@ static void stw_handler(int signo, siginfo_t *si, void *ucv) {
   a.regs[SCVGC_REG_R10] = g[REG_R10]; a.regs[SCVGC_REG_R11] = g[REG_R11];
   a.regs[SCVGC_REG_R12] = g[REG_R12]; a.regs[SCVGC_REG_R13] = g[REG_R13];
   a.regs[SCVGC_REG_R14] = g[REG_R14]; a.regs[SCVGC_REG_R15] = g[REG_R15];
+  /* The vector registers were saved by the kernel in the signal frame: the fxsave area,
+   * and when its software-reserved bytes carry FP_XSTATE_MAGIC1 the whole xsave image
+   * (ymm, zmm, opmasks) of xstate_size bytes. It stays put while this handler waits. */
+  a.fp = (const uintptr_t *)uc->uc_mcontext.fpregs;
+  a.fpwords = a.fp ? 512 / sizeof(uintptr_t) : 0;
+  if (a.fp) {
+    const struct _fpx_sw_bytes *sw = (const void *)((const char *)a.fp + 464);
+    if (sw->magic1 == FP_XSTATE_MAGIC1 && sw->xstate_size > 512 &&
+        sw->xstate_size <= XSTATE_MAX)
+      a.fpwords = sw->xstate_size / sizeof(uintptr_t);
+  }
   uintptr_t h = atomic_load(&sig.acks);
   do {
     if ((h >> ACK_TAG_SHIFT) != tag) return; /* a late signal of a closed cycle */
@@ -763,6 +932,9 @@ static int drain_acks(scvgc_world_t *w) {
     t->tp = a->tp;
     for (int i = 0; i < SCVGC_STW_NREGS; i++) t->regs[i] = a->regs[i];
     t->nregs = SCVGC_STW_NREGS;
+    t->nvec = 0;
+    if (a->fp) vec_add(w, t, a->fp, a->fpwords);
+    else t->state = SCVGC_STW_FAILED; /* its vector registers are unknown */
   }
   return n;
 }
@@ -806,6 +978,7 @@ static void signals_stop(scvgc_world_t *w) {
           scvgc_thread_t *t = &w->threads[i];
           if (t->state != ST_WAIT) continue;
           if (thread_dead(t->tid)) t->state = SCVGC_STW_GONE, pending--;
+          else if (in_vfork(t->tid)) t->state = SCVGC_STW_FAILED, pending--;
           else if (!blocks_signal(t->tid)) t->signal = 0;
           else if (++t->signal >= 2) t->state = SCVGC_STW_FAILED, pending--;
         }
@@ -841,10 +1014,9 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   cyc.self = self;
   cyc.w = w;
   cyc.oom = 0;
-  cyc.undumpable = 0;
-  cyc.tracer = 0;
   cyc.timeout = w->timeout_ns ? w->timeout_ns : SCVGC_STW_TIMEOUT_NS;
   w->nthreads = w->nstopped = w->nfailed = 0;
+  w->nvec = 0;
   w->method = SCVGC_STW_ALONE;
   if (w->index)
     for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
@@ -880,6 +1052,10 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   const char *why;
   if (force_signals) {
     why = "forced by scvgc_stw_force_signals";
+  } else if (sc2(SYS_prctl, PR_GET_DUMPABLE, 0) != 1) {
+    /* Attaching needs the process dumpable, and lifting the flag for the stop would let
+     * any process of the user open /proc/PID/mem meanwhile and keep reading it after. */
+    why = "the process is not dumpable (PR_SET_DUMPABLE), and the library never lifts that";
   } else if (refused_pid == pid && t0 < refused_until) {
     why = fallback_reason;
   } else if ((why = ptrace_stop(w)) != NULL) {
@@ -891,6 +1067,7 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   } else {
     /* The tracer is gone and every thread runs again: start over with signals. */
     w->nthreads = 0;
+    w->nvec = 0;
     cyc.oom = 0;
     for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
     add_slot(w, cyc.self, SCVGC_STW_SELF);
@@ -951,6 +1128,10 @@ int scvgc_stw_mappings(const scvgc_world_t *w, uintptr_t (*out)[2], int max) {
   if (w->index && n < max) {
     out[n][0] = (uintptr_t)w->index;
     out[n++][1] = (uintptr_t)w->index + w->icap * sizeof(int32_t);
+  }
+  if (w->vec && n < max) {
+    out[n][0] = (uintptr_t)w->vec;
+    out[n++][1] = (uintptr_t)w->vec + w->vcap * sizeof(uintptr_t);
   }
   if (tracer_stack && n < max) {
     out[n][0] = (uintptr_t)tracer_stack;
