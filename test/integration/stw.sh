@@ -57,3 +57,43 @@ if command -v strace >/dev/null; then
 else
   echo "FAIL: under strace (strace is not installed)"
 fi
+
+# The program's view of the stop, with test/progs/stw_guest.c (its banner says what each
+# case checks): pointers held only in vector registers, the tracer as a child of the
+# program.
+guest() { # name, expected stdout pattern, mode (leak, collect, off, strace), args...
+  name=$1 want=$2 mode=$3
+  shift 3
+  if [ ! -x "$BIN/stw_guest" ]; then
+    echo "FAIL: $name"
+    echo "  $BIN/stw_guest is missing (test/progs/stw_guest.c not built?)"
+    return
+  fi
+  case $mode in
+  strace) pre="strace -f -o /dev/null" m=leak ;;
+  *) pre="" m=$mode ;;
+  esac
+  # shellcheck disable=SC2086
+  out=$(SCVGC_MODE=$m SCVGC_REPORT=none SCVGCTRACE=1 LD_PRELOAD="$LIB" timeout 60 $pre "$BIN/stw_guest" "$@" 2>"$T/err")
+  rc=$?
+  if [ $rc = 0 ] && printf '%s\n' "$out" | grep -q -- "$want"; then
+    echo "PASS: $name"
+  else
+    echo "FAIL: $name"
+    echo "  stw_guest $* ($mode): exit $rc, output '$out'"
+    tail -3 "$T/err" | sed 's/^/  | /'
+  fi
+}
+for r in xmm ymm zmm; do
+  guest "an object whose only pointer is in a $r register is not leaked (ptrace)" \
+    "vec OK\|vec SKIP" leak vec $r
+  if command -v strace >/dev/null; then
+    guest "an object whose only pointer is in a $r register is not leaked (signals, under strace)" \
+      "vec OK\|vec SKIP" strace vec $r
+  fi
+done
+guest "a program reaping every child with waitpid(-1, __WALL) collects no tracer in 100 collections" \
+  "reap OK" collect reap 100
+guest "in mode off the library starts no child at all" "reap OK" off reap 5
+guest "after an exec the old image's tracer stops within a second (it held the old address space)" \
+  "exec OK" leak exec
