@@ -2,9 +2,10 @@
  * their registers and stack pointers, resume them. The API and the two methods are told in
  * stw.h; this file is the stop-the-world path.
  *
- * Owns: the stop-the-world lock (stw_lock), the tracer task and its stack, the signal
- *   fallback's handler and mailbox, the exclusion table. Per-cycle state lives in `cyc`,
- *   which only the lock holder (and its tracer) touches.
+ * Owns: the stop-the-world lock (stw_lock), the tracer task (one per process, kept between
+ *   stops) and its stack, the signal fallback's handler and mailbox, the exclusion table, the
+ *   world's vector-lane array. Per-cycle state lives in `cyc`, which only the lock holder
+ *   (and its tracer) touches.
  * Locks: stw_lock only, held from scvgc_stw_stop to scvgc_stw_start; it is the outermost
  *   lock of the core (a caller may hold none of the others while taking it). Its word is
  *   the holder's pid, so a fork child finds a parent's hold stale and takes it over.
@@ -19,6 +20,11 @@
  *     memset, sigaction() to (re)install the fallback, scvgc_message() for its notice.
  *   - w->threads[0] is the caller; every tid listed in /proc/self/task while the world is
  *     stopped has exactly one slot (stopping rescans until a pass finds nothing new).
+ *   - the process's own settings are left as they are: PR_SET_DUMPABLE is never lifted (a
+ *     non-dumpable process is stopped with signals) and PR_SET_PTRACER never set (it would
+ *     replace the program's one exception, and cannot be read back).
+ *   - a STOPPED thread's vector registers are all in w->vec (every lane that could be an
+ *     address): a thread whose extended state could not be read is FAILED, not STOPPED.
  *   - the fallback handler never touches the thread array (which may move when it grows):
  *     it publishes a record on its own stack through the tagged mailbox `sig.acks` and
  *     waits; a push can only succeed while its cycle is open, so every record the stopper
