@@ -626,6 +626,7 @@ static bool tracer_release(scvgc_world_t *w) {
 static int tracer_main(void *arg) {
   (void)arg;
   sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  sc2(SYS_prctl, PR_SET_NAME, "scvgc-tracer"); /* what ps shows for the program's child */
   if (sc0(SYS_getppid) != (long)cyc.pid) return 1; /* the caller's process is gone */
   /* Stops of tracees are announced by SIGCHLD, unless the program ignores it: our handler
    * table is a private copy, so reset it here. */
@@ -743,6 +744,8 @@ static const char *tracer_get(scvgc_world_t *w) {
   return NULL;
 }
 
+static const char tracer_died[] = "the tracer died";
+
 /* Stop the world with ptrace. 0: stopped (the tracer waits for GO_RESUME); otherwise a
  * reason to fall back, with every thread running. Never lifts PR_SET_DUMPABLE (a
  * non-dumpable process never gets here) nor names the tracer with PR_SET_PTRACER: that
@@ -770,7 +773,7 @@ static const char *ptrace_stop(scvgc_world_t *w) {
            : yama_scope == 1    ? "PTRACE_SEIZE refused (EPERM) under Yama ptrace_scope 1, "
                                   "which the library does not lift with PR_SET_PTRACER"
                                 : "PTRACE_SEIZE refused (EPERM): traced already, or seccomp";
-  return "the tracer died";
+  return tracer_died;
 }
 
 static void ptrace_start(void) {
@@ -1064,8 +1067,8 @@ int scvgc_stw_stop(scvgc_world_t *w) {
     why = "the process is not dumpable (PR_SET_DUMPABLE), and the library never lifts that";
   } else if (refused_pid == pid && t0 < refused_until) {
     why = fallback_reason;
-  } else if ((why = ptrace_stop(w)) != NULL) {
-    refused_pid = pid;
+  } else if ((why = ptrace_stop(w)) != NULL && why != tracer_died) {
+    refused_pid = pid; /* a tracer killed meanwhile (its maker exited) is no refusal */
     refused_until = r_now() + SCVGC_STW_PTRACE_RETRY_NS;
   }
   if (!why) {
