@@ -226,14 +226,17 @@ static struct {
   uint64_t timeout;
   scvgc_world_t *w;
   /* ptrace */
-  _Atomic uint32_t ctl;  /* TR_*: written by the tracer (TR_IDLE -> TR_RUNNING by the
-                            caller, to claim an idle one), zeroed by the kernel at its exit
-                            (CLONE_CHILD_CLEARTID, a shared-futex wake) */
-  _Atomic uint32_t go;   /* GO_*: written by the caller; the tracer stops the world on
-                            GO_STOP and lets go on GO_RESUME */
+  _Atomic uint32_t ctl;  /* TR_*: TR_IDLE -> TR_RUNNING by the caller (claiming the
+                            tracer), -> TR_STOPPED or TR_REFUSED by the seizer, -> TR_IDLE
+                            by the tracer once the seizer is gone; zeroed by the kernel at
+                            the tracer's exit (CLONE_CHILD_CLEARTID, a shared-futex wake) */
+  _Atomic uint32_t go;   /* GO_*: GO_STOP and GO_RESUME written by the caller (the tracer
+                            makes a seizer on GO_STOP, which lets go on GO_RESUME), GO_WAIT
+                            by the tracer before it reads TR_IDLE */
   _Atomic uint32_t outcome; /* TR_STOPPED or TR_REFUSED, written by the tracer before it
                                changes ctl: ctl itself may already read TR_EXITED */
   int refusal;           /* errno of the refused PTRACE_SEIZE */
+  _Atomic pid_t seizer;  /* the tracer's child for this stop, 0 between stops */
 } cyc;
 
 static int force_signals;
@@ -469,8 +472,10 @@ static bool in_vfork(pid_t tid) {
 }
 
 /* ---- ptrace: the tracer task ------------------------------------------------------- */
-#define TRACER_STACK (256 * 1024)
-static char *tracer_stack; /* mapped once, guard page at its low end, reused by each cycle */
+#define TRACER_STACK (64 * 1024)
+#define SEIZER_STACK (256 * 1024)
+/* Mapped once each, a guard page at the low end, reused by every tracer and seizer. */
+static char *tracer_stack, *seizer_stack;
 
 /* Apply one wait4 status to thread t (ST_WAIT, or a FAILED one that stopped late). */
 static void tracer_event(scvgc_thread_t *t, int status) {
@@ -601,37 +606,84 @@ static bool tracer_still_ours(void) {
   return sc6(SYS_kcmp, me, (long)cyc.pid, KCMP_VM, 0, 0, 0) == 0;
 }
 
-/* Let go of every thread this stop seized. A thread that stopped is detached one by one
- * (with the signal it was about to take); one that never stopped (FAILED: in vfork, no
- * answer) cannot be: PTRACE_DETACH needs a stopped tracee. Returns false then, and the
- * tracer exits, which lets go of all of them in one pass (exit_ptrace). */
-static bool tracer_release(scvgc_world_t *w) {
-  bool all = true;
+/* A thread caught in a signal-delivery stop gets its signal back only through
+ * PTRACE_DETACH: wait4 consumed it (the kernel zeroes the tracee's exit_code when it
+ * reports the stop), so letting go by our exit alone would lose it. Rare: one syscall each. */
+static void seizer_release_signals(scvgc_world_t *w) {
   for (int i = 1; i < w->nthreads; i++) {
     scvgc_thread_t *t = &w->threads[i];
-    if (t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_FAILED) continue;
-    if (r_ptrace(PTRACE_DETACH, t->tid, 0, t->signal) != 0 && t->state == SCVGC_STW_FAILED)
-      all = false;
+    if (t->state == SCVGC_STW_STOPPED && t->signal)
+      r_ptrace(PTRACE_DETACH, t->tid, 0, t->signal);
   }
-  return all;
 }
 
-/* The tracer: runs with every signal blocked (inherited), on tracer_stack, sharing our
- * memory and file table but not our signal handlers. Must not touch TLS. One serves every
- * stop of the process: it waits for GO_STOP, stops the world, waits for GO_RESUME, lets go,
- * and goes back to waiting (ctl TR_IDLE). It exits when the thread that made it exits
- * (PR_SET_PDEATHSIG, so with the process too), when the process exec'd (checked every
- * TRACER_CHECK_NS while idle), after a refused attach, or when a thread it seized never
- * stopped; the next stop makes a new one. */
+/* The seizer: one per stop, a child of the tracer (so never the program's), on
+ * seizer_stack. It stops the world, waits for GO_RESUME, and lets go by exiting, not by
+ * PTRACE_DETACH one thread at a time: the kernel lets go of every tracee in one pass
+ * (exit_ptrace), so the first resumed threads cannot preempt it before the last is resumed
+ * (measured: 128 threads, 1.1 ms per stop against 1.5 ms), and threads that never stopped
+ * (FAILED: in vfork, no answer), which PTRACE_DETACH cannot release, are let go too. */
+static int seizer_main(void *arg) {
+  sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (sc0(SYS_getppid) != (long)(intptr_t)arg) return 1; /* the tracer is gone */
+  scvgc_world_t *w = cyc.w;
+  int r = tracer_stop_all(w);
+  if (r < 0) {
+    cyc.refusal = -r;
+    seizer_release_signals(w);
+    atomic_store(&cyc.outcome, TR_REFUSED);
+    atomic_store(&cyc.ctl, TR_REFUSED);
+    r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL);
+    return 0; /* our exit lets go of the threads seized so far */
+  }
+  for (int i = 1; i < w->nthreads; i++)
+    if (w->threads[i].state == SCVGC_STW_STOPPED) tracer_fill_regs(&w->threads[i]);
+  atomic_store(&cyc.outcome, TR_STOPPED);
+  atomic_store(&cyc.ctl, TR_STOPPED);
+  r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL); /* shared: see cyc.ctl */
+  uint32_t g;
+  while ((g = atomic_load(&cyc.go)) != GO_RESUME) r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, g, NULL);
+  seizer_release_signals(w);
+  return 0;
+}
+
+/* Make the child task fn(arg) on the top of stack with `flags`, started on this CPU: it
+ * inherits a one-CPU affinity held for the length of the clone, and we sleep at once,
+ * leaving it the CPU, while a new task sent to an idle CPU waits for that CPU to wake up,
+ * which for a halted vCPU takes up to milliseconds (measured: 1.8 ms -> 50 us per cycle
+ * with one thread). */
+static long clone_here(unsigned long flags, char *stack, uint32_t *ctid, int (*fn)(void *),
+                       void *arg) {
+  uint64_t oldaff[16] = {0}, one[16] = {0};
+  long affn = sc3(SYS_sched_getaffinity, 0, sizeof oldaff, oldaff);
+  unsigned cpu = 0;
+  if (affn > 0 && sc3(SYS_getcpu, &cpu, NULL, NULL) == 0 && cpu < 1024) {
+    one[cpu / 64] = 1ull << (cpu % 64);
+    if (sc3(SYS_sched_setaffinity, 0, sizeof one, one) != 0) affn = 0;
+  } else {
+    affn = 0;
+  }
+  long pid = raw_clone(flags, stack, ctid, fn, arg);
+  if (affn > 0) sc3(SYS_sched_setaffinity, 0, (size_t)affn, oldaff);
+  return pid;
+}
+
+/* The tracer: the one child of the process, kept for its life, on tracer_stack, with every
+ * signal blocked (inherited), sharing our memory and file table but not our signal handlers.
+ * Must not touch TLS. For each stop (GO_STOP) it makes a seizer and waits for its end: the
+ * world is let go by then; ctl reads TR_IDLE again. It exits when the thread that made it
+ * exits (PR_SET_PDEATHSIG, so with the process too) or when the process exec'd (checked
+ * every TRACER_CHECK_NS while idle); the next stop makes a new one. */
 static int tracer_main(void *arg) {
   (void)arg;
   sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   sc2(SYS_prctl, PR_SET_NAME, "scvgc-tracer"); /* what ps shows for the program's child */
   if (sc0(SYS_getppid) != (long)cyc.pid) return 1; /* the caller's process is gone */
-  /* Stops of tracees are announced by SIGCHLD, unless the program ignores it: our handler
-   * table is a private copy, so reset it here. */
+  /* Stops of the seizer's tracees are announced by SIGCHLD, unless the program ignores it:
+   * our handler table is a private copy (the seizer gets a copy of it), so reset it here. */
   struct { void *h; unsigned long flags; void *restorer; uint64_t mask; } dfl = {0};
   sc4(SYS_rt_sigaction, SIGCHLD, &dfl, NULL, 8);
+  long me = sc0(SYS_getpid);
   for (;;) {
     uint32_t g;
     while ((g = atomic_load(&cyc.go)) != GO_STOP) {
@@ -639,26 +691,18 @@ static int tracer_main(void *arg) {
       if (r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, g, &ts) == -ETIMEDOUT && !tracer_still_ours())
         return 0;
     }
-    scvgc_world_t *w = cyc.w;
-    int r = tracer_stop_all(w);
-    if (r < 0) {
-      cyc.refusal = -r;
-      tracer_release(w);
-      atomic_store(&cyc.outcome, TR_REFUSED);
-      atomic_store(&cyc.ctl, TR_REFUSED);
-      r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL);
-      return 0; /* lets go of what tracer_release could not */
+    /* SIGCHLD at its exit: should the tracer die first, init can reap it. */
+    long pid = clone_here(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED | SIGCHLD,
+                          seizer_stack + SEIZER_STACK, NULL, seizer_main, (void *)(intptr_t)me);
+    if (pid > 0) {
+      atomic_store(&cyc.seizer, (pid_t)pid);
+      int status;
+      while (sc4(SYS_wait4, pid, &status, __WALL, 0) == -EINTR) {}
+      atomic_store(&cyc.seizer, 0);
     }
-    for (int i = 1; i < w->nthreads; i++)
-      if (w->threads[i].state == SCVGC_STW_STOPPED) tracer_fill_regs(&w->threads[i]);
-    atomic_store(&cyc.outcome, TR_STOPPED);
-    atomic_store(&cyc.ctl, TR_STOPPED);
-    r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL); /* shared: see cyc.ctl */
-
-    while ((g = atomic_load(&cyc.go)) != GO_RESUME) r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, g, NULL);
-    bool all = tracer_release(w);
-    if (!all) return 0;
-    atomic_store(&cyc.ctl, TR_IDLE);
+    /* Before TR_IDLE, which lets the caller claim us for the next stop and set GO_STOP. */
+    atomic_store(&cyc.go, GO_WAIT);
+    atomic_store(&cyc.ctl, TR_IDLE); /* outcome still TR_RUNNING: the seizer died */
     r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL);
   }
 }
@@ -681,23 +725,28 @@ static void tracer_reap(void) {
   tracer_pid = 0;
 }
 
-/* Wait while ctl reads `v`, at most until deadline; the tracer is killed past it (which
- * lets go of every thread it holds). Returns false when it was killed. */
-static bool tracer_await(uint32_t v, uint64_t deadline) {
-  while (atomic_load(&cyc.ctl) == v) {
+/* Wait while ctl reads a or b, at most until deadline. Past it the seizer and the tracer
+ * are killed (their exits let go of every thread) and the tracer reaped: false. */
+static bool tracer_wait_ctl(uint32_t a, uint32_t b, uint64_t deadline) {
+  uint32_t c;
+  while ((c = atomic_load(&cyc.ctl)) == a || c == b) {
     uint64_t now = r_now();
     if (now >= deadline) {
+      pid_t s = atomic_load(&cyc.seizer);
+      if (s > 0) sc2(SYS_kill, s, SIGKILL);
       sc2(SYS_kill, tracer_pid, SIGKILL);
+      tracer_reap();
       return false;
     }
     struct timespec ts = ns_ts(deadline - now);
-    r_futex(&cyc.ctl, FUTEX_WAIT, v, &ts);
+    r_futex(&cyc.ctl, FUTEX_WAIT, c, &ts);
   }
   return true;
 }
 
-/* The tracer, idle and ready for a stop: the one we have, or a new one. NULL, or why not. */
-static const char *tracer_get(scvgc_world_t *w) {
+/* The tracer, idle and claimed for a stop (ctl TR_RUNNING): the one we have, or a new
+ * one. NULL, or why not. */
+static const char *tracer_get(void) {
   if (tracer_owner != cyc.pid) { /* a fork child: the parent's tracer serves the parent */
     tracer_pid = 0;
     tracer_owner = cyc.pid;
@@ -706,35 +755,25 @@ static const char *tracer_get(scvgc_world_t *w) {
   if (tracer_pid) {
     uint32_t idle = TR_IDLE;
     if (atomic_compare_exchange_strong(&cyc.ctl, &idle, TR_RUNNING)) return NULL;
-    tracer_reap(); /* it exited since (its maker exited, or the last stop ended it) */
+    tracer_reap(); /* it exited since: its maker exited, or it was killed */
   }
-  if (!tracer_stack) {
-    char *s = r_mmap(TRACER_STACK);
-    if (!s) return "no memory for the tracer's stack";
-    sc3(SYS_mprotect, s, 4096, PROT_NONE);
+  if (!tracer_stack || !seizer_stack) {
+    char *s = tracer_stack ? tracer_stack : r_mmap(TRACER_STACK);
+    char *z = seizer_stack ? seizer_stack : r_mmap(SEIZER_STACK);
+    if (s && !tracer_stack) sc3(SYS_mprotect, s, 4096, PROT_NONE); /* guard pages */
+    if (z && !seizer_stack) sc3(SYS_mprotect, z, 4096, PROT_NONE);
     tracer_stack = s;
+    seizer_stack = z;
+    if (!s || !z) return "no memory for the tracer's stack";
   }
   atomic_store(&cyc.ctl, TR_RUNNING);
   atomic_store(&cyc.go, GO_WAIT);
-  /* The tracer is born on the caller's CPU (it inherits a one-CPU affinity the caller
-   * holds for the length of the clone): the caller sleeps at once, leaving it the CPU,
-   * while a new task sent to an idle CPU waits for that CPU to wake up, which for a halted
-   * vCPU takes up to milliseconds (measured: 1.8 ms -> 50 us per cycle with one thread). */
-  uint64_t oldaff[16] = {0}, one[16] = {0};
-  long affn = sc3(SYS_sched_getaffinity, 0, sizeof oldaff, oldaff);
-  unsigned cpu = 0;
-  if (affn > 0 && sc3(SYS_getcpu, &cpu, NULL, NULL) == 0 && cpu < 1024) {
-    one[cpu / 64] = 1ull << (cpu % 64);
-    if (sc3(SYS_sched_setaffinity, 0, sizeof one, one) != 0) affn = 0;
-  } else {
-    affn = 0;
-  }
+  atomic_store(&cyc.seizer, 0);
   /* exit signal 0: the program's wait()/waitpid() without __WALL never sees the tracer,
    * and no SIGCHLD reaches the program's handler. CLONE_UNTRACED: a debugger tracing us
-   * does not follow it. */
-  long pid = raw_clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED | CLONE_CHILD_CLEARTID,
-                       tracer_stack + TRACER_STACK, (uint32_t *)&cyc.ctl, tracer_main, w);
-  if (affn > 0) sc3(SYS_sched_setaffinity, 0, (size_t)affn, oldaff);
+   * does not follow it. CLONE_CHILD_CLEARTID: ctl reads TR_EXITED once it is gone. */
+  long pid = clone_here(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED | CLONE_CHILD_CLEARTID,
+                        tracer_stack + TRACER_STACK, (uint32_t *)&cyc.ctl, tracer_main, NULL);
   if (pid < 0) {
     atomic_store(&cyc.ctl, TR_EXITED);
     return "clone of the tracer failed";
@@ -746,28 +785,32 @@ static const char *tracer_get(scvgc_world_t *w) {
 
 static const char tracer_died[] = "the tracer died";
 
-/* Stop the world with ptrace. 0: stopped (the tracer waits for GO_RESUME); otherwise a
+/* Stop the world with ptrace. 0: stopped (the seizer waits for GO_RESUME); otherwise a
  * reason to fall back, with every thread running. Never lifts PR_SET_DUMPABLE (a
  * non-dumpable process never gets here) nor names the tracer with PR_SET_PTRACER: that
  * would replace the one exception a process may hold (its crash reporter's), and the
  * kernel offers no way to read it back. So under Yama ptrace_scope 1 the attach works only
  * where the kernel allows it anyway (CAP_SYS_PTRACE, PR_SET_PTRACER_ANY). */
-static const char *ptrace_stop(scvgc_world_t *w) {
+static const char *ptrace_stop(void) {
   if (yama_scope == -2) yama_scope = read_yama_scope();
   if (yama_scope == 3) return "Yama ptrace_scope is 3";
   cyc.refusal = 0;
   atomic_store(&cyc.outcome, TR_RUNNING);
-  const char *why = tracer_get(w);
+  const char *why = tracer_get();
   if (why) return why;
   atomic_store(&cyc.go, GO_STOP);
   r_futex(&cyc.go, FUTEX_WAKE_PRIVATE, 1, NULL);
 
-  /* Bounded: the tracer gives up on each thread after the timeout; a tracer stuck anyway
-   * is killed, which detaches and resumes every thread it holds. */
-  bool alive = tracer_await(TR_RUNNING, r_now() + 4 * cyc.timeout + 1000000000ull);
+  /* Bounded: the seizer gives up on each thread after the timeout; a stuck one is killed,
+   * which lets go of every thread it holds. */
+  uint64_t deadline = r_now() + 4 * cyc.timeout + 1000000000ull;
+  bool alive = tracer_wait_ctl(TR_RUNNING, TR_RUNNING, deadline);
   uint32_t c = alive ? atomic_load(&cyc.outcome) : TR_EXITED;
   if (c == TR_STOPPED) return NULL;
-  tracer_reap();
+  /* Every thread runs again once the seizer is gone: the tracer says so with TR_IDLE. */
+  if (alive && tracer_wait_ctl(TR_REFUSED, TR_STOPPED, deadline) &&
+      atomic_load(&cyc.ctl) == TR_EXITED)
+    tracer_reap();
   if (c == TR_REFUSED)
     return cyc.refusal != EPERM ? "PTRACE_SEIZE failed"
            : yama_scope == 1    ? "PTRACE_SEIZE refused (EPERM) under Yama ptrace_scope 1, "
@@ -779,9 +822,9 @@ static const char *ptrace_stop(scvgc_world_t *w) {
 static void ptrace_start(void) {
   atomic_store(&cyc.go, GO_RESUME);
   r_futex(&cyc.go, FUTEX_WAKE_PRIVATE, 1, NULL);
-  bool alive = tracer_await(TR_STOPPED, r_now() + 4 * cyc.timeout + 1000000000ull);
-  atomic_store(&cyc.go, GO_WAIT);
-  if (!alive || atomic_load(&cyc.ctl) != TR_IDLE) tracer_reap(); /* it ended */
+  if (tracer_wait_ctl(TR_STOPPED, TR_STOPPED, r_now() + 4 * cyc.timeout + 1000000000ull) &&
+      atomic_load(&cyc.ctl) == TR_EXITED)
+    tracer_reap(); /* its maker exited meanwhile */
 }
 
 pid_t scvgc_stw_tracer(void) {
@@ -1067,7 +1110,7 @@ int scvgc_stw_stop(scvgc_world_t *w) {
     why = "the process is not dumpable (PR_SET_DUMPABLE), and the library never lifts that";
   } else if (refused_pid == pid && t0 < refused_until) {
     why = fallback_reason;
-  } else if ((why = ptrace_stop(w)) != NULL && why != tracer_died) {
+  } else if ((why = ptrace_stop()) != NULL && why != tracer_died) {
     refused_pid = pid; /* a tracer killed meanwhile (its maker exited) is no refusal */
     refused_until = r_now() + SCVGC_STW_PTRACE_RETRY_NS;
   }
@@ -1145,6 +1188,10 @@ int scvgc_stw_mappings(const scvgc_world_t *w, uintptr_t (*out)[2], int max) {
   if (tracer_stack && n < max) {
     out[n][0] = (uintptr_t)tracer_stack;
     out[n++][1] = (uintptr_t)tracer_stack + TRACER_STACK;
+  }
+  if (seizer_stack && n < max) {
+    out[n][0] = (uintptr_t)seizer_stack;
+    out[n++][1] = (uintptr_t)seizer_stack + SEIZER_STACK;
   }
   return n;
 }

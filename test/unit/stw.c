@@ -1247,10 +1247,12 @@ static void check_vfork(int force) {
   int vs = find(&w, ws[1].tid)->state, ss = find(&w, ws[0].tid)->state;
   uint64_t took = now_ns() - t0;
   scvgc_stw_start(&w);
+  pid_t tracer = scvgc_stw_tracer();
   pthread_join(ws[1].th, NULL);
-  /* the world works again once the vfork is over */
+  /* the world works again once the vfork is over, with the same tracer */
   int nf2 = scvgc_stw_stop(&w);
   scvgc_stw_start(&w);
+  if (!force) cr_assert_eq(scvgc_stw_tracer(), tracer, "the tracer was made again");
   ws[0].quit = 1;
   pthread_join(ws[0].th, NULL);
   cr_assert_eq(vs, SCVGC_STW_FAILED, "state %d after %lu ms", vs, (unsigned long)(took / 1000000));
