@@ -10,12 +10,14 @@
  *   lock of the core (a caller may hold none of the others while taking it). Its word is
  *   the holder's pid, so a fork child finds a parent's hold stale and takes it over.
  * Callers: any program thread or the collector (the "stopper"); the tracer task (helper,
- *   clone()d with CLONE_VM but in a thread group of its own, so it may ptrace our threads);
- *   every stopped thread runs stw_handler under the fallback.
+ *   clone()d with CLONE_VM but in a thread group of its own; the program's one child of
+ *   ours, kept between stops) and, for each stop, its own child the seizer, which ptraces
+ *   our threads and lets go of them by exiting; every stopped thread runs stw_handler
+ *   under the fallback.
  * Invariants:
- *   - nothing here calls libc while a thread is stopped, nor anywhere in the tracer or the
- *     handler: system calls are inline `syscall` instructions (no errno, no TLS: the
- *     tracer shares the caller's thread pointer), memory is mmap'd, /proc is read with
+ *   - nothing here calls libc while a thread is stopped, nor anywhere in the tracer, the
+ *     seizer or the handler: system calls are inline `syscall` instructions (no errno, no
+ *     TLS: the tracer shares the caller's thread pointer), memory is mmap'd, /proc is read with
  *     getdents64. libc is called only by the stopper before anything is stopped: errno,
  *     memset, sigaction() to (re)install the fallback, scvgc_message() for its notice.
  *   - w->threads[0] is the caller; every tid listed in /proc/self/task while the world is

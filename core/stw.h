@@ -7,7 +7,9 @@
  *            group, PTRACE_SEIZEs and PTRACE_INTERRUPTs every thread, as LeakSanitizer does.
  *            No signal is delivered, so threads that block every signal stop too, and sleep,
  *            nanosleep, poll, read are restarted by the kernel, never cut short. The helper
- *            (the tracer) is made at the first stop and kept for the life of the process.
+ *            (the tracer) is made at the first stop and kept for the life of the process;
+ *            for each stop it makes a child of its own (the seizer) that ptraces, and lets
+ *            go of every thread at once by exiting.
  *   signals  (fallback, when ptrace is refused: under gdb or strace, Yama, seccomp, or when
  *            the process is non-dumpable, which ptrace would need lifted) a
  *            dedicated real-time signal whose handler records the registers and waits on a
@@ -113,7 +115,8 @@ int scvgc_stw_stop(scvgc_world_t *w) SCVGC_HIDDEN;
 /* Resume what scvgc_stw_stop stopped, restore the caller's signal mask, release the lock.
  * The thread array stays readable (tids and states) until the next stop. */
 void scvgc_stw_start(scvgc_world_t *w) SCVGC_HIDDEN;
-/* The mappings stw.c holds for w (thread array, tid index, the tracer's stack), at most max,
+/* The mappings stw.c holds for w (thread array, tid index, vector lanes, the tracer's and
+ * the seizer's stacks), at most max,
  * as [start, end) pairs: the library's own, never roots (they hold copies of registers). */
 int scvgc_stw_mappings(const scvgc_world_t *w, uintptr_t (*out)[2], int max) SCVGC_HIDDEN;
 /* Unmap w's memory. Not between stop and start. */
