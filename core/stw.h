@@ -94,9 +94,9 @@ typedef struct {
 } scvgc_world_t;
 
 /* Default time a thread may take to stop: long enough for a thread in a short
- * uninterruptible wait (page fault on a slow disk), short
- * enough that a stuck thread costs one slow cycle and not a hang. Under the fallback a thread
- * that blocks the signal is seen in /proc (SigBlk) and failed after SCVGC_STW_GRACE_NS. A
+ * uninterruptible wait (page fault on a slow disk), short enough that a stuck thread costs
+ * one slow cycle and not a hang. Under the fallback a thread that blocks the signal is seen
+ * in /proc (SigBlk) and failed after SCVGC_STW_GRACE_NS. A
  * thread waiting in vfork (state D in /proc, in the kernel's clone) cannot stop before its
  * child execs or exits, which may take any time: it is failed as soon as it is seen there,
  * after SCVGC_STW_VFORK_CHECK_NS under ptrace (the cycle frees nothing; the next one tries
@@ -116,8 +116,8 @@ int scvgc_stw_stop(scvgc_world_t *w) SCVGC_HIDDEN;
  * The thread array stays readable (tids and states) until the next stop. */
 void scvgc_stw_start(scvgc_world_t *w) SCVGC_HIDDEN;
 /* The mappings stw.c holds for w (thread array, tid index, vector lanes, the tracer's and
- * the seizer's stacks), at most max,
- * as [start, end) pairs: the library's own, never roots (they hold copies of registers). */
+ * the seizer's stacks), at most max, as [start, end) pairs: the library's own, never roots
+ * (they hold copies of registers). */
 int scvgc_stw_mappings(const scvgc_world_t *w, uintptr_t (*out)[2], int max) SCVGC_HIDDEN;
 /* Unmap w's memory. Not between stop and start. */
 void scvgc_stw_free(scvgc_world_t *w) SCVGC_HIDDEN;
