@@ -59,6 +59,9 @@
 #ifndef PR_SET_PTRACER
 #define PR_SET_PTRACER 0x59616d61
 #endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 #ifndef KCMP_VM
 #define KCMP_VM 1
 #endif
@@ -218,11 +221,14 @@ enum { GO_WAIT = 0, GO_STOP = 1, GO_RESUME = 2 };
 static pid_t tracer_pid;
 static uint32_t tracer_owner;
 #define TRACER_CHECK_NS (1000ull * 1000 * 1000) /* idle tracer: has the process exec'd? */
+/* /proc/PID/task in the tracer's file table, opened and closed by each seizer. */
+static int seizer_taskfd = -1;
 
 static struct {
   uint32_t pid;          /* our process */
   pid_t self;            /* the caller */
-  int taskfd;            /* /proc/self/task, opened by the caller; shared with the tracer */
+  int taskfd;            /* /proc/self/task, opened by the caller in the program's file
+                            table (the tracer has a table of its own), closed by start */
   uint64_t saved_mask;   /* the caller's signal mask, restored by start */
   int oom;               /* a thread got no slot: counted failed once */
   uint64_t timeout;
@@ -391,12 +397,12 @@ struct dirent64_k {
 
 /* Add a slot (ST_NEW, or EXCLUDED) for every listed tid that has none. Returns the number
  * added, or -1 when the list cannot be read. Callable from the tracer. */
-static int scan_new(scvgc_world_t *w) {
+static int scan_new(scvgc_world_t *w, int dirfd) {
   _Alignas(8) char buf[4096];
   int added = 0;
-  if (sc3(SYS_lseek, cyc.taskfd, 0, SEEK_SET) < 0) return -1;
+  if (sc3(SYS_lseek, dirfd, 0, SEEK_SET) < 0) return -1;
   for (;;) {
-    long n = sc3(SYS_getdents64, cyc.taskfd, buf, sizeof buf);
+    long n = sc3(SYS_getdents64, dirfd, buf, sizeof buf);
     if (n < 0) return -1;
     if (n == 0) break;
     for (long pos = 0; pos < n;) {
@@ -420,7 +426,7 @@ static int scan_new(scvgc_world_t *w) {
 }
 
 /* Read /proc/self/task/<tid>/<leaf> into buf (NUL-terminated); length or -1. */
-static long read_task_file(pid_t tid, const char *leaf, char *buf, size_t n) {
+static long read_task_file(int dirfd, pid_t tid, const char *leaf, char *buf, size_t n) {
   char path[40];
   char digits[12];
   int k = 0, m = 0;
@@ -429,7 +435,7 @@ static long read_task_file(pid_t tid, const char *leaf, char *buf, size_t n) {
   path[m++] = '/';
   while (*leaf && m < (int)sizeof path - 1) path[m++] = *leaf++;
   path[m] = 0;
-  long fd = sc4(SYS_openat, cyc.taskfd, path, O_RDONLY | O_CLOEXEC, 0);
+  long fd = sc4(SYS_openat, dirfd, path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return -1;
   long len = sc3(SYS_read, fd, buf, n - 1);
   r_close((int)fd);
@@ -439,9 +445,9 @@ static long read_task_file(pid_t tid, const char *leaf, char *buf, size_t n) {
 }
 
 /* The state letter of /proc/self/task/<tid>/stat (R, S, D, Z, ...); 'X' when it is gone. */
-static char task_state(pid_t tid) {
+static char task_state(int dirfd, pid_t tid) {
   char buf[512];
-  if (read_task_file(tid, "stat", buf, sizeof buf) < 0) return 'X';
+  if (read_task_file(dirfd, tid, "stat", buf, sizeof buf) < 0) return 'X';
   const char *p = NULL;
   for (const char *c = buf; *c; c++)
     if (*c == ')') p = c; /* comm may contain ')': the state follows the last one */
@@ -451,18 +457,18 @@ static char task_state(pid_t tid) {
 
 /* The thread has exited, or is a zombie (a main thread that called pthread_exit stays
  * listed, as a zombie, until the process ends): nothing of it can run or be scanned. */
-static bool thread_dead(pid_t tid) {
-  char s = task_state(tid);
+static bool thread_dead(int dirfd, pid_t tid) {
+  char s = task_state(dirfd, tid);
   return s == 'Z' || s == 'X' || s == 'x';
 }
 
 /* Is the thread waiting in vfork for its child to exec or exit? It sleeps uninterruptibly
  * (D) in the kernel's clone: wchan names wait_for_vfork_done, or the function it is inlined
  * into (kernel_clone since 5.10, _do_fork before). No stop or signal takes effect there. */
-static bool in_vfork(pid_t tid) {
-  if (task_state(tid) != 'D') return false;
+static bool in_vfork(int dirfd, pid_t tid) {
+  if (task_state(dirfd, tid) != 'D') return false;
   char buf[64];
-  if (read_task_file(tid, "wchan", buf, sizeof buf) < 0) return false;
+  if (read_task_file(dirfd, tid, "wchan", buf, sizeof buf) < 0) return false;
   static const char *const names[] = {"wait_for_vfork_done", "kernel_clone", "_do_fork",
                                       "do_fork"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
@@ -517,7 +523,8 @@ static void tracer_wait(scvgc_world_t *w, int pending, uint64_t deadline) {
       vfork_check = now + SCVGC_STW_GRACE_NS;
       for (int i = 1; i < w->nthreads; i++) {
         scvgc_thread_t *t = &w->threads[i];
-        if (t->state == ST_WAIT && in_vfork(t->tid)) t->state = SCVGC_STW_FAILED, pending--;
+        if (t->state == ST_WAIT && in_vfork(seizer_taskfd, t->tid))
+          t->state = SCVGC_STW_FAILED, pending--;
       }
       if (pending <= 0) break;
     }
@@ -540,7 +547,7 @@ static int tracer_stop_all(scvgc_world_t *w) {
       if (r == -ESRCH) {
         t->state = SCVGC_STW_GONE;
       } else if (r < 0) {
-        if (thread_dead(t->tid)) {
+        if (thread_dead(seizer_taskfd, t->tid)) {
           t->state = SCVGC_STW_GONE; /* exiting or zombie: attach refuses those too */
           continue;
         }
@@ -557,7 +564,7 @@ static int tracer_stop_all(scvgc_world_t *w) {
       if (w->threads[i].state == ST_WAIT) w->threads[i].state = SCVGC_STW_FAILED;
     /* A thread that ran until now may have created others: look again, until a pass over
      * the list (with every known thread stopped) finds nothing new. */
-    int added = scan_new(w);
+    int added = scan_new(w, seizer_taskfd);
     if (added <= 0) return 0;
   }
 }
@@ -629,7 +636,17 @@ static int seizer_main(void *arg) {
   sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   if (sc0(SYS_getppid) != (long)(intptr_t)arg) return 1; /* the tracer is gone */
   scvgc_world_t *w = cyc.w;
-  int r = tracer_stop_all(w);
+  char path[32] = "/proc/", digits[12];
+  int k = 0, m = 6;
+  uint32_t pid = cyc.pid;
+  do digits[k++] = (char)('0' + pid % 10); while ((pid /= 10) && k < 11);
+  while (k) path[m++] = digits[--k];
+  for (const char *l = "/task"; *l;) path[m++] = *l++;
+  path[m] = 0;
+  seizer_taskfd = (int)sc4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  int r = seizer_taskfd < 0 ? seizer_taskfd : tracer_stop_all(w);
+  if (seizer_taskfd >= 0) r_close(seizer_taskfd); /* the table is the tracer's, which stays */
+  seizer_taskfd = -1;
   if (r < 0) {
     cyc.refusal = -r;
     seizer_release_signals(w);
@@ -670,8 +687,34 @@ static long clone_here(unsigned long flags, char *stack, uint32_t *ctid, int (*f
   return pid;
 }
 
+/* The tracer's file table starts as a copy of the program's: empty it at once, so that
+ * the tracer holds none of the program's descriptors (a pipe's end, or one closed on exec,
+ * stays open as long as any table holds it). close_range where the kernel has it (5.9),
+ * else every entry of /proc/self/fd (the tracer's own). */
+static void close_inherited_fds(void) {
+  if (sc3(SYS_close_range, 0, ~0u, 0) == 0) return;
+  long dir = sc4(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir < 0) return;
+  _Alignas(8) char buf[4096];
+  for (;;) {
+    long n = sc3(SYS_getdents64, dir, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long pos = 0; pos < n;) {
+      struct dirent64_k *d = (struct dirent64_k *)(buf + pos);
+      pos += d->d_reclen;
+      long fd = 0;
+      const char *c = d->d_name;
+      if (*c < '0' || *c > '9') continue;
+      for (; *c >= '0' && *c <= '9'; c++) fd = fd * 10 + (*c - '0');
+      if (fd != dir) r_close((int)fd);
+    }
+  }
+  r_close((int)dir);
+}
+
 /* The tracer: the one child of the process, kept for its life, on tracer_stack, with every
- * signal blocked (inherited), sharing our memory and file table but not our signal handlers.
+ * signal blocked (inherited), sharing our memory but not our file table (it empties its
+ * copy) nor our signal handlers.
  * Must not touch TLS. For each stop (GO_STOP) it makes a seizer and waits for its end: the
  * world is let go by then; ctl reads TR_IDLE again. It exits when the thread that made it
  * exits (PR_SET_PDEATHSIG, so with the process too) or when the process exec'd (checked
@@ -680,6 +723,7 @@ static int tracer_main(void *arg) {
   (void)arg;
   sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   sc2(SYS_prctl, PR_SET_NAME, "scvgc-tracer"); /* what ps shows for the program's child */
+  close_inherited_fds();
   if (sc0(SYS_getppid) != (long)cyc.pid) return 1; /* the caller's process is gone */
   /* Stops of the seizer's tracees are announced by SIGCHLD, unless the program ignores it:
    * our handler table is a private copy (the seizer gets a copy of it), so reset it here. */
@@ -774,7 +818,7 @@ static const char *tracer_get(void) {
   /* exit signal 0: the program's wait()/waitpid() without __WALL never sees the tracer,
    * and no SIGCHLD reaches the program's handler. CLONE_UNTRACED: a debugger tracing us
    * does not follow it. CLONE_CHILD_CLEARTID: ctl reads TR_EXITED once it is gone. */
-  long pid = clone_here(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED | CLONE_CHILD_CLEARTID,
+  long pid = clone_here(CLONE_VM | CLONE_FS | CLONE_UNTRACED | CLONE_CHILD_CLEARTID,
                         tracer_stack + TRACER_STACK, (uint32_t *)&cyc.ctl, tracer_main, NULL);
   if (pid < 0) {
     atomic_store(&cyc.ctl, TR_EXITED);
@@ -951,8 +995,9 @@ static int install_handler(void) {
 
 /* Does the thread block our signal? From SigBlk: in /proc/self/task/<tid>/status. */
 static bool blocks_signal(pid_t tid) {
+  int dirfd = cyc.taskfd;
   char buf[2048];
-  if (read_task_file(tid, "status", buf, sizeof buf) < 0) return false;
+  if (read_task_file(dirfd, tid, "status", buf, sizeof buf) < 0) return false;
   for (const char *c = buf; *c; c++) {
     if (c != buf && c[-1] != '\n') continue;
     const char *k = "SigBlk:";
@@ -1031,8 +1076,8 @@ static void signals_stop(scvgc_world_t *w) {
         for (int i = 1; i < w->nthreads; i++) {
           scvgc_thread_t *t = &w->threads[i];
           if (t->state != ST_WAIT) continue;
-          if (thread_dead(t->tid)) t->state = SCVGC_STW_GONE, pending--;
-          else if (in_vfork(t->tid)) t->state = SCVGC_STW_FAILED, pending--;
+          if (thread_dead(cyc.taskfd, t->tid)) t->state = SCVGC_STW_GONE, pending--;
+          else if (in_vfork(cyc.taskfd, t->tid)) t->state = SCVGC_STW_FAILED, pending--;
           else if (!blocks_signal(t->tid)) t->signal = 0;
           else if (++t->signal >= 2) t->state = SCVGC_STW_FAILED, pending--;
         }
@@ -1045,7 +1090,7 @@ static void signals_stop(scvgc_world_t *w) {
     drain_acks(w);
     for (int i = 1; i < w->nthreads; i++)
       if (w->threads[i].state == ST_WAIT) w->threads[i].state = SCVGC_STW_FAILED;
-    if (scan_new(w) <= 0) return;
+    if (scan_new(w, cyc.taskfd) <= 0) return;
   }
 }
 
@@ -1095,7 +1140,7 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   if (have_slot) w->threads[0] = me;
   cyc.taskfd = (int)sc4(SYS_openat, AT_FDCWD, "/proc/self/task",
                         O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (!have_slot || cyc.taskfd < 0 || scan_new(w) < 0) {
+  if (!have_slot || cyc.taskfd < 0 || scan_new(w, cyc.taskfd) < 0) {
     w->nfailed = 1; /* no /proc or no memory: the other threads are unknown and running */
     goto out;
   }
@@ -1126,7 +1171,7 @@ int scvgc_stw_stop(scvgc_world_t *w) {
     for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
     add_slot(w, cyc.self, SCVGC_STW_SELF);
     w->threads[0] = me; /* slot 0 again */
-    scan_new(w);
+    scan_new(w, cyc.taskfd);
     fallback_reason = why;
     if (install_handler() < 0) {
       why = fallback_reason = "no free real-time signal";

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -1122,6 +1123,37 @@ Test(stw, one_tracer_serves_every_stop_and_a_wall_reaper_collects_none) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d", first);
   cr_assert_eq(access(path, F_OK), 0, "the tracer is gone between stops");
+  scvgc_stw_free(&w);
+}
+
+/* The tracer holds none of the program's descriptors between stops (its file table is its
+ * own, emptied): after an exec, or at the program's exit, a pipe end or a descriptor
+ * closed on exec is not kept open by it. */
+Test(stw, the_tracer_holds_none_of_the_programs_file_descriptors) {
+  NEED_PTRACE();
+  int fds[2];
+  cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+  worker_t ws[1] = {0};
+  start_workers(ws, 1, spinner);
+  scvgc_world_t w = {0};
+  scvgc_stw_stop(&w);
+  scvgc_stw_start(&w);
+  pid_t t = scvgc_stw_tracer();
+  stop_workers(ws, 1);
+  cr_assert_neq(t, 0);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd", t);
+  pid_t list[64];
+  int n = 0;
+  DIR *d = opendir(path);
+  cr_assert_not_null(d, "cannot list %s", path);
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.' && n < 64) list[n++] = atoi(e->d_name);
+  closedir(d);
+  cr_assert_eq(n, 0, "the tracer holds %d descriptors (the first: %d)", n, n ? list[0] : -1);
+  close(fds[0]);
+  close(fds[1]);
   scvgc_stw_free(&w);
 }
 
