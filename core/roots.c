@@ -3,7 +3,7 @@
  * Owns: the registry of the library's own mappings (metadata, never roots), the parser of
  * /proc/self/maps, and the choice of what in each mapping is read.
  * The root classes and where each is found:
- *   1 registers        the stopped threads' saved registers (stw.c)
+ *   1 registers        the stopped threads' saved registers, vector lanes too (stw.c)
  *   2 live stacks      every mapping is read, less the dead part of each thread's own stack:
  *                      [block start, sp - 128) when the sp is in the stack block glibc
  *                      recorded in the thread's descriptor (at its thread pointer, naming
@@ -556,6 +556,7 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     const scvgc_thread_t *t = &w->threads[i];
     if (t->state != SCVGC_STW_STOPPED && t->state != SCVGC_STW_SELF) continue;
     for (int r = 0; r < t->nregs; r++) scvgc_mark_word(m, t->regs[r]);
+    for (uint32_t r = 0; r < t->nvec; r++) scvgc_mark_word(m, w->vec[t->vec_off + r]); /* lanes */
   }
   pid_t pid = getpid();
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);

@@ -2,23 +2,31 @@
  * their registers and stack pointers, resume them. The API and the two methods are told in
  * stw.h; this file is the stop-the-world path.
  *
- * Owns: the stop-the-world lock (stw_lock), the tracer task and its stack, the signal
- *   fallback's handler and mailbox, the exclusion table. Per-cycle state lives in `cyc`,
- *   which only the lock holder (and its tracer) touches.
+ * Owns: the stop-the-world lock (stw_lock), the tracer task (one per process, kept between
+ *   stops) and its stack, the signal fallback's handler and mailbox, the exclusion table, the
+ *   world's vector-lane array. Per-cycle state lives in `cyc`, which only the lock holder
+ *   (and its tracer) touches.
  * Locks: stw_lock only, held from scvgc_stw_stop to scvgc_stw_start; it is the outermost
  *   lock of the core (a caller may hold none of the others while taking it). Its word is
  *   the holder's pid, so a fork child finds a parent's hold stale and takes it over.
  * Callers: any program thread or the collector (the "stopper"); the tracer task (helper,
- *   clone()d with CLONE_VM but in a thread group of its own, so it may ptrace our threads);
- *   every stopped thread runs stw_handler under the fallback.
+ *   clone()d with CLONE_VM but in a thread group of its own; the program's one child of
+ *   ours, kept between stops) and, for each stop, its own child the seizer, which ptraces
+ *   our threads and lets go of them by exiting; every stopped thread runs stw_handler
+ *   under the fallback.
  * Invariants:
- *   - nothing here calls libc while a thread is stopped, nor anywhere in the tracer or the
- *     handler: system calls are inline `syscall` instructions (no errno, no TLS: the
- *     tracer shares the caller's thread pointer), memory is mmap'd, /proc is read with
+ *   - nothing here calls libc while a thread is stopped, nor anywhere in the tracer, the
+ *     seizer or the handler: system calls are inline `syscall` instructions (no errno, no
+ *     TLS: the tracer shares the caller's thread pointer), memory is mmap'd, /proc is read with
  *     getdents64. libc is called only by the stopper before anything is stopped: errno,
  *     memset, sigaction() to (re)install the fallback, scvgc_message() for its notice.
  *   - w->threads[0] is the caller; every tid listed in /proc/self/task while the world is
  *     stopped has exactly one slot (stopping rescans until a pass finds nothing new).
+ *   - the process's own settings are left as they are: PR_SET_DUMPABLE is never lifted (a
+ *     non-dumpable process is stopped with signals) and PR_SET_PTRACER never set (it would
+ *     replace the program's one exception, and cannot be read back).
+ *   - a STOPPED thread's vector registers are all in w->vec (every lane that could be an
+ *     address): a thread whose extended state could not be read is FAILED, not STOPPED.
  *   - the fallback handler never touches the thread array (which may move when it grows):
  *     it publishes a record on its own stack through the tagged mailbox `sig.acks` and
  *     waits; a push can only succeed while its cycle is open, so every record the stopper
@@ -35,6 +43,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +58,12 @@
 
 #ifndef PR_SET_PTRACER
 #define PR_SET_PTRACER 0x59616d61
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef KCMP_VM
+#define KCMP_VM 1
 #endif
 #ifndef ARCH_GET_FS
 #define ARCH_GET_FS 0x1003
@@ -197,26 +212,39 @@ static bool is_excluded(uint32_t pid, pid_t tid) {
 }
 
 /* ---- per-cycle state (lock holder and its tracer only) ------------------------------- */
-enum { TR_EXITED = 0, TR_RUNNING = 1, TR_STOPPED = 2, TR_REFUSED = 3 };
+enum { TR_EXITED = 0, TR_RUNNING = 1, TR_STOPPED = 2, TR_REFUSED = 3, TR_IDLE = 4 };
 enum { GO_WAIT = 0, GO_STOP = 1, GO_RESUME = 2 };
+
+/* The tracer task: made at the first ptrace stop of a process, kept for its life (the
+ * program sees at most this one child of ours), re-made when it ended (see tracer_main).
+ * tracer_owner tells a fork child that tracer_pid is its parent's. Lock holder only. */
+static pid_t tracer_pid;
+static uint32_t tracer_owner;
+#define TRACER_CHECK_NS (1000ull * 1000 * 1000) /* idle tracer: has the process exec'd? */
+/* /proc/PID/task in the tracer's file table, opened and closed by each seizer. */
+static int seizer_taskfd = -1;
 
 static struct {
   uint32_t pid;          /* our process */
   pid_t self;            /* the caller */
-  int taskfd;            /* /proc/self/task, opened by the caller; shared with the tracer */
+  int taskfd;            /* /proc/self/task, opened by the caller in the program's file
+                            table (the tracer has a table of its own), closed by start */
   uint64_t saved_mask;   /* the caller's signal mask, restored by start */
-  int undumpable;        /* PR_GET_DUMPABLE was 0: restored by start */
   int oom;               /* a thread got no slot: counted failed once */
   uint64_t timeout;
   scvgc_world_t *w;
   /* ptrace */
-  pid_t tracer;
-  _Atomic uint32_t ctl;  /* TR_*: written by the tracer, zeroed by the kernel at its exit
-                            (CLONE_CHILD_CLEARTID, a shared-futex wake) */
-  _Atomic uint32_t go;   /* GO_*: written by the caller */
+  _Atomic uint32_t ctl;  /* TR_*: TR_IDLE -> TR_RUNNING by the caller (claiming the
+                            tracer), -> TR_STOPPED or TR_REFUSED by the seizer, -> TR_IDLE
+                            by the tracer once the seizer is gone; zeroed by the kernel at
+                            the tracer's exit (CLONE_CHILD_CLEARTID, a shared-futex wake) */
+  _Atomic uint32_t go;   /* GO_*: GO_STOP and GO_RESUME written by the caller (the tracer
+                            makes a seizer on GO_STOP, which lets go on GO_RESUME), GO_WAIT
+                            by the tracer before it reads TR_IDLE */
   _Atomic uint32_t outcome; /* TR_STOPPED or TR_REFUSED, written by the tracer before it
                                changes ctl: ctl itself may already read TR_EXITED */
   int refusal;           /* errno of the refused PTRACE_SEIZE */
+  _Atomic pid_t seizer;  /* the tracer's child for this stop, 0 between stops */
 } cyc;
 
 static int force_signals;
@@ -232,6 +260,7 @@ static uint32_t refused_pid;
 static uint64_t refused_until;
 
 void scvgc_stw_force_signals(int on) { force_signals = on; }
+void scvgc_stw_assume_yama_scope(int scope) { yama_scope = scope; }
 const char *scvgc_stw_fallback_reason(void) { return fallback_reason; }
 
 /* ---- the thread array and its tid index ------------------------------------------- */
@@ -300,7 +329,48 @@ static scvgc_thread_t *add_slot(scvgc_world_t *w, pid_t tid, int state) {
   return t;
 }
 
+/* ---- vector lanes ------------------------------------------------------------------ */
+/* Could v be a user-space address? Lanes that cannot (0, doubles, small integers) are
+ * dropped, which keeps w->vec small: most lanes of an xsave image are one of those. */
+static inline bool lane_kept(uintptr_t v) { return v >= 4096 && v < ((uintptr_t)1 << 57); }
+
+/* Append the kept 8-byte lanes of words[0, n) to w->vec as t's lanes (t must be the last
+ * thread given lanes). Raw syscalls: the tracer calls it. On no memory the thread is
+ * FAILED: a lost lane could be the only pointer to an object. */
+static void vec_add(scvgc_world_t *w, scvgc_thread_t *t, const uintptr_t *words, size_t n) {
+  if (t->nvec == 0) t->vec_off = (uint32_t)w->nvec;
+  for (size_t i = 0; i < n; i++) {
+    uintptr_t v = words[i];
+    if (!lane_kept(v)) continue;
+    if (w->nvec == w->vcap) {
+      size_t ob = w->vcap * sizeof(uintptr_t), nb = ob ? 2 * ob : 65536;
+      void *p;
+      if (w->vec) {
+        long r = sc6(SYS_mremap, (long)w->vec, (long)ob, (long)nb, MREMAP_MAYMOVE, 0, 0);
+        p = r < 0 && r > -4096 ? NULL : (void *)r;
+      } else {
+        p = r_mmap(nb);
+      }
+      if (!p) {
+        t->state = SCVGC_STW_FAILED;
+        return;
+      }
+      atomic_fetch_add(&scvgc_gc_sys, nb - ob);
+      w->vec = p;
+      w->vcap = nb / sizeof(uintptr_t);
+    }
+    w->vec[w->nvec++] = v;
+    t->nvec++;
+  }
+}
+
 void scvgc_stw_free(scvgc_world_t *w) {
+  if (w->vec) {
+    sc2(SYS_munmap, w->vec, w->vcap * sizeof(uintptr_t));
+    atomic_fetch_sub(&scvgc_gc_sys, w->vcap * sizeof(uintptr_t));
+  }
+  w->vec = NULL;
+  w->nvec = w->vcap = 0;
   if (w->threads) {
     size_t b = page_round(w->cap * sizeof(scvgc_thread_t));
     sc2(SYS_munmap, w->threads, b);
@@ -327,12 +397,12 @@ struct dirent64_k {
 
 /* Add a slot (ST_NEW, or EXCLUDED) for every listed tid that has none. Returns the number
  * added, or -1 when the list cannot be read. Callable from the tracer. */
-static int scan_new(scvgc_world_t *w) {
+static int scan_new(scvgc_world_t *w, int dirfd) {
   _Alignas(8) char buf[4096];
   int added = 0;
-  if (sc3(SYS_lseek, cyc.taskfd, 0, SEEK_SET) < 0) return -1;
+  if (sc3(SYS_lseek, dirfd, 0, SEEK_SET) < 0) return -1;
   for (;;) {
-    long n = sc3(SYS_getdents64, cyc.taskfd, buf, sizeof buf);
+    long n = sc3(SYS_getdents64, dirfd, buf, sizeof buf);
     if (n < 0) return -1;
     if (n == 0) break;
     for (long pos = 0; pos < n;) {
@@ -356,7 +426,7 @@ static int scan_new(scvgc_world_t *w) {
 }
 
 /* Read /proc/self/task/<tid>/<leaf> into buf (NUL-terminated); length or -1. */
-static long read_task_file(pid_t tid, const char *leaf, char *buf, size_t n) {
+static long read_task_file(int dirfd, pid_t tid, const char *leaf, char *buf, size_t n) {
   char path[40];
   char digits[12];
   int k = 0, m = 0;
@@ -365,7 +435,7 @@ static long read_task_file(pid_t tid, const char *leaf, char *buf, size_t n) {
   path[m++] = '/';
   while (*leaf && m < (int)sizeof path - 1) path[m++] = *leaf++;
   path[m] = 0;
-  long fd = sc4(SYS_openat, cyc.taskfd, path, O_RDONLY | O_CLOEXEC, 0);
+  long fd = sc4(SYS_openat, dirfd, path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return -1;
   long len = sc3(SYS_read, fd, buf, n - 1);
   r_close((int)fd);
@@ -374,22 +444,46 @@ static long read_task_file(pid_t tid, const char *leaf, char *buf, size_t n) {
   return len;
 }
 
-/* The thread has exited, or is a zombie (a main thread that called pthread_exit stays
- * listed, as a zombie, until the process ends): nothing of it can run or be scanned. */
-static bool thread_dead(pid_t tid) {
+/* The state letter of /proc/self/task/<tid>/stat (R, S, D, Z, ...); 'X' when it is gone. */
+static char task_state(int dirfd, pid_t tid) {
   char buf[512];
-  if (read_task_file(tid, "stat", buf, sizeof buf) < 0) return true;
+  if (read_task_file(dirfd, tid, "stat", buf, sizeof buf) < 0) return 'X';
   const char *p = NULL;
   for (const char *c = buf; *c; c++)
     if (*c == ')') p = c; /* comm may contain ')': the state follows the last one */
-  if (!p || !p[1] || !p[2]) return false;
-  char s = p[2];
+  if (!p || !p[1] || !p[2]) return '?';
+  return p[2];
+}
+
+/* The thread has exited, or is a zombie (a main thread that called pthread_exit stays
+ * listed, as a zombie, until the process ends): nothing of it can run or be scanned. */
+static bool thread_dead(int dirfd, pid_t tid) {
+  char s = task_state(dirfd, tid);
   return s == 'Z' || s == 'X' || s == 'x';
 }
 
+/* Is the thread waiting in vfork for its child to exec or exit? It sleeps uninterruptibly
+ * (D) in the kernel's clone: wchan names wait_for_vfork_done, or the function it is inlined
+ * into (kernel_clone since 5.10, _do_fork before). No stop or signal takes effect there. */
+static bool in_vfork(int dirfd, pid_t tid) {
+  if (task_state(dirfd, tid) != 'D') return false;
+  char buf[64];
+  if (read_task_file(dirfd, tid, "wchan", buf, sizeof buf) < 0) return false;
+  static const char *const names[] = {"wait_for_vfork_done", "kernel_clone", "_do_fork",
+                                      "do_fork"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    const char *a = buf, *b = names[i];
+    while (*b && *a == *b) a++, b++;
+    if (!*b && (!*a || *a == '\n')) return true;
+  }
+  return false;
+}
+
 /* ---- ptrace: the tracer task ------------------------------------------------------- */
-#define TRACER_STACK (256 * 1024)
-static char *tracer_stack; /* mapped once, guard page at its low end, reused by each cycle */
+#define TRACER_STACK (64 * 1024)
+#define SEIZER_STACK (256 * 1024)
+/* Mapped once each, a guard page at the low end, reused by every tracer and seizer. */
+static char *tracer_stack, *seizer_stack;
 
 /* Apply one wait4 status to thread t (ST_WAIT, or a FAILED one that stopped late). */
 static void tracer_event(scvgc_thread_t *t, int status) {
@@ -409,6 +503,7 @@ static void tracer_event(scvgc_thread_t *t, int status) {
  * so a stop after the sweep leaves it pending: no lost wake-up) says something changed. */
 static void tracer_wait(scvgc_world_t *w, int pending, uint64_t deadline) {
   uint64_t chld = (uint64_t)1 << (SIGCHLD - 1);
+  uint64_t vfork_check = r_now() + SCVGC_STW_VFORK_CHECK_NS;
   while (pending > 0) {
     for (int i = 1; i < w->nthreads && pending > 0; i++) {
       scvgc_thread_t *t = &w->threads[i];
@@ -422,19 +517,20 @@ static void tracer_wait(scvgc_world_t *w, int pending, uint64_t deadline) {
     if (pending <= 0) break;
     uint64_t now = r_now();
     if (now >= deadline) break;
-    struct timespec ts = ns_ts(deadline - now);
+    if (now >= vfork_check) {
+      /* Not stopped yet: a thread in vfork would hold the world stopped until the
+       * timeout (or its child's exec, whichever first) and then fail anyway: fail it now. */
+      vfork_check = now + SCVGC_STW_GRACE_NS;
+      for (int i = 1; i < w->nthreads; i++) {
+        scvgc_thread_t *t = &w->threads[i];
+        if (t->state == ST_WAIT && in_vfork(seizer_taskfd, t->tid))
+          t->state = SCVGC_STW_FAILED, pending--;
+      }
+      if (pending <= 0) break;
+    }
+    uint64_t until = vfork_check < deadline ? vfork_check : deadline;
+    struct timespec ts = ns_ts(until - now);
     sc4(SYS_rt_sigtimedwait, &chld, NULL, &ts, 8);
-  }
-}
-
-/* A thread caught in a signal-delivery stop gets its signal back only through
- * PTRACE_DETACH: wait4 consumed it (the kernel zeroes the tracee's exit_code when it
- * reports the stop), so letting go by our exit alone would lose it. Rare: one syscall each. */
-static void tracer_release_signals(scvgc_world_t *w) {
-  for (int i = 1; i < w->nthreads; i++) {
-    scvgc_thread_t *t = &w->threads[i];
-    if (t->state == SCVGC_STW_STOPPED && t->signal)
-      r_ptrace(PTRACE_DETACH, t->tid, 0, t->signal);
   }
 }
 
@@ -451,7 +547,7 @@ static int tracer_stop_all(scvgc_world_t *w) {
       if (r == -ESRCH) {
         t->state = SCVGC_STW_GONE;
       } else if (r < 0) {
-        if (thread_dead(t->tid)) {
+        if (thread_dead(seizer_taskfd, t->tid)) {
           t->state = SCVGC_STW_GONE; /* exiting or zombie: attach refuses those too */
           continue;
         }
@@ -468,10 +564,15 @@ static int tracer_stop_all(scvgc_world_t *w) {
       if (w->threads[i].state == ST_WAIT) w->threads[i].state = SCVGC_STW_FAILED;
     /* A thread that ran until now may have created others: look again, until a pass over
      * the list (with every known thread stopped) finds nothing new. */
-    int added = scan_new(w);
+    int added = scan_new(w, seizer_taskfd);
     if (added <= 0) return 0;
   }
 }
+
+#ifndef NT_X86_XSTATE
+#define NT_X86_XSTATE 0x202
+#endif
+#define XSTATE_MAX 16384 /* bytes of a thread's xsave image read (AVX-512: 2.7 KB) */
 
 static void tracer_fill_regs(scvgc_thread_t *t) {
   struct user_regs_struct u;
@@ -490,42 +591,166 @@ static void tracer_fill_regs(scvgc_thread_t *t) {
   t->sp = u.rsp;
   t->pc = u.rip;
   t->tp = u.fs_base;
+  /* The vector registers: the thread's whole xsave image in the standard layout (legacy
+   * x87/MMX/xmm area, header, then ymm upper halves, opmasks, zmm...). A component in its
+   * init state reads as zeros. Larger images (AMX tiles) are cut at XSTATE_MAX: tile data
+   * holds no pointers a program could load back into a register without memory. Where the
+   * kernel has no xstate regset, PTRACE_GETFPREGS gives the legacy area (x87, xmm0-15). */
+  _Alignas(64) uintptr_t xs[XSTATE_MAX / sizeof(uintptr_t)];
+  struct iovec iov = {xs, sizeof xs};
+  if (r_ptrace(PTRACE_GETREGSET, t->tid, NT_X86_XSTATE, (long)&iov) == 0) {
+    vec_add(cyc.w, t, xs, iov.iov_len / sizeof(uintptr_t));
+  } else if (r_ptrace(PTRACE_GETFPREGS, t->tid, 0, (long)xs) == 0) {
+    vec_add(cyc.w, t, xs, sizeof(struct user_fpregs_struct) / sizeof(uintptr_t));
+  } else {
+    t->state = SCVGC_STW_FAILED; /* its vector registers are unknown */
+  }
 }
 
-/* The tracer: runs with every signal blocked (inherited), on tracer_stack, sharing our
- * memory and file table but not our signal handlers. Must not touch TLS. */
-static int tracer_main(void *arg) {
-  scvgc_world_t *w = arg;
-  sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
-  if (sc0(SYS_getppid) != (long)cyc.pid) return 1; /* the caller's process is gone */
-  /* Stops of tracees are announced by SIGCHLD, unless the program ignores it: our handler
-   * table is a private copy, so reset it here. */
-  struct { void *h; unsigned long flags; void *restorer; uint64_t mask; } dfl = {0};
-  sc4(SYS_rt_sigaction, SIGCHLD, &dfl, NULL, 8);
-  while (atomic_load(&cyc.go) == GO_WAIT) r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, GO_WAIT, NULL);
+/* Is the process that made the tracer still the one it serves, in the same address space?
+ * kcmp fails or differs once that process has exited (the tracer was reparented) or
+ * exec'd (the tracer holds the old address space alone). */
+static bool tracer_still_ours(void) {
+  long me = sc0(SYS_getpid); /* the tracer's own: it is a process of its own */
+  return sc6(SYS_kcmp, me, (long)cyc.pid, KCMP_VM, 0, 0, 0) == 0;
+}
 
-  int r = tracer_stop_all(w);
+/* A thread caught in a signal-delivery stop gets its signal back only through
+ * PTRACE_DETACH: wait4 consumed it (the kernel zeroes the tracee's exit_code when it
+ * reports the stop), so letting go by our exit alone would lose it. Rare: one syscall each. */
+static void seizer_release_signals(scvgc_world_t *w) {
+  for (int i = 1; i < w->nthreads; i++) {
+    scvgc_thread_t *t = &w->threads[i];
+    if (t->state == SCVGC_STW_STOPPED && t->signal)
+      r_ptrace(PTRACE_DETACH, t->tid, 0, t->signal);
+  }
+}
+
+/* The seizer: one per stop, a child of the tracer (so never the program's), on
+ * seizer_stack. It stops the world, waits for GO_RESUME, and lets go by exiting, not by
+ * PTRACE_DETACH one thread at a time: the kernel lets go of every tracee in one pass
+ * (exit_ptrace), so the first resumed threads cannot preempt it before the last is resumed
+ * (measured: 128 threads, 1.1 ms per stop against 1.5 ms), and threads that never stopped
+ * (FAILED: in vfork, no answer), which PTRACE_DETACH cannot release, are let go too. */
+static int seizer_main(void *arg) {
+  sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (sc0(SYS_getppid) != (long)(intptr_t)arg) return 1; /* the tracer is gone */
+  scvgc_world_t *w = cyc.w;
+  char path[32] = "/proc/", digits[12];
+  int k = 0, m = 6;
+  uint32_t pid = cyc.pid;
+  do digits[k++] = (char)('0' + pid % 10); while ((pid /= 10) && k < 11);
+  while (k) path[m++] = digits[--k];
+  for (const char *l = "/task"; *l;) path[m++] = *l++;
+  path[m] = 0;
+  seizer_taskfd = (int)sc4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  int r = seizer_taskfd < 0 ? seizer_taskfd : tracer_stop_all(w);
+  if (seizer_taskfd >= 0) r_close(seizer_taskfd); /* the table is the tracer's, which stays */
+  seizer_taskfd = -1;
   if (r < 0) {
     cyc.refusal = -r;
-    tracer_release_signals(w);
+    seizer_release_signals(w);
     atomic_store(&cyc.outcome, TR_REFUSED);
     atomic_store(&cyc.ctl, TR_REFUSED);
     r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL);
-    return 0;
+    return 0; /* our exit lets go of the threads seized so far */
   }
   for (int i = 1; i < w->nthreads; i++)
     if (w->threads[i].state == SCVGC_STW_STOPPED) tracer_fill_regs(&w->threads[i]);
   atomic_store(&cyc.outcome, TR_STOPPED);
   atomic_store(&cyc.ctl, TR_STOPPED);
   r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL); /* shared: see cyc.ctl */
-
-  while (atomic_load(&cyc.go) != GO_RESUME)
-    r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, atomic_load(&cyc.go), NULL);
-  /* Resume by exiting, not by PTRACE_DETACH one thread at a time: the kernel lets go of
-   * every tracee in one pass (exit_ptrace), so the first resumed threads cannot preempt us
-   * before the last is resumed; threads that never stopped (FAILED) are let go too. */
-  tracer_release_signals(w);
+  uint32_t g;
+  while ((g = atomic_load(&cyc.go)) != GO_RESUME) r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, g, NULL);
+  seizer_release_signals(w);
   return 0;
+}
+
+/* Make the child task fn(arg) on the top of stack with `flags`, started on this CPU: it
+ * inherits a one-CPU affinity held for the length of the clone, and we sleep at once,
+ * leaving it the CPU, while a new task sent to an idle CPU waits for that CPU to wake up,
+ * which for a halted vCPU takes up to milliseconds (measured: 1.8 ms -> 50 us per cycle
+ * with one thread). */
+static long clone_here(unsigned long flags, char *stack, uint32_t *ctid, int (*fn)(void *),
+                       void *arg) {
+  uint64_t oldaff[16] = {0}, one[16] = {0};
+  long affn = sc3(SYS_sched_getaffinity, 0, sizeof oldaff, oldaff);
+  unsigned cpu = 0;
+  if (affn > 0 && sc3(SYS_getcpu, &cpu, NULL, NULL) == 0 && cpu < 1024) {
+    one[cpu / 64] = 1ull << (cpu % 64);
+    if (sc3(SYS_sched_setaffinity, 0, sizeof one, one) != 0) affn = 0;
+  } else {
+    affn = 0;
+  }
+  long pid = raw_clone(flags, stack, ctid, fn, arg);
+  if (affn > 0) sc3(SYS_sched_setaffinity, 0, (size_t)affn, oldaff);
+  return pid;
+}
+
+/* The tracer's file table starts as a copy of the program's: empty it at once, so that
+ * the tracer holds none of the program's descriptors (a pipe's end, or one closed on exec,
+ * stays open as long as any table holds it). close_range where the kernel has it (5.9),
+ * else every entry of /proc/self/fd (the tracer's own). */
+static void close_inherited_fds(void) {
+  if (sc3(SYS_close_range, 0, ~0u, 0) == 0) return;
+  long dir = sc4(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir < 0) return;
+  _Alignas(8) char buf[4096];
+  for (;;) {
+    long n = sc3(SYS_getdents64, dir, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long pos = 0; pos < n;) {
+      struct dirent64_k *d = (struct dirent64_k *)(buf + pos);
+      pos += d->d_reclen;
+      long fd = 0;
+      const char *c = d->d_name;
+      if (*c < '0' || *c > '9') continue;
+      for (; *c >= '0' && *c <= '9'; c++) fd = fd * 10 + (*c - '0');
+      if (fd != dir) r_close((int)fd);
+    }
+  }
+  r_close((int)dir);
+}
+
+/* The tracer: the one child of the process, kept for its life, on tracer_stack, with every
+ * signal blocked (inherited), sharing our memory but not our file table (it empties its
+ * copy) nor our signal handlers.
+ * Must not touch TLS. For each stop (GO_STOP) it makes a seizer and waits for its end: the
+ * world is let go by then; ctl reads TR_IDLE again. It exits when the thread that made it
+ * exits (PR_SET_PDEATHSIG, so with the process too) or when the process exec'd (checked
+ * every TRACER_CHECK_NS while idle); the next stop makes a new one. */
+static int tracer_main(void *arg) {
+  (void)arg;
+  sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  sc2(SYS_prctl, PR_SET_NAME, "scvgc-tracer"); /* what ps shows for the program's child */
+  close_inherited_fds();
+  if (sc0(SYS_getppid) != (long)cyc.pid) return 1; /* the caller's process is gone */
+  /* Stops of the seizer's tracees are announced by SIGCHLD, unless the program ignores it:
+   * our handler table is a private copy (the seizer gets a copy of it), so reset it here. */
+  struct { void *h; unsigned long flags; void *restorer; uint64_t mask; } dfl = {0};
+  sc4(SYS_rt_sigaction, SIGCHLD, &dfl, NULL, 8);
+  long me = sc0(SYS_getpid);
+  for (;;) {
+    uint32_t g;
+    while ((g = atomic_load(&cyc.go)) != GO_STOP) {
+      struct timespec ts = ns_ts(TRACER_CHECK_NS);
+      if (r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, g, &ts) == -ETIMEDOUT && !tracer_still_ours())
+        return 0;
+    }
+    /* SIGCHLD at its exit: should the tracer die first, init can reap it. */
+    long pid = clone_here(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED | SIGCHLD,
+                          seizer_stack + SEIZER_STACK, NULL, seizer_main, (void *)(intptr_t)me);
+    if (pid > 0) {
+      atomic_store(&cyc.seizer, (pid_t)pid);
+      int status;
+      while (sc4(SYS_wait4, pid, &status, __WALL, 0) == -EINTR) {}
+      atomic_store(&cyc.seizer, 0);
+    }
+    /* Before TR_IDLE, which lets the caller claim us for the next stop and set GO_STOP. */
+    atomic_store(&cyc.go, GO_WAIT);
+    atomic_store(&cyc.ctl, TR_IDLE); /* outcome still TR_RUNNING: the seizer died */
+    r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL);
+  }
 }
 
 static int read_yama_scope(void) {
@@ -538,90 +763,119 @@ static int read_yama_scope(void) {
   return n > 0 && b[0] >= '0' && b[0] <= '9' ? b[0] - '0' : -1;
 }
 
+/* Wait for a tracer that is exiting or gone, and forget it. A program that reaps with
+ * waitpid(-1, __WALL) may have taken it first: ECHILD. */
 static void tracer_reap(void) {
   int status;
-  while (sc4(SYS_wait4, cyc.tracer, &status, __WALL, 0) == -EINTR) {}
-  cyc.tracer = 0;
+  if (tracer_pid) while (sc4(SYS_wait4, tracer_pid, &status, __WALL, 0) == -EINTR) {}
+  tracer_pid = 0;
 }
 
-/* Stop the world with ptrace. 0: stopped (the tracer waits for GO_RESUME); otherwise a
- * reason to fall back, with the tracer gone and every thread running. */
-static const char *ptrace_stop(scvgc_world_t *w) {
-  if (yama_scope == -2) yama_scope = read_yama_scope();
-  if (yama_scope == 3) return "Yama ptrace_scope is 3";
-  if (!tracer_stack) {
-    char *s = r_mmap(TRACER_STACK);
-    if (!s) return "no memory for the tracer's stack";
-    sc3(SYS_mprotect, s, 4096, PROT_NONE);
+/* Wait while ctl reads a or b, at most until deadline. Past it the seizer and the tracer
+ * are killed (their exits let go of every thread) and the tracer reaped: false. */
+static bool tracer_wait_ctl(uint32_t a, uint32_t b, uint64_t deadline) {
+  uint32_t c;
+  while ((c = atomic_load(&cyc.ctl)) == a || c == b) {
+    uint64_t now = r_now();
+    if (now >= deadline) {
+      pid_t s = atomic_load(&cyc.seizer);
+      if (s > 0) sc2(SYS_kill, s, SIGKILL);
+      sc2(SYS_kill, tracer_pid, SIGKILL);
+      tracer_reap();
+      return false;
+    }
+    struct timespec ts = ns_ts(deadline - now);
+    r_futex(&cyc.ctl, FUTEX_WAIT, c, &ts);
+  }
+  return true;
+}
+
+/* The tracer, idle and claimed for a stop (ctl TR_RUNNING): the one we have, or a new
+ * one. NULL, or why not. */
+static const char *tracer_get(void) {
+  if (tracer_owner != cyc.pid) { /* a fork child: the parent's tracer serves the parent */
+    tracer_pid = 0;
+    tracer_owner = cyc.pid;
+    atomic_store(&cyc.ctl, TR_EXITED);
+  }
+  if (tracer_pid) {
+    uint32_t idle = TR_IDLE;
+    if (atomic_compare_exchange_strong(&cyc.ctl, &idle, TR_RUNNING)) return NULL;
+    tracer_reap(); /* it exited since: its maker exited, or it was killed */
+  }
+  if (!tracer_stack || !seizer_stack) {
+    char *s = tracer_stack ? tracer_stack : r_mmap(TRACER_STACK);
+    char *z = seizer_stack ? seizer_stack : r_mmap(SEIZER_STACK);
+    if (s && !tracer_stack) sc3(SYS_mprotect, s, 4096, PROT_NONE); /* guard pages */
+    if (z && !seizer_stack) sc3(SYS_mprotect, z, 4096, PROT_NONE);
     tracer_stack = s;
+    seizer_stack = z;
+    if (!s || !z) return "no memory for the tracer's stack";
   }
-  /* A non-dumpable process cannot be attached to, even by its own uid (setuid programs,
-   * prctl). Like LeakSanitizer, lift it for the length of the stop. */
-  cyc.undumpable = sc2(SYS_prctl, PR_GET_DUMPABLE, 0) == 0;
-  if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 1);
   atomic_store(&cyc.ctl, TR_RUNNING);
-  atomic_store(&cyc.outcome, TR_RUNNING);
   atomic_store(&cyc.go, GO_WAIT);
-  cyc.refusal = 0;
-  /* The tracer is born on the caller's CPU (it inherits a one-CPU affinity the caller
-   * holds for the length of the clone): the caller sleeps at once, leaving it the CPU,
-   * while a new task sent to an idle CPU waits for that CPU to wake up, which for a halted
-   * vCPU takes up to milliseconds (measured: 1.8 ms -> 50 us per cycle with one thread). */
-  uint64_t oldaff[16] = {0}, one[16] = {0};
-  long affn = sc3(SYS_sched_getaffinity, 0, sizeof oldaff, oldaff);
-  unsigned cpu = 0;
-  if (affn > 0 && sc3(SYS_getcpu, &cpu, NULL, NULL) == 0 && cpu < 1024) {
-    one[cpu / 64] = 1ull << (cpu % 64);
-    if (sc3(SYS_sched_setaffinity, 0, sizeof one, one) != 0) affn = 0;
-  } else {
-    affn = 0;
-  }
+  atomic_store(&cyc.seizer, 0);
   /* exit signal 0: the program's wait()/waitpid() without __WALL never sees the tracer,
    * and no SIGCHLD reaches the program's handler. CLONE_UNTRACED: a debugger tracing us
-   * does not follow it. */
-  long pid = raw_clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED | CLONE_CHILD_CLEARTID,
-                       tracer_stack + TRACER_STACK, (uint32_t *)&cyc.ctl, tracer_main, w);
-  if (affn > 0) sc3(SYS_sched_setaffinity, 0, (size_t)affn, oldaff);
+   * does not follow it. CLONE_CHILD_CLEARTID: ctl reads TR_EXITED once it is gone. */
+  long pid = clone_here(CLONE_VM | CLONE_FS | CLONE_UNTRACED | CLONE_CHILD_CLEARTID,
+                        tracer_stack + TRACER_STACK, (uint32_t *)&cyc.ctl, tracer_main, NULL);
   if (pid < 0) {
-    if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 0);
+    atomic_store(&cyc.ctl, TR_EXITED);
     return "clone of the tracer failed";
   }
-  cyc.tracer = (pid_t)pid;
-  /* Yama scope 1 lets only ancestors trace; the tracer is our child, so name it. */
-  if (yama_scope == 1) sc2(SYS_prctl, PR_SET_PTRACER, pid);
+  tracer_pid = (pid_t)pid;
+  tracer_owner = cyc.pid;
+  return NULL;
+}
+
+static const char tracer_died[] = "the tracer died";
+
+/* Stop the world with ptrace. 0: stopped (the seizer waits for GO_RESUME); otherwise a
+ * reason to fall back, with every thread running. Never lifts PR_SET_DUMPABLE (a
+ * non-dumpable process never gets here) nor names the tracer with PR_SET_PTRACER: that
+ * would replace the one exception a process may hold (its crash reporter's), and the
+ * kernel offers no way to read it back. So under Yama ptrace_scope 1 the attach works only
+ * where the kernel allows it anyway (CAP_SYS_PTRACE, PR_SET_PTRACER_ANY). */
+static const char *ptrace_stop(void) {
+  if (yama_scope == -2) yama_scope = read_yama_scope();
+  if (yama_scope == 3) return "Yama ptrace_scope is 3";
+  cyc.refusal = 0;
+  atomic_store(&cyc.outcome, TR_RUNNING);
+  const char *why = tracer_get();
+  if (why) return why;
   atomic_store(&cyc.go, GO_STOP);
   r_futex(&cyc.go, FUTEX_WAKE_PRIVATE, 1, NULL);
 
-  /* Bounded: the tracer gives up on each thread after the timeout; a tracer stuck anyway
-   * is killed, which detaches and resumes every thread it holds. */
+  /* Bounded: the seizer gives up on each thread after the timeout; a stuck one is killed,
+   * which lets go of every thread it holds. */
   uint64_t deadline = r_now() + 4 * cyc.timeout + 1000000000ull;
-  int killed = 0;
-  while (atomic_load(&cyc.ctl) == TR_RUNNING) {
-    uint64_t now = r_now();
-    if (now >= deadline) {
-      sc2(SYS_kill, cyc.tracer, SIGKILL);
-      killed = 1;
-      break;
-    }
-    struct timespec ts = ns_ts(deadline - now);
-    r_futex(&cyc.ctl, FUTEX_WAIT, TR_RUNNING, &ts);
-  }
-  uint32_t c = killed ? TR_EXITED : atomic_load(&cyc.outcome);
+  bool alive = tracer_wait_ctl(TR_RUNNING, TR_RUNNING, deadline);
+  uint32_t c = alive ? atomic_load(&cyc.outcome) : TR_EXITED;
   if (c == TR_STOPPED) return NULL;
-  tracer_reap();
-  if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 0);
+  /* Every thread runs again once the seizer is gone: the tracer says so with TR_IDLE. */
+  if (alive && tracer_wait_ctl(TR_REFUSED, TR_STOPPED, deadline) &&
+      atomic_load(&cyc.ctl) == TR_EXITED)
+    tracer_reap();
   if (c == TR_REFUSED)
-    return cyc.refusal == EPERM ? "PTRACE_SEIZE refused (EPERM): traced already, Yama or "
-                                  "seccomp"
-                                : "PTRACE_SEIZE failed";
-  return "the tracer died";
+    return cyc.refusal != EPERM ? "PTRACE_SEIZE failed"
+           : yama_scope == 1    ? "PTRACE_SEIZE refused (EPERM) under Yama ptrace_scope 1, "
+                                  "which the library does not lift with PR_SET_PTRACER"
+                                : "PTRACE_SEIZE refused (EPERM): traced already, or seccomp";
+  return tracer_died;
 }
 
 static void ptrace_start(void) {
   atomic_store(&cyc.go, GO_RESUME);
   r_futex(&cyc.go, FUTEX_WAKE_PRIVATE, 1, NULL);
-  tracer_reap();
-  if (cyc.undumpable) sc2(SYS_prctl, PR_SET_DUMPABLE, 0);
+  if (tracer_wait_ctl(TR_STOPPED, TR_STOPPED, r_now() + 4 * cyc.timeout + 1000000000ull) &&
+      atomic_load(&cyc.ctl) == TR_EXITED)
+    tracer_reap(); /* its maker exited meanwhile */
+}
+
+pid_t scvgc_stw_tracer(void) {
+  return tracer_owner == (uint32_t)r_getpid() && atomic_load(&cyc.ctl) != TR_EXITED
+             ? tracer_pid : 0;
 }
 
 /* ---- the signal fallback ----------------------------------------------------------- */
@@ -631,6 +885,8 @@ typedef struct ack {
   pid_t tid;
   uintptr_t sp, pc, tp;
   uintptr_t regs[SCVGC_STW_NREGS];
+  const uintptr_t *fp; /* the saved vector registers, in the signal frame below it */
+  size_t fpwords;
 } ack_t;
 
 #define ACK_TAG_SHIFT 48
@@ -681,6 +937,17 @@ static void stw_handler(int signo, siginfo_t *si, void *ucv) {
   a.regs[SCVGC_REG_R10] = g[REG_R10]; a.regs[SCVGC_REG_R11] = g[REG_R11];
   a.regs[SCVGC_REG_R12] = g[REG_R12]; a.regs[SCVGC_REG_R13] = g[REG_R13];
   a.regs[SCVGC_REG_R14] = g[REG_R14]; a.regs[SCVGC_REG_R15] = g[REG_R15];
+  /* The vector registers were saved by the kernel in the signal frame: the fxsave area,
+   * and when its software-reserved bytes carry FP_XSTATE_MAGIC1 the whole xsave image
+   * (ymm, zmm, opmasks) of xstate_size bytes. It stays put while this handler waits. */
+  a.fp = (const uintptr_t *)uc->uc_mcontext.fpregs;
+  a.fpwords = a.fp ? 512 / sizeof(uintptr_t) : 0;
+  if (a.fp) {
+    const struct _fpx_sw_bytes *sw = (const void *)((const char *)a.fp + 464);
+    if (sw->magic1 == FP_XSTATE_MAGIC1 && sw->xstate_size > 512 &&
+        sw->xstate_size <= XSTATE_MAX)
+      a.fpwords = sw->xstate_size / sizeof(uintptr_t);
+  }
   uintptr_t h = atomic_load(&sig.acks);
   do {
     if ((h >> ACK_TAG_SHIFT) != tag) return; /* a late signal of a closed cycle */
@@ -728,8 +995,9 @@ static int install_handler(void) {
 
 /* Does the thread block our signal? From SigBlk: in /proc/self/task/<tid>/status. */
 static bool blocks_signal(pid_t tid) {
+  int dirfd = cyc.taskfd;
   char buf[2048];
-  if (read_task_file(tid, "status", buf, sizeof buf) < 0) return false;
+  if (read_task_file(dirfd, tid, "status", buf, sizeof buf) < 0) return false;
   for (const char *c = buf; *c; c++) {
     if (c != buf && c[-1] != '\n') continue;
     const char *k = "SigBlk:";
@@ -763,6 +1031,8 @@ static int drain_acks(scvgc_world_t *w) {
     t->tp = a->tp;
     for (int i = 0; i < SCVGC_STW_NREGS; i++) t->regs[i] = a->regs[i];
     t->nregs = SCVGC_STW_NREGS;
+    t->nvec = 0;
+    if (a->fp) vec_add(w, t, a->fp, a->fpwords); /* none: the thread never used them */
   }
   return n;
 }
@@ -805,7 +1075,8 @@ static void signals_stop(scvgc_world_t *w) {
         for (int i = 1; i < w->nthreads; i++) {
           scvgc_thread_t *t = &w->threads[i];
           if (t->state != ST_WAIT) continue;
-          if (thread_dead(t->tid)) t->state = SCVGC_STW_GONE, pending--;
+          if (thread_dead(cyc.taskfd, t->tid)) t->state = SCVGC_STW_GONE, pending--;
+          else if (in_vfork(cyc.taskfd, t->tid)) t->state = SCVGC_STW_FAILED, pending--;
           else if (!blocks_signal(t->tid)) t->signal = 0;
           else if (++t->signal >= 2) t->state = SCVGC_STW_FAILED, pending--;
         }
@@ -818,7 +1089,7 @@ static void signals_stop(scvgc_world_t *w) {
     drain_acks(w);
     for (int i = 1; i < w->nthreads; i++)
       if (w->threads[i].state == ST_WAIT) w->threads[i].state = SCVGC_STW_FAILED;
-    if (scan_new(w) <= 0) return;
+    if (scan_new(w, cyc.taskfd) <= 0) return;
   }
 }
 
@@ -841,10 +1112,9 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   cyc.self = self;
   cyc.w = w;
   cyc.oom = 0;
-  cyc.undumpable = 0;
-  cyc.tracer = 0;
   cyc.timeout = w->timeout_ns ? w->timeout_ns : SCVGC_STW_TIMEOUT_NS;
   w->nthreads = w->nstopped = w->nfailed = 0;
+  w->nvec = 0;
   w->method = SCVGC_STW_ALONE;
   if (w->index)
     for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
@@ -869,7 +1139,7 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   if (have_slot) w->threads[0] = me;
   cyc.taskfd = (int)sc4(SYS_openat, AT_FDCWD, "/proc/self/task",
                         O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (!have_slot || cyc.taskfd < 0 || scan_new(w) < 0) {
+  if (!have_slot || cyc.taskfd < 0 || scan_new(w, cyc.taskfd) < 0) {
     w->nfailed = 1; /* no /proc or no memory: the other threads are unknown and running */
     goto out;
   }
@@ -880,10 +1150,14 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   const char *why;
   if (force_signals) {
     why = "forced by scvgc_stw_force_signals";
+  } else if (sc2(SYS_prctl, PR_GET_DUMPABLE, 0) != 1) {
+    /* Attaching needs the process dumpable, and lifting the flag for the stop would let
+     * any process of the user open /proc/PID/mem meanwhile and keep reading it after. */
+    why = "the process is not dumpable (PR_SET_DUMPABLE), and the library never lifts that";
   } else if (refused_pid == pid && t0 < refused_until) {
     why = fallback_reason;
-  } else if ((why = ptrace_stop(w)) != NULL) {
-    refused_pid = pid;
+  } else if ((why = ptrace_stop()) != NULL && why != tracer_died) {
+    refused_pid = pid; /* a tracer killed meanwhile (its maker exited) is no refusal */
     refused_until = r_now() + SCVGC_STW_PTRACE_RETRY_NS;
   }
   if (!why) {
@@ -891,11 +1165,12 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   } else {
     /* The tracer is gone and every thread runs again: start over with signals. */
     w->nthreads = 0;
+    w->nvec = 0;
     cyc.oom = 0;
     for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
     add_slot(w, cyc.self, SCVGC_STW_SELF);
     w->threads[0] = me; /* slot 0 again */
-    scan_new(w);
+    scan_new(w, cyc.taskfd);
     fallback_reason = why;
     if (install_handler() < 0) {
       why = fallback_reason = "no free real-time signal";
@@ -952,9 +1227,17 @@ int scvgc_stw_mappings(const scvgc_world_t *w, uintptr_t (*out)[2], int max) {
     out[n][0] = (uintptr_t)w->index;
     out[n++][1] = (uintptr_t)w->index + w->icap * sizeof(int32_t);
   }
+  if (w->vec && n < max) {
+    out[n][0] = (uintptr_t)w->vec;
+    out[n++][1] = (uintptr_t)w->vec + w->vcap * sizeof(uintptr_t);
+  }
   if (tracer_stack && n < max) {
     out[n][0] = (uintptr_t)tracer_stack;
     out[n++][1] = (uintptr_t)tracer_stack + TRACER_STACK;
+  }
+  if (seizer_stack && n < max) {
+    out[n][0] = (uintptr_t)seizer_stack;
+    out[n++][1] = (uintptr_t)seizer_stack + SEIZER_STACK;
   }
   return n;
 }

@@ -6,8 +6,12 @@
  *   ptrace   (primary) a helper task, clone()d into our address space but not our thread
  *            group, PTRACE_SEIZEs and PTRACE_INTERRUPTs every thread, as LeakSanitizer does.
  *            No signal is delivered, so threads that block every signal stop too, and sleep,
- *            nanosleep, poll, read are restarted by the kernel, never cut short.
- *   signals  (fallback, when ptrace is refused: under gdb or strace, Yama, seccomp) a
+ *            nanosleep, poll, read are restarted by the kernel, never cut short. The helper
+ *            (the tracer) is made at the first stop and kept for the life of the process;
+ *            for each stop it makes a child of its own (the seizer) that ptraces, and lets
+ *            go of every thread at once by exiting.
+ *   signals  (fallback, when ptrace is refused: under gdb or strace, Yama, seccomp, or when
+ *            the process is non-dumpable, which ptrace would need lifted) a
  *            dedicated real-time signal whose handler records the registers and waits on a
  *            futex. SA_RESTART: read() and futex waits restart, but the kernel ends
  *            nanosleep/poll/select/epoll_wait with EINTR when any handler runs (signal(7)).
@@ -31,8 +35,9 @@ enum {
   SCVGC_STW_EXCLUDED = 3, /* named by scvgc_stw_exclude: left running, no registers */
   SCVGC_STW_GONE = 4,     /* exited meanwhile (or a zombie main thread): nothing to scan */
   SCVGC_STW_FAILED = 5,   /* could not be stopped (signals blocked under the fallback, no
-                             answer within the timeout, no memory for its slot): it runs
-                             on, so a collection must not free anything this cycle */
+                             answer within the timeout, waiting in vfork, no memory for its
+                             slot): it runs on, so a collection must not free anything this
+                             cycle */
 };
 
 /* How the world was stopped. */
@@ -61,6 +66,12 @@ typedef struct {
   uintptr_t pc;   /* instruction pointer when stopped (for diagnostics) */
   uintptr_t tp;   /* thread pointer (fs base): its TCB, from which static TLS is found */
   uintptr_t regs[SCVGC_STW_NREGS];
+  /* Vector and other extended registers (x87/MMX, xmm, ymm, zmm, opmask: the whole xsave
+   * image) of a STOPPED thread: its 8-byte lanes that could be a user-space address are
+   * w->vec[vec_off, vec_off + nvec); the other lanes (0, floats, small integers) cannot
+   * point into the heap and are dropped. 0 lanes for SELF: no vector register is preserved
+   * across a call, so the caller's hold nothing of its callers. */
+  uint32_t vec_off, nvec;
 } scvgc_thread_t;
 
 /* A zeroed scvgc_world_t is ready for use; keep it between cycles (the thread array is
@@ -78,14 +89,21 @@ typedef struct {
   size_t cap;              /* entries mapped at threads */
   int32_t *index;          /* tid -> slot hash (open addressing), icap entries */
   size_t icap;
+  uintptr_t *vec;          /* the threads' vector lanes (see scvgc_thread_t.nvec) */
+  size_t nvec, vcap;       /* lanes used in this stop, lanes mapped */
 } scvgc_world_t;
 
 /* Default time a thread may take to stop: long enough for a thread in a short
- * uninterruptible wait (page fault on a slow disk, a vfork parent waiting for the exec), short
- * enough that a stuck thread costs one slow cycle and not a hang. Under the fallback a thread
- * that blocks the signal is seen in /proc (SigBlk) and failed after SCVGC_STW_GRACE_NS. */
+ * uninterruptible wait (page fault on a slow disk), short enough that a stuck thread costs
+ * one slow cycle and not a hang. Under the fallback a thread that blocks the signal is seen
+ * in /proc (SigBlk) and failed after SCVGC_STW_GRACE_NS. A
+ * thread waiting in vfork (state D in /proc, in the kernel's clone) cannot stop before its
+ * child execs or exits, which may take any time: it is failed as soon as it is seen there,
+ * after SCVGC_STW_VFORK_CHECK_NS under ptrace (the cycle frees nothing; the next one tries
+ * again). */
 #define SCVGC_STW_TIMEOUT_NS (1000ull * 1000 * 1000)
 #define SCVGC_STW_GRACE_NS (20ull * 1000 * 1000)
+#define SCVGC_STW_VFORK_CHECK_NS (1ull * 1000 * 1000)
 
 /* Stop every thread of the process but the caller and the excluded ones. Any thread may
  * call it, holding no core lock; it returns with the world stopped (as far as it could be),
@@ -97,8 +115,9 @@ int scvgc_stw_stop(scvgc_world_t *w) SCVGC_HIDDEN;
 /* Resume what scvgc_stw_stop stopped, restore the caller's signal mask, release the lock.
  * The thread array stays readable (tids and states) until the next stop. */
 void scvgc_stw_start(scvgc_world_t *w) SCVGC_HIDDEN;
-/* The mappings stw.c holds for w (thread array, tid index, the tracer's stack), at most max,
- * as [start, end) pairs: the library's own, never roots (they hold copies of registers). */
+/* The mappings stw.c holds for w (thread array, tid index, vector lanes, the tracer's and
+ * the seizer's stacks), at most max, as [start, end) pairs: the library's own, never roots
+ * (they hold copies of registers). */
 int scvgc_stw_mappings(const scvgc_world_t *w, uintptr_t (*out)[2], int max) SCVGC_HIDDEN;
 /* Unmap w's memory. Not between stop and start. */
 void scvgc_stw_free(scvgc_world_t *w) SCVGC_HIDDEN;
@@ -113,6 +132,10 @@ void scvgc_stw_unexclude(pid_t tid) SCVGC_HIDDEN;
 
 /* Test and debugging knob: 1 makes every later stop use the signal fallback. */
 void scvgc_stw_force_signals(int on) SCVGC_HIDDEN;
+/* Test knob: act as if Yama's ptrace_scope read `scope` (-2: read it again from /proc). */
+void scvgc_stw_assume_yama_scope(int scope) SCVGC_HIDDEN;
+/* The tracer task alive now (0: none): at most one per process, kept between stops. */
+pid_t scvgc_stw_tracer(void) SCVGC_HIDDEN;
 /* Why the last stop fell back to signals ("forced", "ptrace: EPERM", ...), NULL if it did
  * not. scvgc_stw_fallback_reported is set once the line has been printed (trace >= 1). */
 const char *scvgc_stw_fallback_reason(void) SCVGC_HIDDEN;

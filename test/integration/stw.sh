@@ -50,10 +50,57 @@ run() { # name, fallback expected (yes/no), command...
   fi
   rm -f "$T"/r.*.json
 }
-run "collections stop a thread that blocks every signal and never cut a sleep short (ptrace)" no "$T/sleepy"
+# Yama ptrace_scope 1 or more, not root: the library may not attach (it never names its
+# tracer with PR_SET_PTRACER, which would replace the program's own exception): signals.
+yama=$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo 0)
+if [ "$yama" -ge 1 ] && [ "$(id -u)" != 0 ]; then
+  run "under Yama ptrace_scope $yama, collections fall back to signals, say so once, and never hang" yes "$T/sleepy"
+else
+  run "collections stop a thread that blocks every signal and never cut a sleep short (ptrace)" no "$T/sleepy"
+fi
 if command -v strace >/dev/null; then
   run "under strace, collections fall back to signals, say so once, report the thread they cannot stop, and never hang" yes \
     strace -f -o /dev/null "$T/sleepy"
 else
   echo "FAIL: under strace (strace is not installed)"
 fi
+
+# The program's view of the stop, with test/progs/stw_guest.c (its banner says what each
+# case checks): pointers held only in vector registers, the tracer as a child of the
+# program.
+guest() { # name, expected stdout pattern, mode (leak, collect, off, strace), args...
+  name=$1 want=$2 mode=$3
+  shift 3
+  if [ ! -x "$BIN/stw_guest" ]; then
+    echo "FAIL: $name"
+    echo "  $BIN/stw_guest is missing (test/progs/stw_guest.c not built?)"
+    return
+  fi
+  case $mode in
+  strace) pre="strace -f -o /dev/null" m=leak ;;
+  *) pre="" m=$mode ;;
+  esac
+  # shellcheck disable=SC2086
+  out=$(SCVGC_MODE=$m SCVGC_REPORT=none SCVGCTRACE=1 LD_PRELOAD="$LIB" timeout 60 $pre "$BIN/stw_guest" "$@" 2>"$T/err")
+  rc=$?
+  if [ $rc = 0 ] && printf '%s\n' "$out" | grep -q -- "$want"; then
+    echo "PASS: $name"
+  else
+    echo "FAIL: $name"
+    echo "  stw_guest $* ($mode): exit $rc, output '$out'"
+    tail -3 "$T/err" | sed 's/^/  | /'
+  fi
+}
+for r in xmm ymm zmm; do
+  guest "an object whose only pointer is in a $r register is not leaked (ptrace)" \
+    "vec OK\|vec SKIP" leak vec $r
+  if command -v strace >/dev/null; then
+    guest "an object whose only pointer is in a $r register is not leaked (signals, under strace)" \
+      "vec OK\|vec SKIP" strace vec $r
+  fi
+done
+guest "a program reaping every child with waitpid(-1, __WALL) collects no tracer in 100 collections" \
+  "reap OK" collect reap 100
+guest "in mode off the library starts no child at all" "reap OK" off reap 5
+guest "after an exec the old image's tracer stops within a second (it held the old address space)" \
+  "exec OK" leak exec
