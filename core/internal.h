@@ -476,6 +476,9 @@ extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;
 extern int scvgc_tracking SCVGC_HIDDEN;
 void scvgc_options_init(void) SCVGC_HIDDEN;
 void scvgc_options_print(int fd, int markdown) SCVGC_HIDDEN;
+/* AT_SECURE (set-user-ID and the like): every SCVGC_* variable is ignored. */
+bool scvgc_options_secure(void) SCVGC_HIDDEN;
+extern int scvgc_options_secure_test SCVGC_HIDDEN; /* tests: 1 or 0 forces it, -1 the kernel */
 /* Parse helpers, exposed for tests: return false on a bad value. */
 bool scvgc_parse_duration(const char *s, uint64_t *ns) SCVGC_HIDDEN;
 bool scvgc_parse_bytes(const char *s, uint64_t *bytes) SCVGC_HIDDEN;

@@ -4,9 +4,13 @@
  * `scvgc --help` and docs/env.md are generated from it (scvgc_options_print).
  * A bad value prints one line naming the variable, the bad value and the value used
  * instead, and never stops the program.
+ * In a secure-execution process (AT_SECURE: set-user-ID, set-group-ID, file capabilities)
+ * every SCVGC_* variable is ignored and the defaults hold: the environment belongs to the
+ * user who started the program, not to the one whose rights it runs with.
  * Called from scvgc_init (inside the first malloc): no allocation, no locks.
  */
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -175,13 +179,22 @@ static bool parse(const option_t *o, const char *v, scvgc_options_t *opt) {
   return false;
 }
 
+/* Test hook (unit tests): pretend AT_SECURE is set (1), clear (0), or ask the kernel (-1). */
+int scvgc_options_secure_test = -1;
+
+bool scvgc_options_secure(void) {
+  if (scvgc_options_secure_test >= 0) return scvgc_options_secure_test;
+  return getauxval(AT_SECURE) != 0; /* reads the saved auxv: no allocation, no lock */
+}
+
 void scvgc_options_init(void) {
+  bool secure = scvgc_options_secure();
   scvgc_options_t o;
   memset(&o, 0, sizeof o);
   for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
     const option_t *op = &options[i];
     if (op->def) SCVGC_CHECK(parse(op, op->def, &o));
-    const char *v = scvgc_getenv(op->name);
+    const char *v = secure ? NULL : scvgc_getenv(op->name);
     if (v && !parse(op, v, &o)) {
       /* a value of any length: cut it, so that the line still ends with the value used */
       scvgc_message("%s=%.*s%s is not a valid value; using %s", op->name, BAD_SHOWN, v,

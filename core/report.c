@@ -10,7 +10,9 @@
  * caller holds report_lock).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,7 +79,19 @@ static void out_json_str(out_t *o, const char *s) {
   out_str(o, "\"", 1);
 }
 
-/* Open a destination path: "%p" becomes the pid. */
+/* The report files this process created (F1 below): (device, inode) pairs. */
+#define MAX_OWN_FILES 32
+static struct { dev_t dev; ino_t ino; pid_t pid; } own_files[MAX_OWN_FILES];
+static int nown_files;
+
+/* Open a destination path ("%p" becomes the pid) to write a report.
+ * F1 A report never follows a symbolic link at its last component (O_NOFOLLOW) and never
+ *    truncates a file this process did not create in this run: the first write creates the
+ *    file (O_EXCL, mode 0600: a report names the program's functions and files); a later
+ *    write (scvgc_leak_check, a report signal) truncates it only when the path still names
+ *    the very file this process created (same device and inode). A symlink planted at the
+ *    path by another user, or a file of the user's, is left alone and the line says so.
+ *    Checked by test/integration/secure.sh. */
 static int open_path(const char *tmpl) {
   char path[4096];
   size_t k = 0;
@@ -90,9 +104,28 @@ static int open_path(const char *tmpl) {
     }
   }
   path[k] = 0;
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) scvgc_message("cannot write the report to %s", path);
-  return fd;
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  struct stat st;
+  if (fd >= 0) {
+    if (fstat(fd, &st) == 0 && nown_files < MAX_OWN_FILES)
+      own_files[nown_files++] = (typeof(own_files[0])){st.st_dev, st.st_ino, getpid()};
+    return fd;
+  }
+  if (errno == EEXIST) {
+    fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+      for (int i = 0; i < nown_files; i++)
+        if (own_files[i].dev == st.st_dev && own_files[i].ino == st.st_ino &&
+            own_files[i].pid == getpid() && ftruncate(fd, 0) == 0)
+          return fd;
+    if (fd >= 0) close(fd);
+    scvgc_message("not writing the report to %s: the file exists and this process did not "
+                  "create it (remove it first)", path);
+    return -1;
+  }
+  scvgc_message("cannot write the report to %s%s", path,
+                errno == ELOOP ? ": it is a symbolic link" : "");
+  return -1;
 }
 
 /* ---- RSS ------------------------------------------------------------------------------------ */
@@ -155,13 +188,20 @@ static void load_suppressions(void) {
   close(fd);
   if (n < 0) n = 0;
   text[n] = 0;
-  for (char *line = strtok(text, "\n"); line && nsupp < MAX_SUPP; line = strtok(NULL, "\n")) {
+  /* A bad line is named by its number, never echoed: the file may not be the user's to read
+   * (a set-user-ID program ignores SCVGC_*, but a report must not become a way to print
+   * another file's lines). */
+  int lineno = 0;
+  for (char *line = text, *next; line && nsupp < MAX_SUPP; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    lineno++;
     while (*line == ' ' || *line == '\t') line++;
     char *end = line + strlen(line);
     while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) *--end = 0;
     if (!*line || *line == '#') continue;
     if (strncmp(line, "leak:", 5) || !line[5]) {
-      scvgc_message("%s: ignoring a line that is not leak:PATTERN: %s", scvgc_opt.suppress, line);
+      scvgc_message("%s:%d: ignoring a line that is not leak:PATTERN", scvgc_opt.suppress, lineno);
       continue;
     }
     supp[nsupp++] = line + 5;

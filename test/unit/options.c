@@ -105,3 +105,25 @@ Test(options, a_long_bad_value_is_cut_and_the_line_still_says_the_value_used,
   cr_assert_eq(n, 1);
   cr_assert(ok, "the line ends with the value used: %s", line);
 }
+
+Test(options, a_secure_execution_process_ignores_every_scvgc_variable, .init = cr_redirect_stderr) {
+  setenv("SCVGC_MODE", "collect", 1);
+  setenv("SCVGC_REPORT", "/tmp/planted", 1);
+  setenv("SCVGC_JSON", "/tmp/planted.json", 1);
+  setenv("SCVGC_SUPPRESS", "/etc/shadow", 1);
+  setenv("SCVGC_GOGC", "lots", 1);
+  scvgc_options_secure_test = 1;
+  scvgc_options_init();
+  scvgc_options_secure_test = -1;
+  cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_LEAK);
+  cr_assert_str_eq(scvgc_opt.report, "stderr");
+  cr_assert_null(scvgc_opt.json);
+  cr_assert_null(scvgc_opt.suppress);
+  cr_assert_eq(scvgc_opt.gogc, 100);
+  fflush(stderr);
+  char line[512];
+  cr_assert_null(fgets(line, sizeof line, cr_get_redirected_stderr()),
+                 "not even a bad value is echoed: %s", line);
+  scvgc_options_init(); /* the same environment, not secure: it is read */
+  cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_COLLECT);
+}
