@@ -444,6 +444,11 @@ void scvgc_report_write(scvgc_report_t *r) {
     return;
   }
   size_t ng = 0;
+  /* The program's figures, before the symbolizer (libdw, its DWARF and line tables: MBs of
+   * heap and RSS) is loaded: the report must not measure itself. */
+  scvgc_stats_read(&r->heap);
+  scvgc_read_rss(&r->rss_peak, &r->rss_now);
+  r->ntimeline = scvgc_timeline_copy(&r->timeline);
   atomic_fetch_add(&scvgc_gc_paused, 1); /* libdw allocates a lot: no periodic cycle for it */
   scvgc_symbolize_begin();
   for (long i = 0; i < nl; i++) {
@@ -477,9 +482,6 @@ void scvgc_report_write(scvgc_report_t *r) {
   }
   r->reported_objects = r->direct_objects + r->indirect_objects;
   if (ng) qsort(g, ng, sizeof *g, by_bytes);
-  scvgc_stats_read(&r->heap);
-  scvgc_read_rss(&r->rss_peak, &r->rss_now);
-  r->ntimeline = scvgc_timeline_copy(&r->timeline);
 
   static out_t o; /* 16 KiB: not on the stack of a program thread that may have little */
   const char *dst = scvgc_opt.report;

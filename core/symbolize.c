@@ -2,7 +2,8 @@
  *
  * Owns: one symbolization session (begin ... end): elfutils' Dwfl view of this process's
  * modules, a cache of the frames already answered, and the strings it made (demangled names).
- * Locks: none; not thread-safe: the report writer alone calls it, one session at a time.
+ * Locks: session_lock, held from begin to end (one session at a time in the process: the
+ * report writer, or a bad-free diagnostic that got it with try_begin); load_lock, a leaf.
  * Callers: the report (world running, no core lock held). It allocates through the normal
  * malloc, opens the modules' files and their separate debug files: never call it from inside
  * malloc, with the world stopped, or in a fork child before exec.
@@ -18,6 +19,12 @@
  * dwfl_linux_proc_report builds the module list from /proc/PID/maps, so every mapped ELF is
  * seen, dlopen'd ones included, with its load bias.
  *
+ * libdw is not a dependency of libscvgc.so: it (with libelf, libz, liblzma, libbz2, libzstd)
+ * is loaded by the first session, with dlopen(RTLD_LOCAL) so that none of its symbols can
+ * bind a program's references, and stays loaded. A process that never writes a report never
+ * maps it. Where it cannot be loaded, every frame is symbolized with dladdr (function and
+ * module, no file:line). The load lock (load_lock, a leaf) serialises the first load only.
+ *
  * Invariants: S1 a frame's strings point into the session's Dwfl data or into strings it
  * owns (freed at end); S2 every answer for a pc is the same within a session (cached).
  */
@@ -28,12 +35,62 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "symbolize.h"
 
-static const Dwfl_Callbacks callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
-};
+/* libdw's entry points, resolved once by load_libdw (NULL members: not loaded). */
+static struct {
+  Dwfl *(*begin)(const Dwfl_Callbacks *);
+  void (*report_begin)(Dwfl *);
+  int (*linux_proc_report)(Dwfl *, pid_t);
+  int (*report_end)(Dwfl *, int (*)(Dwfl_Module *, void *, const char *, Dwarf_Addr, void *),
+                    void *);
+  void (*end)(Dwfl *);
+  Dwfl_Module *(*addrmodule)(Dwfl *, Dwarf_Addr);
+  const char *(*module_info)(Dwfl_Module *, void ***, Dwarf_Addr *, Dwarf_Addr *, Dwarf_Addr *,
+                             Dwarf_Addr *, const char **, const char **);
+  const char *(*module_addrinfo)(Dwfl_Module *, GElf_Addr, GElf_Off *, GElf_Sym *, GElf_Word *,
+                                 Elf **, Dwarf_Addr *);
+  Dwfl_Line *(*module_getsrc)(Dwfl_Module *, Dwarf_Addr);
+  const char *(*lineinfo)(Dwfl_Line *, Dwarf_Addr *, int *, int *, Dwarf_Word *, Dwarf_Word *);
+} dw;
+static Dwfl_Callbacks callbacks;
+static _Atomic int dw_state; /* 0: not tried, 1: loaded, -1: cannot be loaded */
+static scvgc_lock_t load_lock = SCVGC_LOCK_INIT;
+
+static bool load_libdw(void) {
+  if (atomic_load(&dw_state)) return atomic_load(&dw_state) > 0;
+  scvgc_lock(&load_lock);
+  if (!atomic_load(&dw_state)) {
+    void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+    bool ok = h != NULL;
+#define SYM(field, name) \
+    if (ok && !(*(void **)&dw.field = dlsym(h, name))) ok = false;
+    SYM(begin, "dwfl_begin")
+    SYM(report_begin, "dwfl_report_begin")
+    SYM(linux_proc_report, "dwfl_linux_proc_report")
+    SYM(report_end, "dwfl_report_end")
+    SYM(end, "dwfl_end")
+    SYM(addrmodule, "dwfl_addrmodule")
+    SYM(module_info, "dwfl_module_info")
+    SYM(module_addrinfo, "dwfl_module_addrinfo")
+    SYM(module_getsrc, "dwfl_module_getsrc")
+    SYM(lineinfo, "dwfl_lineinfo")
+#undef SYM
+    if (ok) {
+      *(void **)&callbacks.find_elf = dlsym(h, "dwfl_linux_proc_find_elf");
+      *(void **)&callbacks.find_debuginfo = dlsym(h, "dwfl_standard_find_debuginfo");
+      ok = callbacks.find_elf && callbacks.find_debuginfo;
+    }
+    /* h stays open: a second session must not pay the load again, and dlclose of a library
+     * that registered atexit handlers (libdw's debuginfod client) is not safe */
+    atomic_store(&dw_state, ok ? 1 : -1);
+  }
+  scvgc_unlock(&load_lock);
+  return atomic_load(&dw_state) > 0;
+}
+
+bool scvgc_symbolize_libdw_loaded(void) { return atomic_load(&dw_state) > 0; }
 
 /* The session. */
 static Dwfl *dwfl;
@@ -41,25 +98,49 @@ static char **owned;          /* strings made by this session (demangled names) 
 static size_t nowned, capowned;
 static scvgc_frame_t *cache;  /* open addressing by pc; pc 0 marks an empty slot */
 static size_t cachecap, cacheused;
+static bool active;           /* between begin and end */
 static char *(*demangler)(const char *, char *, size_t *, int *);
 
-void scvgc_symbolize_begin(void) {
-  scvgc_symbolize_end();
-  dwfl = dwfl_begin(&callbacks);
+static scvgc_lock_t session_lock = SCVGC_LOCK_INIT;
+static void release_session(void);
+
+static void open_session(void) {
+  release_session();
+  active = true;
+  /* the C++ runtime's demangler, when the program has one loaded (a C++ program does); a
+   * C program has no mangled names to show */
+  demangler = (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT,
+                                                                       "__cxa_demangle");
+  if (!load_libdw()) return;
+  dwfl = dw.begin(&callbacks);
   if (!dwfl) return;
-  dwfl_report_begin(dwfl);
-  if (dwfl_linux_proc_report(dwfl, getpid()) != 0 || dwfl_report_end(dwfl, NULL, NULL) != 0) {
-    dwfl_end(dwfl);
+  dw.report_begin(dwfl);
+  if (dw.linux_proc_report(dwfl, getpid()) != 0 || dw.report_end(dwfl, NULL, NULL) != 0) {
+    dw.end(dwfl);
     dwfl = NULL;
     return;
   }
-  /* The C++ runtime's demangler, when the program has one loaded (a C++ program does); a
-   * C program has no mangled names to show. */
-  demangler = (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT,
-                                                                       "__cxa_demangle");
+}
+
+void scvgc_symbolize_begin(void) {
+  scvgc_lock(&session_lock);
+  open_session();
+}
+
+bool scvgc_symbolize_try_begin(void) {
+  uint32_t z = 0;
+  if (!atomic_compare_exchange_strong(&session_lock.v, &z, 1)) return false;
+  open_session();
+  return true;
 }
 
 void scvgc_symbolize_end(void) {
+  if (!active) return;
+  release_session();
+  scvgc_unlock(&session_lock);
+}
+
+static void release_session(void) {
   for (size_t i = 0; i < nowned; i++) free(owned[i]);
   free(owned);
   owned = NULL;
@@ -67,8 +148,9 @@ void scvgc_symbolize_end(void) {
   free(cache);
   cache = NULL;
   cachecap = cacheused = 0;
-  if (dwfl) dwfl_end(dwfl);
+  if (dwfl) dw.end(dwfl);
   dwfl = NULL;
+  active = false;
 }
 
 static const char *own(char *s) {
@@ -124,19 +206,26 @@ static bool lookup(uintptr_t pc, scvgc_frame_t *out) {
   memset(out, 0, sizeof *out);
   out->pc = pc;
   Dwarf_Addr a = pc - 1; /* inside the call instruction, not after it */
-  Dwfl_Module *m = dwfl_addrmodule(dwfl, a);
+  if (!dwfl) { /* no libdw: the dynamic symbol table (dladdr), no file:line */
+    Dl_info di;
+    if (!dladdr((void *)a, &di) || !di.dli_fname) return false;
+    out->module = di.dli_fname;
+    if (di.dli_sname) out->function = scvgc_symbolize_demangle(di.dli_sname);
+    return true;
+  }
+  Dwfl_Module *m = dw.addrmodule(dwfl, a);
   if (!m) return false;
   const char *mainfile = NULL;
-  const char *name = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, &mainfile, NULL);
+  const char *name = dw.module_info(m, NULL, NULL, NULL, NULL, NULL, &mainfile, NULL);
   out->module = mainfile ? mainfile : name;
   GElf_Off off;
   GElf_Sym sym;
-  const char *fn = dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
+  const char *fn = dw.module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
   if (fn && *fn) out->function = scvgc_symbolize_demangle(fn);
-  Dwfl_Line *l = dwfl_module_getsrc(m, a);
+  Dwfl_Line *l = dw.module_getsrc(m, a);
   if (l) {
     int line = 0;
-    const char *file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+    const char *file = dw.lineinfo(l, NULL, &line, NULL, NULL, NULL);
     if (file && line > 0) {
       out->file = file;
       out->line = line;
@@ -148,7 +237,7 @@ static bool lookup(uintptr_t pc, scvgc_frame_t *out) {
 bool scvgc_symbolize(uintptr_t pc, scvgc_frame_t *out) {
   memset(out, 0, sizeof *out);
   out->pc = pc;
-  if (!dwfl || pc == 0) return false;
+  if (!active || pc == 0) return false;
   scvgc_frame_t *c = cache_slot(pc);
   if (c && c->pc == pc) {
     *out = *c;

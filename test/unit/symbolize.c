@@ -160,3 +160,21 @@ Test(symbolize, a_captured_stack_names_the_function_that_captured_it, .init = be
   cr_assert(strstr(f.function, "a_captured_stack_names_the_function_that_captured_it"),
             "caller %s", f.function);
 }
+
+/* The unit tests link libdw (-ldw), so "mapped" says nothing here: what matters is that the
+ * core loads it itself, at the first session, and not before (exports.sh checks the library
+ * process has no libdw before a report). */
+Test(symbolize, libdw_is_loaded_by_the_first_session_not_before) {
+  cr_assert(!scvgc_symbolize_libdw_loaded());
+  scvgc_symbolize_begin();
+  cr_assert(scvgc_symbolize_libdw_loaded());
+  scvgc_symbolize_end();
+}
+
+Test(symbolize, a_second_session_is_refused_while_one_is_open_and_granted_after) {
+  scvgc_symbolize_begin();
+  cr_assert(!scvgc_symbolize_try_begin());
+  scvgc_symbolize_end();
+  cr_assert(scvgc_symbolize_try_begin());
+  scvgc_symbolize_end();
+}
