@@ -19,3 +19,20 @@ elif [ "$rep" -gt $((prog / 1024 + 2048)) ]; then
 else
 	pass "$name"
 fi
+
+# Leak mode stops the world only at exit (and through the API) unless SCVGC_GOGC or
+# SCVGC_FORCEGC is set: each stop makes epoll_wait, sigtimedwait, semtimedop, inotify reads
+# and the like fail with EINTR. 64 MiB kept live would start several periodic cycles.
+name="leak mode runs no periodic cycle unless SCVGC_GOGC is set (only the exit check)"
+timeout -k 5 60 env -u SCVGC_GOGC -u SCVGC_FORCEGC -u SCVGC_MODE LD_PRELOAD="$LIB" "$BIN/guest" grow 64 >"$T/out" 2>"$T/err"
+rc=$?
+cycles=$(sed -n 's/.*scvgc: gc: \([0-9]*\) cycles.*/\1/p' "$T/err")
+if [ "$rc" = 0 ] && [ "$cycles" = 1 ]; then pass "$name"
+else fail "$name" "$(rc_text $rc 60), ${cycles:-no} cycles" "$(tail_of "$T/err" 5)"; fi
+
+name="leak mode with SCVGC_GOGC=100 set explicitly runs periodic cycles"
+timeout -k 5 60 env -u SCVGC_MODE SCVGC_GOGC=100 LD_PRELOAD="$LIB" "$BIN/guest" grow 64 >"$T/out" 2>"$T/err"
+rc=$?
+cycles=$(sed -n 's/.*scvgc: gc: \([0-9]*\) cycles.*/\1/p' "$T/err")
+if [ "$rc" = 0 ] && [ "${cycles:-0}" -gt 1 ]; then pass "$name"
+else fail "$name" "$(rc_text $rc 60), ${cycles:-no} cycles" "$(tail_of "$T/err" 5)"; fi
