@@ -42,7 +42,8 @@ extern _Atomic int scvgc_gc_paused SCVGC_HIDDEN;
 extern scvgc_leaks_t scvgc_leaks SCVGC_HIDDEN;
 extern __thread int scvgc_gc_worker SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
 
-/* Start the marker threads and note the start time: outside malloc (the constructor). */
+/* The collector's start-up (the constructor): roots, the start time, pacing. It starts no
+ * thread: the markers and the sweeper come with the first cycles that need them (gc.c T1). */
 void scvgc_gc_start(void) SCVGC_HIDDEN;
 bool scvgc_gc_ready(void) SCVGC_HIDDEN;
 /* Run one full cycle; false when it could not be trusted (see scvgc_leaks_t.incomplete). */
@@ -56,5 +57,8 @@ long scvgc_gc_copy_leaks(scvgc_leak_t **out, scvgc_leaks_t *totals) SCVGC_HIDDEN
 void scvgc_own_lock(void) SCVGC_HIDDEN;
 void scvgc_own_unlock(void) SCVGC_HIDDEN;
 void scvgc_own_reset_lock(void) SCVGC_HIDDEN;
+
+/* Whether the marker helpers were started (gc.c T1; tests). */
+bool scvgc_gc_markers_started(void) SCVGC_HIDDEN;
 
 #endif

@@ -383,13 +383,17 @@ typedef struct {
 /* One pass: release what stayed unused since before now - SCVGC_SCAVENGE_AFTER (all: every
  * free page, whatever its age). No core lock held. Returns the bytes released. */
 size_t scvgc_scavenge_pass(uint64_t now, bool all, scvgc_scavenged_t *out) SCVGC_HIDDEN;
-/* The scavenger thread: outside malloc (the shim's constructor). */
+/* The constructor's part: no thread; it is started later (scavenge.c, gc.c T1). */
 void scvgc_scavenge_start(void) SCVGC_HIDDEN;
+/* The page heap has a free span since now (heap lock may be held: atomics only): the thread
+ * starts at the first allocation slow path a tick (scavenge.c) later. */
+void scvgc_scavenge_need(uint64_t now) SCVGC_HIDDEN;
+bool scvgc_scavenge_started(void) SCVGC_HIDDEN; /* tests */
 /* A fork child has no scavenger: it is started again at the first safe point (below). */
 void scvgc_scavenge_fork_child(void) SCVGC_HIDDEN;
 extern _Atomic int scvgc_scavenge_restart SCVGC_HIDDEN;
-/* The allocation slow path, no core lock held, the cache consistent: start the thread a
- * fork child lacks (scvgc_scavenge_restart set). */
+/* The allocation slow path, no core lock held, the cache consistent: start the thread when
+ * it is wanted (scvgc_scavenge_restart set: needed, or a fork child's). */
 void scvgc_scavenge_restart_now(void) SCVGC_HIDDEN;
 /* SCVGC_MEMLIMIT: consumed bytes (sys less released) above which the page heap wakes the
  * scavenger at once; SIZE_MAX when off or already woken. */

@@ -396,6 +396,7 @@ static size_t relmask_to_bits(scvgc_span_t *s) {
 
 static void free_locked(scvgc_span_t *s, uint64_t now) {
   SCVGC_ASSERT(s->state >= SCVGC_SPAN_SMALL);
+  if (s->state != SCVGC_SPAN_MANUAL) scvgc_scavenge_need(now); /* something to release later */
   size_t rel = relmask_to_bits(s);
   heap.released_pages += rel;
   s->npreleased = rel;

@@ -20,6 +20,8 @@
  * Locks: none of its own. A pass takes central[c] then heap (through central.c and
  *   pageheap.c), one at a time, never across a system call of its own but the madvise of
  *   one central span's pages (at most 64 OS pages). The forced GC runs with no lock held.
+ * Start: not in the constructor (gc.c T1) but at the first allocation slow path after it
+ *   is needed (scvgc_scavenge_start below: a free span a tick old, a clock, a limit).
  * Threads: the scavenger (a library thread, mark.c L1: excluded from stopping the world,
  *   so a cycle it starts, or one that starts while it holds a lock, cannot deadlock on it);
  *   program threads (malloc_trim, the page heap's memory-limit kick, the fork child's
@@ -45,7 +47,11 @@
 #define MEMLIMIT_GOAL(l) ((l) - (l) / 20)
 #define MEMLIMIT_STEP(l) ((l) / 32)
 
-_Atomic int scvgc_scavenge_restart;
+_Atomic int scvgc_scavenge_restart; /* the slow path must call scvgc_scavenge_restart_now */
+static _Atomic int want_now;          /* start at the next slow path: a clock to keep, a
+                                         limit to watch, a fork child's thread */
+static _Atomic uint64_t need_since;   /* scvgc_clock() when the first free span appeared
+                                         while no thread ran; 0: none yet */
 _Atomic size_t scvgc_memlimit_trigger = SIZE_MAX;
 
 static struct {
@@ -178,13 +184,39 @@ static void start_thread(void) {
   if (!scvgc_libthread_start(scavenger_main, NULL)) atomic_store(&scv.started, 0);
 }
 
+/* The constructor: no thread here (gc.c T1). The thread is wanted from the start only when
+ * it has a clock to keep (SCVGC_FORCEGC on: collect mode's default, or set explicitly) or a
+ * limit to watch (SCVGC_MEMLIMIT); then it starts at the first allocation slow path.
+ * Otherwise it starts once there is something to release: scvgc_scavenge_need, when the
+ * page heap gets its first free span. A program that never frees a span (and has neither
+ * option) stays without it. */
 void scvgc_scavenge_start(void) {
   scvgc_timeline_start();
   if (scvgc_opt.memlimit) atomic_store(&scvgc_memlimit_trigger, MEMLIMIT_GOAL(scvgc_opt.memlimit));
-  start_thread();
+  if ((scvgc_tracking && scvgc_opt.forcegc_ns) || scvgc_opt.memlimit) {
+    atomic_store(&want_now, 1);
+    atomic_store(&scvgc_scavenge_restart, 1);
+  }
 }
 
+/* A free span appeared at now: its pages may be released one tick from now, so the thread
+ * is started at the first allocation slow path after that (scvgc_scavenge_restart_now). */
+void scvgc_scavenge_need(uint64_t now) {
+  if (atomic_load_explicit(&scv.started, memory_order_relaxed) ||
+      atomic_load_explicit(&need_since, memory_order_relaxed))
+    return;
+  uint64_t zero = 0;
+  if (atomic_compare_exchange_strong(&need_since, &zero, now ? now : 1))
+    atomic_store(&scvgc_scavenge_restart, 1);
+}
+
+bool scvgc_scavenge_started(void) { return atomic_load(&scv.started); }
+
 void scvgc_scavenge_restart_now(void) {
+  if (!atomic_load(&scv.started) && !atomic_load(&want_now)) {
+    uint64_t since = atomic_load(&need_since);
+    if (!since || scvgc_clock() - since < tick_ns()) return; /* not yet: look again later */
+  }
   if (atomic_exchange(&scvgc_scavenge_restart, 0)) start_thread();
 }
 
@@ -193,5 +225,8 @@ void scvgc_scavenge_restart_now(void) {
 void scvgc_scavenge_fork_child(void) {
   int was = atomic_exchange(&scv.started, 0);
   atomic_store(&scv.wake, 0);
-  if (was) atomic_store(&scvgc_scavenge_restart, 1);
+  if (was) {
+    atomic_store(&want_now, 1);
+    atomic_store(&scvgc_scavenge_restart, 1);
+  }
 }

@@ -207,9 +207,10 @@ __attribute__((constructor(101))) static void scvgc_start(void) {
   pthread_atfork(scvgc_fork_prepare, scvgc_fork_parent, scvgc_fork_child);
   libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
   libc_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
-  scvgc_gc_start(); /* the marker threads: here, never inside malloc */
-  scvgc_sweep_start_thread(); /* likewise the background sweeper */
-  scvgc_scavenge_start(); /* and the scavenger (every mode) */
+  /* No thread here: the markers and the sweeper start with the cycles that need them, the
+   * scavenger when there is something to release (core/gc.c T1, core/scavenge.c). */
+  scvgc_gc_start();
+  scvgc_scavenge_start();
 }
 
 /* The exit check: a destructor of the library, so it runs after the program's atexit

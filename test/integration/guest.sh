@@ -36,3 +36,27 @@ rc=$?
 cycles=$(sed -n 's/.*scvgc: gc: \([0-9]*\) cycles.*/\1/p' "$T/err")
 if [ "$rc" = 0 ] && [ "${cycles:-0}" -gt 1 ]; then pass "$name"
 else fail "$name" "$(rc_text $rc 60), ${cycles:-no} cycles" "$(tail_of "$T/err" 5)"; fi
+
+# No library thread before one is needed: a program that allocates little and never collects
+# stays single-threaded, so it may still unshare a user namespace (Linux refuses one to a
+# multi-threaded process with EINVAL: bubblewrap, rootless podman, browser sandboxes).
+# Collect mode keeps a clock (SCVGC_FORCEGC): its scavenger starts at the first allocations.
+for mode in off default; do
+	name="a small program stays single-threaded and can unshare a user namespace ($(mode_label $mode))"
+	run_in "$mode" 60 "$T/out" "$T/err" "$BIN/guest" small
+	th=$(sed -n 's/^threads: //p' "$T/out")
+	us=$(sed -n 's/^unshare: //p' "$T/out")
+	if [ "$rc" != 0 ] || [ "$th" != 1 ]; then
+		fail "$name" "$(rc_text $rc 60), ${th:-?} threads" "$(tail_of "$T/err" 5)"
+	elif [ "$us" = EINVAL ]; then
+		fail "$name" "unshare(CLONE_NEWUSER) failed with EINVAL"
+	else
+		pass "$name"
+	fi
+done
+# ... and the threads do come when there is work: 64 MiB marked in collect mode.
+name="a collect-mode cycle on a 64 MiB heap starts the sweeper (and markers where there are CPUs)"
+run_in collect 60 "$T/out" "$T/err" "$BIN/guest" grow 64
+th=$(sed -n 's/^threads: //p' "$T/out")
+if [ "$rc" = 0 ] && [ "${th:-0}" -ge 2 ]; then pass "$name"
+else fail "$name" "$(rc_text $rc 60), ${th:-?} threads" "$(tail_of "$T/err" 5)"; fi
