@@ -110,18 +110,22 @@ static _Atomic int gc_ready;
 static int markers_wanted;          /* helpers + 1, from SCVGC_MARKERS or the CPUs */
 static _Atomic int markers_started; /* the helpers were started (or tried) */
 static __thread int starting_threads __attribute__((tls_model("initial-exec")));
+static bool sweeper_wanted; /* the preload wants the background sweeper (unit tests do not) */
+
+void scvgc_gc_want_sweeper(void) { sweeper_wanted = true; }
 
 /* gc_lock held, no other core lock. */
 static void start_threads(void) {
   bool markers = markers_wanted > 1 && !atomic_load(&markers_started) &&
                  atomic_load(&scvgc_heap_inuse) >= MARK_SHARE_MIN;
-  if (!markers && !scvgc_collecting) return;
+  bool sweeper = scvgc_collecting && sweeper_wanted;
+  if (!markers && !sweeper) return;
   starting_threads = 1;
   if (markers) {
     atomic_store(&markers_started, 1);
     scvgc_gcstats.markers = scvgc_mark_start_threads(markers_wanted);
   }
-  if (scvgc_collecting) scvgc_sweep_start_thread(); /* once: it keeps its own flag */
+  if (sweeper) scvgc_sweep_start_thread(); /* once: it keeps its own flag */
   starting_threads = 0;
 }
 

@@ -210,6 +210,7 @@ __attribute__((constructor(101))) static void scvgc_start(void) {
   /* No thread here: the markers and the sweeper start with the cycles that need them, the
    * scavenger when there is something to release (core/gc.c T1, core/scavenge.c). */
   scvgc_gc_start();
+  scvgc_gc_want_sweeper();
   scvgc_scavenge_start();
 }
 
