@@ -385,9 +385,11 @@ typedef struct {
 size_t scvgc_scavenge_pass(uint64_t now, bool all, scvgc_scavenged_t *out) SCVGC_HIDDEN;
 /* The constructor's part: no thread; it is started later (scavenge.c, gc.c T1). */
 void scvgc_scavenge_start(void) SCVGC_HIDDEN;
-/* The page heap has a free span since now (heap lock may be held: atomics only): the thread
- * starts at the first allocation slow path a tick (scavenge.c) later. */
-void scvgc_scavenge_need(uint64_t now) SCVGC_HIDDEN;
+/* The page heap holds SCVGC_SCAVENGE_START_MIN of free pages not released (heap lock may be
+ * held: atomics only): start the thread at the end of the next free() or allocation slow
+ * path (scvgc_scavenge_restart). */
+#define SCVGC_SCAVENGE_START_MIN ((size_t)2 << 20)
+void scvgc_scavenge_need(void) SCVGC_HIDDEN;
 bool scvgc_scavenge_started(void) SCVGC_HIDDEN; /* tests */
 /* A fork child has no scavenger: it is started again at the first safe point (below). */
 void scvgc_scavenge_fork_child(void) SCVGC_HIDDEN;

@@ -20,8 +20,9 @@
  * Locks: none of its own. A pass takes central[c] then heap (through central.c and
  *   pageheap.c), one at a time, never across a system call of its own but the madvise of
  *   one central span's pages (at most 64 OS pages). The forced GC runs with no lock held.
- * Start: not in the constructor (gc.c T1) but at the first allocation slow path after it
- *   is needed (scvgc_scavenge_start below: a free span a tick old, a clock, a limit).
+ * Start: when first needed (gc.c T1, scvgc_scavenge_start below): at the end of the free()
+ *   or allocation slow path after SCVGC_SCAVENGE_START_MIN of free pages first piled up; in the
+ *   constructor for a forced-GC clock or a memory limit.
  * Threads: the scavenger (a library thread, mark.c L1: excluded from stopping the world,
  *   so a cycle it starts, or one that starts while it holds a lock, cannot deadlock on it);
  *   program threads (malloc_trim, the page heap's memory-limit kick, the fork child's
@@ -39,6 +40,10 @@
 #include "mark.h"
 #include "sweep.h"
 
+/* SCVGC_SCAVENGE_START_MIN (internal.h, checked by the page heap): free pages, not released,
+ * that make the thread worth starting; a program whose free pages never reach it has nothing
+ * the thread would give back that matters, and stays without it (single-threaded). */
+
 /* The shortest period: SCVGC_SCAVENGE_AFTER=0 means "at the next pass", not a busy loop. */
 #define MIN_TICK_NS 50000000ull
 /* SCVGC_MEMLIMIT: the trigger is 95% of the limit; after a pass that could not get below
@@ -47,11 +52,8 @@
 #define MEMLIMIT_GOAL(l) ((l) - (l) / 20)
 #define MEMLIMIT_STEP(l) ((l) / 32)
 
-_Atomic int scvgc_scavenge_restart; /* the slow path must call scvgc_scavenge_restart_now */
-static _Atomic int want_now;          /* start at the next slow path: a clock to keep, a
-                                         limit to watch, a fork child's thread */
-static _Atomic uint64_t need_since;   /* scvgc_clock() when the first free span appeared
-                                         while no thread ran; 0: none yet */
+_Atomic int scvgc_scavenge_restart; /* start the thread at the next free() or allocation
+                                       slow path: it is needed (or a fork child's) */
 _Atomic size_t scvgc_memlimit_trigger = SIZE_MAX;
 
 static struct {
@@ -184,39 +186,28 @@ static void start_thread(void) {
   if (!scvgc_libthread_start(scavenger_main, NULL)) atomic_store(&scv.started, 0);
 }
 
-/* The constructor: no thread here (gc.c T1). The thread is wanted from the start only when
- * it has a clock to keep (SCVGC_FORCEGC on: collect mode's default, or set explicitly) or a
- * limit to watch (SCVGC_MEMLIMIT); then it starts at the first allocation slow path.
- * Otherwise it starts once there is something to release: scvgc_scavenge_need, when the
- * page heap gets its first free span. A program that never frees a span (and has neither
- * option) stays without it. */
+/* The constructor. The thread is needed from the start only when it keeps a clock
+ * (SCVGC_FORCEGC on: collect mode's default, or set explicitly in leak mode) or watches a
+ * limit (SCVGC_MEMLIMIT): an idle program must get its forced GC or its release without
+ * allocating again, and the constructor is then the one point outside every allocation
+ * (what remains of gc.c T1: docs/limitations.md). Otherwise it starts once there is
+ * something worth releasing: scvgc_scavenge_need, when SCVGC_SCAVENGE_START_MIN of free pages
+ * are not released, at the end of the next free() or allocation slow path. */
 void scvgc_scavenge_start(void) {
   scvgc_timeline_start();
   if (scvgc_opt.memlimit) atomic_store(&scvgc_memlimit_trigger, MEMLIMIT_GOAL(scvgc_opt.memlimit));
-  if ((scvgc_tracking && scvgc_opt.forcegc_ns) || scvgc_opt.memlimit) {
-    atomic_store(&want_now, 1);
-    atomic_store(&scvgc_scavenge_restart, 1);
-  }
+  if ((scvgc_tracking && scvgc_opt.forcegc_ns) || scvgc_opt.memlimit) start_thread();
 }
 
-/* A free span appeared at now: its pages may be released one tick from now, so the thread
- * is started at the first allocation slow path after that (scvgc_scavenge_restart_now). */
-void scvgc_scavenge_need(uint64_t now) {
-  if (atomic_load_explicit(&scv.started, memory_order_relaxed) ||
-      atomic_load_explicit(&need_since, memory_order_relaxed))
-    return;
-  uint64_t zero = 0;
-  if (atomic_compare_exchange_strong(&need_since, &zero, now ? now : 1))
-    atomic_store(&scvgc_scavenge_restart, 1);
+void scvgc_scavenge_need(void) {
+  if (!atomic_load_explicit(&scv.started, memory_order_relaxed) &&
+      !atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed))
+    atomic_store_explicit(&scvgc_scavenge_restart, 1, memory_order_relaxed);
 }
 
 bool scvgc_scavenge_started(void) { return atomic_load(&scv.started); }
 
 void scvgc_scavenge_restart_now(void) {
-  if (!atomic_load(&scv.started) && !atomic_load(&want_now)) {
-    uint64_t since = atomic_load(&need_since);
-    if (!since || scvgc_clock() - since < tick_ns()) return; /* not yet: look again later */
-  }
   if (atomic_exchange(&scvgc_scavenge_restart, 0)) start_thread();
 }
 
@@ -225,8 +216,5 @@ void scvgc_scavenge_restart_now(void) {
 void scvgc_scavenge_fork_child(void) {
   int was = atomic_exchange(&scv.started, 0);
   atomic_store(&scv.wake, 0);
-  if (was) {
-    atomic_store(&want_now, 1);
-    atomic_store(&scvgc_scavenge_restart, 1);
-  }
+  if (was) atomic_store(&scvgc_scavenge_restart, 1);
 }

@@ -38,6 +38,9 @@ EXPORT void *malloc(size_t n) { return scvgc_malloc_inline(n); }
 
 EXPORT void free(void *p) {
   if (unlikely(!scvgc_free_inline(p)) && p) __libc_free(p);
+  /* the free is done and no lock is held: the scavenger's start point (core/scavenge.c) */
+  if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
+    scvgc_scavenge_restart_now();
 }
 
 EXPORT void *calloc(size_t n, size_t m) { return scvgc_calloc(n, m); }
