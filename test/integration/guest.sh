@@ -60,3 +60,13 @@ run_in collect 60 "$T/out" "$T/err" "$BIN/guest" grow 64
 th=$(sed -n 's/^threads: //p' "$T/out")
 if [ "$rc" = 0 ] && [ "${th:-0}" -ge 2 ]; then pass "$name"
 else fail "$name" "$(rc_text $rc 60), ${th:-?} threads" "$(tail_of "$T/err" 5)"; fi
+
+# A bad free's diagnostic is symbolized like the leak report (function, file:line, module),
+# by the library's own walker and its lazily loaded symbolizer.
+name="a double free's stack names the function and its file:line"
+run_in default 60 "$T/out" "$T/err" "$BIN/bad_free"
+if [ "$rc" = 0 ] && grep -q 'scvgc:    #0 0x[0-9a-f]* free_twice (test/progs/bad_free.c:[0-9]*) ' "$T/err"; then
+	pass "$name"
+else
+	fail "$name" "$(rc_text $rc 60)" "$(grep -A2 'invalid pointer' "$T/err" | head -3)"
+fi
