@@ -20,15 +20,19 @@
 
 #define DIAG_FRAMES 16
 
-/* One frame line: "#k 0xPC function (file:line) module", as the leak report's. */
-static void print_frame(int k, uintptr_t pc, bool session) {
-  scvgc_frame_t f = {.pc = pc};
-  if (session && scvgc_symbolize(pc, &f) && f.module) {
-    char where[512] = "";
-    if (f.file) scvgc_snprintf(where, sizeof where, " (%s:%d)", f.file, f.line);
-    scvgc_message("   #%d %p %s%s %s", k, (void *)pc, f.function ? f.function : "??", where,
-                  f.module);
-    return;
+/* The frame lines of pc: "#k 0xPC function (file:line) module", as the leak report's, one
+ * per function inlined there too. Returns how many lines. */
+static int print_frame(int k, uintptr_t pc, bool session) {
+  scvgc_frame_t f[8];
+  int nf = session ? scvgc_symbolize_frames(pc, f, 8) : 0;
+  if (nf > 0 && f[nf - 1].module) {
+    for (int i = 0; i < nf; i++) {
+      char where[512] = "";
+      if (f[i].file) scvgc_snprintf(where, sizeof where, " (%s:%d)", f[i].file, f[i].line);
+      scvgc_message("   #%d %p %s%s %s", k + i, (void *)pc, f[i].function ? f[i].function : "??",
+                    where, f[i].module);
+    }
+    return nf;
   }
   Dl_info di;
   if (dladdr((void *)(pc - 1), &di) && di.dli_fname) {
@@ -41,6 +45,7 @@ static void print_frame(int k, uintptr_t pc, bool session) {
   } else {
     scvgc_message("   #%d %p", k, (void *)pc);
   }
+  return 1;
 }
 
 /* The stack of the call into the library: the walker skips the library's own frames. */
@@ -59,7 +64,7 @@ static void print_stack(void) {
     return;
   }
   bool session = scvgc_symbolize_try_begin();
-  for (int k = 0; k < n; k++) print_frame(k, pcs[k], session);
+  for (int i = 0, k = 0; i < n; i++) k += print_frame(k, pcs[i], session);
   if (session) scvgc_symbolize_end();
 }
 

@@ -223,11 +223,16 @@ typedef struct {
   bool suppressed;
 } group_t;
 
-/* Frame k of group g, symbolized (only the pc where the symbolizer knows nothing). */
-static scvgc_frame_t frame_of(const group_t *g, int k) {
-  scvgc_frame_t f = {.pc = g->pcs[k]};
-  if (!scvgc_symbolize(g->pcs[k], &f)) f = (scvgc_frame_t){.pc = g->pcs[k]};
-  return f;
+/* The frames at pc k of group g, symbolized: the functions inlined there, then the one
+ * that holds the code (only the pc where the symbolizer knows nothing). Returns how many. */
+#define MAX_INLINE 8
+static int frames_of(const group_t *g, int k, scvgc_frame_t *out) {
+  int n = scvgc_symbolize_frames(g->pcs[k], out, MAX_INLINE);
+  if (n <= 0 || !out[n - 1].module) {
+    out[0] = (scvgc_frame_t){.pc = g->pcs[k]};
+    n = 1;
+  }
+  return n;
 }
 
 static int by_bytes(const void *a, const void *b) {
@@ -243,12 +248,16 @@ static const char *mode_name(void) {
 
 static void text_stack(out_t *o, const char *pre, const group_t *g) {
   if (!g->nframes) out_fmt(o, "%s    (no stack captured: SCVGC_STACK_DEPTH=%d)\n", pre, scvgc_opt.stack_depth);
+  int idx = 0;
   for (int k = 0; k < g->nframes; k++) {
-    scvgc_frame_t fr = frame_of(g, k);
-    const scvgc_frame_t *f = &fr;
-    out_fmt(o, "%s    #%d %p %s", pre, k, (void *)f->pc, f->function ? f->function : "??");
-    if (f->file) out_fmt(o, " (%s:%d)", f->file, f->line);
-    out_fmt(o, " %s\n", f->module ? f->module : "");
+    scvgc_frame_t fr[MAX_INLINE];
+    int nf = frames_of(g, k, fr);
+    for (int i = 0; i < nf; i++) {
+      const scvgc_frame_t *f = &fr[i];
+      out_fmt(o, "%s    #%d %p %s", pre, idx++, (void *)f->pc, f->function ? f->function : "??");
+      if (f->file) out_fmt(o, " (%s:%d)", f->file, f->line);
+      out_fmt(o, " %s\n", f->module ? f->module : "");
+    }
   }
 }
 
@@ -353,17 +362,23 @@ static void json_groups(out_t *o, const group_t *g, size_t ng, bool reclaimed) {
               g[i].leak->kind == SCVGC_LEAK_DIRECT ? "direct" : "indirect",
               (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes);
     first = false;
+    bool firstf = true;
     for (int k = 0; k < g[i].nframes; k++) {
-      scvgc_frame_t fr = frame_of(&g[i], k);
-      const scvgc_frame_t *f = &fr;
-      out_fmt(o, "%s\n    {\"pc\": \"0x%lx\", \"function\": ", k ? "," : "", (unsigned long)f->pc);
-      out_json_str(o, f->function);
-      out_str(o, ", \"file\": ", 10);
-      out_json_str(o, f->file);
-      if (f->file && f->line > 0) out_fmt(o, ", \"line\": %d, \"module\": ", f->line);
-      else out_str(o, ", \"line\": null, \"module\": ", 26);
-      out_json_str(o, f->module);
-      out_str(o, "}", 1);
+      scvgc_frame_t fr[MAX_INLINE];
+      int nf = frames_of(&g[i], k, fr);
+      for (int j = 0; j < nf; j++) {
+        const scvgc_frame_t *f = &fr[j];
+        out_fmt(o, "%s\n    {\"pc\": \"0x%lx\", \"function\": ", firstf ? "" : ",", (unsigned long)f->pc);
+        firstf = false;
+        out_json_str(o, f->function);
+        out_str(o, ", \"file\": ", 10);
+        out_json_str(o, f->file);
+        if (f->file && f->line > 0) out_fmt(o, ", \"line\": %d, \"module\": ", f->line);
+        else out_str(o, ", \"line\": null, \"module\": ", 26);
+        out_json_str(o, f->module);
+        if (f->inlined) out_str(o, ", \"inlined\": true", 17);
+        out_str(o, "}", 1);
+      }
     }
     out_str(o, "]}", 2);
   }
@@ -460,10 +475,12 @@ void scvgc_report_write(scvgc_report_t *r) {
     e->pcs = pcs;
     e->nframes = n > 64 ? 64 : n;
     for (int k = 0; k < e->nframes && nsupp && l->kind != SCVGC_LEAK_RECLAIMED && !e->suppressed; k++) {
-      scvgc_frame_t f = frame_of(e, k);
-      for (int s = 0; s < nsupp && !e->suppressed; s++)
-        e->suppressed = supp_match(supp[s], f.function) || supp_match(supp[s], f.file) ||
-                        supp_match(supp[s], f.module);
+      scvgc_frame_t fr[MAX_INLINE];
+      int nf = frames_of(e, k, fr);
+      for (int j = 0; j < nf; j++)
+        for (int s = 0; s < nsupp && !e->suppressed; s++)
+          e->suppressed = supp_match(supp[s], fr[j].function) || supp_match(supp[s], fr[j].file) ||
+                          supp_match(supp[s], fr[j].module);
     }
     if (l->kind == SCVGC_LEAK_RECLAIMED) {
       e->suppressed = false; /* suppressions are for leaks */

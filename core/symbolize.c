@@ -25,11 +25,16 @@
  * maps it. Where it cannot be loaded, every frame is symbolized with dladdr (function and
  * module, no file:line). The load lock (load_lock, a leaf) serialises the first load only.
  *
+ * Inlined functions (scvgc_symbolize_frames) come from the DWARF scopes at the pc
+ * (dwarf_getscopes, dwarf_getscopes_die: DW_TAG_inlined_subroutine, with DW_AT_call_file/call_line for the
+ * caller's location), as addr2line -i and gdb show them.
+ *
  * Invariants: S1 a frame's strings point into the session's Dwfl data or into strings it
  * owns (freed at end); S2 every answer for a pc is the same within a session (cached).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +58,18 @@ static struct {
                                  Elf **, Dwarf_Addr *);
   Dwfl_Line *(*module_getsrc)(Dwfl_Module *, Dwarf_Addr);
   const char *(*lineinfo)(Dwfl_Line *, Dwarf_Addr *, int *, int *, Dwarf_Word *, Dwarf_Word *);
+  /* inlined frames (optional: without them every pc is one frame) */
+  Dwarf_Die *(*module_addrdie)(Dwfl_Module *, Dwarf_Addr, Dwarf_Addr *);
+  int (*getscopes)(Dwarf_Die *, Dwarf_Addr, Dwarf_Die **);
+  int (*getscopes_die)(Dwarf_Die *, Dwarf_Die **);
+  int (*tag)(Dwarf_Die *);
+  Dwarf_Attribute *(*attr)(Dwarf_Die *, unsigned int, Dwarf_Attribute *);
+  Dwarf_Attribute *(*attr_integrate)(Dwarf_Die *, unsigned int, Dwarf_Attribute *);
+  const char *(*formstring)(Dwarf_Attribute *);
+  int (*formudata)(Dwarf_Attribute *, Dwarf_Word *);
+  int (*getsrcfiles)(Dwarf_Die *, Dwarf_Files **, size_t *);
+  const char *(*filesrc)(Dwarf_Files *, size_t, Dwarf_Word *, Dwarf_Word *);
+  bool inlines;
 } dw;
 static Dwfl_Callbacks callbacks;
 static _Atomic int dw_state; /* 0: not tried, 1: loaded, -1: cannot be loaded */
@@ -78,6 +95,21 @@ static bool load_libdw(void) {
     SYM(lineinfo, "dwfl_lineinfo")
 #undef SYM
     if (ok) {
+      bool in = true;
+#define OPT(field, name) \
+      if (in && !(*(void **)&dw.field = dlsym(h, name))) in = false;
+      OPT(module_addrdie, "dwfl_module_addrdie")
+      OPT(getscopes, "dwarf_getscopes")
+      OPT(getscopes_die, "dwarf_getscopes_die")
+      OPT(tag, "dwarf_tag")
+      OPT(attr, "dwarf_attr")
+      OPT(attr_integrate, "dwarf_attr_integrate")
+      OPT(formstring, "dwarf_formstring")
+      OPT(formudata, "dwarf_formudata")
+      OPT(getsrcfiles, "dwarf_getsrcfiles")
+      OPT(filesrc, "dwarf_filesrc")
+#undef OPT
+      dw.inlines = in;
       *(void **)&callbacks.find_elf = dlsym(h, "dwfl_linux_proc_find_elf");
       *(void **)&callbacks.find_debuginfo = dlsym(h, "dwfl_standard_find_debuginfo");
       ok = callbacks.find_elf && callbacks.find_debuginfo;
@@ -249,4 +281,67 @@ bool scvgc_symbolize(uintptr_t pc, scvgc_frame_t *out) {
     cacheused++;
   }
   return known;
+}
+
+/* The name of an inlined subroutine: DW_AT_name of its abstract origin. */
+static const char *inline_name(Dwarf_Die *die) {
+  Dwarf_Attribute at;
+  Dwarf_Attribute *a = dw.attr_integrate(die, DW_AT_name, &at);
+  return a ? dw.formstring(a) : NULL;
+}
+
+int scvgc_symbolize_frames(uintptr_t pc, scvgc_frame_t *out, int max) {
+  if (max <= 0) return 0;
+  bool known = scvgc_symbolize(pc, &out[0]);
+  if (!known || !dwfl || !dw.inlines || max < 2) return 1;
+  Dwarf_Addr a = pc - 1, bias = 0;
+  Dwfl_Module *m = dw.addrmodule(dwfl, a);
+  Dwarf_Die *cu = m ? dw.module_addrdie(m, a, &bias) : NULL;
+  Dwarf_Die *scopes = NULL, innermost;
+  int ns = cu ? dw.getscopes(cu, a - bias, &scopes) : 0;
+  if (ns <= 0) {
+    free(scopes);
+    return 1;
+  }
+  /* dwarf_getscopes follows an inlined function to its abstract definition; the callers are
+   * the DIEs that enclose the innermost scope (dwarf_getscopes_die), as eu-addr2line -i does */
+  innermost = scopes[0];
+  free(scopes);
+  scopes = NULL;
+  ns = dw.getscopes_die(&innermost, &scopes);
+  if (ns <= 0) {
+    free(scopes);
+    return 1;
+  }
+  Dwarf_Files *files = NULL;
+  size_t nfiles = 0;
+  if (dw.getsrcfiles(cu, &files, &nfiles) != 0) files = NULL;
+  /* out[0] has the symbol (the function the code was inlined into) and the line table's
+   * location (inside the innermost inlined body): each inlined scope, innermost first, is a
+   * frame at the location below it, and moves the location to its call site. */
+  scvgc_frame_t outer = out[0];
+  const char *file = outer.file;
+  int line = outer.line, n = 0;
+  for (int i = 0; i < ns && n < max - 1; i++) {
+    if (dw.tag(&scopes[i]) != DW_TAG_inlined_subroutine) continue;
+    scvgc_frame_t f = outer;
+    f.function = inline_name(&scopes[i]);
+    f.file = file;
+    f.line = file ? line : 0;
+    f.inlined = true;
+    out[n++] = f;
+    Dwarf_Attribute at;
+    Dwarf_Word v;
+    file = NULL;
+    line = 0;
+    if (files && dw.formudata(dw.attr(&scopes[i], DW_AT_call_file, &at), &v) == 0 && v < nfiles)
+      file = dw.filesrc(files, v, NULL, NULL);
+    if (dw.formudata(dw.attr(&scopes[i], DW_AT_call_line, &at), &v) == 0) line = (int)v;
+    if (line <= 0) file = NULL;
+  }
+  free(scopes);
+  outer.file = file;
+  outer.line = file ? line : 0;
+  out[n++] = outer;
+  return n;
 }

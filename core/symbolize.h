@@ -19,6 +19,7 @@ typedef struct {
   const char *file;     /* source file, from the DWARF line table */
   int line;             /* 0: unknown */
   const char *module;   /* path of the executable or shared object */
+  bool inlined;         /* a function inlined at this pc (scvgc_symbolize_frames) */
 } scvgc_frame_t;
 
 /* Open a session: read the process's module list now (later dlopens are not seen). The
@@ -31,6 +32,12 @@ bool scvgc_symbolize_try_begin(void) SCVGC_HIDDEN;
 /* Fill *out for pc, a return address (its line is the call's: pc - 1 is looked up). Returns
  * false, with every field but pc unknown, when no module holds pc or no session is open. */
 bool scvgc_symbolize(uintptr_t pc, scvgc_frame_t *out) SCVGC_HIDDEN;
+
+/* The frames at pc, the functions inlined there first (innermost first, each with the
+ * location inside it) and the function that holds the code last (at the call site of the
+ * outermost inlined one): at most max, at least 1 (max > 0). Without debug info, or without
+ * inlining at pc, the one frame of scvgc_symbolize. */
+int scvgc_symbolize_frames(uintptr_t pc, scvgc_frame_t *out, int max) SCVGC_HIDDEN;
 
 /* Close the session: every string it handed out is freed. */
 void scvgc_symbolize_end(void) SCVGC_HIDDEN;
