@@ -65,7 +65,7 @@ static const option_t options[] = {
      "of a leak's stack; # comments"},
     {"SCVGC_MARKERS", K_INT, "0", 0, 64, F(markers),
      "threads that mark in parallel during a collection, the collecting thread included; 0: "
-     "one per core, at most 16"},
+     "one per core, at most 16. The helpers start at the first cycle with 16 MiB in use"},
 };
 
 /* The longest value of a string option (a path), and where the values live. */
