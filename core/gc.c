@@ -35,6 +35,7 @@
 #include "mark.h"
 #include "stw.h"
 #include "sweep.h"
+#include "unwind.h"
 
 static scvgc_lock_t gc_lock = SCVGC_LOCK_INIT;
 _Atomic size_t scvgc_gc_next = SIZE_MAX;
@@ -133,6 +134,7 @@ bool scvgc_gc_markers_started(void) { return atomic_load(&markers_started); }
 
 void scvgc_gc_start(void) {
   if (!scvgc_tracking || atomic_load(&gc_ready)) return;
+  scvgc_unwind_start(); /* the walker's key early (unwind.h): the library threads did it once */
   scvgc_roots_init();
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   markers_wanted = scvgc_opt.markers ? scvgc_opt.markers : ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;

@@ -771,6 +771,10 @@ static walker_t *walker_new(void) {
   return my_walker = w;
 }
 
+void scvgc_unwind_start(void) {
+  if (!my_walker && !walker_gone) walker_new();
+}
+
 void scvgc_unwind_set_tag(uint32_t tag) {
   if (my_walker) my_walker->m[my_walker->lru[0]].tag = tag;
 }
