@@ -4,7 +4,10 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 BASE    := -std=gnu11 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
            -fno-plt -pthread $(WARN)
+# The tests link libunwind (the walker's reference) and libdw; libscvgc.so links neither: it
+# walks stacks itself and dlopens libdw when it writes a report (core/symbolize.c).
 LDLIBS  := -lunwind -ldw -pthread
+SO_LDLIBS := -pthread
 B       := build
 
 CORE_SRC := $(wildcard core/*.c)
@@ -32,6 +35,9 @@ TSAN_BIN := $(patsubst test/tsan/%.c,$(B)/test/tsan-%,$(wildcard test/tsan/*.c))
 PROG_SRC := $(filter-out test/progs/lib%.c,$(wildcard test/progs/*.c))
 PROG_BIN := $(PROG_SRC:test/progs/%.c=$(B)/test/progs/%) \
             $(patsubst test/progs/%.c,$(B)/test/progs/%.so,$(wildcard test/progs/lib*.c))
+# C++ ones (test/progs/*.cc, lib*.cc): the programs and libraries that throw.
+PROG_BIN += $(patsubst test/progs/%.cc,$(B)/test/progs/%,$(filter-out test/progs/lib%.cc,$(wildcard test/progs/*.cc))) \
+            $(patsubst test/progs/%.cc,$(B)/test/progs/%.so,$(wildcard test/progs/lib*.cc))
 # The fuzz harness (test/fuzz/): the standalone driver links the debug core (gcc); the
 # libFuzzer target links a core compiled by clang with coverage (-fsanitize=fuzzer-no-link),
 # built only where clang-14 is installed.
@@ -64,7 +70,7 @@ $(B)/preload/%.o: preload/%.c $(CORE_HDR) | deps
 	$(CC) $(CFLAGS) $(BASE) -c $< -o $@
 
 $(B)/libscvgc.so: $(CORE_OBJ) $(SHIM_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS) -Wl,-z,now -Wl,--no-undefined
+	$(CC) -shared -o $@ $^ $(SO_LDLIBS) -Wl,-z,now -Wl,--no-undefined
 
 # The debug preload: the debug core (assertions and the *_check() checkers at operation
 # boundaries) behind the shim, for the stress programs (test/integration/stress.sh, make stress).
@@ -135,6 +141,14 @@ $(B)/test/progs/%: test/progs/%.c $(wildcard test/progs/*.h)
 $(B)/test/progs/lib%.so: test/progs/lib%.c
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -shared -fPIC -pthread $(WARN) $< -o $@
+
+$(B)/test/progs/%: test/progs/%.cc
+	@mkdir -p $(@D)
+	$(CXX) -O1 -g -pthread $(WARN) $< -o $@
+
+$(B)/test/progs/lib%.so: test/progs/lib%.cc
+	@mkdir -p $(@D)
+	$(CXX) -O1 -g -shared -fPIC -pthread $(WARN) $< -o $@
 
 deps:
 	@missing=""; for p in $(DEPS_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -37,6 +37,7 @@
 #include "mark.h"
 #include "stw.h"
 #include "sweep.h"
+#include "unwind.h"
 
 static scvgc_lock_t gc_lock = SCVGC_LOCK_INIT;
 _Atomic size_t scvgc_gc_next = SIZE_MAX;
@@ -98,12 +99,51 @@ scvgc_leaks_t scvgc_leaks;
 static scvgc_world_t world;
 static _Atomic int gc_ready;
 
+/* T1 The library starts no thread before it is needed (issue 13 point 15): a thread makes
+ *    the program multi-threaded, and Linux refuses unshare(CLONE_NEWUSER) to such a process
+ *    (bubblewrap, rootless podman, browser sandboxes), glibc's set-ID broadcast must reach
+ *    it, and so on. The marker helpers start at the first cycle whose heap is worth sharing
+ *    (MARK_SHARE_MIN in use), the sweeper at the first collect-mode cycle; both from
+ *    scvgc_gc_cycle with gc_lock held (no other cycle can see half of the helpers) and no
+ *    other core lock, before the world is stopped, this thread marked starting_threads so
+ *    that an allocation pthread_create makes cannot start a periodic cycle on it (it would
+ *    wait for gc_lock, held by itself). The scavenger starts on its own terms (scavenge.c).
+ *    A cycle runs from the API, the exit check, the scavenger's forced GC, or a periodic
+ *    trigger at the end of an allocation's slow path, where the allocation is complete, the
+ *    cache consistent and no core lock held: the point the Go runtime starts its mark
+ *    workers from (gcStart, called from mallocgc), and jemalloc its background threads. */
+#define MARK_SHARE_MIN (16u << 20)
+static int markers_wanted;          /* helpers + 1, from SCVGC_MARKERS or the CPUs */
+static _Atomic int markers_started; /* the helpers were started (or tried) */
+static __thread int starting_threads __attribute__((tls_model("initial-exec")));
+static bool sweeper_wanted; /* the preload wants the background sweeper (unit tests do not) */
+
+void scvgc_gc_want_sweeper(void) { sweeper_wanted = true; }
+
+/* gc_lock held, no other core lock. */
+static void start_threads(void) {
+  bool markers = markers_wanted > 1 && !atomic_load(&markers_started) &&
+                 atomic_load(&scvgc_heap_inuse) >= MARK_SHARE_MIN;
+  bool sweeper = scvgc_collecting && sweeper_wanted;
+  if (!markers && !sweeper) return;
+  starting_threads = 1;
+  if (markers) {
+    atomic_store(&markers_started, 1);
+    scvgc_gcstats.markers = scvgc_mark_start_threads(markers_wanted);
+  }
+  if (sweeper) scvgc_sweep_start_thread(); /* once: it keeps its own flag */
+  starting_threads = 0;
+}
+
+bool scvgc_gc_markers_started(void) { return atomic_load(&markers_started); }
+
 void scvgc_gc_start(void) {
   if (!scvgc_tracking || atomic_load(&gc_ready)) return;
+  scvgc_unwind_start(); /* the walker's key early (unwind.h): the library threads did it once */
   scvgc_roots_init();
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  int n = scvgc_opt.markers ? scvgc_opt.markers : ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
-  scvgc_gcstats.markers = scvgc_mark_start_threads(n);
+  markers_wanted = scvgc_opt.markers ? scvgc_opt.markers : ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
+  scvgc_gcstats.markers = 1; /* the collecting thread; helpers come with work (T1) */
   scvgc_gcstats.start_ns = scvgc_nanotime();
   atomic_store(&gc_ready, 1);
   last_goal = goal_of(atomic_load(&scvgc_heap_inuse));
@@ -339,6 +379,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
    * which stays live, and is scanned, for the whole cycle. */
   __builtin_unwind_init();
   scvgc_lock(&gc_lock);
+  start_threads();
   uint64_t t0 = scvgc_nanotime();
   scvgc_gc_worker = 1;
   scvgc_sweep_finish(); /* sweep termination: the last cycle's sweep is done (sweep.c S1) */
@@ -443,7 +484,8 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
 /* From the allocation path, when the heap reached the goal. Markers and the collector
  * never start one (they allocate workbufs, not objects, but be sure). */
 void scvgc_gc_periodic(void) {
-  if (scvgc_gc_worker || !scvgc_gc_ready() || atomic_load(&scvgc_gc_paused)) return;
+  if (scvgc_gc_worker || starting_threads || !scvgc_gc_ready() || atomic_load(&scvgc_gc_paused))
+    return;
   size_t next = atomic_load(&scvgc_gc_next);
   size_t inuse = atomic_load(&scvgc_heap_inuse);
   if (inuse < next) return;

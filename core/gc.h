@@ -53,7 +53,8 @@ extern __thread int scvgc_in_lib SCVGC_HIDDEN __attribute__((tls_model("initial-
 static inline void scvgc_lib_enter(void) { scvgc_in_lib++; }
 static inline void scvgc_lib_leave(void) { scvgc_in_lib--; }
 
-/* Start the marker threads and note the start time: outside malloc (the constructor). */
+/* The collector's start-up (the constructor): roots, the start time, pacing. It starts no
+ * thread: the markers and the sweeper come with the first cycles that need them (gc.c T1). */
 void scvgc_gc_start(void) SCVGC_HIDDEN;
 bool scvgc_gc_ready(void) SCVGC_HIDDEN;
 /* Run one full cycle; false when it could not be trusted (see scvgc_leaks_t.incomplete). */
@@ -67,5 +68,11 @@ long scvgc_gc_copy_leaks(scvgc_leak_t **out, scvgc_leaks_t *totals) SCVGC_HIDDEN
 void scvgc_own_lock(void) SCVGC_HIDDEN;
 void scvgc_own_unlock(void) SCVGC_HIDDEN;
 void scvgc_own_reset_lock(void) SCVGC_HIDDEN;
+
+/* The constructor: start the background sweeper at the first collect-mode cycle (T1). The
+ * unit tests leave it off: they move spans through the sweep states themselves. */
+void scvgc_gc_want_sweeper(void) SCVGC_HIDDEN;
+/* Whether the marker helpers were started (gc.c T1; tests). */
+bool scvgc_gc_markers_started(void) SCVGC_HIDDEN;
 
 #endif

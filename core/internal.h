@@ -475,13 +475,19 @@ typedef struct {
 /* One pass: release what stayed unused since before now - SCVGC_SCAVENGE_AFTER (all: every
  * free page, whatever its age). No core lock held. Returns the bytes released. */
 size_t scvgc_scavenge_pass(uint64_t now, bool all, scvgc_scavenged_t *out) SCVGC_HIDDEN;
-/* The scavenger thread: outside malloc (the shim's constructor). */
+/* The constructor's part: no thread; it is started later (scavenge.c, gc.c T1). */
 void scvgc_scavenge_start(void) SCVGC_HIDDEN;
+/* The page heap holds SCVGC_SCAVENGE_START_MIN of free pages not released (heap lock may be
+ * held: atomics only): start the thread at the end of the next free() or allocation slow
+ * path (scvgc_scavenge_restart). */
+#define SCVGC_SCAVENGE_START_MIN ((size_t)2 << 20)
+void scvgc_scavenge_need(void) SCVGC_HIDDEN;
+bool scvgc_scavenge_started(void) SCVGC_HIDDEN; /* tests */
 /* A fork child has no scavenger: it is started again at the first safe point (below). */
 void scvgc_scavenge_fork_child(void) SCVGC_HIDDEN;
 extern _Atomic int scvgc_scavenge_restart SCVGC_HIDDEN;
-/* The allocation slow path, no core lock held, the cache consistent: start the thread a
- * fork child lacks (scvgc_scavenge_restart set). */
+/* The allocation slow path, no core lock held, the cache consistent: start the thread when
+ * it is wanted (scvgc_scavenge_restart set: needed, or a fork child's). */
 void scvgc_scavenge_restart_now(void) SCVGC_HIDDEN;
 /* SCVGC_MEMLIMIT: consumed bytes (sys less released) above which the page heap wakes the
  * scavenger at once; SIZE_MAX when off or already woken. */
@@ -582,6 +588,9 @@ extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;
 extern int scvgc_tracking SCVGC_HIDDEN;
 void scvgc_options_init(void) SCVGC_HIDDEN;
 void scvgc_options_print(int fd, int markdown) SCVGC_HIDDEN;
+/* AT_SECURE (set-user-ID and the like): every SCVGC_* variable is ignored. */
+bool scvgc_options_secure(void) SCVGC_HIDDEN;
+extern int scvgc_options_secure_test SCVGC_HIDDEN; /* tests: 1 or 0 forces it, -1 the kernel */
 /* Parse helpers, exposed for tests: return false on a bad value. */
 bool scvgc_parse_duration(const char *s, uint64_t *ns) SCVGC_HIDDEN;
 bool scvgc_parse_bytes(const char *s, uint64_t *bytes) SCVGC_HIDDEN;

@@ -4,9 +4,13 @@
  * `scvgc --help` and docs/env.md are generated from it (scvgc_options_print).
  * A bad value prints one line naming the variable, the bad value and the value used
  * instead, and never stops the program.
+ * In a secure-execution process (AT_SECURE: set-user-ID, set-group-ID, file capabilities)
+ * every SCVGC_* variable is ignored and the defaults hold: the environment belongs to the
+ * user who started the program, not to the one whose rights it runs with.
  * Called from scvgc_init (inside the first malloc): no allocation, no locks.
  */
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -27,6 +31,7 @@ typedef struct {
 } option_t;
 
 #define F(f) offsetof(scvgc_options_t, f)
+enum { K_INDEX_GOGC = 1, K_INDEX_FORCEGC = 4 }; /* their rows below (checked at start-up) */
 static const option_t options[] = {
     {"SCVGC_MODE", K_MODE, "leak", 0, 0, F(mode),
      "leak: free() honoured, unreachable objects reported at exit, never freed by the "
@@ -34,7 +39,8 @@ static const option_t options[] = {
      "report)"},
     {"SCVGC_GOGC", K_GOGC, "100", 0, 0, F(gogc),
      "next GC when the heap has grown by this percent over the live heap after the last "
-     "GC; off disables periodic GC (the exit check still runs)"},
+     "GC; off disables periodic GC (the exit check still runs). In leak mode, periodic "
+     "cycles run only when this is set explicitly: they reclaim nothing there"},
     {"SCVGCTRACE", K_INT, "0", 0, 2, F(trace),
      "1: one line per GC cycle and per scavenger pass on stderr; 2: per-phase detail too"},
     {"SCVGC_SCAVENGE_AFTER", K_DURATION, "5m", 0, 0, F(scavenge_after_ns),
@@ -42,7 +48,8 @@ static const option_t options[] = {
      "the free pages inside spans no thread owns; the scavenger looks every min(this, "
      "SCVGC_FORCEGC)/2 (0: at its next pass)"},
     {"SCVGC_FORCEGC", K_DURATION, "2m", 0, 0, F(forcegc_ns),
-     "force a GC when none has run for this long (off disables)"},
+     "force a GC when none has run for this long (off disables); in leak mode only when "
+     "set explicitly"},
     {"SCVGC_MEMLIMIT", K_BYTES, "off", 0, 0, F(memlimit),
      "soft limit on the heap's resident bytes, counted as sys less released (512M, 2G); at "
      "95% of it every free page is released at once and, in collect mode, a GC runs first"},
@@ -58,7 +65,7 @@ static const option_t options[] = {
      "of a leak's stack; # comments"},
     {"SCVGC_MARKERS", K_INT, "0", 0, 64, F(markers),
      "threads that mark in parallel during a collection, the collecting thread included; 0: "
-     "one per core, at most 16"},
+     "one per core, at most 16. The helpers start at the first cycle with 16 MiB in use"},
 };
 
 /* The longest value of a string option (a path), and where the values live. */
@@ -175,19 +182,41 @@ static bool parse(const option_t *o, const char *v, scvgc_options_t *opt) {
   return false;
 }
 
+/* Test hook (unit tests): pretend AT_SECURE is set (1), clear (0), or ask the kernel (-1). */
+int scvgc_options_secure_test = -1;
+
+bool scvgc_options_secure(void) {
+  if (scvgc_options_secure_test >= 0) return scvgc_options_secure_test;
+  return getauxval(AT_SECURE) != 0; /* reads the saved auxv: no allocation, no lock */
+}
+
 void scvgc_options_init(void) {
+  bool secure = scvgc_options_secure();
+  bool explicit_set[NOPTIONS] = {false};
   scvgc_options_t o;
   memset(&o, 0, sizeof o);
+  SCVGC_CHECK(!strcmp(options[K_INDEX_GOGC].name, "SCVGC_GOGC") &&
+              !strcmp(options[K_INDEX_FORCEGC].name, "SCVGC_FORCEGC"));
   for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
     const option_t *op = &options[i];
     if (op->def) SCVGC_CHECK(parse(op, op->def, &o));
-    const char *v = scvgc_getenv(op->name);
+    const char *v = secure ? NULL : scvgc_getenv(op->name);
+    explicit_set[i] = v != NULL; /* a bad value too: its line says the default is used */
     if (v && !parse(op, v, &o)) {
       /* a value of any length: cut it, so that the line still ends with the value used */
       scvgc_message("%s=%.*s%s is not a valid value; using %s", op->name, BAD_SHOWN, v,
                     strlen(v) > BAD_SHOWN ? "..." : "", op->def ? op->def : "unset");
       if (op->def) parse(op, op->def, &o);
     }
+  }
+  /* Leak mode stops the world only when asked (issue 13 point 13): a cycle there reclaims
+   * nothing, and every stop makes the calls Linux never restarts (epoll_wait, sigtimedwait,
+   * semtimedop, inotify reads, ...) fail with EINTR. So periodic (GOGC) and forced
+   * (FORCEGC) cycles run in leak mode only when their variable was set explicitly; the
+   * exit check and the API run whatever the setting (docs/limitations.md, "EINTR"). */
+  if (o.mode == SCVGC_MODE_LEAK) {
+    if (!explicit_set[K_INDEX_GOGC]) o.gogc = -1;
+    if (!explicit_set[K_INDEX_FORCEGC]) o.forcegc_ns = 0;
   }
   scvgc_opt = o;
   scvgc_tracking = o.mode != SCVGC_MODE_OFF;

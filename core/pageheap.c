@@ -431,6 +431,10 @@ static size_t relmask_to_bits(scvgc_span_t *s) {
 
 static void free_locked(scvgc_span_t *s, uint64_t now) {
   SCVGC_ASSERT(s->state >= SCVGC_SPAN_SMALL);
+  /* the scavenger starts once free pages worth releasing pile up (scavenge.c) */
+  if (((heap.sys >> SCVGC_PAGE_SHIFT) - heap.inuse_pages - heap.released_pages + s->npages)
+          << SCVGC_PAGE_SHIFT >= SCVGC_SCAVENGE_START_MIN)
+    scvgc_scavenge_need();
   size_t rel = relmask_to_bits(s);
   heap.released_pages += rel;
   s->npreleased = rel;

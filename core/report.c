@@ -10,7 +10,9 @@
  * caller holds report_lock).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,7 +79,19 @@ static void out_json_str(out_t *o, const char *s) {
   out_str(o, "\"", 1);
 }
 
-/* Open a destination path: "%p" becomes the pid. */
+/* The report files this process created (F1 below): (device, inode) pairs. */
+#define MAX_OWN_FILES 32
+static struct { dev_t dev; ino_t ino; pid_t pid; } own_files[MAX_OWN_FILES];
+static int nown_files;
+
+/* Open a destination path ("%p" becomes the pid) to write a report.
+ * F1 A report never follows a symbolic link at its last component (O_NOFOLLOW) and never
+ *    truncates a file this process did not create in this run: the first write creates the
+ *    file (O_EXCL, mode 0600: a report names the program's functions and files); a later
+ *    write (scvgc_leak_check, a report signal) truncates it only when the path still names
+ *    the very file this process created (same device and inode). A symlink planted at the
+ *    path by another user, or a file of the user's, is left alone and the line says so.
+ *    Checked by test/integration/secure.sh. */
 static int open_path(const char *tmpl) {
   char path[4096];
   size_t k = 0;
@@ -90,9 +104,28 @@ static int open_path(const char *tmpl) {
     }
   }
   path[k] = 0;
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) scvgc_message("cannot write the report to %s", path);
-  return fd;
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  struct stat st;
+  if (fd >= 0) {
+    if (fstat(fd, &st) == 0 && nown_files < MAX_OWN_FILES)
+      own_files[nown_files++] = (typeof(own_files[0])){st.st_dev, st.st_ino, getpid()};
+    return fd;
+  }
+  if (errno == EEXIST) {
+    fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+      for (int i = 0; i < nown_files; i++)
+        if (own_files[i].dev == st.st_dev && own_files[i].ino == st.st_ino &&
+            own_files[i].pid == getpid() && ftruncate(fd, 0) == 0)
+          return fd;
+    if (fd >= 0) close(fd);
+    scvgc_message("not writing the report to %s: the file exists and this process did not "
+                  "create it (remove it first)", path);
+    return -1;
+  }
+  scvgc_message("cannot write the report to %s%s", path,
+                errno == ELOOP ? ": it is a symbolic link" : "");
+  return -1;
 }
 
 /* ---- RSS ------------------------------------------------------------------------------------ */
@@ -155,13 +188,20 @@ static void load_suppressions(void) {
   close(fd);
   if (n < 0) n = 0;
   text[n] = 0;
-  for (char *line = strtok(text, "\n"); line && nsupp < MAX_SUPP; line = strtok(NULL, "\n")) {
+  /* A bad line is named by its number, never echoed: the file may not be the user's to read
+   * (a set-user-ID program ignores SCVGC_*, but a report must not become a way to print
+   * another file's lines). */
+  int lineno = 0;
+  for (char *line = text, *next; line && nsupp < MAX_SUPP; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    lineno++;
     while (*line == ' ' || *line == '\t') line++;
     char *end = line + strlen(line);
     while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) *--end = 0;
     if (!*line || *line == '#') continue;
     if (strncmp(line, "leak:", 5) || !line[5]) {
-      scvgc_message("%s: ignoring a line that is not leak:PATTERN: %s", scvgc_opt.suppress, line);
+      scvgc_message("%s:%d: ignoring a line that is not leak:PATTERN", scvgc_opt.suppress, lineno);
       continue;
     }
     supp[nsupp++] = line + 5;
@@ -183,11 +223,16 @@ typedef struct {
   bool suppressed;
 } group_t;
 
-/* Frame k of group g, symbolized (only the pc where the symbolizer knows nothing). */
-static scvgc_frame_t frame_of(const group_t *g, int k) {
-  scvgc_frame_t f = {.pc = g->pcs[k]};
-  if (!scvgc_symbolize(g->pcs[k], &f)) f = (scvgc_frame_t){.pc = g->pcs[k]};
-  return f;
+/* The frames at pc k of group g, symbolized: the functions inlined there, then the one
+ * that holds the code (only the pc where the symbolizer knows nothing). Returns how many. */
+#define MAX_INLINE 8
+static int frames_of(const group_t *g, int k, scvgc_frame_t *out) {
+  int n = scvgc_symbolize_frames(g->pcs[k], out, MAX_INLINE);
+  if (n <= 0 || !out[n - 1].module) {
+    out[0] = (scvgc_frame_t){.pc = g->pcs[k]};
+    n = 1;
+  }
+  return n;
 }
 
 static int by_bytes(const void *a, const void *b) {
@@ -203,12 +248,16 @@ static const char *mode_name(void) {
 
 static void text_stack(out_t *o, const char *pre, const group_t *g) {
   if (!g->nframes) out_fmt(o, "%s    (no stack captured: SCVGC_STACK_DEPTH=%d)\n", pre, scvgc_opt.stack_depth);
+  int idx = 0;
   for (int k = 0; k < g->nframes; k++) {
-    scvgc_frame_t fr = frame_of(g, k);
-    const scvgc_frame_t *f = &fr;
-    out_fmt(o, "%s    #%d %p %s", pre, k, (void *)f->pc, f->function ? f->function : "??");
-    if (f->file) out_fmt(o, " (%s:%d)", f->file, f->line);
-    out_fmt(o, " %s\n", f->module ? f->module : "");
+    scvgc_frame_t fr[MAX_INLINE];
+    int nf = frames_of(g, k, fr);
+    for (int i = 0; i < nf; i++) {
+      const scvgc_frame_t *f = &fr[i];
+      out_fmt(o, "%s    #%d %p %s", pre, idx++, (void *)f->pc, f->function ? f->function : "??");
+      if (f->file) out_fmt(o, " (%s:%d)", f->file, f->line);
+      out_fmt(o, " %s\n", f->module ? f->module : "");
+    }
   }
 }
 
@@ -313,17 +362,23 @@ static void json_groups(out_t *o, const group_t *g, size_t ng, bool reclaimed) {
               g[i].leak->kind == SCVGC_LEAK_DIRECT ? "direct" : "indirect",
               (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes);
     first = false;
+    bool firstf = true;
     for (int k = 0; k < g[i].nframes; k++) {
-      scvgc_frame_t fr = frame_of(&g[i], k);
-      const scvgc_frame_t *f = &fr;
-      out_fmt(o, "%s\n    {\"pc\": \"0x%lx\", \"function\": ", k ? "," : "", (unsigned long)f->pc);
-      out_json_str(o, f->function);
-      out_str(o, ", \"file\": ", 10);
-      out_json_str(o, f->file);
-      if (f->file && f->line > 0) out_fmt(o, ", \"line\": %d, \"module\": ", f->line);
-      else out_str(o, ", \"line\": null, \"module\": ", 26);
-      out_json_str(o, f->module);
-      out_str(o, "}", 1);
+      scvgc_frame_t fr[MAX_INLINE];
+      int nf = frames_of(&g[i], k, fr);
+      for (int j = 0; j < nf; j++) {
+        const scvgc_frame_t *f = &fr[j];
+        out_fmt(o, "%s\n    {\"pc\": \"0x%lx\", \"function\": ", firstf ? "" : ",", (unsigned long)f->pc);
+        firstf = false;
+        out_json_str(o, f->function);
+        out_str(o, ", \"file\": ", 10);
+        out_json_str(o, f->file);
+        if (f->file && f->line > 0) out_fmt(o, ", \"line\": %d, \"module\": ", f->line);
+        else out_str(o, ", \"line\": null, \"module\": ", 26);
+        out_json_str(o, f->module);
+        if (f->inlined) out_str(o, ", \"inlined\": true", 17);
+        out_str(o, "}", 1);
+      }
     }
     out_str(o, "]}", 2);
   }
@@ -404,6 +459,11 @@ static void report_write(scvgc_report_t *r) {
     return;
   }
   size_t ng = 0;
+  /* The program's figures, before the symbolizer (libdw, its DWARF and line tables: MBs of
+   * heap and RSS) is loaded: the report must not measure itself. */
+  scvgc_stats_read(&r->heap);
+  scvgc_read_rss(&r->rss_peak, &r->rss_now);
+  r->ntimeline = scvgc_timeline_copy(&r->timeline);
   atomic_fetch_add(&scvgc_gc_paused, 1); /* libdw allocates a lot: no periodic cycle for it
                                             (speed only: what it allocates is the library's) */
   scvgc_symbolize_begin();
@@ -416,10 +476,12 @@ static void report_write(scvgc_report_t *r) {
     e->pcs = pcs;
     e->nframes = n > 64 ? 64 : n;
     for (int k = 0; k < e->nframes && nsupp && l->kind != SCVGC_LEAK_RECLAIMED && !e->suppressed; k++) {
-      scvgc_frame_t f = frame_of(e, k);
-      for (int s = 0; s < nsupp && !e->suppressed; s++)
-        e->suppressed = supp_match(supp[s], f.function) || supp_match(supp[s], f.file) ||
-                        supp_match(supp[s], f.module);
+      scvgc_frame_t fr[MAX_INLINE];
+      int nf = frames_of(e, k, fr);
+      for (int j = 0; j < nf; j++)
+        for (int s = 0; s < nsupp && !e->suppressed; s++)
+          e->suppressed = supp_match(supp[s], fr[j].function) || supp_match(supp[s], fr[j].file) ||
+                          supp_match(supp[s], fr[j].module);
     }
     if (l->kind == SCVGC_LEAK_RECLAIMED) {
       e->suppressed = false; /* suppressions are for leaks */
@@ -438,9 +500,6 @@ static void report_write(scvgc_report_t *r) {
   }
   r->reported_objects = r->direct_objects + r->indirect_objects;
   if (ng) qsort(g, ng, sizeof *g, by_bytes);
-  scvgc_stats_read(&r->heap);
-  scvgc_read_rss(&r->rss_peak, &r->rss_now);
-  r->ntimeline = scvgc_timeline_copy(&r->timeline);
 
   static out_t o; /* 16 KiB: not on the stack of a program thread that may have little */
   const char *dst = scvgc_opt.report;

@@ -20,6 +20,9 @@
  * Locks: none of its own. A pass takes central[c] then heap (through central.c and
  *   pageheap.c), one at a time, never across a system call of its own but the madvise of
  *   one central span's pages (at most 64 OS pages). The forced GC runs with no lock held.
+ * Start: when first needed (gc.c T1, scvgc_scavenge_start below): at the end of the free()
+ *   or allocation slow path after SCVGC_SCAVENGE_START_MIN of free pages first piled up; in the
+ *   constructor for a forced-GC clock or a memory limit.
  * Threads: the scavenger (a library thread, mark.c L1: excluded from stopping the world,
  *   so a cycle it starts, or one that starts while it holds a lock, cannot deadlock on it);
  *   program threads (malloc_trim, the page heap's memory-limit kick, the fork child's
@@ -37,6 +40,10 @@
 #include "mark.h"
 #include "sweep.h"
 
+/* SCVGC_SCAVENGE_START_MIN (internal.h, checked by the page heap): free pages, not released,
+ * that make the thread worth starting; a program whose free pages never reach it has nothing
+ * the thread would give back that matters, and stays without it (single-threaded). */
+
 /* The shortest period: SCVGC_SCAVENGE_AFTER=0 means "at the next pass", not a busy loop. */
 #define MIN_TICK_NS 50000000ull
 /* SCVGC_MEMLIMIT: the trigger is 95% of the limit; after a pass that could not get below
@@ -45,7 +52,8 @@
 #define MEMLIMIT_GOAL(l) ((l) - (l) / 20)
 #define MEMLIMIT_STEP(l) ((l) / 32)
 
-_Atomic int scvgc_scavenge_restart;
+_Atomic int scvgc_scavenge_restart; /* start the thread at the next free() or allocation
+                                       slow path: it is needed (or a fork child's) */
 _Atomic size_t scvgc_memlimit_trigger = SIZE_MAX;
 
 static struct {
@@ -178,11 +186,26 @@ static void start_thread(void) {
   if (!scvgc_libthread_start(scavenger_main, NULL)) atomic_store(&scv.started, 0);
 }
 
+/* The constructor. The thread is needed from the start only when it keeps a clock
+ * (SCVGC_FORCEGC on: collect mode's default, or set explicitly in leak mode) or watches a
+ * limit (SCVGC_MEMLIMIT): an idle program must get its forced GC or its release without
+ * allocating again, and the constructor is then the one point outside every allocation
+ * (what remains of gc.c T1: docs/limitations.md). Otherwise it starts once there is
+ * something worth releasing: scvgc_scavenge_need, when SCVGC_SCAVENGE_START_MIN of free pages
+ * are not released, at the end of the next free() or allocation slow path. */
 void scvgc_scavenge_start(void) {
   scvgc_timeline_start();
   if (scvgc_opt.memlimit) atomic_store(&scvgc_memlimit_trigger, MEMLIMIT_GOAL(scvgc_opt.memlimit));
-  start_thread();
+  if ((scvgc_tracking && scvgc_opt.forcegc_ns) || scvgc_opt.memlimit) start_thread();
 }
+
+void scvgc_scavenge_need(void) {
+  if (!atomic_load_explicit(&scv.started, memory_order_relaxed) &&
+      !atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed))
+    atomic_store_explicit(&scvgc_scavenge_restart, 1, memory_order_relaxed);
+}
+
+bool scvgc_scavenge_started(void) { return atomic_load(&scv.started); }
 
 void scvgc_scavenge_restart_now(void) {
   if (atomic_exchange(&scvgc_scavenge_restart, 0)) start_thread();

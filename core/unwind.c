@@ -31,6 +31,13 @@
  *      to it was read and matched, so a stale memo costs a mismatch, never a wild read.
  *   U3 Frames it cannot step through (a CFA expression, no CFI: JIT code) end the walk: the
  *      stack is truncated, never guessed.
+ *   U4 A step reads only inside the stack the walk is on, [sp, top) with top from
+ *      stack_top: a corrupted saved %rbp, or a signal handler that edited its context
+ *      before calling malloc, ends the walk instead of faulting. A signal frame's
+ *      interrupted %rsp must lie on the thread's own stack, as far as it is known
+ *      (stack_bounds). A walk that starts on a stack of the program's own (a coroutine's,
+ *      an alternate signal stack) has no known top: there only U2's 4 GiB step bound
+ *      holds, until a signal frame leads back to the thread's stack.
  *
  * Which frames are the library's. The leading frames of a walk — the walker, the capture,
  * malloc's own frames — are skipped; the first frame kept is the caller of the allocation
@@ -47,7 +54,10 @@
 #include <link.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/ucontext.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "alloc_fast.h"
@@ -662,6 +672,7 @@ typedef struct walker {
   uint8_t lru[NMEMO]; /* indices into m, most recently used first */
   uint8_t last;       /* the memo of the thread's last capture (lru[0]) */
   l0_t l0[1u << L0_BITS];
+  uintptr_t lo, hi;    /* U4: the thread's stack as far as it is known; hi 0: unknown */
   struct walker *next; /* on the free list */
 } walker_t;
 
@@ -689,6 +700,29 @@ static void walker_release(void *p) {
 /* The calling thread's walker, made on its first capture; NULL: walk without one. Inside
  * malloc: pthread_key_create neither allocates nor locks; pthread_setspecific callocs when the
  * key's index is 32 or more, a nested malloc whose capture returns 0 at once. */
+extern void *__libc_stack_end; /* glibc: the main thread's stack at _start */
+
+/* U4: the calling thread's stack, [lo, hi), once per thread (system calls, no allocation).
+ * hi: the main thread's argument vectors (argv, envp, auxv: more than 512 bytes) lie above
+ * __libc_stack_end in its stack mapping; another thread's struct pthread (the thread
+ * pointer) sits above its stack and static TLS. lo: hi less RLIMIT_STACK (glibc's default
+ * thread stack size too), 1 GiB when unlimited. A deeper stack (a thread given a larger
+ * one) is just not known below lo: walks that start there are bounded by U2 alone. */
+static void stack_bounds(uintptr_t *lo, uintptr_t *hi) {
+  struct rlimit rl;
+  uintptr_t size = (uintptr_t)1 << 30;
+  if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= (64u << 10) &&
+      rl.rlim_cur < size)
+    size = (uintptr_t)rl.rlim_cur;
+  *hi = 0;
+  if (syscall(SYS_gettid) == getpid()) {
+    if (__libc_stack_end) *hi = (uintptr_t)__libc_stack_end + 512;
+  } else {
+    *hi = (uintptr_t)__builtin_thread_pointer();
+  }
+  *lo = *hi > size ? *hi - size : 0;
+}
+
 static walker_t *walker_new(void) {
   walker_t *w = NULL;
   scvgc_lock(&walker_lock);
@@ -729,11 +763,16 @@ static walker_t *walker_new(void) {
     w->lru[k] = (uint8_t)k;
   }
   w->last = 0;
+  stack_bounds(&w->lo, &w->hi);
   if (pthread_setspecific(walker_key, w) != 0) {
     walker_release(w);
     return NULL;
   }
   return my_walker = w;
+}
+
+void scvgc_unwind_start(void) {
+  if (!my_walker && !walker_gone) walker_new();
 }
 
 void scvgc_unwind_set_tag(uint32_t tag) {
@@ -821,6 +860,11 @@ memo_copy(const memo_t *m, int i, int e, uintptr_t d, uintptr_t b, bool moved, m
   }
 }
 
+/* U4: the top of the calling thread's stack when sp is on it, else UINTPTR_MAX. */
+static inline uintptr_t stack_top(const walker_t *T, uintptr_t sp) {
+  return T && T->hi && sp >= T->lo && sp < T->hi ? T->hi : UINTPTR_MAX;
+}
+
 /* Not instrumented: it reads return-address and saved-register slots of other frames. */
 __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, int max,
                                                                  uint32_t *tag, uint64_t *hash) {
@@ -832,6 +876,7 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
   if (max > SCVGC_STACK_MAX_DEPTH) max = SCVGC_STACK_MAX_DEPTH;
   walker_t *T = my_walker;
   if (unlikely(!T) && !walker_gone) T = walker_new();
+  uintptr_t top = stack_top(T, sp); /* U4 */
   uint64_t g = atomic_load_explicit(&rgen, memory_order_acquire);
 
   /* Frame 0 (the walker's own) is in every memo, wherever the stack now is: follow a memo
@@ -986,21 +1031,33 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
     if (likely(kind == K_STEP)) {
       if (!(r & R_RBP_BASE)) cur->sp &= ~(uintptr_t)MF_SLOW;
       uintptr_t cfa = ((r & R_RBP_BASE) ? bp : sp) + (uintptr_t)R_CFA_OFF(r);
-      if (unlikely(cfa - sp - 8 >= ((uintptr_t)1 << 32) || (cfa & 7))) { /* not above */
-        closed = CL_VALUE;
+      uintptr_t rbp_at = cfa + (uintptr_t)R_RBP_OFF(r);
+      if (unlikely(cfa - sp - 8 >= ((uintptr_t)1 << 32) || (cfa & 7) || cfa > top ||
+                   ((r & R_RBP_SAVED) && (rbp_at < sp || rbp_at + 8 > top)))) {
+        closed = CL_VALUE; /* not above the frame, or off its stack (U4) */
         break;
       }
-      if (r & R_RBP_SAVED) bp = *(const uintptr_t *)(cfa + (uintptr_t)R_RBP_OFF(r));
+      if (r & R_RBP_SAVED) bp = *(const uintptr_t *)rbp_at;
       pc = *(const uintptr_t *)(cfa - 8);
       sp = cfa;
       exact = false;
     } else if (kind == K_SIGNAL) {
       /* The handler returned into the trampoline with %rsp at the frame's ucontext. */
       const ucontext_t *uc = (const ucontext_t *)sp;
+      if (unlikely(top != UINTPTR_MAX && sp + sizeof *uc > top)) {
+        closed = CL_VALUE;
+        break;
+      }
       atomic_fetch_add_explicit(&n_signal, 1, memory_order_relaxed);
       pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
       sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
       bp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+      /* the interrupted %rsp (a handler may have edited it) must be on a known stack (U4) */
+      top = stack_top(T, sp);
+      if (unlikely(top == UINTPTR_MAX)) {
+        closed = CL_VALUE;
+        break;
+      }
       exact = true; /* the interrupted instruction, not a return address */
     } else {
       if (kind == K_BAD) atomic_fetch_add_explicit(&n_truncated, 1, memory_order_relaxed);

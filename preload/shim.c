@@ -61,6 +61,9 @@ EXPORT void free(void *p) {
     if (unlikely(!libc_free)) resolve_libc();
     if (libc_free) libc_free(p);
   }
+  /* the free is done and no lock is held: the scavenger's start point (core/scavenge.c) */
+  if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
+    scvgc_scavenge_restart_now();
 }
 
 EXPORT void *calloc(size_t n, size_t m) { return scvgc_calloc(n, m); }
@@ -366,9 +369,11 @@ __attribute__((constructor(101))) static void scvgc_start(void) {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   resolve_libc();
   libc_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
-  scvgc_gc_start(); /* the marker threads: here, never inside malloc */
-  scvgc_sweep_start_thread(); /* likewise the background sweeper */
-  scvgc_scavenge_start(); /* and the scavenger (every mode) */
+  /* No thread here: the markers and the sweeper start with the cycles that need them, the
+   * scavenger when there is something to release (core/gc.c T1, core/scavenge.c). */
+  scvgc_gc_start();
+  scvgc_gc_want_sweeper();
+  scvgc_scavenge_start();
 }
 
 /* The exit check: a destructor of the library, so it runs after the program's atexit

@@ -7,8 +7,8 @@
 # in modes off, leak and collect (SCVGC_GOGC=10), SCVGC_REPORT=none. A run passes when its
 # exit status is 0 and its checked output (a digest of what the programs print or write) is
 # the baseline's. Wall time and peak RSS (GNU time) of each run go in DIR/figures.md.
-#   git     git clone --no-local of this repository's main worktree (/work/main, or the
-#           repository itself), git gc --aggressive, repack -adf, fsck --full, log --stat,
+#   git     git clone --no-local of this repository (the checkout the script runs from;
+#           SCVGC_COMPAT_GIT_SRC names another), git gc --aggressive, repack -adf, fsck --full, log --stat,
 #           blame, archive
 #   gcc     gcc -O2 -c of a generated 30,000-line C file, md5 of the object
 #   perl    a perl script: hashes of a million keys, regexes, sort, string building
@@ -83,7 +83,7 @@ run_case() {
 }
 
 # ---- git -------------------------------------------------------------------------------------
-SRC=/work/main
+SRC=${SCVGC_COMPAT_GIT_SRC:-$ROOT}
 [ -d "$SRC/.git" ] || [ -f "$SRC/.git" ] || SRC=$ROOT
 cat >"$D/git.sh" <<EOF
 set -e

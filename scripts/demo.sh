@@ -7,6 +7,7 @@ scvgc="$root/scripts/scvgc"
 mkdir -p "$root/build/demo"
 cc -g -O0 "$root/scripts/demo/leaky.c" -o "$root/build/demo/leaky"
 echo "== scripts/scvgc --json build/demo/leaky.json -- build/demo/leaky"
+rm -f "$root/build/demo/leaky.json" # the library never overwrites a file it did not create
 "$scvgc" --json "$root/build/demo/leaky.json" -- "$root/build/demo/leaky"
 echo "== the same report as JSON (build/demo/leaky.json), first lines"
 head -c 600 "$root/build/demo/leaky.json"; echo " ..."

@@ -35,10 +35,10 @@ Test(options, sizes_take_k_m_g_t_suffixes) {
 Test(options, defaults_follow_the_spec) {
   scvgc_options_init();
   cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_LEAK);
-  cr_assert_eq(scvgc_opt.gogc, 100);
+  cr_assert_eq(scvgc_opt.gogc, -1, "leak mode: no periodic cycle unless SCVGC_GOGC is set");
   cr_assert_eq(scvgc_opt.trace, 0);
   cr_assert_eq(scvgc_opt.scavenge_after_ns, 300000000000ull);
-  cr_assert_eq(scvgc_opt.forcegc_ns, 120000000000ull);
+  cr_assert_eq(scvgc_opt.forcegc_ns, 0, "leak mode: no forced cycle unless SCVGC_FORCEGC is set");
   cr_assert_eq(scvgc_opt.memlimit, 0);
   cr_assert_eq(scvgc_opt.stack_depth, 16);
   cr_assert_str_eq(scvgc_opt.report, "stderr");
@@ -104,4 +104,46 @@ Test(options, a_long_bad_value_is_cut_and_the_line_still_says_the_value_used,
   }
   cr_assert_eq(n, 1);
   cr_assert(ok, "the line ends with the value used: %s", line);
+}
+
+Test(options, a_secure_execution_process_ignores_every_scvgc_variable, .init = cr_redirect_stderr) {
+  setenv("SCVGC_MODE", "collect", 1);
+  setenv("SCVGC_REPORT", "/tmp/planted", 1);
+  setenv("SCVGC_JSON", "/tmp/planted.json", 1);
+  setenv("SCVGC_SUPPRESS", "/etc/shadow", 1);
+  setenv("SCVGC_GOGC", "lots", 1);
+  scvgc_options_secure_test = 1;
+  scvgc_options_init();
+  scvgc_options_secure_test = -1;
+  cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_LEAK);
+  cr_assert_str_eq(scvgc_opt.report, "stderr");
+  cr_assert_null(scvgc_opt.json);
+  cr_assert_null(scvgc_opt.suppress);
+  cr_assert_eq(scvgc_opt.gogc, -1, "leak mode's default: no periodic cycle");
+  fflush(stderr);
+  char line[512];
+  cr_assert_null(fgets(line, sizeof line, cr_get_redirected_stderr()),
+                 "not even a bad value is echoed: %s", line);
+  scvgc_options_init(); /* the same environment, not secure: it is read */
+  cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_COLLECT);
+}
+
+Test(options, collect_mode_paces_and_forces_cycles_by_default) {
+  setenv("SCVGC_MODE", "collect", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.gogc, 100);
+  cr_assert_eq(scvgc_opt.forcegc_ns, 120000000000ull);
+}
+
+Test(options, leak_mode_runs_periodic_and_forced_cycles_only_when_set_explicitly) {
+  setenv("SCVGC_MODE", "leak", 1);
+  setenv("SCVGC_GOGC", "100", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.gogc, 100);
+  cr_assert_eq(scvgc_opt.forcegc_ns, 0);
+  unsetenv("SCVGC_GOGC");
+  setenv("SCVGC_FORCEGC", "2m", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.gogc, -1);
+  cr_assert_eq(scvgc_opt.forcegc_ns, 120000000000ull);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gc.h"
@@ -111,4 +112,89 @@ Test(report, rss_is_read_from_proc) {
   cr_assert_gt(peak, 0);
   cr_assert_gt(now, 0);
   cr_assert_geq(peak, now);
+}
+
+static char *read_stderr(void) {
+  fflush(stderr);
+  static char buf[8192];
+  size_t n = fread(buf, 1, sizeof buf - 1, cr_get_redirected_stderr());
+  buf[n] = 0;
+  return buf;
+}
+
+Test(report, a_bad_suppression_line_is_named_by_its_number_never_echoed, .init = setup) {
+  char supp[160];
+  snprintf(supp, sizeof supp, "%s/supp", dir);
+  FILE *f = fopen(supp, "w");
+  fprintf(f, "# a comment\n\nleak:fine\nroot:secret-hash:19000\n");
+  fclose(f);
+  setenv("SCVGC_SUPPRESS", supp, 1);
+  scvgc_options_init();
+  cr_redirect_stderr();
+  scvgc_report_t r;
+  scvgc_report_write(&r);
+  char *err = read_stderr();
+  cr_assert_null(strstr(err, "secret"), "the line is not echoed: %s", err);
+  cr_assert_not_null(strstr(err, "supp:4: ignoring a line"), "named by its number: %s", err);
+}
+
+/* The path the text report of this process goes to. */
+static const char *text_path(void) {
+  static char path[160];
+  snprintf(path, sizeof path, "%s/r-%d.txt", dir, (int)getpid());
+  return path;
+}
+
+Test(report, a_report_file_is_created_0600_and_rewritten_by_the_same_process, .init = setup) {
+  scvgc_report_t r;
+  scvgc_report_write(&r);
+  struct stat st;
+  cr_assert_eq(stat(text_path(), &st), 0);
+  cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+  add(0, SCVGC_LEAK_DIRECT, 2, 64);
+  scvgc_report_write(&r); /* scvgc_leak_check twice: the second report replaces the first */
+  char *t = slurp(text);
+  cr_assert_not_null(strstr(t, "LEAK SUMMARY"));
+  cr_assert_null(strstr(t, "no leaks found"), "truncated before the second report");
+}
+
+Test(report, an_existing_file_is_not_truncated, .init = setup) {
+  FILE *f = fopen(text_path(), "w");
+  fputs("the user's own data\n", f);
+  fclose(f);
+  cr_redirect_stderr();
+  scvgc_report_t r;
+  scvgc_report_write(&r);
+  char *t = slurp(text);
+  cr_assert_str_eq(t, "the user's own data\n");
+  cr_assert_not_null(strstr(read_stderr(), "did not create it"));
+}
+
+Test(report, a_symbolic_link_at_the_path_is_not_followed, .init = setup) {
+  char target[160];
+  snprintf(target, sizeof target, "%s/target", dir);
+  FILE *f = fopen(target, "w");
+  fputs("precious\n", f);
+  fclose(f);
+  cr_assert_eq(symlink(target, text_path()), 0);
+  cr_redirect_stderr();
+  scvgc_report_t r;
+  scvgc_report_write(&r);
+  f = fopen(target, "r");
+  char buf[64] = "";
+  cr_assert_not_null(fgets(buf, sizeof buf, f));
+  fclose(f);
+  cr_assert_str_eq(buf, "precious\n");
+  char *dangling = read_stderr();
+  cr_assert_not_null(strstr(dangling, "not writing the report"), "%s", dangling);
+}
+
+Test(report, a_dangling_symbolic_link_creates_nothing, .init = setup) {
+  char target[160];
+  snprintf(target, sizeof target, "%s/nowhere", dir);
+  cr_assert_eq(symlink(target, text_path()), 0);
+  cr_redirect_stderr();
+  scvgc_report_t r;
+  scvgc_report_write(&r);
+  cr_assert_neq(access(target, F_OK), 0, "O_CREAT|O_EXCL does not create through a link");
 }

@@ -577,3 +577,26 @@ Test(scavenge, passes_back_to_back_under_cross_thread_frees_corrupt_nothing, .in
 Test(scavenge, the_same_in_leak_mode, .init = mode_leak, .timeout = 120) {
   concurrent();
 }
+
+/* gc.c T1: no scavenger thread until free pages worth releasing pile up (2 MiB), then one at
+ * the next allocation slow path; small frees start nothing. */
+Test(scavenge, the_thread_starts_once_two_mib_of_free_pages_pile_up_not_before, .init = mode_off) {
+  scvgc_init();
+  scvgc_scavenge_start(); /* the constructor's part: mode off, no clock, no limit */
+  cr_assert(!scvgc_scavenge_started());
+  void *small[200];
+  for (int i = 0; i < 200; i++) small[i] = scvgc_malloc(100);
+  for (int i = 0; i < 200; i++) scvgc_free(small[i]);
+  void *p = scvgc_malloc(1 << 20); /* a slow path: nothing wanted yet */
+  scvgc_free(p);
+  p = scvgc_malloc(1 << 20);
+  cr_assert(!scvgc_scavenge_started(), "1 MiB free is not worth a thread");
+  void *big[4];
+  for (int i = 0; i < 4; i++) big[i] = scvgc_malloc(1 << 20);
+  for (int i = 0; i < 4; i++) scvgc_free(big[i]);
+  scvgc_free(p);
+  cr_assert(!scvgc_scavenge_started(), "not from inside the free that crossed the line");
+  p = scvgc_malloc(48 << 10); /* the next slow path starts it */
+  cr_assert(scvgc_scavenge_started());
+  scvgc_free(p);
+}

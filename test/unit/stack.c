@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -180,6 +181,11 @@ __attribute__((noinline)) static void interrupted_function(void) {
   sink++;
 }
 
+__attribute__((noinline)) static void interrupted_function_2(void) {
+  raise(SIGUSR2);
+  sink++;
+}
+
 Test(stack, a_capture_in_a_signal_handler_reaches_the_interrupted_code, .init = depth16) {
   signal(SIGUSR1, on_usr1);
   interrupted_function();
@@ -194,6 +200,44 @@ Test(stack, a_capture_in_a_signal_handler_reaches_the_interrupted_code, .init = 
   scvgc_stack_stats_t st;
   scvgc_stack_stats(&st);
   cr_assert_eq(st.truncated, 0);
+}
+
+/* U4: a handler that edits its context (here: the interrupted %rsp and %rbp point at memory
+ * that cannot be read) and then allocates must get a truncated stack, not a fault. */
+static uintptr_t unmapped;
+static uint32_t in_edited_handler;
+static int edited_frames;
+static void on_usr2(int sig, siginfo_t *si, void *ctx) {
+  (void)sig;
+  (void)si;
+  ucontext_t *uc = ctx;
+  greg_t rsp = uc->uc_mcontext.gregs[REG_RSP], rbp = uc->uc_mcontext.gregs[REG_RBP];
+  uc->uc_mcontext.gregs[REG_RSP] = (greg_t)unmapped;
+  uc->uc_mcontext.gregs[REG_RBP] = (greg_t)unmapped;
+  in_edited_handler = scvgc_stack_capture();
+  uint32_t tag;
+  uint64_t hash;
+  uintptr_t pcs[64];
+  edited_frames = scvgc_unwind(pcs, 64, &tag, &hash);
+  uc->uc_mcontext.gregs[REG_RSP] = rsp; /* put it back: the handler returns through it */
+  uc->uc_mcontext.gregs[REG_RBP] = rbp;
+}
+
+Test(stack, a_handler_that_points_its_context_at_unmapped_memory_cannot_make_the_walk_fault,
+     .init = depth16) {
+  /* PROT_NONE, and kept: a hole left by munmap could be mapped again by the walker */
+  void *p = mmap(NULL, 1 << 16, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq(p, MAP_FAILED);
+  unmapped = (uintptr_t)p + (1 << 15);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_usr2;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGUSR2, &sa, NULL);
+  interrupted_function_2();
+  cr_assert_gt(edited_frames, 0, "the handler's own frames are still found");
+  const uintptr_t *pcs;
+  cr_assert_gt(scvgc_stack_get(in_edited_handler, &pcs), 0);
 }
 
 /* ---- the depot ----------------------------------------------------------------------------- */

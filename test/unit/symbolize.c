@@ -160,3 +160,61 @@ Test(symbolize, a_captured_stack_names_the_function_that_captured_it, .init = be
   cr_assert(strstr(f.function, "a_captured_stack_names_the_function_that_captured_it"),
             "caller %s", f.function);
 }
+
+/* The unit tests link libdw (-ldw), so "mapped" says nothing here: what matters is that the
+ * core loads it itself, at the first session, and not before (exports.sh checks the library
+ * process has no libdw before a report). */
+Test(symbolize, libdw_is_loaded_by_the_first_session_not_before) {
+  cr_assert(!scvgc_symbolize_libdw_loaded());
+  scvgc_symbolize_begin();
+  cr_assert(scvgc_symbolize_libdw_loaded());
+  scvgc_symbolize_end();
+}
+
+Test(symbolize, a_second_session_is_refused_while_one_is_open_and_granted_after) {
+  scvgc_symbolize_begin();
+  cr_assert(!scvgc_symbolize_try_begin());
+  scvgc_symbolize_end();
+  cr_assert(scvgc_symbolize_try_begin());
+  scvgc_symbolize_end();
+}
+
+/* Inlined frames: a capture inside two always-inlined functions. */
+static int inl_line_leaf, inl_line_mid, inl_line_outer;
+static inline __attribute__((always_inline)) uint32_t inl_leaf(void) {
+  inl_line_leaf = __LINE__ + 1;
+  uint32_t id = scvgc_stack_capture();
+  sink++;
+  return id;
+}
+static inline __attribute__((always_inline)) uint32_t inl_mid(void) {
+  inl_line_mid = __LINE__ + 1;
+  uint32_t id = inl_leaf();
+  sink++;
+  return id;
+}
+__attribute__((noinline)) static uint32_t inl_outer(void) {
+  inl_line_outer = __LINE__ + 1;
+  uint32_t id = inl_mid();
+  sink++;
+  return id;
+}
+
+Test(symbolize, inlined_functions_are_frames_of_their_own, .init = begin, .fini = end) {
+  scvgc_opt.stack_depth = 16;
+  const uintptr_t *pcs;
+  cr_assert_gt(scvgc_stack_get(inl_outer(), &pcs), 1);
+  scvgc_frame_t f[8];
+  int n = scvgc_symbolize_frames(pcs[0], f, 8);
+  cr_assert_eq(n, 3, "inl_leaf, inl_mid, inl_outer: %d frames", n);
+  cr_assert_str_eq(f[0].function, "inl_leaf");
+  cr_assert_eq(f[0].line, inl_line_leaf);
+  cr_assert(f[0].inlined);
+  cr_assert_str_eq(f[1].function, "inl_mid");
+  cr_assert_eq(f[1].line, inl_line_mid);
+  cr_assert(f[1].inlined);
+  cr_assert_str_eq(f[2].function, "inl_outer");
+  cr_assert_eq(f[2].line, inl_line_outer);
+  cr_assert(!f[2].inlined);
+  cr_assert_eq(scvgc_symbolize_frames(pcs[0], f, 1), 1, "max bounds the frames");
+}
