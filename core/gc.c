@@ -122,6 +122,14 @@ void scvgc_gc_want_sweeper(void) { sweeper_wanted = true; }
 
 /* gc_lock held, no other core lock. */
 static void start_threads(void) {
+  /* Whose stack is whose (roots.c) needs glibc's descriptor layout, which a library thread
+   * teaches; with no library thread yet (T1), a probe thread does, once, and is gone before
+   * the cycle goes on: without it every thread's dead stack would be read as live. */
+  if (!scvgc_roots_tcb_known()) {
+    starting_threads = 1;
+    scvgc_libthread_probe();
+    starting_threads = 0;
+  }
   bool markers = markers_wanted > 1 && !atomic_load(&markers_started) &&
                  atomic_load(&scvgc_heap_inuse) >= MARK_SHARE_MIN;
   bool sweeper = scvgc_collecting && sweeper_wanted;

@@ -330,6 +330,50 @@ bool scvgc_libthread_start(void *(*fn)(void *), void *arg) {
   return true;
 }
 
+/* The probe thread: says who it is, then waits until the creator has read its descriptor
+ * (the kernel clears the descriptor's tid when a thread exits, so it must still run). */
+typedef struct {
+  _Atomic int registered, learned;
+  uintptr_t tp;
+  pid_t tid;
+} probe_t;
+
+static void *probe_main(void *arg) {
+  probe_t *p = arg;
+  p->tp = (uintptr_t)pthread_self();
+  p->tid = (pid_t)syscall(SYS_gettid);
+  atomic_store(&p->registered, 1);
+  while (!atomic_load(&p->learned)) sched_yield();
+  return NULL;
+}
+
+void scvgc_libthread_probe(void) {
+  static bool tried;
+  if (tried || scvgc_roots_tcb_known()) return;
+  tried = true;
+  size_t sz = 64 << 10;
+  void *stack = scvgc_sys_map_meta(sz);
+  if (!stack) return;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setstack(&a, stack, sz);
+  probe_t p = {0, 0, 0, 0};
+  sigset_t all, old; /* L2, as for every library thread */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t t;
+  bool ok = pthread_create(&t, &a, probe_main, &p) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&a);
+  if (ok) {
+    while (!atomic_load(&p.registered)) sched_yield();
+    scvgc_roots_learn_tcb(p.tp, (uintptr_t)stack, sz, p.tid);
+    atomic_store(&p.learned, 1);
+    pthread_join(t, NULL);
+  }
+  scvgc_sys_unmap_meta(stack, sz);
+}
+
 int scvgc_libthread_tcbs(uintptr_t *out, int max) {
   int n = 0, k = atomic_load(&nlib);
   for (int i = 0; i < k && i < MAX_LIBTHREADS && n < max; i++) out[n++] = lib_tps[i];

@@ -96,6 +96,10 @@ void scvgc_mark_fork_child(void) SCVGC_HIDDEN; /* the marker threads are not in 
  * the TCB at the top of each holds the DTV and the thread-specific data that glibc
  * allocated for the thread through malloc: scvgc_libthread_tcbs lists them for roots.c. */
 bool scvgc_libthread_start(void *(*fn)(void *), void *arg) SCVGC_HIDDEN;
+/* Learn glibc's thread-descriptor layout (scvgc_roots_learn_tcb) from a short-lived thread on
+ * a stack of the library's, when no library thread has taught it yet: created, read and
+ * joined before this returns. Outside malloc and every core lock but gc_lock. */
+void scvgc_libthread_probe(void) SCVGC_HIDDEN;
 int scvgc_libthread_tcbs(uintptr_t *out, int max) SCVGC_HIDDEN;
 bool scvgc_is_libthread(pid_t tid) SCVGC_HIDDEN;
 /* What the markers of the current cycle found, summed at scvgc_marker_done. */
@@ -112,6 +116,7 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) SCVGC_HIDDEN;
  * it: where glibc's struct pthread at tp records its stack block and its tid (roots.c, root
  * class 2). */
 void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size, pid_t tid) SCVGC_HIDDEN;
+bool scvgc_roots_tcb_known(void) SCVGC_HIDDEN; /* the layout above was learned */
 /* Is the page whose /proc/self/pagemap entry is e one the program wrote (a private copy,
  * in memory or swapped out), in a mapping of a file or not? Exposed for tests. */
 bool scvgc_roots_page_written(uint64_t e, bool file) SCVGC_HIDDEN;

@@ -254,6 +254,8 @@ void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size, pid_t tid
     }
 }
 
+bool scvgc_roots_tcb_known(void) { return tcb_block_off != TCB_NONE; }
+
 static bool probe(uintptr_t addr, uintptr_t out[2]); /* below, with the fault guard */
 
 /* The collector itself (SELF) is cut at its sp exactly: gc.c records the sp of its own

@@ -1,4 +1,4 @@
-/* libowned_report.c — a leak report symbolizing on one thread while another collects
+/* owned_report.c — a leak report symbolizing on one thread while another collects
  * (test/integration/roots.sh). Run in collect mode with SCVGC_REPORT naming a file.
  *
  * The report's symbolizer (libdw) keeps its session and caches in memory it malloc'd and
@@ -7,7 +7,7 @@
  * thread starts while the report is written frees them, the churn below writes over them,
  * and libdw crashes (SIGSEGV) or reports garbage.
  *
- *     libowned_report SECONDS
+ *     owned_report SECONDS
  * Prints "ok N reports, M collections" and exits 0; any crash is the failure.
  */
 #define _GNU_SOURCE
@@ -61,13 +61,13 @@ int main(int argc, char **argv)
 	collect_fn = (void (*)(void))dlsym(RTLD_DEFAULT, "scvgc_collect");
 	leak_check_fn = (size_t(*)(void))dlsym(RTLD_DEFAULT, "scvgc_leak_check");
 	if (!collect_fn || !leak_check_fn) {
-		fprintf(stderr, "libowned_report: not running under libscvgc\n");
+		fprintf(stderr, "owned_report: not running under libscvgc\n");
 		return 2;
 	}
 	long ncollect = 0, nreport = 0;
 	pthread_t t;
 	if (pthread_create(&t, NULL, collector, &ncollect)) {
-		fprintf(stderr, "libowned_report: pthread_create failed\n");
+		fprintf(stderr, "owned_report: pthread_create failed\n");
 		return 2;
 	}
 	double end = now() + secs;
