@@ -189,11 +189,20 @@ void *scvgc_malloc(size_t n) { return scvgc_malloc_inline(n); }
 /* ---- free ---------------------------------------------------------------------------- */
 
 /* The fast path's event (a span of the cache's got full -> partial, or wholly free). */
+/* The end of a free whose slow part may have given pages back to the heap, no lock held:
+ * the scavenger's start point (scavenge.c). The fast path never makes free pages, so it does
+ * not look (a load and a branch on every free). */
+static inline void free_done(void) {
+  if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
+    scvgc_scavenge_restart_now();
+}
+
 void scvgc_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) {
   int e = errno;
   scvgc_alloc_enter();
   scvgc_tcache_free_event(tc, s);
   scvgc_alloc_leave();
+  free_done();
   errno = e;
 }
 
@@ -205,6 +214,7 @@ void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) {
   scvgc_alloc_enter();
   free_slow(s, p);
   scvgc_alloc_leave();
+  free_done();
   errno = e;
 }
 

@@ -61,9 +61,8 @@ EXPORT void free(void *p) {
     if (unlikely(!libc_free)) resolve_libc();
     if (libc_free) libc_free(p);
   }
-  /* the free is done and no lock is held: the scavenger's start point (core/scavenge.c) */
-  if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
-    scvgc_scavenge_restart_now();
+  /* the scavenger's start point at the end of a free is in the core's slow paths
+   * (scvgc_free_event, scvgc_free_slow): only they make free pages */
 }
 
 EXPORT void *calloc(size_t n, size_t m) { return scvgc_calloc(n, m); }
