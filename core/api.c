@@ -45,6 +45,7 @@ static void *lookup(const char *name) {
 /* The constructor, before the collector starts: the program's compiled-in defaults (options.c
  * O1) and the suppression hooks, for the report. */
 void scvgc_api_start(void) {
+  if (!scvgc_tracking) return; /* mode off: no check to configure, nothing to say */
   const char *(*opts)(void) = (const char *(*)(void))lookup("__lsan_default_options");
   if (opts) scvgc_options_program_defaults(opts(), "__lsan_default_options", true);
   opts = (const char *(*)(void))lookup("__scvgc_default_options");

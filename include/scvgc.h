@@ -88,38 +88,51 @@ int scvgc_unregister_excluded_region(const void *p, size_t n);
 
 #include <dlfcn.h>
 
-#define SCVGC__FN(ret, name, params, args, type)                              \
-  static inline ret name params {                                             \
-    static type fn;                                                           \
-    static int looked;                                                        \
-    if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {                        \
-      __atomic_store_n(&fn, (type)dlsym(RTLD_DEFAULT, #name), __ATOMIC_RELAXED); \
-      __atomic_store_n(&looked, 1, __ATOMIC_RELEASE);                         \
-    }                                                                         \
-    type f = __atomic_load_n(&fn, __ATOMIC_RELAXED);                          \
-    return f ? f args : (ret)0;                                               \
+#define SCVGC__FN(ret, name, params, args)                                        \
+  static inline ret name params {                                                 \
+    static ret(*fn) params;                                                       \
+    static int looked;                                                            \
+    if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {                            \
+      __atomic_store_n(&fn, (ret(*) params)dlsym(RTLD_DEFAULT, #name), __ATOMIC_RELAXED); \
+      __atomic_store_n(&looked, 1, __ATOMIC_RELEASE);                             \
+    }                                                                             \
+    ret(*f) params = __atomic_load_n(&fn, __ATOMIC_RELAXED);                      \
+    return f ? f args : (ret)0;                                                   \
   }
-#define SCVGC__VOID(name)                                                     \
-  static inline void name(void) {                                             \
-    static void (*fn)(void);                                                  \
-    static int looked;                                                        \
-    if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {                        \
+#define SCVGC__VOID(name)                                                         \
+  static inline void name(void) {                                                 \
+    static void (*fn)(void);                                                      \
+    static int looked;                                                            \
+    if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {                            \
       __atomic_store_n(&fn, (void (*)(void))dlsym(RTLD_DEFAULT, #name), __ATOMIC_RELAXED); \
-      __atomic_store_n(&looked, 1, __ATOMIC_RELEASE);                         \
-    }                                                                         \
-    void (*f)(void) = __atomic_load_n(&fn, __ATOMIC_RELAXED);                 \
-    if (f) f();                                                               \
+      __atomic_store_n(&looked, 1, __ATOMIC_RELEASE);                             \
+    }                                                                             \
+    void (*f)(void) = __atomic_load_n(&fn, __ATOMIC_RELAXED);                     \
+    if (f) f();                                                                   \
   }
+/* scvgc_leak_counts zeroes *counts when the library is not there */
 SCVGC__VOID(scvgc_collect)
 SCVGC__VOID(scvgc_disable)
 SCVGC__VOID(scvgc_enable)
-SCVGC__FN(size_t, scvgc_leak_check, (void), (), size_t (*)(void))
-SCVGC__FN(size_t, scvgc_leak_counts, (scvgc_leak_counts_t *c), (c), size_t (*)(scvgc_leak_counts_t *))
-SCVGC__FN(int, scvgc_ignore_object, (const void *p), (p), int (*)(const void *))
-SCVGC__FN(int, scvgc_register_root_region, (const void *p, size_t n), (p, n), int (*)(const void *, size_t))
-SCVGC__FN(int, scvgc_unregister_root_region, (const void *p, size_t n), (p, n), int (*)(const void *, size_t))
-SCVGC__FN(int, scvgc_register_excluded_region, (const void *p, size_t n), (p, n), int (*)(const void *, size_t))
-SCVGC__FN(int, scvgc_unregister_excluded_region, (const void *p, size_t n), (p, n), int (*)(const void *, size_t))
+SCVGC__FN(size_t, scvgc_leak_check, (void), ())
+static inline size_t scvgc_leak_counts(scvgc_leak_counts_t *c) {
+  static size_t (*fn)(scvgc_leak_counts_t *);
+  static int looked;
+  if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
+    __atomic_store_n(&fn, (size_t(*)(scvgc_leak_counts_t *))dlsym(RTLD_DEFAULT, "scvgc_leak_counts"),
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&looked, 1, __ATOMIC_RELEASE);
+  }
+  size_t (*f)(scvgc_leak_counts_t *) = __atomic_load_n(&fn, __ATOMIC_RELAXED);
+  if (f) return f(c);
+  if (c) *c = (scvgc_leak_counts_t){0, 0, 0, 0, 0, 0};
+  return 0;
+}
+SCVGC__FN(int, scvgc_ignore_object, (const void *p), (p))
+SCVGC__FN(int, scvgc_register_root_region, (const void *p, size_t n), (p, n))
+SCVGC__FN(int, scvgc_unregister_root_region, (const void *p, size_t n), (p, n))
+SCVGC__FN(int, scvgc_register_excluded_region, (const void *p, size_t n), (p, n))
+SCVGC__FN(int, scvgc_unregister_excluded_region, (const void *p, size_t n), (p, n))
 #undef SCVGC__FN
 #undef SCVGC__VOID
 
