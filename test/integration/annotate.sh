@@ -158,6 +158,16 @@ if build lsan1 annotate -rdynamic -DNO_HOOKS '-DLSAN_OPTS="exitcode=9:malloc_con
 	fi
 fi
 
+# collect mode: ignored objects (and what they reach) and disabled allocations are never
+# reclaimed, while a plain lost object is
+run coll SCVGC_MODE=collect SCVGC_GOGC=10 SCVGC_EXITCODE=0 SCVGC_REPORT=none -- "$T/annotate" collect
+if [ "$rc" = 0 ] && grep -q '^collect: 1 48 0 0 0 0 1$' "$T/coll.out" && grep -q '^kept: intact$' "$T/coll.out"; then
+	pass "collect mode reclaims a lost object but never an ignored one, what it reaches, or a disabled allocation"
+else
+	fail "collect mode reclaims a lost object but never an ignored one, what it reaches, or a disabled allocation" \
+		"$(rc_text $rc 30)" "$(tail_of "$T/coll.out" 3)" "$(tail_of "$T/coll.err" 5)"
+fi
+
 # ---- SCVGC_OPTIONS ---------------------------------------------------------------------------
 run o1 SCVGC_OPTIONS="mode=off" -- "$T/tool_leaks" leak
 run o2 "SCVGC_OPTIONS=report=$T/r.%p.txt,json=$T/r.json:exitcode=3" -- "$T/tool_leaks" leak
