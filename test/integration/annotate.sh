@@ -251,3 +251,14 @@ if [ "$left" = "leak_alpha list_node 5001" ]; then
 else
 	fail "a suppressions file of 5001 patterns (240 KiB) is read whole" "left: $left" "$(tail_of "$T/big.err" 3)"
 fi
+
+# scvgc report FILE.json prints the suppressions block as the library wrote it
+rm -f "$T/r9.json" "$T/r9.txt"
+run r9 SCVGC_SUPPRESS="$T/s9.supp" SCVGC_JSON="$T/r9.json" SCVGC_REPORT="$T/r9.txt" -- "$T/tool_leaks" leak-extra
+python3 "$ROOT/scripts/scvgc_report.py" report "$T/r9.json" >"$T/r9.py.txt" 2>&1
+if grep -q 'suppressions unused:' "$T/r9.txt" && diff "$T/r9.txt" "$T/r9.py.txt" >"$T/r9.diff"; then
+	pass "scvgc report renders the suppressions used and unused as the library's text report does"
+else
+	fail "scvgc report renders the suppressions used and unused as the library's text report does" \
+		"$(tail_of "$T/r9.diff" 10)"
+fi
