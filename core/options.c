@@ -68,8 +68,9 @@ static const option_t options[] = {
     {"SCVGC_EXITCODE", K_INT, "0", 0, 255, F(exitcode),
      "exit status when leaks are found; 0 keeps the program's own"},
     {"SCVGC_SUPPRESS", K_STRING, NULL, 0, 0, F(suppress),
-     "suppressions file: lines leak:PATTERN matched against function, file or module names "
-     "of a leak's stack; # comments"},
+     "suppressions file (LeakSanitizer's syntax, any size): lines leak:PATTERN matched against "
+     "the function, file or module names of a leak's stack; * any run, ^ and $ anchor; # "
+     "comments"},
     {"SCVGC_MARKERS", K_INT, "0", 0, 64, F(markers),
      "threads that mark in parallel during a collection, the collecting thread included; 0: "
      "one per core, at most 16. The helpers start at the first cycle with 16 MiB in use"},
@@ -369,5 +370,15 @@ void scvgc_options_print(int fd, int markdown) {
                        o->name, o->def && markdown ? "`" : "", o->def ? o->def : "unset",
                        o->def && markdown ? "`" : "", o->help);
     scvgc_write_all(fd, line, n < sizeof line ? n : sizeof line - 1);
+  }
+  if (!markdown) { /* docs/env.md.in says the same at length */
+    static const char more[] =
+        "  SCVGC_OPTIONS          unset\n"
+        "      any of the above as key=value pairs separated by : or , with the variable's name\n"
+        "      or its short name (mode=collect:gogc=50:report=r.%p); a variable of its own wins\n"
+        "  the program may compile defaults in: __scvgc_default_options(),\n"
+        "      __scvgc_default_suppressions(), and LeakSanitizer's __lsan_default_options(),\n"
+        "      __lsan_default_suppressions(), __lsan_is_turned_off() (exported: -rdynamic)\n";
+    scvgc_write_all(fd, more, sizeof more - 1);
   }
 }
