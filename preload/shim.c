@@ -6,7 +6,8 @@
  * malloc_info, and glibc's own names for it (__libc_malloc, __libc_free, ...: a program or
  * library that calls glibc's allocator by name reaches this heap, as under jemalloc, mimalloc
  * and tcmalloc, so a block of one family freed through the other works).
- * dlclose and sigaltstack, passed through.
+ * dlclose and sigaltstack, passed through. scvgc_collect and scvgc_leak_check here; the rest
+ * of include/scvgc.h is core/api.c's.
  * Foreign pointers — memory from glibc's own malloc (an RTLD_DEEPBIND library, the loader
  * before us) — are recognised by the arena map and handed to glibc's functions, found with
  * dlsym(RTLD_NEXT) (the names alone would bind to ours).
