@@ -15,7 +15,7 @@
  *    reaches is neither, as LeakSanitizer does with its ignored chunks. free() ends it.
  * Locks: none of its own: the root-region table is under roots.c's own_lock, the excluded
  *   regions are entered in the library's own-mapping registry (roots.c), whose lock that is
- *   too. Callers: program threads; the constructor (scvgc_api_start). Never with the world
+ *   too. Nothing here is a cancellation point (SAY). Callers: program threads; the constructor (scvgc_api_start). Never with the world
  *   stopped, never in a fork child's restricted window.
  */
 #define _GNU_SOURCE
@@ -34,6 +34,15 @@ __thread int scvgc_disabled __attribute__((tls_model("initial-exec")));
 
 static const char *(*prog_supp[2])(void); /* __scvgc_default_suppressions, __lsan_... */
 static int (*lsan_is_turned_off)(void);
+
+/* A diagnostic of a misused call: not a cancellation point (write is one). */
+#define SAY(...)                                                \
+  do {                                                          \
+    int oldcancel_;                                             \
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldcancel_); \
+    scvgc_message(__VA_ARGS__);                                 \
+    pthread_setcancelstate(oldcancel_, NULL);                   \
+  } while (0)
 
 static void *lookup(const char *name) {
   scvgc_lib_enter(); /* dlerror's buffer of a failed look-up is the library's */
@@ -64,37 +73,41 @@ bool scvgc_api_turned_off(void) {
   return !scvgc_tracking || scvgc_turned_off || (lsan_is_turned_off && lsan_is_turned_off());
 }
 
+/* The annotations work unless the mode is off or the program's defaults turned the checks
+ * off (A1); __lsan_is_turned_off() is asked at the checks only (it may change its answer). */
+static inline bool on(void) { return scvgc_tracking && !scvgc_turned_off; }
+
 EXPORT int scvgc_ignore_object(const void *p) {
   scvgc_span_t *s;
   uint32_t i;
-  if (!scvgc_tracking || !p || !scvgc_find_object((uintptr_t)p, &s, &i)) return 0;
+  if (!on() || !p || !scvgc_find_object((uintptr_t)p, &s, &i)) return 0;
   /* a plain 32-bit store: a cycle reads it with this thread stopped, before or after */
   __atomic_store_n(&s->meta[i].stack, SCVGC_STACK_IGNORED, __ATOMIC_RELAXED);
   return 1;
 }
 
 EXPORT void scvgc_disable(void) {
-  if (scvgc_tracking) scvgc_disabled++;
+  if (on()) scvgc_disabled++;
 }
 
 EXPORT void scvgc_enable(void) {
-  if (!scvgc_tracking) return;
+  if (!on()) return;
   if (scvgc_disabled > 0) scvgc_disabled--;
-  else scvgc_message("scvgc_enable() without a matching scvgc_disable(); ignored");
+  else SAY("scvgc_enable() without a matching scvgc_disable(); ignored");
 }
 
 EXPORT int scvgc_register_root_region(const void *p, size_t n) {
-  if (!scvgc_tracking || !n) return 0;
+  if (!on() || !n) return 0;
   if (scvgc_roots_user_add((uintptr_t)p, n, true)) return 1;
-  scvgc_message("scvgc_register_root_region(%p, %lu): too many root regions; not added", p,
+  SAY("scvgc_register_root_region(%p, %lu): too many root regions; not added", p,
                 (unsigned long)n);
   return 0;
 }
 
 EXPORT int scvgc_unregister_root_region(const void *p, size_t n) {
-  if (!scvgc_tracking || !n) return 0;
+  if (!on() || !n) return 0;
   if (scvgc_roots_user_add((uintptr_t)p, n, false)) return 1;
-  scvgc_message("scvgc_unregister_root_region(%p, %lu): no such region registered; ignored", p,
+  SAY("scvgc_unregister_root_region(%p, %lu): no such region registered; ignored", p,
                 (unsigned long)n);
   return 0;
 }
@@ -102,13 +115,13 @@ EXPORT int scvgc_unregister_root_region(const void *p, size_t n) {
 /* An excluded region is entered as a stretch of the library's own (never a root, roots.c);
  * unregistering removes it from there. */
 EXPORT int scvgc_register_excluded_region(const void *p, size_t n) {
-  if (!scvgc_tracking || !n) return 0;
+  if (!on() || !n) return 0;
   scvgc_own_mapping((uintptr_t)p, n);
   return 1;
 }
 
 EXPORT int scvgc_unregister_excluded_region(const void *p, size_t n) {
-  if (!scvgc_tracking || !n) return 0;
+  if (!on() || !n) return 0;
   scvgc_own_unmapping((uintptr_t)p, n);
   return 1;
 }

@@ -178,6 +178,8 @@ int main(int argc, char **argv) {
 
   suppressed_alloc();
   counts("suppressed");
+  scvgc_enable(); /* unmatched: one line, ignored */
+  printf("unregister unknown: %d\n", scvgc_unregister_root_region((void *)table, 8));
   exit_leak();
   scrub();
   return 0;
