@@ -97,7 +97,8 @@ void scvgc_track(void *p, size_t n) {
   uint32_t i = s->cls ? scvgc_slot_index(s, (uintptr_t)p) : 0;
   if (!s->cls) s->reqsize = n;
   if (s->meta) {
-    s->meta[i].stack = unlikely(scvgc_in_lib) ? SCVGC_STACK_LIB : scvgc_stack_capture();
+    s->meta[i].stack = likely(!(scvgc_in_lib | scvgc_disabled)) ? scvgc_stack_capture()
+                       : scvgc_in_lib ? SCVGC_STACK_LIB : SCVGC_STACK_IGNORED;
     __atomic_store_n(&s->meta[i].size, (s->cls ? (uint32_t)n + 1 : 1) | SCVGC_META_MARK,
                      __ATOMIC_RELAXED);
   }
