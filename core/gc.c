@@ -145,6 +145,17 @@ static void start_threads(void) {
 
 bool scvgc_gc_markers_started(void) { return atomic_load(&markers_started); }
 
+/* mark.c L3: the last thread of the program's own is ending; the library's threads end too,
+ * so that glibc can end the process. Under gc_lock: no cycle is using the markers. */
+void scvgc_gc_stop_libthreads(void) {
+  scvgc_lock(&gc_lock);
+  atomic_store(&scvgc_libthreads_quit, 1);
+  scvgc_mark_stop_threads();
+  scvgc_unlock(&gc_lock);
+  scvgc_sweep_wake();
+  scvgc_scavenge_wake();
+}
+
 void scvgc_gc_start(void) {
   if (!scvgc_tracking || atomic_load(&gc_ready)) return;
   scvgc_unwind_start(); /* the walker's key early (unwind.h): the library threads did it once */

@@ -498,6 +498,7 @@ void scvgc_scavenge_restart_now(void) SCVGC_HIDDEN;
  * scavenger at once; SIZE_MAX when off or already woken. */
 extern _Atomic size_t scvgc_memlimit_trigger SCVGC_HIDDEN;
 void scvgc_scavenge_memlimit_kick(void) SCVGC_HIDDEN; /* no core lock held */
+void scvgc_scavenge_wake(void) SCVGC_HIDDEN;
 
 /* ---- the timeline (timeline.c): samples at each GC, scavenger pass and exit ---------- */
 enum { SCVGC_TL_GC = 0, SCVGC_TL_SCVG = 1, SCVGC_TL_EXIT = 2 };

@@ -25,6 +25,7 @@
  *   wb_lock (per workbuf).
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -269,11 +270,19 @@ static long futex(_Atomic uint32_t *w, int op, uint32_t val) {
  *    TCB at the top of its stack is scanned (glibc allocated its DTV and thread-specific
  *    data through malloc). Registered by the thread itself before its creator returns.
  * L2 each runs with every signal blocked from its first instruction: signals are the
- *    program's, and a process-directed one goes to a thread that does not block it. */
+ *    program's, and a process-directed one goes to a thread that does not block it.
+ * L3 they never keep a process alive. glibc ends a process when its last thread ends (the
+ *    last pthread_exit calls exit(0)), and it counts every thread, ours too: a program whose
+ *    last thread of its own ends that way (a fork child of a non-main thread, a main that
+ *    calls pthread_exit) would live on forever with only the library's threads. So the
+ *    thread-exit hook of the last thread of the program's own (scvgc_libthreads_thread_exit,
+ *    from tcache.c) tells them to end (scvgc_libthreads_quit, gc.c's stop under gc_lock), and
+ *    none starts again: the last of all the threads to end then calls exit(0) for glibc. */
 #define MAX_LIBTHREADS 64
 static pid_t lib_tids[MAX_LIBTHREADS];
 static uintptr_t lib_tps[MAX_LIBTHREADS]; /* thread pointers: struct pthread, stack top */
 static _Atomic int nlib;                  /* kept in a fork child: the TCBs are still there */
+_Atomic int scvgc_libthreads_quit;        /* L3: set once, never cleared */
 
 typedef struct {
   void *(*fn)(void *);
@@ -302,7 +311,7 @@ static void *libthread_main(void *p) {
 /* Start fn(arg) on a library thread (L1). Outside malloc only (pthread_create may
  * allocate). Returns false when it could not be started. */
 bool scvgc_libthread_start(void *(*fn)(void *), void *arg) {
-  if (atomic_load(&nlib) >= MAX_LIBTHREADS) return false;
+  if (atomic_load(&nlib) >= MAX_LIBTHREADS || atomic_load(&scvgc_libthreads_quit)) return false;
   size_t sz = 256 << 10;
   void *stack = scvgc_sys_map_meta(sz);
   if (!stack) return false;
@@ -349,7 +358,7 @@ static void *probe_main(void *arg) {
 
 void scvgc_libthread_probe(void) {
   static bool tried;
-  if (tried || scvgc_roots_tcb_known()) return;
+  if (tried || scvgc_roots_tcb_known() || atomic_load(&scvgc_libthreads_quit)) return;
   tried = true;
   size_t sz = 64 << 10;
   void *stack = scvgc_sys_map_meta(sz);
@@ -396,6 +405,7 @@ static void *marker_main(void *arg) {
   for (;;) {
     while (atomic_load(&cycle_gen) == seen) futex(&cycle_gen, FUTEX_WAIT, seen);
     seen = atomic_load(&cycle_gen);
+    if (atomic_load(&scvgc_libthreads_quit)) return NULL; /* L3 */
     scvgc_gc_worker = 1;
     scvgc_marker_t m;
     scvgc_marker_init(&m);
@@ -416,6 +426,73 @@ int scvgc_mark_start_threads(int n) {
 }
 
 int scvgc_mark_nthreads(void) { return nhelpers + 1; }
+
+/* L3: the helpers end (gc_lock held: no cycle is using them). */
+void scvgc_mark_stop_threads(void) {
+  nhelpers = 0;
+  atomic_fetch_add(&cycle_gen, 1);
+  futex(&cycle_gen, FUTEX_WAKE, INT32_MAX);
+}
+
+/* L3: is any thread of the program's own alive but the caller and those ending too? The
+ * tasks of /proc/self/task, read with raw system calls (a descriptor held only for the
+ * call). Unknown (no /proc): yes. */
+static _Atomic pid_t ending[16]; /* threads inside the check below */
+
+/* Has task t ended (a zombie: the main thread after pthread_exit stays listed as one until
+ * the whole process ends)? Unknown: no. */
+static bool task_ended(pid_t t) {
+  char path[64], buf[512];
+  scvgc_snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)t);
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true; /* gone meanwhile */
+  long n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+  syscall(SYS_close, fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  const char *rp = NULL;
+  for (const char *c = buf; *c; c++)
+    if (*c == ')') rp = c; /* the name may hold ')': the state follows the last one */
+  return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+static bool others_alive(pid_t me) {
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return true;
+  bool found = false;
+  char buf[2048];
+  long n;
+  while (!found && (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < n && !found;) {
+      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
+          *d = (void *)(buf + off);
+      off += d->reclen;
+      pid_t t = 0;
+      for (const char *c = d->name; *c >= '0' && *c <= '9'; c++) t = t * 10 + (*c - '0');
+      if (t <= 0 || t == me || scvgc_is_libthread(t)) continue;
+      bool leaving = false;
+      for (int i = 0; i < 16; i++) leaving |= atomic_load(&ending[i]) == t;
+      found = !leaving && !task_ended(t);
+    }
+  }
+  syscall(SYS_close, fd);
+  return found;
+}
+
+void scvgc_libthreads_thread_exit(void) {
+  if (!atomic_load(&nlib) || atomic_load(&scvgc_libthreads_quit)) return;
+  pid_t me = (pid_t)syscall(SYS_gettid);
+  if (scvgc_is_libthread(me)) return;
+  int slot = -1;
+  for (int i = 0; i < 16 && slot < 0; i++) {
+    pid_t z = 0;
+    if (atomic_compare_exchange_strong(&ending[i], &z, me)) slot = i;
+  }
+  /* two threads ending at once each see the other registered (both register before they
+   * look), so at least one of them stops the library's threads */
+  if (!others_alive(me)) scvgc_gc_stop_libthreads();
+  if (slot >= 0) atomic_store(&ending[slot], 0);
+}
 
 void scvgc_mark_fork_child(void) { nhelpers = 0; }
 

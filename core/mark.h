@@ -100,6 +100,11 @@ bool scvgc_libthread_start(void *(*fn)(void *), void *arg) SCVGC_HIDDEN;
  * a stack of the library's, when no library thread has taught it yet: created, read and
  * joined before this returns. Outside malloc and every core lock but gc_lock. */
 void scvgc_libthread_probe(void) SCVGC_HIDDEN;
+/* L3 (mark.c): the library's threads never keep a process alive. */
+extern _Atomic int scvgc_libthreads_quit SCVGC_HIDDEN;
+void scvgc_libthreads_thread_exit(void) SCVGC_HIDDEN; /* a program thread's exit hook */
+void scvgc_mark_stop_threads(void) SCVGC_HIDDEN;      /* gc_lock held */
+void scvgc_gc_stop_libthreads(void) SCVGC_HIDDEN;     /* gc.c: every library thread ends */
 int scvgc_libthread_tcbs(uintptr_t *out, int max) SCVGC_HIDDEN;
 bool scvgc_is_libthread(pid_t tid) SCVGC_HIDDEN;
 /* What the markers of the current cycle found, summed at scvgc_marker_done. */

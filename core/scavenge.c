@@ -103,6 +103,12 @@ static void rearm_memlimit(size_t before) {
   atomic_store(&scvgc_memlimit_trigger, t);
 }
 
+/* Wake the thread (mark.c L3: to end). */
+void scvgc_scavenge_wake(void) {
+  atomic_fetch_add(&scv.wake, 1);
+  futex(&scv.wake, FUTEX_WAKE, 1, NULL);
+}
+
 void scvgc_scavenge_memlimit_kick(void) {
   /* the first thread to see the heap above the trigger disarms it and wakes the thread */
   if (atomic_exchange(&scvgc_memlimit_trigger, SIZE_MAX) == SIZE_MAX) return;
@@ -173,6 +179,7 @@ static void *scavenger_main(void *arg) {
       struct timespec ts = {(time_t)((next - now) / 1000000000u), (long)((next - now) % 1000000000u)};
       futex(&scv.wake, FUTEX_WAIT, seen, &ts);
       seen = atomic_load(&scv.wake);
+      if (atomic_load(&scvgc_libthreads_quit)) return NULL; /* mark.c L3 */
     }
     one_pass(scv.passes++);
     uint64_t now = scvgc_nanotime();

@@ -513,6 +513,7 @@ static void *sweeper_main(void *arg) {
     uint32_t e;
     while ((e = atomic_load(&sw.epoch)) == seen) futex(&sw.epoch, FUTEX_WAIT, seen, NULL);
     seen = e;
+    if (atomic_load(&scvgc_libthreads_quit)) return NULL; /* mark.c L3 */
     if (list_enter()) { /* pass 1: unowned spans, in list order */
       size_t pages = 0;
       for (int k = 1; sweep_one(&scvgc_sweepstats.spans_bg, &pages); k++)
@@ -533,6 +534,7 @@ static void *sweeper_main(void *arg) {
      * left (spans handed back after pass 1 went by, idle owners' spans) */
     struct timespec ts = {0, (long)GRACE_NS};
     if (atomic_load(&sw.epoch) == seen) futex(&sw.epoch, FUTEX_WAIT, seen, &ts);
+    if (atomic_load(&scvgc_libthreads_quit)) return NULL;
     if (atomic_load(&sw.epoch) != seen || !list_enter()) continue;
     sweep_all(&scvgc_sweepstats.spans_bg);
     list_leave();

@@ -55,6 +55,7 @@
 
 #include "internal.h"
 #include "lock.h"
+#include "mark.h"
 #include "sweep.h"
 
 __thread scvgc_tcache_t scvgc_tc __attribute__((tls_model("initial-exec")));
@@ -451,6 +452,7 @@ void scvgc_tcache_thread_exit(void) {
   if (tc->rnext) tc->rnext->rprev = tc->rprev;
   scvgc_unlock(&registry_lock);
   tc->state = SCVGC_TC_DEAD;
+  scvgc_libthreads_thread_exit(); /* mark.c L3: the last thread of the program's own? */
 }
 
 /* Visit every live cache, then call fn(NULL, arg) to end, all under the registry lock

@@ -67,3 +67,12 @@ for mode in collect leak; do
 		fail "$name" "cancel_alloc: $(rc_text "$rc" 120)" "$(tail_of "$T/err" 3)"
 	fi
 done
+
+# The library's threads never keep a process alive (mark.c L3): a fork child whose only thread
+# of its own returns from its start function, and a main thread that calls pthread_exit, end
+# their processes as without the preload (CPython's test_threading hung in collect mode).
+PROG_OK='^last_thread_exit: OK'
+for mode in off default collect plain; do
+	prog_case "a process ends when the last thread of its own ends, library threads or not" "$mode" 60 last_thread_exit
+done
+PROG_OK=
