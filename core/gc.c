@@ -460,7 +460,12 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   size_t goal = valid ? goal_of(scvgc_collecting ? live : before) : last_goal;
   if (valid && scvgc_collecting && goal != SIZE_MAX) goal += cached << SCVGC_PAGE_SHIFT;
   /* sweep what the program no longer reaches; never after an incomplete cycle (SPEC) */
-  scvgc_sweep_begin(valid && room, live, goal);
+  /* The exit check frees nothing: the process is ending, and what it found is reported
+   * from the leak table. Its roots are the least certain of all cycles (a main thread that
+   * ended with pthread_exit is a zombie whose stack and TLS nobody stops; exit handlers run
+   * on whichever thread ended last), and the report still allocates (the symbolizer, the
+   * loader's dlopen) after it: a sweep then would hand out what the loader still uses. */
+  scvgc_sweep_begin(valid && room && reason != SCVGC_GC_EXIT, live, goal);
   size_t unswept = scvgc_sweep_unswept_bytes();
   scvgc_stw_start(&world);
   uint64_t t4 = scvgc_nanotime();

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "gc.h"
+#include "lock.h"
 #include "mark.h"
 #include "stw.h"
 
@@ -456,6 +457,20 @@ static bool task_ended(pid_t t) {
   return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
 }
 
+/* Is a thread of the library's still in /proc/self/task (a zombie counts as gone)? */
+static bool libthreads_listed(void) {
+  int k = atomic_load(&nlib);
+  for (int i = 0; i < k && i < MAX_LIBTHREADS; i++) {
+    char path[64];
+    scvgc_snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)lib_tids[i]);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    syscall(SYS_close, fd);
+    if (!task_ended(lib_tids[i])) return true;
+  }
+  return false;
+}
+
 static bool others_alive(pid_t me) {
   int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return true;
@@ -490,7 +505,13 @@ void scvgc_libthreads_thread_exit(void) {
   }
   /* two threads ending at once each see the other registered (both register before they
    * look), so at least one of them stops the library's threads */
-  if (!others_alive(me)) scvgc_gc_stop_libthreads();
+  if (!others_alive(me)) {
+    scvgc_gc_stop_libthreads();
+    /* and wait until they are gone from the task list (past glibc's count of threads): this
+     * thread is then the last one, and glibc's exit(0) — the exit handlers, the exit check
+     * and its report — runs on it as without the library, not on one of ours */
+    for (unsigned i = 0; i < 4000 && libthreads_listed(); i++) scvgc_backoff(i);
+  }
   if (slot >= 0) atomic_store(&ending[slot], 0);
 }
 
