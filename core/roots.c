@@ -36,13 +36,18 @@
  *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,6 +55,19 @@
 #include "lock.h"
 #include "mark.h"
 #include "stw.h"
+
+#ifndef PAGEMAP_SCAN /* linux/fs.h of Linux 6.7; the ioctl is tried and given up if missing */
+struct page_region { uint64_t start, end, categories; };
+struct pm_scan_arg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
+      category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+#endif
 
 #define RED_ZONE 128
 #define TCB_BYTES 2304 /* sizeof(struct pthread) in glibc 2.36: the marker threads' TCBs */
@@ -174,37 +192,88 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
   return 0;
 }
 
+
+/* ---- /proc/self/maps ------------------------------------------------------------------ *
+ * Invariant R3: a cycle that could not read the maps whole scans nothing and frees nothing
+ *   (scvgc_roots_scan returns false, and the trace says why). What the read needs is held
+ *   before the program can take it: the buffer is mapped at start-up (a program at its
+ *   RLIMIT_AS later still has it); a descriptor cannot be held between calls (the guest
+ *   rule), so when the program took every descriptor its soft RLIMIT_NOFILE allows, the
+ *   limit is raised by two for the open and put back at once (the world is stopped: no
+ *   program thread sees it). At the hard limit the cycle is incomplete. */
+
+#define MAPS_START (1u << 20)
+static char *maps_buf;
+static size_t maps_cap;
+static const char *why_not;  /* why the roots could not be read this cycle, NULL: they were */
+static int why_errno;
+
+static int fail(const char *why, int err) {
+  why_not = why;
+  why_errno = err;
+  return -1;
+}
+
+/* open(2) of a file of /proc, also when every descriptor the soft limit allows is taken. */
+static int open_proc(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0 || errno != EMFILE) return fd;
+  struct rlimit rl, more;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+      rl.rlim_cur + 2 > rl.rlim_max) {
+    errno = EMFILE;
+    return -1;
+  }
+  more = rl;
+  more.rlim_cur += 2;
+  if (setrlimit(RLIMIT_NOFILE, &more) != 0) {
+    errno = EMFILE;
+    return -1;
+  }
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  int e = errno;
+  setrlimit(RLIMIT_NOFILE, &rl); /* lowering it below an open descriptor is allowed */
+  errno = e;
+  return fd;
+}
+
+/* Read the whole file with system calls only, into a buffer of our own mapping: its length,
+ * or -1 (why_not says why) when it could not be read whole. */
+static ssize_t read_maps(void) {
+  for (;;) {
+    if (!maps_buf) {
+      maps_buf = scvgc_sys_map_meta(MAPS_START);
+      if (!maps_buf) return fail("no memory for the buffer of /proc/self/maps", errno);
+      maps_cap = MAPS_START;
+    }
+    int fd = open_proc("/proc/self/maps");
+    if (fd < 0) return fail("/proc/self/maps could not be opened", errno);
+    size_t n = 0;
+    ssize_t r = 0;
+    while (n < maps_cap && (r = read(fd, maps_buf + n, maps_cap - n)) > 0) n += (size_t)r;
+    int e = errno;
+    close(fd);
+    if (r < 0) return fail("/proc/self/maps could not be read", e);
+    if (n < maps_cap) {
+      if (n && maps_buf[n - 1] != '\n') return fail("/proc/self/maps ended in a line", 0);
+      return (ssize_t)n;
+    }
+    char *bigger = scvgc_sys_map_meta(maps_cap * 2); /* too small: twice the size, again */
+    if (!bigger) return fail("no memory for the buffer of /proc/self/maps", errno);
+    scvgc_sys_unmap_meta(maps_buf, maps_cap);
+    maps_buf = bigger;
+    maps_cap *= 2;
+  }
+}
+
 /* Once, outside the stop-the-world path (dl_iterate_phdr takes the loader's lock): the
  * library's own data and bss, when it is a shared object. Linked into a program (the unit
  * tests), its globals share the program's segment and stay roots: they hold only pointers
- * to metadata and to free objects, which are never candidates. */
-void scvgc_roots_init(void) { dl_iterate_phdr(find_self, (void *)(uintptr_t)scvgc_roots_init); }
-
-/* ---- /proc/self/maps ------------------------------------------------------------------ */
-
-static char *maps_buf;
-static size_t maps_cap;
-
-/* Read the whole file with system calls only, into a buffer of our own mapping. */
-static size_t read_maps(void) {
-  for (;;) {
-    if (!maps_buf) {
-      maps_cap = 1u << 20;
-      maps_buf = scvgc_sys_map_meta(maps_cap);
-      if (!maps_buf) return 0;
-    }
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    size_t n = 0;
-    ssize_t r;
-    while (n < maps_cap && (r = read(fd, maps_buf + n, maps_cap - n)) > 0) n += (size_t)r;
-    close(fd);
-    if (n < maps_cap) return n;
-    scvgc_sys_unmap_meta(maps_buf, maps_cap); /* too small: twice the size, again */
-    maps_buf = scvgc_sys_map_meta(maps_cap * 2);
-    if (!maps_buf) return 0;
-    maps_cap *= 2;
-  }
+ * to metadata and to free objects, which are never candidates. Also the
+ * buffer of the maps (R3). */
+void scvgc_roots_init(void) {
+  dl_iterate_phdr(find_self, (void *)(uintptr_t)scvgc_roots_init);
+  if (!maps_buf && (maps_buf = scvgc_sys_map_meta(MAPS_START))) maps_cap = MAPS_START; /* R3 */
 }
 
 static uintptr_t hex(const char **p) {
@@ -363,22 +432,29 @@ static uint64_t vm_swap(void) {
   return hex_dec(p);
 }
 
+/* [lo, hi) read word by word, or at every byte offset in a writable and executable mapping:
+ * a JIT's code cache holds pointers as unaligned immediates of its generated code (R5). */
+static void mark(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool exec) {
+  if (exec) scvgc_mark_range_bytes(m, lo, hi);
+  else scvgc_mark_range(m, lo, hi);
+}
+
 /* Anonymous memory without pagemap: the resident pages. */
-static void scan_mincore(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
+static void scan_mincore(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool exec) {
   const uintptr_t pg = 4096;
   uintptr_t base = lo & ~(pg - 1);
   while (base < hi) {
     size_t npg = (hi - base + pg - 1) / pg;
     if (npg > sizeof mincore_vec) npg = sizeof mincore_vec;
     if (mincore((void *)base, npg * pg, mincore_vec) != 0) {
-      scvgc_mark_range(m, base < lo ? lo : base, hi < base + npg * pg ? hi : base + npg * pg);
+      mark(m, base < lo ? lo : base, hi < base + npg * pg ? hi : base + npg * pg, exec);
     } else {
       for (size_t i = 0; i < npg; i++) {
         if (!(mincore_vec[i] & 1)) continue;
         size_t j = i;
         while (j + 1 < npg && (mincore_vec[j + 1] & 1)) j++;
         uintptr_t a = base + i * pg, b = base + (j + 1) * pg;
-        scvgc_mark_range(m, a < lo ? lo : a, b > hi ? hi : b);
+        mark(m, a < lo ? lo : a, b > hi ? hi : b, exec);
         i = j;
       }
     }
@@ -386,10 +462,49 @@ static void scan_mincore(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
   }
 }
 
+/* PAGEMAP_SCAN (Linux 6.7): the kernel lists the runs of pages present or swapped, skipping
+ * what was never touched without a word per page — a 16 TiB reservation with one page
+ * touched costs what one page does (R4). Pages of the file in a file mapping, and the
+ * shared zero page, are not read. Returns where it stopped: hi, or less when the ioctl
+ * failed (the caller reads the rest the older way). */
+static struct page_region pm_regions[256];
+static int pm_scan = 1; /* cleared for good when the kernel lacks the ioctl */
+
+static uintptr_t scan_regions(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file, bool exec) {
+  const uintptr_t pg = 4096;
+  uintptr_t at = lo & ~(pg - 1);
+  while (at < hi) {
+    struct pm_scan_arg a = {
+        .size = sizeof a, .start = at, .end = (hi + pg - 1) & ~(pg - 1), .vec = (uintptr_t)pm_regions,
+        .vec_len = sizeof pm_regions / sizeof *pm_regions,
+        .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+        .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | PAGE_IS_PFNZERO};
+    long n = ioctl(pm_fd, PAGEMAP_SCAN, &a);
+    if (n < 0) {
+      if (errno == EINVAL || errno == ENOTTY) pm_scan = 0;
+      return at < lo ? lo : at;
+    }
+    for (long i = 0; i < n; i++) {
+      uint64_t c = pm_regions[i].categories;
+      if (c & PAGE_IS_PFNZERO) continue;
+      if (file && (c & PAGE_IS_FILE) && !(c & PAGE_IS_SWAPPED)) continue; /* the file's own */
+      uintptr_t x = pm_regions[i].start, y = pm_regions[i].end;
+      mark(m, x < lo ? lo : x, y > hi ? hi : y, exec);
+    }
+    if (a.walk_end <= at) return at < lo ? lo : at; /* no progress: the older way */
+    at = a.walk_end;
+  }
+  return hi;
+}
+
 /* Scan the pages of [lo, hi) that may hold the program's pointers (above). */
-static void scan_pages(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file) {
+static void scan_pages(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file, bool exec) {
+  if (pm_fd >= 0 && pm_scan) {
+    lo = scan_regions(m, lo, hi, file, exec);
+    if (lo >= hi) return;
+  }
   if (!file && !pm_anon) {
-    scan_mincore(m, lo, hi);
+    scan_mincore(m, lo, hi, exec);
     return;
   }
   const uintptr_t pg = 4096;
@@ -400,15 +515,15 @@ static void scan_pages(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file)
     uintptr_t top = base + npg * pg;
     ssize_t r = pm_fd < 0 ? -1 : pread(pm_fd, pm_buf, npg * 8, (off_t)(base / pg * 8));
     if (r != (ssize_t)(npg * 8)) { /* no pagemap: the whole of a file mapping (guarded) */
-      if (file) scvgc_mark_range(m, base < lo ? lo : base, top > hi ? hi : top);
-      else scan_mincore(m, base < lo ? lo : base, top > hi ? hi : top);
+      if (file) mark(m, base < lo ? lo : base, top > hi ? hi : top, exec);
+      else scan_mincore(m, base < lo ? lo : base, top > hi ? hi : top, exec);
     } else {
       for (size_t i = 0; i < npg; i++) {
         if (!scvgc_roots_page_written(pm_buf[i], file)) continue;
         size_t j = i;
         while (j + 1 < npg && scvgc_roots_page_written(pm_buf[j + 1], file)) j++;
         uintptr_t a = base + i * pg, b = base + (j + 1) * pg;
-        scvgc_mark_range(m, a < lo ? lo : a, b > hi ? hi : b);
+        mark(m, a < lo ? lo : a, b > hi ? hi : b, exec);
         i = j;
       }
     }
@@ -460,17 +575,45 @@ static bool probe(uintptr_t addr, uintptr_t out[2]) {
   return true;
 }
 
+/* ---- device memory --------------------------------------------------------------------- *
+ * A private mapping of a device must never be read: reading it may have effects. Read
+ * through pagemap, such a mapping shows no page the program wrote (the kernel's page walk
+ * skips PFN mappings, and a driver's pages are not anonymous), so nothing of it is read and
+ * nothing need be asked. Only where pagemap cannot be read, and a file mapping would be read
+ * whole, is its file's type asked: a character or block device (but /dev/zero, whose private
+ * mappings are anonymous memory) is skipped, told by its type and not by its path — a
+ * tmpfs under /dev (/dev/shm, /dev/hugepages) holds plain files whose copies are roots. */
+static char path_buf[4096];
+
+static bool is_anon_name(const char *path, const char *eol) {
+  size_t n = (size_t)(eol - path);
+  return (n >= 14 && !memcmp(path, "/anon_hugepage", 14)) ||
+         (n >= 9 && !memcmp(path, "/dev/zero", 9) && (n == 9 || path[9] == ' '));
+}
+
+static bool skip_device(const char *path, const char *eol, uint64_t inode) {
+  if (pm_fd >= 0 || *path != '/') return false; /* read through pagemap (above) */
+  size_t n = (size_t)(eol - path);
+  if (n >= sizeof path_buf) n = sizeof path_buf - 1;
+  memcpy(path_buf, path, n);
+  path_buf[n] = 0;
+  struct stat st;
+  if (stat(path_buf, &st) != 0 || st.st_ino != inode) /* gone, or another file by now */
+    return n >= 5 && !memcmp(path, "/dev/", 5); /* unknown: the old guess */
+  return (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && st.st_rdev != makedev(1, 5);
+}
+
 /* Mappings of stw.c for the current cycle: the library's own, but not in the registry
  * (they are made by raw system calls, some by the tracer task). */
 static uintptr_t stw_maps[8][2];
 static int nstw_maps;
 
 /* Scan [lo, hi) less the heap's arenas and the library's own stretches. */
-static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file) {
+static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file, bool exec) {
   for (int k = 0; k < nstw_maps; k++) { /* few and whole mappings: cut them out first */
     uintptr_t a = stw_maps[k][0], b = stw_maps[k][1];
     if (b <= lo || a >= hi) continue;
-    if (a > lo) scan_mapping(m, lo, a, file);
+    if (a > lo) scan_mapping(m, lo, a, file, exec);
     lo = b;
     if (lo >= hi) return;
   }
@@ -488,15 +631,16 @@ static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool fil
     uintptr_t o = next_own(lo);
     if (o < stop) stop = o;
     if (stop > hi) stop = hi;
-    scan_pages(m, lo, stop, file);
+    scan_pages(m, lo, stop, file, exec);
     lo = stop;
   }
 }
 
 /* The writable private mappings (root classes 2 to 5), with the dead parts of the stopped
  * threads' own stacks cut out. Reads faulting memory only under the guard. */
-static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
-  size_t n = read_maps();
+static bool scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
+  ssize_t n = read_maps();
+  if (n < 0) return false; /* R3 */
   const char *p = maps_buf, *end = maps_buf + n;
   uintptr_t main_sp = 0, main_rz = 0;
   for (int i = 0; i < w->nthreads; i++) {
@@ -516,18 +660,22 @@ static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
     if (*q++ != '-') continue;
     uintptr_t hi = hex(&q);
     if (*q++ != ' ' || eol - q < 4) continue;
-    if (q[0] != 'r' || q[1] != 'w' || q[3] != 'p') continue; /* writable private only */
-    /* the path: after offset, dev and inode */
+    /* writable private: write-only too (readable on x86-64, where PROT_WRITE implies read) */
+    if (q[1] != 'w' || q[3] != 'p') continue;
+    bool exec = q[2] == 'x'; /* R5 */
+    /* offset, dev and inode, then the path */
     const char *path = q + 4;
+    uint64_t inode = 0;
     for (int field = 0; field < 3 && path < eol; field++) {
       while (path < eol && *path == ' ') path++;
+      if (field == 2) inode = hex_dec(path);
       while (path < eol && *path != ' ') path++;
     }
     while (path < eol && *path == ' ') path++;
-    bool file = path < eol && *path != '[';
-    if (eol - path >= 5 && !memcmp(path, "/dev/", 5) && !(eol - path == 9 && !memcmp(path, "/dev/zero", 9)))
-      continue; /* device memory: reading it may have effects */
-    if (eol - path == 9 && !memcmp(path, "/dev/zero", 9)) file = false; /* anonymous memory */
+    /* A named mapping is a file's, but for the anonymous memory the kernel names after a
+     * file: /anon_hugepage (MAP_HUGETLB) and a private mapping of /dev/zero. */
+    bool file = path < eol && *path != '[' && !is_anon_name(path, eol);
+    if (file && skip_device(path, eol, inode)) continue;
     uint64_t before = m->objects;
     uintptr_t a = lo, cut = 0; /* scan [a, hi) less the dead stack parts in it */
     if (main_sp >= lo && main_sp < hi && eol - path == 7 && !memcmp(path, "[stack]", 7)) {
@@ -539,17 +687,18 @@ static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
     for (size_t k = di; k < ndead && dead[k].start < hi; k++) {
       uintptr_t ds = dead[k].start < a ? a : dead[k].start, de = dead[k].end > hi ? hi : dead[k].end;
       if (de <= ds) continue;
-      if (ds > a) scan_mapping(m, a, ds, file);
+      if (ds > a) scan_mapping(m, a, ds, file, exec);
       cut += de - ds;
       a = de;
     }
-    if (a < hi) scan_mapping(m, a, hi, file);
+    if (a < hi) scan_mapping(m, a, hi, file, exec);
     scvgc_mark_flush(m);
     if (scvgc_opt.trace >= 2 && m->objects != before) /* which roots hold what */
       scvgc_message("gc roots: %lx-%lx%s %.*s: %lu objects", (unsigned long)lo, (unsigned long)hi,
                     cut ? " (stack)" : "", (int)(eol - path), path,
                     (unsigned long)(m->objects - before));
   }
+  return true;
 }
 
 bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
@@ -564,7 +713,8 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
   uint64_t swap0 = vm_swap();
   pm_anon = swap0 != 0 || pm_test > 0;
-  pm_fd = pm_test < 0 ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  pm_fd = pm_test < 0 ? -1 : open_proc("/proc/self/pagemap");
+  why_not = NULL;
   /* the guard: SIGSEGV and SIGBUS caught, and unblocked in this thread (the world's stop
    * blocked every signal here) */
   struct sigaction sa;
@@ -581,7 +731,7 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   pthread_sigmask(SIG_UNBLOCK, &faults, &oldmask);
   pthread_sigmask(SIG_SETMASK, NULL, &scan_mask);
   fault_to = &fault_jmp;
-  bool ok = true;
+  volatile bool ok = true;
   if (sigsetjmp(fault_jmp, 1)) {
     guard_tid = 0;
     m->nbatch = 0; /* words of the faulting range: dropped with the cycle */
@@ -593,7 +743,7 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     int ntcb = scvgc_libthread_tcbs(tcbs, 64);
     for (int i = 0; i < ntcb; i++) scvgc_mark_range(m, tcbs[i], tcbs[i] + TCB_BYTES);
     scvgc_mark_flush(m);
-    scan_maps(m, w, pid);
+    ok = scan_maps(m, w, pid);
     guard_tid = 0;
   }
   pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
@@ -601,10 +751,15 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   sigaction(SIGBUS, &old_bus, NULL);
   if (pm_fd >= 0) close(pm_fd);
   pm_fd = -1;
-  if (!ok) {
+  if (!ok && !why_not) {
     if (scvgc_opt.trace) /* no stdio: scvgc_message formats by itself */
       scvgc_message("gc: signal %d reading the roots at 0x%lx: this cycle frees nothing",
                     fault_sig, (unsigned long)fault_addr);
+    return false;
+  }
+  if (!ok) { /* R3: once per cycle, with the reason */
+    if (scvgc_opt.trace)
+      scvgc_message("gc: %s (errno %d): this cycle frees nothing", why_not, why_errno);
     return false;
   }
   /* a page swapped out while anonymous mappings were read through mincore only was skipped */
