@@ -162,12 +162,22 @@ bool scvgc_is_own(uintptr_t addr, uintptr_t *end) {
 static uintptr_t next_own(uintptr_t addr) {
   uintptr_t best = UINTPTR_MAX;
   if (self_data.start >= addr && self_data.start < best) best = self_data.start;
-  for (size_t i = 0; i < nown; i++)
-    if (own[i].start >= addr) {
-      if (own[i].start < best) best = own[i].start;
-      break;
-    }
+  size_t lo = 0, hi = nown; /* the first stretch starting at or after addr */
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (own[mid].start < addr) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < nown && own[lo].start < best) best = own[lo].start;
   return best;
+}
+
+/* The start of the next heap arena after the one addr is in, below hi (hi if none): a load
+ * per 64 MiB of address space, so a reservation of terabytes costs a fraction of a ms. */
+static uintptr_t next_arena(uintptr_t addr, uintptr_t hi) {
+  for (uintptr_t i = (addr >> SCVGC_ARENA_SHIFT) + 1; (i << SCVGC_ARENA_SHIFT) < hi; i++)
+    if (scvgc_arena_l1[i]) return i << SCVGC_ARENA_SHIFT;
+  return hi;
 }
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
@@ -627,7 +637,7 @@ static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool fil
       lo = end;
       continue;
     }
-    uintptr_t stop = (lo | (SCVGC_ARENA_SIZE - 1)) + 1; /* the next possible arena */
+    uintptr_t stop = next_arena(lo, hi);
     uintptr_t o = next_own(lo);
     if (o < stop) stop = o;
     if (stop > hi) stop = hi;
