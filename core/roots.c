@@ -266,6 +266,15 @@ static ssize_t read_maps(void) {
     if (r < 0) return fail("/proc/self/maps could not be read", e);
     if (n < maps_cap) {
       if (n && maps_buf[n - 1] != '\n') return fail("/proc/self/maps ended in a line", 0);
+      if (n > maps_cap / 2) { /* room for the maps to double before the buffer must grow */
+        char *bigger = scvgc_sys_map_meta(maps_cap * 2);
+        if (bigger) {
+          memcpy(bigger, maps_buf, n);
+          scvgc_sys_unmap_meta(maps_buf, maps_cap);
+          maps_buf = bigger;
+          maps_cap *= 2;
+        }
+      }
       return (ssize_t)n;
     }
     char *bigger = scvgc_sys_map_meta(maps_cap * 2); /* too small: twice the size, again */
@@ -769,7 +778,8 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   }
   if (!ok) { /* R3: once per cycle, with the reason */
     if (scvgc_opt.trace)
-      scvgc_message("gc: %s (errno %d): this cycle frees nothing", why_not, why_errno);
+      scvgc_message("gc: %s%s: this cycle frees nothing", why_not, why_errno == EMFILE ? " (no descriptor left)"
+                    : why_errno == ENOMEM ? " (no memory)" : why_errno ? " (a system call failed)" : "");
     return false;
   }
   /* a page swapped out while anonymous mappings were read through mincore only was skipped */
