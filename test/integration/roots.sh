@@ -6,7 +6,10 @@
 #   - a cycle sees every root or frees nothing (issue 19, test/progs/roots_complete.c): the maps
 #     outgrow the collector's buffer under RLIMIT_AS; the program holds every descriptor;
 #     guard pages the program protected inside its own live buffer; a 16 TiB reservation
-#     with one page touched costs no pause time.
+#     with one page touched costs no pause time;
+#   - OpenJDK 17 with its default tiered compilers runs in collect mode: its generated code
+#     holds malloc'd inline-cache holders as unaligned immediates in rwx mappings, which are
+#     read at every byte offset (it crashed at start-up before).
 # The other root cases are leak cases (test/leaks/root_*.c, notroot_*.c) and test/unit/roots.c.
 . "$ROOT/test/integration/common.inc"
 
@@ -50,3 +53,42 @@ done
 # cycle, so 30 cycles overran the bound; they take milliseconds now.
 roots_case "reserve 30" collect 60 '' \
 	"30 collections with a 16 TiB MAP_NORESERVE reservation (one page touched, holding the only pointer to an object) finish within 60 s and keep the object"
+
+# A hot loop of virtual calls (inline caches), maps and strings, run by the source launcher
+# (javac in the same JVM: more allocation, more compiled code). openjdk-17-jdk-headless.
+name="OpenJDK 17 with its default tiered compilers runs a hot program in collect mode"
+if ! command -v java >/dev/null 2>&1; then
+	fail "$name" "java is not installed (make deps-test installs openjdk-17-jdk-headless)"
+else
+	cat >"$T/Hot.java" <<'JAVA'
+import java.util.*;
+public class Hot {
+  interface Shape { double area(); }
+  static final class Sq implements Shape { double s; Sq(double s) { this.s = s; } public double area() { return s * s; } }
+  static final class Ci implements Shape { double r; Ci(double r) { this.r = r; } public double area() { return 3 * r * r; } }
+  public static void main(String[] a) {
+    long t = 0;
+    List<String> keep = new ArrayList<>();
+    for (int round = 0; round < 40; round++) {
+      Shape[] xs = new Shape[100000];
+      for (int i = 0; i < xs.length; i++) xs[i] = (i % 3 == 0) ? new Sq(i) : new Ci(i);
+      for (Shape s : xs) t += (long) s.area() % 1000;
+      Map<String, Integer> m = new HashMap<>();
+      for (int i = 0; i < 20000; i++) m.merge("k" + (i % 977), 1, Integer::sum);
+      keep.add(m.get("k5").toString());
+      StringBuilder sb = new StringBuilder();
+      for (int i = 0; i < 1000; i++) sb.append(i).append(',');
+      t += sb.length();
+    }
+    System.out.println("ok " + t + " " + keep.size() + " " + keep.get(39));
+  }
+}
+JAVA
+	run_in plain 300 "$T/java.base" "$T/java.base.err" java -Xmx256m "$T/Hot.java"
+	run_in collect 300 "$T/java.out" "$T/java.err" java -Xmx256m "$T/Hot.java"
+	if [ "$rc" = 0 ] && grep -q '^ok ' "$T/java.out" && cmp -s "$T/java.out" "$T/java.base"; then
+		pass "$name"
+	else
+		fail "$name" "$(rc_text "$rc" 300)" "$(tail_of "$T/java.out" 3)" "$(tail_of "$T/java.err" 5)"
+	fi
+fi
