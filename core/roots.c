@@ -16,22 +16,29 @@
  *                      dynamic TLS blocks are heap objects found through the DTV
  *   4 data and bss     every writable private mapping of a file (and its anonymous bss):
  *                      the pages the program wrote (pagemap: private copies, swapped or not)
- *   5 other mappings   every other writable private mapping: interpreters' arenas, memory
- *                      the loader took before malloc existed; touched pages only (mincore,
- *                      or pagemap while the process has pages in swap)
+ *   5 other mappings   every other writable private mapping, write-only ones too:
+ *                      interpreters' arenas, memory the loader took before malloc existed,
+ *                      MAP_HUGETLB memory; touched pages only (PAGEMAP_SCAN; before Linux
+ *                      6.7 mincore, or pagemap while the process has pages in swap)
  *   6 the heap         objects found alive are scanned by mark.c; the library-owned ones
  *                      (gc.h scvgc_in_lib) are greyed by gc.c before the roots
  * Never roots: the heap's arenas, the library's own mappings and data (registry below),
- * the dead part of stacks, free slots (mark.c), device mappings.
+ * the dead part of stacks, free slots (mark.c), device memory (told by pagemap or by the
+ * file's type, never by its path).
  *
  * Invariant R1: every mapping the core makes for itself, except heap arenas, is in the
  *   registry while it exists (scvgc_sys_map_meta registers it).
  * Invariant R2: the scan never faults the program: a fault while reading a root (SIGSEGV,
  *   SIGBUS, caught on the collector's thread for the scan only) ends the scan, and the cycle
  *   frees nothing.
+ * Invariant R3: a cycle that could not read /proc/self/maps whole frees nothing (below, at
+ *   read_maps: what the read needs is held before the program can take it).
+ * Invariant R4: the pause does not grow with virtual size where the kernel has PAGEMAP_SCAN:
+ *   untouched ranges are skipped by the kernel, arenas and own stretches found by lookups.
+ * Invariant R5: writable and executable memory (a JIT's code) is read at every byte offset.
  * Locks: own_lock for the registry (innermost lock of the core; the collector holds it for
  *   the whole cycle). Scanning runs with the world stopped and calls only system calls (and
- *   sigaction, sigsetjmp: no allocation, no lock).
+ *   sigaction, sigsetjmp, getrlimit/setrlimit, stat: no allocation, no lock).
  * Callers: the collector (scan, with the world stopped); any thread that maps metadata;
  *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc).
  */
@@ -416,9 +423,10 @@ static void find_dead(const scvgc_world_t *w, pid_t pid) {
  * whose thread is stopped) or cost a read of the whole file. So in a file mapping only the
  * private copies are read, told apart by /proc/self/pagemap (bit 61 clear: not a page of the
  * file), whether in memory (bit 63) or swapped out (bit 62).
- * In an anonymous mapping every page the program touched is read: resident ones (mincore),
- * and swapped-out ones (pagemap bit 62). mincore is the cheap test (a byte per page, what a
- * huge reservation needs); pagemap is used while the process has pages in swap (VmSwap).
+ * In an anonymous mapping every page the program touched is read: resident ones and
+ * swapped-out ones. PAGEMAP_SCAN (Linux 6.7) lists both, and the private copies of a file
+ * mapping, in runs, skipping untouched page tables whole (R4). Before it: mincore (a byte per
+ * page), or pagemap (a word per page) while the process has pages in swap (VmSwap).
  * Without pagemap a file mapping is read whole, and a fault ends the scan (below). */
 
 static int pm_fd = -1;       /* /proc/self/pagemap during a scan, -1 without it */
@@ -439,7 +447,7 @@ void scvgc_roots_test_pagemap(int how) { pm_test = how; }
 /* The process's swapped-out bytes (VmSwap), 0 when unknown. */
 static char status_buf[4096];
 static uint64_t vm_swap(void) {
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  int fd = open_proc("/proc/self/status");
   if (fd < 0) return 0;
   ssize_t n = read(fd, status_buf, sizeof status_buf - 1);
   close(fd);

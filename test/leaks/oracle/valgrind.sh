@@ -10,7 +10,8 @@
 # the cases that exercise the library itself, not the truth, cannot pass here and are listed as
 # "skip": the exit status (SCVGC_EXITCODE), a dead stack frame memcheck does not see
 # either way, and the roots memcheck does not read (a write-only mapping; unaligned pointers
-# in a JIT's rwx code cache). Not part of make test: valgrind is slow and this checks the corpus, not the code.
+# in a JIT's rwx code cache). Not part of make test: valgrind is slow and this checks the
+# corpus, not the code.
 set -u
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../../.." && pwd)}
 SRC=$ROOT/test/leaks
