@@ -229,7 +229,8 @@ Test(mark, a_small_object_is_read_whole) {
  * it are read, and the program's own SIGSEGV handler is back afterwards. */
 static void own_segv(int sig) { (void)sig; }
 
-Test(mark, a_protected_page_inside_a_live_object_is_skipped_without_a_fault, .init = mode_leak) {
+Test(mark, a_protected_page_inside_a_live_object_is_skipped_without_a_fault, .init = mode_leak,
+     .timeout = 60) { /* without the guard the fault repeats under the handler below */
   struct sigaction sa = {0}, before, after;
   sa.sa_handler = own_segv;
   sigaction(SIGSEGV, &sa, &before);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -275,4 +276,63 @@ Test(roots, writable_executable_mappings_are_read_at_every_byte_offset, .init = 
   cr_assert(scvgc_marked(s, i), "the unaligned immediate in code keeps its object");
   cr_assert(scvgc_find_object((uintptr_t)in_rw ^ 0x5a5a, &s, &i));
   cr_assert_not(scvgc_marked(s, i), "an unaligned word in data is no pointer");
+}
+
+/* R3: the roots read with no descriptor left under the soft RLIMIT_NOFILE (the library raises
+ * it for its own open), and a scan that cannot open /proc/self/maps at the hard limit says so
+ * instead of scanning nothing. The scan is called directly: stopping the world needs
+ * descriptors of its own (stw.c). */
+static void *volatile held_by_global;
+static void keep_in_global(void) { held_by_global = scvgc_malloc(56); }
+
+static int fill_descriptors(rlim_t soft, rlim_t hard) {
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = soft;
+  if (hard) rl.rlim_max = hard;
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  int first = -1, fd;
+  while ((fd = dup(1)) >= 0)
+    if (first < 0) first = fd;
+  return first;
+}
+
+static bool scan_now(void **obj) {
+  scvgc_world_t w;
+  memset(&w, 0, sizeof w);
+  scvgc_marker_t m;
+  scvgc_heap_lock_all();
+  scvgc_marker_init(&m);
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)*obj, &s, &i));
+  s->meta[i].size &= ~SCVGC_META_MARK;
+  bool ok = scvgc_roots_scan(&m, &w);
+  scvgc_mark_parallel(&m);
+  scvgc_marker_done(&m);
+  scvgc_heap_unlock_all();
+  *obj = (void *)(uintptr_t)scvgc_marked(s, i);
+  return ok;
+}
+
+Test(roots, the_roots_are_read_when_every_descriptor_under_the_soft_limit_is_taken, .init = start) {
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 128) cr_skip_test("hard limit too low");
+  in_thread(keep_in_global);
+  int first = fill_descriptors(64, 0);
+  void *obj = held_by_global;
+  bool ok = scan_now(&obj);
+  for (int fd = first; fd >= 0 && fd < 64; fd++) close(fd);
+  cr_assert(ok, "the scan is complete");
+  cr_assert(obj, "the object held by a global is marked");
+}
+
+Test(roots, a_scan_that_cannot_open_the_maps_is_incomplete, .init = start) {
+  in_thread(keep_in_global);
+  int first = fill_descriptors(64, 64);
+  void *obj = held_by_global;
+  bool ok = scan_now(&obj);
+  for (int fd = first; fd >= 0 && fd < 64; fd++) close(fd);
+  cr_assert_not(ok, "no descriptor for /proc/self/maps: the cycle must free nothing");
 }
