@@ -502,7 +502,8 @@ static uintptr_t scan_regions(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, boo
   uintptr_t at = lo & ~(pg - 1);
   while (at < hi) {
     struct pm_scan_arg a = {
-        .size = sizeof a, .start = at, .end = (hi + pg - 1) & ~(pg - 1), .vec = (uintptr_t)pm_regions,
+        .size = sizeof a, .start = at, .end = (hi + pg - 1) & ~(pg - 1),
+        .vec = (uintptr_t)pm_regions,
         .vec_len = sizeof pm_regions / sizeof *pm_regions,
         .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
         .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | PAGE_IS_PFNZERO};
@@ -786,8 +787,11 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   }
   if (!ok) { /* R3: once per cycle, with the reason */
     if (scvgc_opt.trace)
-      scvgc_message("gc: %s%s: this cycle frees nothing", why_not, why_errno == EMFILE ? " (no descriptor left)"
-                    : why_errno == ENOMEM ? " (no memory)" : why_errno ? " (a system call failed)" : "");
+      scvgc_message("gc: %s%s: this cycle frees nothing", why_not,
+                    why_errno == EMFILE   ? " (no descriptor left)"
+                    : why_errno == ENOMEM ? " (no memory)"
+                    : why_errno           ? " (a system call failed)"
+                                          : "");
     return false;
   }
   /* a page swapped out while anonymous mappings were read through mincore only was skipped */
