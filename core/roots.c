@@ -260,7 +260,7 @@ static ssize_t read_maps(void) {
   for (;;) {
     if (!maps_buf) {
       maps_buf = scvgc_sys_map_meta(MAPS_START);
-      if (!maps_buf) return fail("no memory for the buffer of /proc/self/maps", errno);
+      if (!maps_buf) return fail("no memory for the buffer of /proc/self/maps", ENOMEM);
       maps_cap = MAPS_START;
     }
     int fd = open_proc("/proc/self/maps");
@@ -285,7 +285,7 @@ static ssize_t read_maps(void) {
       return (ssize_t)n;
     }
     char *bigger = scvgc_sys_map_meta(maps_cap * 2); /* too small: twice the size, again */
-    if (!bigger) return fail("no memory for the buffer of /proc/self/maps", errno);
+    if (!bigger) return fail("no memory for the buffer of /proc/self/maps", ENOMEM);
     scvgc_sys_unmap_meta(maps_buf, maps_cap);
     maps_buf = bigger;
     maps_cap *= 2;

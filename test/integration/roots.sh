@@ -40,7 +40,7 @@ roots_case() {
 }
 
 for mode in default collect; do
-	roots_case maps-as $mode 120 'no memory for the buffer of /proc/self/maps: this cycle frees nothing' \
+	roots_case maps-as $mode 120 'no memory for the buffer of /proc/self/maps (no memory): this cycle frees nothing' \
 		"a cycle whose /proc/self/maps outgrew the buffer while RLIMIT_AS leaves no room frees and reports nothing, and says why"
 	roots_case emfile-hard $mode 120 'incomplete' \
 		"a cycle while the program holds every descriptor up to the hard limit frees and reports nothing"
