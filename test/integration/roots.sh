@@ -84,8 +84,8 @@ public class Hot {
   }
 }
 JAVA
-	run_in plain 300 "$T/java.base" "$T/java.base.err" java -Xmx256m "$T/Hot.java"
-	run_in collect 300 "$T/java.out" "$T/java.err" java -Xmx256m "$T/Hot.java"
+	run_in plain 300 "$T/java.base" "$T/java.base.err" java -Xmx256m -XX:ErrorFile="$T/hs_err_%p.log" "$T/Hot.java"
+	run_in collect 300 "$T/java.out" "$T/java.err" java -Xmx256m -XX:ErrorFile="$T/hs_err_%p.log" "$T/Hot.java"
 	if [ "$rc" = 0 ] && grep -q '^ok ' "$T/java.out" && cmp -s "$T/java.out" "$T/java.base"; then
 		pass "$name"
 	else
