@@ -48,7 +48,8 @@ FUZZ_BIN := $(B)/test/fuzz-driver $(if $(FUZZ_CC),$(B)/test/fuzz-libfuzzer)
 # Debian packages the build and the tests need; installed by `make deps` when missing.
 DEPS_BUILD := libunwind-dev libcriterion-dev libdw-dev pkg-config
 DEPS_TEST  := python3 perl sqlite3 git redis-server redis-tools procps strace gdb valgrind chromium \
-              python3.11 libpython3.11-testsuite clang libclang-rt-14-dev time golang-go python3-jsonschema python3-yaml
+              python3.11 libpython3.11-testsuite clang libclang-rt-14-dev time golang-go python3-jsonschema python3-yaml \
+              openjdk-17-jdk-headless
 
 .PHONY: all demo test deps deps-test bench install uninstall clean fuzz compat stress
 all: $(B)/libscvgc.so scripts/scvgc $(B)/scvgc-options

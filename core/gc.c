@@ -431,6 +431,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     if (nlib) scvgc_heap_foreach_span(grey_lib, &m);
     roots_ok = scvgc_roots_scan(&m, &world);
     t2 = scvgc_nanotime();
+    scvgc_mark_guard(true); /* protected pages of live objects (mark.c M3) */
     scvgc_mark_parallel(&m);
     t3 = scvgc_nanotime();
   }
@@ -450,6 +451,9 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     scvgc_heap_foreach_span(classify_span, &c);
     scvgc_heap_foreach_span(tally_span, t);
   }
+  uint64_t skipped = rc == 0 ? scvgc_mark_guard(false) : 0;
+  if (skipped && scvgc_opt.trace)
+    scvgc_message("gc: %lu protected pages of live objects skipped", (unsigned long)skipped);
   t3b = scvgc_nanotime();
   scvgc_marker_done(&m);
   scvgc_wb_check_empty();

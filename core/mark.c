@@ -20,6 +20,9 @@
  * Invariants:
  *   M1 an object's mark bit is set before it is pushed, so it is pushed at most once.
  *   M2 with the world stopped, an allocated object's metadata, base and size do not change.
+ *   M3 reading an object never faults the program: a page it protected is skipped (below,
+ *      scvgc_object_words), under a guard that leaves the program's own handlers in charge
+ *      of every other fault.
  * Callers: the collector thread and the marker threads, with the world stopped and every
  *   core lock held by the collector. Nothing here allocates or takes a core lock except
  *   wb_lock (per workbuf).
@@ -29,6 +32,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -178,9 +182,121 @@ SCVGC_NO_SANITIZE void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr
   m->bytes += hi > lo ? hi - lo : 0;
 }
 
+/* [lo, hi) at every byte offset: a JIT's code holds pointers as unaligned immediates
+ * (roots.c R5). Eight times the reads of scvgc_mark_range: only for rwx mappings. */
+SCVGC_NO_SANITIZE void scvgc_mark_range_bytes(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
+  for (uintptr_t p = lo; p + 8 <= hi; p++) {
+    uintptr_t w;
+    __builtin_memcpy(&w, (const void *)p, sizeof w);
+    if (w < 65536 || (w >> SCVGC_ADDR_BITS)) continue;
+    m->batch[m->nbatch++] = w;
+    if (m->nbatch == BATCH) scvgc_mark_flush(m);
+  }
+  m->bytes += hi > lo ? hi - lo : 0;
+}
+
+/* ---- pages of a live object the program protected (M3) ----------------------------------
+ * A program may mprotect pages inside its own heap object (guard pages in a big calloc'd
+ * buffer). M3: reading an object never faults the program: an object of a page or more is
+ * read a page at a time under a guard, and a page that faults (SIGSEGV, SIGBUS) is skipped
+ * — what the program cannot read holds no pointer it uses now — and the cycle goes on.
+ * The guard's handler is installed from scvgc_mark_guard(true) to scvgc_mark_guard(false),
+ * with the world stopped (no program thread runs, so none can fault meanwhile); a fault of
+ * a thread not inside a guarded read, or a signal sent with kill, goes to the program's own
+ * handler, called as the kernel would have called it (JITs and runtimes rely on theirs). */
+static __thread sigjmp_buf *volatile guard_jmp __attribute__((tls_model("initial-exec")));
+static __thread volatile uintptr_t guard_addr __attribute__((tls_model("initial-exec")));
+static __thread sigset_t guard_mask __attribute__((tls_model("initial-exec"))); /* before */
+static __thread sigset_t guard_run __attribute__((tls_model("initial-exec")));  /* guarded */
+static struct sigaction prog_segv, prog_bus; /* the program's, while the guard is on */
+static _Atomic uint64_t guard_skipped;         /* pages skipped this cycle (the trace) */
+
+static void on_guard_fault(int sig, siginfo_t *si, void *ctx) {
+  sigjmp_buf *j = guard_jmp;
+  if (j && si->si_code > 0) {
+    guard_addr = (uintptr_t)si->si_addr;
+    siglongjmp(*j, 1);
+  }
+  const struct sigaction *old = sig == SIGBUS ? &prog_bus : &prog_segv;
+  if (old->sa_flags & SA_SIGINFO) {
+    old->sa_sigaction(sig, si, ctx);
+  } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+    old->sa_handler(sig);
+  } else { /* the default action: as if the guard were not there */
+    sigaction(sig, old, NULL);
+    if (si->si_code <= 0) syscall(SYS_tgkill, (long)getpid(), syscall(SYS_gettid), (long)sig);
+  }
+}
+
+/* The calling thread's part: SIGSEGV and SIGBUS unblocked (a synchronous fault with them
+ * blocked kills the process; the stop and L2 block every signal in our threads). */
+static void guard_thread(bool on) {
+  if (on) {
+    sigset_t f;
+    sigemptyset(&f);
+    sigaddset(&f, SIGSEGV);
+    sigaddset(&f, SIGBUS);
+    pthread_sigmask(SIG_UNBLOCK, &f, &guard_mask);
+    pthread_sigmask(SIG_SETMASK, NULL, &guard_run);
+  } else {
+    pthread_sigmask(SIG_SETMASK, &guard_mask, NULL);
+  }
+}
+
+static _Atomic int guard_on;
+
+uint64_t scvgc_mark_guard(bool on) {
+  if (on) {
+    struct sigaction sa;
+    __builtin_memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_guard_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigfillset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &prog_segv);
+    sigaction(SIGBUS, &sa, &prog_bus);
+    atomic_store(&guard_skipped, 0);
+    guard_thread(true);
+    atomic_store(&guard_on, 1);
+    return 0;
+  }
+  atomic_store(&guard_on, 0);
+  guard_thread(false);
+  sigaction(SIGSEGV, &prog_segv, NULL);
+  sigaction(SIGBUS, &prog_bus, NULL);
+  return atomic_load(&guard_skipped);
+}
+
+typedef struct { scvgc_range_fn fn; void *arg; } guarded_t;
+
+static void guarded_fn(void *g, uintptr_t lo, uintptr_t hi) {
+  guarded_t *k = g;
+  if (hi - lo < 4096 || !atomic_load_explicit(&guard_on, memory_order_relaxed)) {
+    k->fn(k->arg, lo, hi); /* holds no whole page: the program cannot have protected it */
+    return;
+  }
+  sigjmp_buf jb;
+  volatile uintptr_t at = lo;
+  if (sigsetjmp(jb, 0)) { /* the page at guard_addr faulted: skip it */
+    guard_jmp = NULL;
+    pthread_sigmask(SIG_SETMASK, &guard_run, NULL); /* the handler left all blocked */
+    uintptr_t f = guard_addr;
+    at = f >= at && f < hi ? (f | 4095) + 1 : hi;
+    atomic_fetch_add_explicit(&guard_skipped, 1, memory_order_relaxed);
+  }
+  guard_jmp = &jb;
+  while (at < hi) { /* a page at a time: a fault leaves the pages before it read whole */
+    uintptr_t e = (at | 4095) + 1;
+    if (e > hi) e = hi;
+    k->fn(k->arg, at, e);
+    at = e;
+  }
+  guard_jmp = NULL;
+}
+
 void scvgc_object_words(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) {
-  if (hi - lo < SCVGC_SPARSE_MIN) fn(arg, lo, hi);
-  else scvgc_sys_touched(lo, hi, fn, arg);
+  guarded_t k = {fn, arg};
+  if (hi - lo < SCVGC_SPARSE_MIN) guarded_fn(&k, lo, hi);
+  else scvgc_sys_touched(lo, hi, guarded_fn, &k);
 }
 
 static void mark_range_fn(void *m, uintptr_t lo, uintptr_t hi) { scvgc_mark_range(m, lo, hi); }
@@ -410,7 +526,9 @@ static void *marker_main(void *arg) {
     scvgc_gc_worker = 1;
     scvgc_marker_t m;
     scvgc_marker_init(&m);
+    guard_thread(true); /* M3 */
     scvgc_mark_drain(&m);
+    guard_thread(false);
     scvgc_marker_done(&m);
     atomic_fetch_add(&helpers_done, 1);
   }

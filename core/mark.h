@@ -75,12 +75,18 @@ size_t scvgc_object_size(const scvgc_span_t *s, uint32_t idx) SCVGC_HIDDEN;
  * size the page-table walk costs more than the reading it saves. */
 #define SCVGC_SPARSE_MIN ((uintptr_t)1 << 20)
 void scvgc_object_words(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) SCVGC_HIDDEN;
+/* The guard of scvgc_object_words (mark.c M3): on before the drain, off after the leaks are
+ * classified, by the collector with the world stopped (the markers join it by themselves).
+ * Off returns the number of pages skipped since on (unreadable pages of live objects). */
+uint64_t scvgc_mark_guard(bool on) SCVGC_HIDDEN;
 
 void scvgc_marker_init(scvgc_marker_t *m) SCVGC_HIDDEN;
 void scvgc_marker_done(scvgc_marker_t *m) SCVGC_HIDDEN;
 /* Grey every object that a word-aligned word of [lo, hi) points into. The checks may be
  * held back in the marker's batch: scvgc_mark_flush runs them. */
 void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) SCVGC_HIDDEN;
+/* The same at every byte offset (unaligned words): writable and executable mappings. */
+void scvgc_mark_range_bytes(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) SCVGC_HIDDEN;
 void scvgc_mark_flush(scvgc_marker_t *m) SCVGC_HIDDEN;
 void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) SCVGC_HIDDEN;
 /* Scan grey objects until no marker has any left (termination over all markers). */

@@ -16,36 +16,48 @@
  *                      dynamic TLS blocks are heap objects found through the DTV
  *   4 data and bss     every writable private mapping of a file (and its anonymous bss):
  *                      the pages the program wrote (pagemap: private copies, swapped or not)
- *   5 other mappings   every other writable private mapping: interpreters' arenas, memory
- *                      the loader took before malloc existed; touched pages only (mincore,
- *                      or pagemap while the process has pages in swap)
+ *   5 other mappings   every other writable private mapping, write-only ones too:
+ *                      interpreters' arenas, memory the loader took before malloc existed,
+ *                      MAP_HUGETLB memory; touched pages only (PAGEMAP_SCAN; before Linux
+ *                      6.7 mincore, or pagemap while the process has pages in swap)
  *   6 the heap         objects found alive are scanned by mark.c; the library-owned ones
  *                      (gc.h scvgc_in_lib) are greyed by gc.c before the roots
  *   7 root regions     memory the program registered (scvgc_register_root_region), read
  *                      whole where it is mapped readable
  * Never roots: the heap's arenas, the library's own mappings and data (registry below; the
  * regions a program excluded with scvgc_register_excluded_region are entered there too),
- * the dead part of stacks, free slots (mark.c), device mappings.
+ * the dead part of stacks, free slots (mark.c), device memory (told by pagemap or by the
+ * file's type, never by its path).
  *
  * Invariant R1: every mapping the core makes for itself, except heap arenas, is in the
  *   registry while it exists (scvgc_sys_map_meta registers it).
  * Invariant R2: the scan never faults the program: a fault while reading a root (SIGSEGV,
  *   SIGBUS, caught on the collector's thread for the scan only) ends the scan, and the cycle
  *   frees nothing.
+ * Invariant R3: a cycle that could not read /proc/self/maps whole frees nothing (below, at
+ *   read_maps: what the read needs is held before the program can take it).
+ * Invariant R4: the pause does not grow with virtual size where the kernel has PAGEMAP_SCAN:
+ *   untouched ranges are skipped by the kernel, arenas and own stretches found by lookups.
+ * Invariant R5: writable and executable memory (a JIT's code) is read at every byte offset.
  * Locks: own_lock for the registry (innermost lock of the core; the collector holds it for
  *   the whole cycle). Scanning runs with the world stopped and calls only system calls (and
- *   sigaction, sigsetjmp: no allocation, no lock).
+ *   sigaction, sigsetjmp, getrlimit/setrlimit, stat: no allocation, no lock).
  * Callers: the collector (scan, with the world stopped); any thread that maps metadata;
  *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,6 +65,19 @@
 #include "lock.h"
 #include "mark.h"
 #include "stw.h"
+
+#ifndef PAGEMAP_SCAN /* linux/fs.h of Linux 6.7; the ioctl is tried and given up if missing */
+struct page_region { uint64_t start, end, categories; };
+struct pm_scan_arg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
+      category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+#endif
 
 #define RED_ZONE 128
 #define TCB_BYTES 2304 /* sizeof(struct pthread) in glibc 2.36: the marker threads' TCBs */
@@ -147,12 +172,22 @@ bool scvgc_is_own(uintptr_t addr, uintptr_t *end) {
 static uintptr_t next_own(uintptr_t addr) {
   uintptr_t best = UINTPTR_MAX;
   if (self_data.start >= addr && self_data.start < best) best = self_data.start;
-  for (size_t i = 0; i < nown; i++)
-    if (own[i].start >= addr) {
-      if (own[i].start < best) best = own[i].start;
-      break;
-    }
+  size_t lo = 0, hi = nown; /* the first stretch starting at or after addr */
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (own[mid].start < addr) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < nown && own[lo].start < best) best = own[lo].start;
   return best;
+}
+
+/* The start of the next heap arena after the one addr is in, below hi (hi if none): a load
+ * per 64 MiB of address space, so a reservation of terabytes costs a fraction of a ms. */
+static uintptr_t next_arena(uintptr_t addr, uintptr_t hi) {
+  for (uintptr_t i = (addr >> SCVGC_ARENA_SHIFT) + 1; (i << SCVGC_ARENA_SHIFT) < hi; i++)
+    if (scvgc_arena_l1[i]) return i << SCVGC_ARENA_SHIFT;
+  return hi;
 }
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
@@ -177,37 +212,97 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
   return 0;
 }
 
+
+/* ---- /proc/self/maps ------------------------------------------------------------------ *
+ * Invariant R3: a cycle that could not read the maps whole scans nothing and frees nothing
+ *   (scvgc_roots_scan returns false, and the trace says why). What the read needs is held
+ *   before the program can take it: the buffer is mapped at start-up (a program at its
+ *   RLIMIT_AS later still has it); a descriptor cannot be held between calls (the guest
+ *   rule), so when the program took every descriptor its soft RLIMIT_NOFILE allows, the
+ *   limit is raised by two for the open and put back at once (the world is stopped: no
+ *   program thread sees it). At the hard limit the cycle is incomplete. */
+
+#define MAPS_START (1u << 20)
+static char *maps_buf;
+static size_t maps_cap;
+static const char *why_not;  /* why the roots could not be read this cycle, NULL: they were */
+static int why_errno;
+
+static int fail(const char *why, int err) {
+  why_not = why;
+  why_errno = err;
+  return -1;
+}
+
+/* open(2) of a file of /proc, also when every descriptor the soft limit allows is taken. */
+static int open_proc(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0 || errno != EMFILE) return fd;
+  struct rlimit rl, more;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+      rl.rlim_cur + 2 > rl.rlim_max) {
+    errno = EMFILE;
+    return -1;
+  }
+  more = rl;
+  more.rlim_cur += 2;
+  if (setrlimit(RLIMIT_NOFILE, &more) != 0) {
+    errno = EMFILE;
+    return -1;
+  }
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  int e = errno;
+  setrlimit(RLIMIT_NOFILE, &rl); /* lowering it below an open descriptor is allowed */
+  errno = e;
+  return fd;
+}
+
+/* Read the whole file with system calls only, into a buffer of our own mapping: its length,
+ * or -1 (why_not says why) when it could not be read whole. */
+static ssize_t read_maps(void) {
+  for (;;) {
+    if (!maps_buf) {
+      maps_buf = scvgc_sys_map_meta(MAPS_START);
+      if (!maps_buf) return fail("no memory for the buffer of /proc/self/maps", ENOMEM);
+      maps_cap = MAPS_START;
+    }
+    int fd = open_proc("/proc/self/maps");
+    if (fd < 0) return fail("/proc/self/maps could not be opened", errno);
+    size_t n = 0;
+    ssize_t r = 0;
+    while (n < maps_cap && (r = read(fd, maps_buf + n, maps_cap - n)) > 0) n += (size_t)r;
+    int e = errno;
+    close(fd);
+    if (r < 0) return fail("/proc/self/maps could not be read", e);
+    if (n < maps_cap) {
+      if (n && maps_buf[n - 1] != '\n') return fail("/proc/self/maps ended in a line", 0);
+      if (n > maps_cap / 2) { /* room for the maps to double before the buffer must grow */
+        char *bigger = scvgc_sys_map_meta(maps_cap * 2);
+        if (bigger) {
+          memcpy(bigger, maps_buf, n);
+          scvgc_sys_unmap_meta(maps_buf, maps_cap);
+          maps_buf = bigger;
+          maps_cap *= 2;
+        }
+      }
+      return (ssize_t)n;
+    }
+    char *bigger = scvgc_sys_map_meta(maps_cap * 2); /* too small: twice the size, again */
+    if (!bigger) return fail("no memory for the buffer of /proc/self/maps", ENOMEM);
+    scvgc_sys_unmap_meta(maps_buf, maps_cap);
+    maps_buf = bigger;
+    maps_cap *= 2;
+  }
+}
+
 /* Once, outside the stop-the-world path (dl_iterate_phdr takes the loader's lock): the
  * library's own data and bss, when it is a shared object. Linked into a program (the unit
  * tests), its globals share the program's segment and stay roots: they hold only pointers
- * to metadata and to free objects, which are never candidates. */
-void scvgc_roots_init(void) { dl_iterate_phdr(find_self, (void *)(uintptr_t)scvgc_roots_init); }
-
-/* ---- /proc/self/maps ------------------------------------------------------------------ */
-
-static char *maps_buf;
-static size_t maps_cap;
-
-/* Read the whole file with system calls only, into a buffer of our own mapping. */
-static size_t read_maps(void) {
-  for (;;) {
-    if (!maps_buf) {
-      maps_cap = 1u << 20;
-      maps_buf = scvgc_sys_map_meta(maps_cap);
-      if (!maps_buf) return 0;
-    }
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    size_t n = 0;
-    ssize_t r;
-    while (n < maps_cap && (r = read(fd, maps_buf + n, maps_cap - n)) > 0) n += (size_t)r;
-    close(fd);
-    if (n < maps_cap) return n;
-    scvgc_sys_unmap_meta(maps_buf, maps_cap); /* too small: twice the size, again */
-    maps_buf = scvgc_sys_map_meta(maps_cap * 2);
-    if (!maps_buf) return 0;
-    maps_cap *= 2;
-  }
+ * to metadata and to free objects, which are never candidates. Also the
+ * buffer of the maps (R3). */
+void scvgc_roots_init(void) {
+  dl_iterate_phdr(find_self, (void *)(uintptr_t)scvgc_roots_init);
+  if (!maps_buf && (maps_buf = scvgc_sys_map_meta(MAPS_START))) maps_cap = MAPS_START; /* R3 */
 }
 
 static uintptr_t hex(const char **p) {
@@ -331,9 +426,10 @@ static void find_dead(const scvgc_world_t *w, pid_t pid) {
  * whose thread is stopped) or cost a read of the whole file. So in a file mapping only the
  * private copies are read, told apart by /proc/self/pagemap (bit 61 clear: not a page of the
  * file), whether in memory (bit 63) or swapped out (bit 62).
- * In an anonymous mapping every page the program touched is read: resident ones (mincore),
- * and swapped-out ones (pagemap bit 62). mincore is the cheap test (a byte per page, what a
- * huge reservation needs); pagemap is used while the process has pages in swap (VmSwap).
+ * In an anonymous mapping every page the program touched is read: resident ones and
+ * swapped-out ones. PAGEMAP_SCAN (Linux 6.7) lists both, and the private copies of a file
+ * mapping, in runs, skipping untouched page tables whole (R4). Before it: mincore (a byte per
+ * page), or pagemap (a word per page) while the process has pages in swap (VmSwap).
  * Without pagemap a file mapping is read whole, and a fault ends the scan (below). */
 
 static int pm_fd = -1;       /* /proc/self/pagemap during a scan, -1 without it */
@@ -354,7 +450,7 @@ void scvgc_roots_test_pagemap(int how) { pm_test = how; }
 /* The process's swapped-out bytes (VmSwap), 0 when unknown. */
 static char status_buf[4096];
 static uint64_t vm_swap(void) {
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  int fd = open_proc("/proc/self/status");
   if (fd < 0) return 0;
   ssize_t n = read(fd, status_buf, sizeof status_buf - 1);
   close(fd);
@@ -366,22 +462,29 @@ static uint64_t vm_swap(void) {
   return hex_dec(p);
 }
 
+/* [lo, hi) read word by word, or at every byte offset in a writable and executable mapping:
+ * a JIT's code cache holds pointers as unaligned immediates of its generated code (R5). */
+static void mark(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool exec) {
+  if (exec) scvgc_mark_range_bytes(m, lo, hi);
+  else scvgc_mark_range(m, lo, hi);
+}
+
 /* Anonymous memory without pagemap: the resident pages. */
-static void scan_mincore(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
+static void scan_mincore(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool exec) {
   const uintptr_t pg = 4096;
   uintptr_t base = lo & ~(pg - 1);
   while (base < hi) {
     size_t npg = (hi - base + pg - 1) / pg;
     if (npg > sizeof mincore_vec) npg = sizeof mincore_vec;
     if (mincore((void *)base, npg * pg, mincore_vec) != 0) {
-      scvgc_mark_range(m, base < lo ? lo : base, hi < base + npg * pg ? hi : base + npg * pg);
+      mark(m, base < lo ? lo : base, hi < base + npg * pg ? hi : base + npg * pg, exec);
     } else {
       for (size_t i = 0; i < npg; i++) {
         if (!(mincore_vec[i] & 1)) continue;
         size_t j = i;
         while (j + 1 < npg && (mincore_vec[j + 1] & 1)) j++;
         uintptr_t a = base + i * pg, b = base + (j + 1) * pg;
-        scvgc_mark_range(m, a < lo ? lo : a, b > hi ? hi : b);
+        mark(m, a < lo ? lo : a, b > hi ? hi : b, exec);
         i = j;
       }
     }
@@ -389,10 +492,50 @@ static void scan_mincore(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) {
   }
 }
 
+/* PAGEMAP_SCAN (Linux 6.7): the kernel lists the runs of pages present or swapped, skipping
+ * what was never touched without a word per page — a 16 TiB reservation with one page
+ * touched costs what one page does (R4). Pages of the file in a file mapping, and the
+ * shared zero page, are not read. Returns where it stopped: hi, or less when the ioctl
+ * failed (the caller reads the rest the older way). */
+static struct page_region pm_regions[256];
+static int pm_scan = 1; /* cleared for good when the kernel lacks the ioctl */
+
+static uintptr_t scan_regions(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file, bool exec) {
+  const uintptr_t pg = 4096;
+  uintptr_t at = lo & ~(pg - 1);
+  while (at < hi) {
+    struct pm_scan_arg a = {
+        .size = sizeof a, .start = at, .end = (hi + pg - 1) & ~(pg - 1),
+        .vec = (uintptr_t)pm_regions,
+        .vec_len = sizeof pm_regions / sizeof *pm_regions,
+        .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+        .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | PAGE_IS_PFNZERO};
+    long n = ioctl(pm_fd, PAGEMAP_SCAN, &a);
+    if (n < 0) {
+      if (errno == EINVAL || errno == ENOTTY) pm_scan = 0;
+      return at < lo ? lo : at;
+    }
+    for (long i = 0; i < n; i++) {
+      uint64_t c = pm_regions[i].categories;
+      if (c & PAGE_IS_PFNZERO) continue;
+      if (file && (c & PAGE_IS_FILE) && !(c & PAGE_IS_SWAPPED)) continue; /* the file's own */
+      uintptr_t x = pm_regions[i].start, y = pm_regions[i].end;
+      mark(m, x < lo ? lo : x, y > hi ? hi : y, exec);
+    }
+    if (a.walk_end <= at) return at < lo ? lo : at; /* no progress: the older way */
+    at = a.walk_end;
+  }
+  return hi;
+}
+
 /* Scan the pages of [lo, hi) that may hold the program's pointers (above). */
-static void scan_pages(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file) {
+static void scan_pages(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file, bool exec) {
+  if (pm_fd >= 0 && pm_scan) {
+    lo = scan_regions(m, lo, hi, file, exec);
+    if (lo >= hi) return;
+  }
   if (!file && !pm_anon) {
-    scan_mincore(m, lo, hi);
+    scan_mincore(m, lo, hi, exec);
     return;
   }
   const uintptr_t pg = 4096;
@@ -403,15 +546,15 @@ static void scan_pages(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file)
     uintptr_t top = base + npg * pg;
     ssize_t r = pm_fd < 0 ? -1 : pread(pm_fd, pm_buf, npg * 8, (off_t)(base / pg * 8));
     if (r != (ssize_t)(npg * 8)) { /* no pagemap: the whole of a file mapping (guarded) */
-      if (file) scvgc_mark_range(m, base < lo ? lo : base, top > hi ? hi : top);
-      else scan_mincore(m, base < lo ? lo : base, top > hi ? hi : top);
+      if (file) mark(m, base < lo ? lo : base, top > hi ? hi : top, exec);
+      else scan_mincore(m, base < lo ? lo : base, top > hi ? hi : top, exec);
     } else {
       for (size_t i = 0; i < npg; i++) {
         if (!scvgc_roots_page_written(pm_buf[i], file)) continue;
         size_t j = i;
         while (j + 1 < npg && scvgc_roots_page_written(pm_buf[j + 1], file)) j++;
         uintptr_t a = base + i * pg, b = base + (j + 1) * pg;
-        scvgc_mark_range(m, a < lo ? lo : a, b > hi ? hi : b);
+        mark(m, a < lo ? lo : a, b > hi ? hi : b, exec);
         i = j;
       }
     }
@@ -463,17 +606,45 @@ static bool probe(uintptr_t addr, uintptr_t out[2]) {
   return true;
 }
 
+/* ---- device memory --------------------------------------------------------------------- *
+ * A private mapping of a device must never be read: reading it may have effects. Read
+ * through pagemap, such a mapping shows no page the program wrote (the kernel's page walk
+ * skips PFN mappings, and a driver's pages are not anonymous), so nothing of it is read and
+ * nothing need be asked. Only where pagemap cannot be read, and a file mapping would be read
+ * whole, is its file's type asked: a character or block device (but /dev/zero, whose private
+ * mappings are anonymous memory) is skipped, told by its type and not by its path — a
+ * tmpfs under /dev (/dev/shm, /dev/hugepages) holds plain files whose copies are roots. */
+static char path_buf[4096];
+
+static bool is_anon_name(const char *path, const char *eol) {
+  size_t n = (size_t)(eol - path);
+  return (n >= 14 && !memcmp(path, "/anon_hugepage", 14)) ||
+         (n >= 9 && !memcmp(path, "/dev/zero", 9) && (n == 9 || path[9] == ' '));
+}
+
+static bool skip_device(const char *path, const char *eol, uint64_t inode) {
+  if (pm_fd >= 0 || *path != '/') return false; /* read through pagemap (above) */
+  size_t n = (size_t)(eol - path);
+  if (n >= sizeof path_buf) n = sizeof path_buf - 1;
+  memcpy(path_buf, path, n);
+  path_buf[n] = 0;
+  struct stat st;
+  if (stat(path_buf, &st) != 0 || st.st_ino != inode) /* deleted, or another file by now: */
+    return false; /* a device node is seldom deleted while mapped; read it, guarded (R2) */
+  return (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && st.st_rdev != makedev(1, 5);
+}
+
 /* Mappings of stw.c for the current cycle: the library's own, but not in the registry
  * (they are made by raw system calls, some by the tracer task). */
 static uintptr_t stw_maps[8][2];
 static int nstw_maps;
 
 /* Scan [lo, hi) less the heap's arenas and the library's own stretches. */
-static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file) {
+static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool file, bool exec) {
   for (int k = 0; k < nstw_maps; k++) { /* few and whole mappings: cut them out first */
     uintptr_t a = stw_maps[k][0], b = stw_maps[k][1];
     if (b <= lo || a >= hi) continue;
-    if (a > lo) scan_mapping(m, lo, a, file);
+    if (a > lo) scan_mapping(m, lo, a, file, exec);
     lo = b;
     if (lo >= hi) return;
   }
@@ -487,11 +658,11 @@ static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool fil
       lo = end;
       continue;
     }
-    uintptr_t stop = (lo | (SCVGC_ARENA_SIZE - 1)) + 1; /* the next possible arena */
+    uintptr_t stop = next_arena(lo, hi);
     uintptr_t o = next_own(lo);
     if (o < stop) stop = o;
     if (stop > hi) stop = hi;
-    scan_pages(m, lo, stop, file);
+    scan_pages(m, lo, stop, file, exec);
     lo = stop;
   }
 }
@@ -500,8 +671,10 @@ static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool fil
  * threads' own stacks cut out. Reads faulting memory only under the guard. */
 static size_t maps_len; /* of the cycle's read (the root regions use it too) */
 
-static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
-  size_t n = maps_len = read_maps();
+static bool scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
+  ssize_t n = read_maps();
+  if (n < 0) return false; /* R3 */
+  maps_len = (size_t)n;
   const char *p = maps_buf, *end = maps_buf + n;
   uintptr_t main_sp = 0, main_rz = 0;
   for (int i = 0; i < w->nthreads; i++) {
@@ -521,18 +694,22 @@ static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
     if (*q++ != '-') continue;
     uintptr_t hi = hex(&q);
     if (*q++ != ' ' || eol - q < 4) continue;
-    if (q[0] != 'r' || q[1] != 'w' || q[3] != 'p') continue; /* writable private only */
-    /* the path: after offset, dev and inode */
+    /* writable private: write-only too (readable on x86-64, where PROT_WRITE implies read) */
+    if (q[1] != 'w' || q[3] != 'p') continue;
+    bool exec = q[2] == 'x'; /* R5 */
+    /* offset, dev and inode, then the path */
     const char *path = q + 4;
+    uint64_t inode = 0;
     for (int field = 0; field < 3 && path < eol; field++) {
       while (path < eol && *path == ' ') path++;
+      if (field == 2) inode = hex_dec(path);
       while (path < eol && *path != ' ') path++;
     }
     while (path < eol && *path == ' ') path++;
-    bool file = path < eol && *path != '[';
-    if (eol - path >= 5 && !memcmp(path, "/dev/", 5) && !(eol - path == 9 && !memcmp(path, "/dev/zero", 9)))
-      continue; /* device memory: reading it may have effects */
-    if (eol - path == 9 && !memcmp(path, "/dev/zero", 9)) file = false; /* anonymous memory */
+    /* A named mapping is a file's, but for the anonymous memory the kernel names after a
+     * file: /anon_hugepage (MAP_HUGETLB) and a private mapping of /dev/zero. */
+    bool file = path < eol && *path != '[' && !is_anon_name(path, eol);
+    if (file && skip_device(path, eol, inode)) continue;
     uint64_t before = m->objects;
     uintptr_t a = lo, cut = 0; /* scan [a, hi) less the dead stack parts in it */
     if (main_sp >= lo && main_sp < hi && eol - path == 7 && !memcmp(path, "[stack]", 7)) {
@@ -544,17 +721,18 @@ static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
     for (size_t k = di; k < ndead && dead[k].start < hi; k++) {
       uintptr_t ds = dead[k].start < a ? a : dead[k].start, de = dead[k].end > hi ? hi : dead[k].end;
       if (de <= ds) continue;
-      if (ds > a) scan_mapping(m, a, ds, file);
+      if (ds > a) scan_mapping(m, a, ds, file, exec);
       cut += de - ds;
       a = de;
     }
-    if (a < hi) scan_mapping(m, a, hi, file);
+    if (a < hi) scan_mapping(m, a, hi, file, exec);
     scvgc_mark_flush(m);
     if (scvgc_opt.trace >= 2 && m->objects != before) /* which roots hold what */
       scvgc_message("gc roots: %lx-%lx%s %.*s: %lu objects", (unsigned long)lo, (unsigned long)hi,
                     cut ? " (stack)" : "", (int)(eol - path), path,
                     (unsigned long)(m->objects - before));
   }
+  return true;
 }
 
 /* ---- the program's root regions (scvgc_register_root_region, api.c) ------------------- */
@@ -617,7 +795,8 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
   uint64_t swap0 = vm_swap();
   pm_anon = swap0 != 0 || pm_test > 0;
-  pm_fd = pm_test < 0 ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  pm_fd = pm_test < 0 ? -1 : open_proc("/proc/self/pagemap");
+  why_not = NULL;
   /* the guard: SIGSEGV and SIGBUS caught, and unblocked in this thread (the world's stop
    * blocked every signal here) */
   struct sigaction sa;
@@ -634,7 +813,7 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   pthread_sigmask(SIG_UNBLOCK, &faults, &oldmask);
   pthread_sigmask(SIG_SETMASK, NULL, &scan_mask);
   fault_to = &fault_jmp;
-  bool ok = true;
+  volatile bool ok = true;
   if (sigsetjmp(fault_jmp, 1)) {
     guard_tid = 0;
     m->nbatch = 0; /* words of the faulting range: dropped with the cycle */
@@ -646,8 +825,8 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     int ntcb = scvgc_libthread_tcbs(tcbs, 64);
     for (int i = 0; i < ntcb; i++) scvgc_mark_range(m, tcbs[i], tcbs[i] + TCB_BYTES);
     scvgc_mark_flush(m);
-    scan_maps(m, w, pid);
-    scan_user_roots(m, maps_len);
+    ok = scan_maps(m, w, pid);
+    if (ok) scan_user_roots(m, maps_len);
     guard_tid = 0;
   }
   pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
@@ -655,10 +834,19 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   sigaction(SIGBUS, &old_bus, NULL);
   if (pm_fd >= 0) close(pm_fd);
   pm_fd = -1;
-  if (!ok) {
+  if (!ok && !why_not) {
     if (scvgc_opt.trace) /* no stdio: scvgc_message formats by itself */
       scvgc_message("gc: signal %d reading the roots at 0x%lx: this cycle frees nothing",
                     fault_sig, (unsigned long)fault_addr);
+    return false;
+  }
+  if (!ok) { /* R3: once per cycle, with the reason */
+    if (scvgc_opt.trace)
+      scvgc_message("gc: %s%s: this cycle frees nothing", why_not,
+                    why_errno == EMFILE   ? " (no descriptor left)"
+                    : why_errno == ENOMEM ? " (no memory)"
+                    : why_errno           ? " (a system call failed)"
+                                          : "");
     return false;
   }
   /* a page swapped out while anonymous mappings were read through mincore only was skipped */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -221,4 +222,117 @@ Test(roots, a_raw_clone_on_its_parents_stack_cuts_nothing_of_it, .init = start) 
   uint32_t i;
   cr_assert(scvgc_find_object(~(uintptr_t)clone_kept, &s, &i));
   cr_assert(scvgc_marked(s, i), "the parent's local, below the child's sp, is alive");
+}
+
+/* A private mapping of a plain file on the tmpfs at /dev/shm, with pagemap unreadable (so the
+ * mapping is read whole): a file, not a device, told by its type and not by its path. */
+static void **volatile shm_map;
+static void keep_in_dev_shm(void) {
+  shm_map[5] = scvgc_malloc(40);
+}
+
+Test(roots, a_dev_shm_file_mapping_is_a_root_even_without_pagemap, .init = start) {
+  char path[] = "/dev/shm/scvgc-roots-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) cr_skip_test("no /dev/shm here");
+  cr_assert_eq(ftruncate(fd, 8192), 0);
+  shm_map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  close(fd);
+  cr_assert(shm_map != MAP_FAILED);
+  in_thread(keep_in_dev_shm);
+  scvgc_roots_test_pagemap(-1);
+  bool ok = scvgc_gc_cycle(SCVGC_GC_REQUEST);
+  scvgc_roots_test_pagemap(0);
+  unlink(path); /* after the cycle: its type was asked by its path */
+  cr_assert(ok, "the cycle is complete");
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)shm_map[5], &s, &i));
+  cr_assert(scvgc_marked(s, i), "the object in the /dev/shm mapping is alive");
+}
+
+/* A pointer only as an unaligned immediate in an rwx mapping (a JIT's code) keeps its object;
+ * the same bytes in a plain rw mapping do not (notroot_unaligned). */
+static unsigned char *volatile rwx, *volatile rw;
+static void *volatile in_rwx, *volatile in_rw;
+static void emit(void) {
+  void *a = scvgc_malloc(32), *b = scvgc_malloc(32);
+  uintptr_t va = (uintptr_t)a, vb = (uintptr_t)b;
+  memcpy(rwx + 77, &va, 8);
+  memcpy(rw + 77, &vb, 8);
+  in_rwx = (void *)(va ^ 0x5a5a); /* kept hidden from the scan, for the checks below */
+  in_rw = (void *)(vb ^ 0x5a5a);
+}
+
+Test(roots, writable_executable_mappings_are_read_at_every_byte_offset, .init = start) {
+  rwx = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  rw = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (rwx == MAP_FAILED) cr_skip_test("no rwx mapping allowed here");
+  in_thread(emit);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)in_rwx ^ 0x5a5a, &s, &i));
+  cr_assert(scvgc_marked(s, i), "the unaligned immediate in code keeps its object");
+  cr_assert(scvgc_find_object((uintptr_t)in_rw ^ 0x5a5a, &s, &i));
+  cr_assert_not(scvgc_marked(s, i), "an unaligned word in data is no pointer");
+}
+
+/* R3: the roots read with no descriptor left under the soft RLIMIT_NOFILE (the library raises
+ * it for its own open), and a scan that cannot open /proc/self/maps at the hard limit says so
+ * instead of scanning nothing. The scan is called directly: stopping the world needs
+ * descriptors of its own (stw.c). */
+static void *volatile held_by_global;
+static void keep_in_global(void) { held_by_global = scvgc_malloc(56); }
+
+static int fill_descriptors(rlim_t soft, rlim_t hard) {
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = soft;
+  if (hard) rl.rlim_max = hard;
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  int first = -1, fd;
+  while ((fd = dup(1)) >= 0)
+    if (first < 0) first = fd;
+  return first;
+}
+
+static bool scan_now(void **obj) {
+  scvgc_world_t w;
+  memset(&w, 0, sizeof w);
+  scvgc_marker_t m;
+  scvgc_heap_lock_all();
+  scvgc_marker_init(&m);
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)*obj, &s, &i));
+  s->meta[i].size &= ~SCVGC_META_MARK;
+  bool ok = scvgc_roots_scan(&m, &w);
+  scvgc_mark_parallel(&m);
+  scvgc_marker_done(&m);
+  scvgc_heap_unlock_all();
+  *obj = (void *)(uintptr_t)scvgc_marked(s, i);
+  return ok;
+}
+
+Test(roots, the_roots_are_read_when_every_descriptor_under_the_soft_limit_is_taken, .init = start) {
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 128) cr_skip_test("hard limit too low");
+  in_thread(keep_in_global);
+  int first = fill_descriptors(64, 0);
+  void *obj = held_by_global;
+  bool ok = scan_now(&obj);
+  for (int fd = first; fd >= 0 && fd < 64; fd++) close(fd);
+  cr_assert(ok, "the scan is complete");
+  cr_assert(obj, "the object held by a global is marked");
+}
+
+Test(roots, a_scan_that_cannot_open_the_maps_is_incomplete, .init = start) {
+  in_thread(keep_in_global);
+  int first = fill_descriptors(64, 64);
+  void *obj = held_by_global;
+  bool ok = scan_now(&obj);
+  for (int fd = first; fd >= 0 && fd < 64; fd++) close(fd);
+  cr_assert_not(ok, "no descriptor for /proc/self/maps: the cycle must free nothing");
 }
