@@ -837,6 +837,7 @@ static const char *tracer_get(void) {
     uint32_t idle = TR_IDLE;
     if (atomic_compare_exchange_strong(&cyc.ctl, &idle, TR_RUNNING)) return NULL;
     tracer_reap(); /* it exited since: its maker exited, or it was killed */
+    if (atomic_load(&cyc.killed_by)) return tracer_killed; /* by a signal not ours */
   }
   if (!tracer_stack || !seizer_stack) {
     char *s = tracer_stack ? tracer_stack : r_mmap(TRACER_STACK);
