@@ -1338,8 +1338,7 @@ int scvgc_stw_stop(scvgc_world_t *w) {
     } else {
       cyc.foreign_ns = 1;
       for (int i = 1; i < w->nthreads; i++) w->threads[i].state = SCVGC_STW_FAILED;
-      w->incomplete = "/proc shows another PID namespace's thread ids (mount a /proc of this "
-                      "namespace): threads cannot be named";
+      w->incomplete = "proc shows the threads of another pid namespace";
       goto out;
     }
   }
@@ -1407,8 +1406,7 @@ out:
   if (cyc.oom) w->nfailed++;
   if (w->nfailed == 0 && cyc.taskfd >= 0 && shared_vm(w)) {
     w->nfailed++;
-    w->incomplete = "another process shares the address space (clone(CLONE_VM) without "
-                    "CLONE_THREAD): it is neither stopped nor scanned";
+    w->incomplete = "another process shares the address space";
   }
   w->stop_ns = r_now() - t0;
   errno = saved_errno;

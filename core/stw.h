@@ -86,9 +86,10 @@ typedef struct {
   int nfailed;             /* threads that could not be stopped (FAILED, or no slot), plus
                               one for each reason below the stop cannot vouch for */
   const char *incomplete;  /* NULL, or why the stop is incomplete beyond a thread that would
-                              not stop: /proc speaks another PID namespace's tids, another
-                              process shares the address space (clone(CLONE_VM) without
-                              CLONE_THREAD); nfailed counts it */
+                              not stop, in lower-case words (the trace line's format): /proc
+                              speaks another PID namespace's tids, another process shares the
+                              address space (clone(CLONE_VM) without CLONE_THREAD); nfailed
+                              counts it */
   uint64_t timeout_ns;     /* how long a thread may take to stop; 0: SCVGC_STW_TIMEOUT_NS */
   uint64_t stop_ns;        /* duration of the last scvgc_stw_stop */
   /* internal */

@@ -131,7 +131,7 @@ else
   UNSHARE=
 fi
 if [ -n "$UNSHARE" ]; then
-  WANT_ERR="incomplete: /proc shows another PID namespace's thread ids" \
+  WANT_ERR="incomplete: proc shows the threads of another pid namespace" \
     guest "in a PID namespace whose /proc is the parent's, an object held only in a thread's register is not freed: the cycles are incomplete" \
     "held OK" pidns held
 else
