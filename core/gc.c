@@ -1,7 +1,8 @@
 /* gc.c — a collection cycle, from stopping the world to the leak table. Start here for the
  * collector; mark.c, roots.c, workbuf.c and report.c do the parts.
  *
- * A cycle (scvgc_gc_cycle), one at a time under gc_lock:
+ * A cycle (scvgc_gc_cycle), one at a time under gc_lock, in the process the library knows
+ * (P1: a raw fork child is reset first, a clone(CLONE_VM) task runs none):
  *   1. take every core lock (registry, central, heap, meta, the library's mapping
  *      registry): no thread can be stopped while holding one, and the collector may use
  *      the heap's locked functions on behalf of its markers;

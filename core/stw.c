@@ -22,6 +22,10 @@
  *     memset, sigaction() to (re)install the fallback, scvgc_message() for its notice.
  *   - w->threads[0] is the caller; every tid listed in /proc/self/task while the world is
  *     stopped has exactly one slot (stopping rescans until a pass finds nothing new).
+ *   - a stop that cannot vouch for every root counts in nfailed (issue 19): a thread is GONE
+ *     only when /proc no longer shows it alive (ESRCH alone may mean a tid of another PID
+ *     namespace), a /proc whose list lacks gettid() names nothing but a lone caller, and a
+ *     process sharing our address space from another thread group (shared_vm) fails it.
  *   - the process's own settings are left as they are: PR_SET_DUMPABLE is never lifted (a
  *     non-dumpable process is stopped with signals) and PR_SET_PTRACER never set (it would
  *     replace the program's one exception, and cannot be read back).
