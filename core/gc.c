@@ -1,7 +1,8 @@
 /* gc.c — a collection cycle, from stopping the world to the leak table. Start here for the
  * collector; mark.c, roots.c, workbuf.c and report.c do the parts.
  *
- * A cycle (scvgc_gc_cycle), one at a time under gc_lock:
+ * A cycle (scvgc_gc_cycle), one at a time under gc_lock, in the process the library knows
+ * (P1: a raw fork child is reset first, a clone(CLONE_VM) task runs none):
  *   1. take every core lock (registry, central, heap, meta, the library's mapping
  *      registry): no thread can be stopped while holding one, and the collector may use
  *      the heap's locked functions on behalf of its markers;
@@ -29,9 +30,11 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "alloc_fast.h"
 #include "gc.h"
 #include "lock.h"
 #include "mark.h"
@@ -156,6 +159,67 @@ void scvgc_gc_stop_libthreads(void) {
   scvgc_scavenge_wake();
 }
 
+/* P1 Which process runs the cycle (issue 19 points 2 and 11). Checked at each cycle's start,
+ *    before gc_lock:
+ *    - a child made without glibc's fork() (clone(fn, stack, SIGCHLD|CLONE_NEW*) as
+ *      bubblewrap, systemd and runc do, syscall(SYS_fork)) ran no fork handler: its copy
+ *      still counts the parent's marker threads (a cycle would wait for them forever), holds
+ *      the parent's locks and thread caches. It is reset here as the child handler does
+ *      (scvgc_fork_child), and marks with the calling thread alone. Locks another thread of
+ *      the parent held at that fork may guard half-made changes (docs/limitations.md).
+ *    - a task made by clone(CLONE_VM) without CLONE_THREAD shares our memory from another
+ *      thread group: its cycle could stop neither us nor itself against us, so it runs
+ *      none (the parent's cycles see it: stw.c, and run incomplete while it lives).
+ *    The two are told apart by a MADV_WIPEONFORK page: a fork of any kind zeroes its word in
+ *    the child, a CLONE_VM task shares it. Where the kernel lacks it (before 4.14), a new
+ *    pid whose address space kcmp finds to be gc_pid's is the CLONE_VM case. */
+#ifndef KCMP_VM
+#define KCMP_VM 1
+#endif
+static _Atomic uint32_t *fork_mark; /* 1 in the process that set it, 0 in a fork child */
+static pid_t gc_pid;                /* the process that set fork_mark (raw getpid) */
+static int shared_said;             /* the CLONE_VM case was traced once */
+
+static void process_mark(void) {
+  gc_pid = (pid_t)syscall(SYS_getpid);
+  if (!fork_mark) {
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+#ifdef MADV_WIPEONFORK
+    if (madvise(p, 4096, MADV_WIPEONFORK) == 0) {
+      fork_mark = p;
+      atomic_fetch_add(&scvgc_gc_sys, 4096);
+    } else
+#endif
+      munmap(p, 4096);
+  }
+  if (fork_mark) atomic_store(fork_mark, 1);
+}
+
+/* P1: true when this process may run a cycle (resetting a raw fork child first). */
+static bool process_check(void) {
+  pid_t pid = (pid_t)syscall(SYS_getpid);
+  bool forked = fork_mark ? atomic_load(fork_mark) == 0
+                          : pid != gc_pid && syscall(SYS_kcmp, pid, gc_pid, KCMP_VM, 0, 0) != 0;
+  if (forked) {
+    scvgc_alloc_enter(); /* scvgc_fork_child leaves it, as after the prepare handler */
+    scvgc_fork_child();
+    process_mark();
+    if (scvgc_opt.trace)
+      scvgc_message("gc: a child made without fork() (clone, syscall(SYS_fork)): the library "
+                    "was reset as in a fork child; marking with this thread alone");
+    return true;
+  }
+  if (pid == gc_pid) return true;
+  if (scvgc_opt.trace && !shared_said) {
+    shared_said = 1;
+    scvgc_message("gc: this process (%d) shares its address space with process %d "
+                  "(clone(CLONE_VM)): it runs no collection; nothing is freed or reported",
+                  (int)pid, (int)gc_pid);
+  }
+  return false;
+}
+
 void scvgc_gc_start(void) {
   if (!scvgc_tracking || atomic_load(&gc_ready)) return;
   scvgc_unwind_start(); /* the walker's key early (unwind.h): the library threads did it once */
@@ -164,6 +228,7 @@ void scvgc_gc_start(void) {
   markers_wanted = scvgc_opt.markers ? scvgc_opt.markers : ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
   scvgc_gcstats.markers = 1; /* the collecting thread; helpers come with work (T1) */
   scvgc_gcstats.start_ns = scvgc_nanotime();
+  process_mark();
   atomic_store(&gc_ready, 1);
   last_goal = goal_of(atomic_load(&scvgc_heap_inuse));
   atomic_store(&last_allowance, last_goal == SIZE_MAX ? 0 : last_goal);
@@ -366,17 +431,20 @@ static void trace_cycle(const scvgc_gcstats_t *g, const scvgc_leaks_t *t) {
   ms3(d, sizeof d, c->roots_ns + c->mark_ns);
   ms3(e, sizeof e, c->term_ns);
   uint64_t found = c->full ? t->totals.direct_objects + t->totals.indirect_objects : c->unreachable;
+  const char *why = c->valid ? NULL
+                    : world.incomplete && c->failed_threads ? world.incomplete /* stw.c's */
+                    : c->failed_threads ? "a thread could not be stopped"
+                    : c->roots_incomplete ? "the roots could not be read"
+                                          : "out of memory";
   scvgc_message("gc %lu @%lu.%03lus %lu%%: %s+%s+%s+%s ms sweepterm+stop+mark+markterm, "
-                "%lu->%lu->%lu MB, %lu MB goal, %d threads, %d markers, %lu %s%s",
+                "%lu->%lu->%lu MB, %lu MB goal, %d threads, %d markers, %lu %s%s%s%s",
                 (unsigned long)g->cycles, (unsigned long)(since / 1000000000),
                 (unsigned long)(since / 1000000 % 1000), (unsigned long)share, a, b, d, e,
                 (unsigned long)(c->heap_before >> 20), (unsigned long)(c->heap_after >> 20),
                 (unsigned long)(c->live >> 20), (unsigned long)(c->goal == SIZE_MAX ? 0 : c->goal >> 20),
                 c->threads, g->markers, (unsigned long)found,
                 scvgc_collecting ? "unreachable" : "leaked",
-                c->valid ? "" : c->failed_threads ? " (incomplete: a thread could not be stopped)"
-                : c->roots_incomplete ? " (incomplete: the roots could not be read)"
-                                                   : " (incomplete: out of memory)");
+                why ? " (incomplete: " : "", why ? why : "", why ? ")" : "");
   if (scvgc_opt.trace < 2) return;
   ms3(a, sizeof a, c->roots_ns);
   ms3(b, sizeof b, c->mark_ns);
@@ -394,6 +462,21 @@ static void trace_cycle(const scvgc_gcstats_t *g, const scvgc_leaks_t *t) {
 
 __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   if (!scvgc_tracking || !scvgc_gc_ready()) return false;
+  if (!process_check()) { /* P1: another process of this address space */
+    if (reason == SCVGC_GC_PERIODIC) {
+      set_next(last_goal); /* the owner's pacing (shared memory) */
+      return false;
+    }
+    /* Asked for a report (exit, leak check): it must show nothing. The table is the
+     * owner's too, whose next cycle writes it again. */
+    scvgc_lock(&gc_lock);
+    memset(&scvgc_leaks.totals, 0, sizeof scvgc_leaks.totals);
+    if (scvgc_leaks.slots) memset(scvgc_leaks.slots, 0, scvgc_leaks.cap * sizeof *scvgc_leaks.slots);
+    scvgc_leaks.ngroups = 0;
+    scvgc_leaks.incomplete = true;
+    scvgc_unlock(&gc_lock);
+    return false;
+  }
   /* The collector's own registers (root class 1 for this thread): spilled into this frame,
    * which stays live, and is scanned, for the whole cycle. */
   __builtin_unwind_init();
@@ -483,8 +566,16 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     last_live = scvgc_collecting ? live : after;
     last_goal = scvgc_collecting ? goal : goal_of(after);
     atomic_store(&last_allowance, last_goal > last_live ? last_goal - last_live : 0);
+    set_next(last_goal);
+  } else {
+    /* An incomplete cycle moves no goal: the next allocation would start the same cycle
+     * again, back to back (a thread that blocks every signal under the fallback fails each
+     * one after SCVGC_STW_GRACE_NS: a 300 000-allocation program ran for minutes). The next
+     * periodic try waits until the heap has doubled (GC_FLOOR at least): a few tries over
+     * the program's life. The goal itself stays until a cycle completes. */
+    size_t back = after + (after > GC_FLOOR ? after : GC_FLOOR);
+    set_next(back > last_goal ? back : last_goal);
   }
-  set_next(last_goal);
   scvgc_sweep_wake();
 
   scvgc_gcstats_t *g = &scvgc_gcstats;
@@ -555,6 +646,7 @@ long scvgc_gc_copy_leaks(scvgc_leak_t **out, scvgc_leaks_t *totals) {
 
 void scvgc_gc_fork_child(void) {
   scvgc_lock_reset(&gc_lock);
+  if (atomic_load(&gc_ready)) process_mark(); /* P1: this child is one the library knows */
   scvgc_mark_fork_child();
   scvgc_wb_fork_child();
   scvgc_own_reset_lock();

@@ -22,6 +22,10 @@
  *     memset, sigaction() to (re)install the fallback, scvgc_message() for its notice.
  *   - w->threads[0] is the caller; every tid listed in /proc/self/task while the world is
  *     stopped has exactly one slot (stopping rescans until a pass finds nothing new).
+ *   - a stop that cannot vouch for every root counts in nfailed (issue 19): a thread is GONE
+ *     only when /proc no longer shows it alive (ESRCH alone may mean a tid of another PID
+ *     namespace), a /proc whose list lacks gettid() names nothing but a lone caller, and a
+ *     process sharing our address space from another thread group (shared_vm) fails it.
  *   - the process's own settings are left as they are: PR_SET_DUMPABLE is never lifted (a
  *     non-dumpable process is stopped with signals) and PR_SET_PTRACER never set (it would
  *     replace the program's one exception, and cannot be read back).
@@ -41,6 +45,7 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -71,7 +76,8 @@
 
 /* Internal slot states while stopping; none survives scvgc_stw_stop. */
 enum { ST_NEW = 0,   /* listed, nothing sent yet */
-       ST_WAIT = 6 }; /* interrupt or signal sent, no answer yet */
+       ST_WAIT = 6,  /* interrupt or signal sent, no answer yet */
+       ST_HELD = 7 }; /* fallback: it would not take the signal (blocks_signal), not sent */
 
 /* ---- raw system calls: no errno, no TLS, no PLT -------------------------------------- */
 static inline long sc6(long n, long a, long b, long c, long d, long e, long f) {
@@ -227,6 +233,10 @@ static int seizer_taskfd = -1;
 static struct {
   uint32_t pid;          /* our process */
   pid_t self;            /* the caller */
+  pid_t proc_self;       /* the caller's tid as /proc names it: self, or another PID
+                            namespace's number when /proc is not ours (see scvgc_stw_stop) */
+  int saw_self;          /* scan_new found self in /proc/self/task */
+  int foreign_ns;        /* /proc lists tids of another PID namespace: none can be named */
   int taskfd;            /* /proc/self/task, opened by the caller in the program's file
                             table (the tracer has a table of its own), closed by start */
   uint64_t saved_mask;   /* the caller's signal mask, restored by start */
@@ -245,6 +255,8 @@ static struct {
                                changes ctl: ctl itself may already read TR_EXITED */
   int refusal;           /* errno of the refused PTRACE_SEIZE */
   _Atomic pid_t seizer;  /* the tracer's child for this stop, 0 between stops */
+  _Atomic int killed_by; /* the signal that ended the last seizer or tracer, 0 if none or
+                            our own SIGKILL: set by the tracer (its seizer) and tracer_reap */
 } cyc;
 
 static int force_signals;
@@ -412,6 +424,7 @@ static int scan_new(scvgc_world_t *w, int dirfd) {
       const char *c = d->d_name;
       if (*c < '0' || *c > '9') continue;
       for (; *c >= '0' && *c <= '9'; c++) tid = tid * 10 + (*c - '0');
+      if (tid == cyc.self) cyc.saw_self = 1;
       if (lookup(w, tid)) continue;
       int state = is_excluded(cyc.pid, tid) ? SCVGC_STW_EXCLUDED : ST_NEW;
       if (cyc.oom) continue;
@@ -479,6 +492,21 @@ static bool in_vfork(int dirfd, pid_t tid) {
   return false;
 }
 
+static const char *status_field(const char *buf, const char *key);
+static bool caller_seccomp(void);
+static const char tracer_died[] = "the tracer died";
+static const char seccomp_filtered[] =
+    "a seccomp filter is installed (one that kills on ptrace would kill the tracer, with a "
+    "core dump of the whole address space)";
+static const char tracer_killed[] =
+    "the tracer was killed by a signal (a seccomp filter that kills on ptrace?)";
+/* A process whose tracer was killed, or which runs under a seccomp filter (filters are never
+ * lifted), never tries ptrace again: each try would cost a dead tracer, a core dump and an
+ * audit record. Lock holder only; a fork child (another pid) looks again. */
+static uint32_t ptrace_never_pid;
+static const char *ptrace_never_why;
+
+
 /* ---- ptrace: the tracer task ------------------------------------------------------- */
 #define TRACER_STACK (64 * 1024)
 #define SEIZER_STACK (256 * 1024)
@@ -545,7 +573,9 @@ static int tracer_stop_all(scvgc_world_t *w) {
       if (t->state != ST_NEW) continue;
       long r = r_ptrace(PTRACE_SEIZE, t->tid, 0, 0);
       if (r == -ESRCH) {
-        t->state = SCVGC_STW_GONE;
+        /* Gone only when /proc says so: a listed tid that ptrace cannot name (another PID
+         * namespace's number) is a thread that runs on. */
+        t->state = thread_dead(seizer_taskfd, t->tid) ? SCVGC_STW_GONE : SCVGC_STW_FAILED;
       } else if (r < 0) {
         if (thread_dead(seizer_taskfd, t->tid)) {
           t->state = SCVGC_STW_GONE; /* exiting or zombie: attach refuses those too */
@@ -723,6 +753,10 @@ static int tracer_main(void *arg) {
   (void)arg;
   sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   sc2(SYS_prctl, PR_SET_NAME, "scvgc-tracer"); /* what ps shows for the program's child */
+  /* Should anything kill it, no core dump: its address space is the program's whole heap.
+   * Its limits are its own (no CLONE_THREAD); the seizers inherit them. */
+  struct { uint64_t cur, max; } nocore = {0, 0};
+  sc4(SYS_prlimit64, 0, RLIMIT_CORE, &nocore, NULL);
   close_inherited_fds();
   if (sc0(SYS_getppid) != (long)cyc.pid) return 1; /* the caller's process is gone */
   /* Stops of the seizer's tracees are announced by SIGCHLD, unless the program ignores it:
@@ -742,8 +776,10 @@ static int tracer_main(void *arg) {
                           seizer_stack + SEIZER_STACK, NULL, seizer_main, (void *)(intptr_t)me);
     if (pid > 0) {
       atomic_store(&cyc.seizer, (pid_t)pid);
-      int status;
+      int status = 0;
       while (sc4(SYS_wait4, pid, &status, __WALL, 0) == -EINTR) {}
+      if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+        atomic_store(&cyc.killed_by, WTERMSIG(status));
       atomic_store(&cyc.seizer, 0);
     }
     /* Before TR_IDLE, which lets the caller claim us for the next stop and set GO_STOP. */
@@ -766,8 +802,11 @@ static int read_yama_scope(void) {
 /* Wait for a tracer that is exiting or gone, and forget it. A program that reaps with
  * waitpid(-1, __WALL) may have taken it first: ECHILD. */
 static void tracer_reap(void) {
-  int status;
-  if (tracer_pid) while (sc4(SYS_wait4, tracer_pid, &status, __WALL, 0) == -EINTR) {}
+  int status = 0;
+  long r = 0;
+  if (tracer_pid) while ((r = sc4(SYS_wait4, tracer_pid, &status, __WALL, 0)) == -EINTR) {}
+  if (r > 0 && WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+    atomic_store(&cyc.killed_by, WTERMSIG(status));
   tracer_pid = 0;
 }
 
@@ -802,6 +841,7 @@ static const char *tracer_get(void) {
     uint32_t idle = TR_IDLE;
     if (atomic_compare_exchange_strong(&cyc.ctl, &idle, TR_RUNNING)) return NULL;
     tracer_reap(); /* it exited since: its maker exited, or it was killed */
+    if (atomic_load(&cyc.killed_by)) return tracer_killed; /* by a signal not ours */
   }
   if (!tracer_stack || !seizer_stack) {
     char *s = tracer_stack ? tracer_stack : r_mmap(TRACER_STACK);
@@ -812,6 +852,9 @@ static const char *tracer_get(void) {
     seizer_stack = z;
     if (!s || !z) return "no memory for the tracer's stack";
   }
+  /* The tracer inherits the caller's filters: under one that kills on ptrace it would die
+   * at its first PTRACE_SEIZE. A tracer made before the filter keeps working (kept above). */
+  if (caller_seccomp()) return seccomp_filtered;
   atomic_store(&cyc.ctl, TR_RUNNING);
   atomic_store(&cyc.go, GO_WAIT);
   atomic_store(&cyc.seizer, 0);
@@ -829,7 +872,14 @@ static const char *tracer_get(void) {
   return NULL;
 }
 
-static const char tracer_died[] = "the tracer died";
+/* Is a seccomp filter installed on the caller (whose filters a new tracer inherits)?
+ * "Seccomp:" of its /proc status: 0 none, 1 strict, 2 filter. Unknown counts as filtered. */
+static bool caller_seccomp(void) {
+  char buf[2048];
+  if (read_task_file(cyc.taskfd, cyc.proc_self, "status", buf, sizeof buf) < 0) return true;
+  const char *p = status_field(buf, "Seccomp:");
+  return p && *p != '0';
+}
 
 /* Stop the world with ptrace. 0: stopped (the seizer waits for GO_RESUME); otherwise a
  * reason to fall back, with every thread running. Never lifts PR_SET_DUMPABLE (a
@@ -841,6 +891,7 @@ static const char *ptrace_stop(void) {
   if (yama_scope == -2) yama_scope = read_yama_scope();
   if (yama_scope == 3) return "Yama ptrace_scope is 3";
   cyc.refusal = 0;
+  atomic_store(&cyc.killed_by, 0);
   atomic_store(&cyc.outcome, TR_RUNNING);
   const char *why = tracer_get();
   if (why) return why;
@@ -857,6 +908,7 @@ static const char *ptrace_stop(void) {
   if (alive && tracer_wait_ctl(TR_REFUSED, TR_STOPPED, deadline) &&
       atomic_load(&cyc.ctl) == TR_EXITED)
     tracer_reap();
+  if (atomic_exchange(&cyc.killed_by, 0)) return tracer_killed;
   if (c == TR_REFUSED)
     return cyc.refusal != EPERM ? "PTRACE_SEIZE failed"
            : yama_scope == 1    ? "PTRACE_SEIZE refused (EPERM) under Yama ptrace_scope 1, "
@@ -993,27 +1045,51 @@ static int install_handler(void) {
   return -1;
 }
 
-/* Does the thread block our signal? From SigBlk: in /proc/self/task/<tid>/status. */
-static bool blocks_signal(pid_t tid) {
-  int dirfd = cyc.taskfd;
-  char buf[2048];
-  if (read_task_file(dirfd, tid, "status", buf, sizeof buf) < 0) return false;
+/* The value after "key" at the start of a line of buf (a /proc status file), or NULL. */
+static const char *status_field(const char *buf, const char *key) {
   for (const char *c = buf; *c; c++) {
     if (c != buf && c[-1] != '\n') continue;
-    const char *k = "SigBlk:";
-    const char *p = c;
+    const char *k = key, *p = c;
     while (*k && *p == *k) p++, k++;
     if (*k) continue;
     while (*p == ' ' || *p == '\t') p++;
-    uint64_t m = 0;
-    for (;; p++) {
-      int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
-      if (d < 0) break;
-      m = m << 4 | (uint64_t)d;
-    }
-    return (m >> (sig.signo - 1)) & 1;
+    return p;
   }
-  return false;
+  return NULL;
+}
+
+static uint64_t parse_hex(const char *p) {
+  uint64_t m = 0;
+  if (p[0] == '0' && p[1] == 'x') p += 2;
+  for (;; p++) {
+    int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+    if (d < 0) return m;
+    m = m << 4 | (uint64_t)d;
+  }
+}
+
+/* Would the thread not take our signal in its handler? It blocks it (SigBlk), or it waits
+ * for it in rt_sigtimedwait (sigwaitinfo, sigtimedwait, sigwait), which unblocks the set it
+ * waits for while it sleeps and would dequeue our signal as the program's own: its
+ * /proc/.../syscall names the call and the set's address, read with process_vm_readv (no
+ * fault if it went meanwhile). A thread between the read and the delivery can still start
+ * such a wait (docs/limitations.md). */
+static bool blocks_signal(pid_t tid) {
+  int dirfd = cyc.taskfd;
+  uint64_t bit = (uint64_t)1 << (sig.signo - 1);
+  char buf[2048];
+  if (read_task_file(dirfd, tid, "status", buf, sizeof buf) < 0) return false;
+  const char *p = status_field(buf, "SigBlk:");
+  if (p && (parse_hex(p) & bit)) return true;
+  if (read_task_file(dirfd, tid, "syscall", buf, 256) < 0) return false;
+  long nr = 0;
+  for (p = buf; *p >= '0' && *p <= '9'; p++) nr = nr * 10 + (*p - '0');
+  if (p == buf || nr != SYS_rt_sigtimedwait || *p != ' ') return false;
+  uint64_t set = 0, addr = parse_hex(p + 1);
+  struct iovec local = {&set, sizeof set}, remote = {(void *)addr, sizeof set};
+  if (sc6(SYS_process_vm_readv, cyc.pid, (long)&local, 1, (long)&remote, 1, 0) != sizeof set)
+    return true; /* waiting for a set we cannot read: assume ours is in it */
+  return (set & bit) != 0;
 }
 
 static int drain_acks(scvgc_world_t *w) {
@@ -1037,6 +1113,16 @@ static int drain_acks(scvgc_world_t *w) {
   return n;
 }
 
+/* Queue our signal to t: ST_WAIT, or FAILED (its queue is full, or ESRCH for a tid /proc
+ * still lists: another PID namespace's number), or GONE. */
+static void signal_send(scvgc_thread_t *t, const siginfo_t *si) {
+  siginfo_t s = *si;
+  long r = sc4(SYS_rt_tgsigqueueinfo, cyc.pid, t->tid, sig.signo, &s);
+  if (r == 0) t->state = ST_WAIT, t->signal = 0;
+  else if (r == -ESRCH && thread_dead(cyc.taskfd, t->tid)) t->state = SCVGC_STW_GONE;
+  else t->state = SCVGC_STW_FAILED;
+}
+
 static void signals_stop(scvgc_world_t *w) {
   if (++sig.tag > 0xffff) sig.tag = 1;
   atomic_store(&sig.acks, (uintptr_t)sig.tag << ACK_TAG_SHIFT);
@@ -1052,11 +1138,14 @@ static void signals_stop(scvgc_world_t *w) {
     for (int i = from; i < w->nthreads; i++) {
       scvgc_thread_t *t = &w->threads[i];
       if (t->state != ST_NEW) continue;
-      siginfo_t s = si;
-      long r = sc4(SYS_rt_tgsigqueueinfo, cyc.pid, t->tid, sig.signo, &s);
-      if (r == -ESRCH) t->state = SCVGC_STW_GONE;
-      else if (r < 0) t->state = SCVGC_STW_FAILED; /* EAGAIN: its queue is full */
-      else t->state = ST_WAIT, pending++;
+      if (blocks_signal(t->tid)) {
+        t->state = ST_HELD; /* not sent: looked at again at the next check */
+        t->signal = 1;
+        pending++;
+        continue;
+      }
+      signal_send(t, &si);
+      if (t->state == ST_WAIT) pending++;
     }
     from = w->nthreads;
     uint64_t start = r_now(), deadline = start + cyc.timeout;
@@ -1074,6 +1163,12 @@ static void signals_stop(scvgc_world_t *w) {
         next_check = now + SCVGC_STW_GRACE_NS;
         for (int i = 1; i < w->nthreads; i++) {
           scvgc_thread_t *t = &w->threads[i];
+          if (t->state == ST_HELD) {
+            if (thread_dead(cyc.taskfd, t->tid)) t->state = SCVGC_STW_GONE, pending--;
+            else if (blocks_signal(t->tid)) t->state = SCVGC_STW_FAILED, pending--;
+            else if (signal_send(t, &si), t->state != ST_WAIT) pending--;
+            continue;
+          }
           if (t->state != ST_WAIT) continue;
           if (thread_dead(cyc.taskfd, t->tid)) t->state = SCVGC_STW_GONE, pending--;
           else if (in_vfork(cyc.taskfd, t->tid)) t->state = SCVGC_STW_FAILED, pending--;
@@ -1088,7 +1183,8 @@ static void signals_stop(scvgc_world_t *w) {
     }
     drain_acks(w);
     for (int i = 1; i < w->nthreads; i++)
-      if (w->threads[i].state == ST_WAIT) w->threads[i].state = SCVGC_STW_FAILED;
+      if (w->threads[i].state == ST_WAIT || w->threads[i].state == ST_HELD)
+        w->threads[i].state = SCVGC_STW_FAILED;
     if (scan_new(w, cyc.taskfd) <= 0) return;
   }
 }
@@ -1097,6 +1193,93 @@ static void signals_start(void) {
   atomic_store_explicit(&sig.acks, 0, memory_order_release); /* closed: late pushes fail */
   atomic_fetch_add_explicit(&sig.resume, 1, memory_order_release);
   r_futex(&sig.resume, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+}
+
+/* ---- other processes in our address space ------------------------------------------ */
+/* A task made by clone(CLONE_VM) without CLONE_THREAD shares our memory from a thread group
+ * of its own: /proc/self/task does not list it, so it is neither stopped nor scanned, and
+ * what only it points to would be freed under it. It is the child of one of our threads
+ * (unless made with CLONE_PARENT, or its maker exited: docs/limitations.md), so each
+ * thread's /proc/.../children is read, with the world stopped (no new child meanwhile), and
+ * every child compared with kcmp(KCMP_VM); our own tracer is one of them, and is skipped. */
+static int kcmp_missing; /* ENOSYS: the kernel cannot tell; the check is skipped */
+
+/* The number `outer` (a pid as this /proc names it) has in our PID namespace: the NSpid
+ * field at our own depth. -1 when unknown. Only where /proc is not ours. */
+static long local_pid(long outer) {
+  char path[40] = "/proc/", d[12], buf[2048];
+  int k = 0, m = 6, depth = 0;
+  do d[k++] = (char)('0' + outer % 10); while ((outer /= 10) && k < 11);
+  while (k) path[m++] = d[--k];
+  for (const char *l = "/status"; *l;) path[m++] = *l++;
+  path[m] = 0;
+  if (read_task_file(cyc.taskfd, cyc.proc_self, "status", buf, sizeof buf) < 0) return -1;
+  const char *p = status_field(buf, "NSpid:");
+  for (; p && *p && *p != '\n'; p++)
+    if (*p >= '0' && *p <= '9' && (p[-1] == ' ' || p[-1] == '\t' || p[-1] == ':')) depth++;
+  long fd = sc4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0 || depth == 0) return fd >= 0 ? (r_close((int)fd), -1) : -1;
+  long n = sc3(SYS_read, fd, buf, sizeof buf - 1);
+  r_close((int)fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  p = status_field(buf, "NSpid:");
+  for (int f = 0; p && *p && *p != '\n';) {
+    while (*p == ' ' || *p == '\t') p++;
+    long v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
+    if (++f == depth) return v;
+  }
+  return -1;
+}
+
+/* Is `child` (a pid as /proc names it) a process sharing our address space? Unknown counts
+ * as shared, except where the kernel has no kcmp, or refuses it (EPERM: a child that exec'd
+ * a set-ID program, which holds an address space of its own). */
+static bool child_shares_vm(long child) {
+  if (cyc.proc_self != cyc.self && (child = local_pid(child)) < 0) return true;
+  if (child == tracer_pid && tracer_owner == cyc.pid) return false;
+  long r = sc6(SYS_kcmp, cyc.pid, child, KCMP_VM, 0, 0, 0);
+  if (r == -ENOSYS) kcmp_missing = 1;
+  return r == 0;
+}
+
+static bool shared_vm(scvgc_world_t *w) {
+  for (int i = 0; i < w->nthreads && !kcmp_missing; i++) {
+    scvgc_thread_t *t = &w->threads[i];
+    if (t->state != SCVGC_STW_SELF && t->state != SCVGC_STW_STOPPED &&
+        t->state != SCVGC_STW_EXCLUDED)
+      continue;
+    char path[40], d[12];
+    pid_t tid = i == 0 ? cyc.proc_self : t->tid;
+    int k = 0, m = 0;
+    do d[k++] = (char)('0' + tid % 10); while ((tid /= 10) && k < 11);
+    while (k) path[m++] = d[--k];
+    for (const char *l = "/children"; *l;) path[m++] = *l++;
+    path[m] = 0;
+    long fd = sc4(SYS_openat, cyc.taskfd, path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      if (i == 0) return false; /* no children files (CONFIG_PROC_CHILDREN): cannot tell */
+      continue;
+    }
+    char buf[512];
+    long pid = -1, n;
+    bool shared = false;
+    while (!shared && (n = sc3(SYS_read, fd, buf, sizeof buf)) > 0) {
+      for (long j = 0; j < n && !shared; j++) {
+        if (buf[j] >= '0' && buf[j] <= '9') {
+          pid = (pid < 0 ? 0 : pid * 10) + (buf[j] - '0');
+        } else if (pid >= 0) {
+          shared = child_shares_vm(pid);
+          pid = -1;
+        }
+      }
+    }
+    if (!shared && pid >= 0) shared = child_shares_vm(pid);
+    r_close((int)fd);
+    if (shared) return true;
+  }
+  return false;
 }
 
 /* ---- the API ----------------------------------------------------------------------- */
@@ -1110,12 +1293,15 @@ int scvgc_stw_stop(scvgc_world_t *w) {
   r_sigmask(SIG_SETMASK, &all, &cyc.saved_mask);
   cyc.pid = pid;
   cyc.self = self;
+  cyc.proc_self = self;
+  cyc.saw_self = cyc.foreign_ns = 0;
   cyc.w = w;
   cyc.oom = 0;
   cyc.timeout = w->timeout_ns ? w->timeout_ns : SCVGC_STW_TIMEOUT_NS;
   w->nthreads = w->nstopped = w->nfailed = 0;
   w->nvec = 0;
   w->method = SCVGC_STW_ALONE;
+  w->incomplete = NULL;
   if (w->index)
     for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
 
@@ -1143,6 +1329,23 @@ int scvgc_stw_stop(scvgc_world_t *w) {
     w->nfailed = 1; /* no /proc or no memory: the other threads are unknown and running */
     goto out;
   }
+  if (!cyc.saw_self && !cyc.oom) {
+    /* /proc/self/task does not list gettid(): this /proc belongs to another PID namespace
+     * (unshare --pid --fork without --mount-proc) and its tids name nothing that ptrace or
+     * a signal can reach here. One entry is the caller itself; more are threads that
+     * cannot be identified, which is a failure to stop, never "gone". */
+    if (w->nthreads == 2) {
+      cyc.proc_self = w->threads[1].tid;
+      w->nthreads = 1;
+      for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
+      index_put(w, cyc.self, 0);
+    } else {
+      cyc.foreign_ns = 1;
+      for (int i = 1; i < w->nthreads; i++) w->threads[i].state = SCVGC_STW_FAILED;
+      w->incomplete = "proc shows the threads of another pid namespace";
+      goto out;
+    }
+  }
   int others = 0;
   for (int i = 1; i < w->nthreads; i++) others += w->threads[i].state == ST_NEW;
   if (others == 0 && !cyc.oom) goto out; /* alone: nobody else can create a thread */
@@ -1154,9 +1357,14 @@ int scvgc_stw_stop(scvgc_world_t *w) {
     /* Attaching needs the process dumpable, and lifting the flag for the stop would let
      * any process of the user open /proc/PID/mem meanwhile and keep reading it after. */
     why = "the process is not dumpable (PR_SET_DUMPABLE), and the library never lifts that";
+  } else if (ptrace_never_pid == pid) {
+    why = ptrace_never_why;
   } else if (refused_pid == pid && t0 < refused_until) {
     why = fallback_reason;
-  } else if ((why = ptrace_stop()) != NULL && why != tracer_died) {
+  } else if ((why = ptrace_stop()) == seccomp_filtered || why == tracer_killed) {
+    ptrace_never_pid = pid;
+    ptrace_never_why = why;
+  } else if (why && why != tracer_died) {
     refused_pid = pid; /* a tracer killed meanwhile (its maker exited) is no refusal */
     refused_until = r_now() + SCVGC_STW_PTRACE_RETRY_NS;
   }
@@ -1200,6 +1408,10 @@ out:
     else if (s == SCVGC_STW_FAILED) w->nfailed++;
   }
   if (cyc.oom) w->nfailed++;
+  if (w->nfailed == 0 && cyc.taskfd >= 0 && shared_vm(w)) {
+    w->nfailed++;
+    w->incomplete = "another process shares the address space";
+  }
   w->stop_ns = r_now() - t0;
   errno = saved_errno;
   return w->nfailed;

@@ -33,11 +33,12 @@ enum {
   SCVGC_STW_STOPPED = 1,  /* frozen by this stop */
   SCVGC_STW_SELF = 2,     /* the caller: threads[0], registers captured in scvgc_stw_stop */
   SCVGC_STW_EXCLUDED = 3, /* named by scvgc_stw_exclude: left running, no registers */
-  SCVGC_STW_GONE = 4,     /* exited meanwhile (or a zombie main thread): nothing to scan */
+  SCVGC_STW_GONE = 4,     /* exited meanwhile (or a zombie main thread): seen gone from
+                             /proc, never inferred from ESRCH alone: nothing to scan */
   SCVGC_STW_FAILED = 5,   /* could not be stopped (signals blocked under the fallback, no
                              answer within the timeout, waiting in vfork, no memory for its
-                             slot): it runs on, so a collection must not free anything this
-                             cycle */
+                             slot, a tid that ptrace or a signal cannot name): it runs on, so
+                             a collection must not free anything this cycle */
 };
 
 /* How the world was stopped. */
@@ -82,7 +83,13 @@ typedef struct {
   int nthreads;
   int method;              /* SCVGC_STW_ALONE, _PTRACE or _SIGNALS */
   int nstopped;            /* threads in state STOPPED */
-  int nfailed;             /* threads that could not be stopped (FAILED, or no slot) */
+  int nfailed;             /* threads that could not be stopped (FAILED, or no slot), plus
+                              one for each reason below the stop cannot vouch for */
+  const char *incomplete;  /* NULL, or why the stop is incomplete beyond a thread that would
+                              not stop, in lower-case words (the trace line's format): /proc
+                              speaks another PID namespace's tids, another process shares the
+                              address space (clone(CLONE_VM) without CLONE_THREAD); nfailed
+                              counts it */
   uint64_t timeout_ns;     /* how long a thread may take to stop; 0: SCVGC_STW_TIMEOUT_NS */
   uint64_t stop_ns;        /* duration of the last scvgc_stw_stop */
   /* internal */
@@ -95,9 +102,11 @@ typedef struct {
 
 /* Default time a thread may take to stop: long enough for a thread in a short
  * uninterruptible wait (page fault on a slow disk), short enough that a stuck thread costs
- * one slow cycle and not a hang. Under the fallback a thread that blocks the signal is seen
- * in /proc (SigBlk) and failed after SCVGC_STW_GRACE_NS. A
- * thread waiting in vfork (state D in /proc, in the kernel's clone) cannot stop before its
+ * one slow cycle and not a hang. Under the fallback a thread is sent the signal only when
+ * /proc shows it would take it: one that blocks it (SigBlk), or waits for it in
+ * sigwaitinfo/sigtimedwait (which would dequeue it as the program's own), is not sent it
+ * (a queued signal would pile up, or be taken for a request) and is failed when it still
+ * does so SCVGC_STW_GRACE_NS later. A thread waiting in vfork (state D in /proc, in the kernel's clone) cannot stop before its
  * child execs or exits, which may take any time: it is failed as soon as it is seen there,
  * after SCVGC_STW_VFORK_CHECK_NS under ptrace (the cycle frees nothing; the next one tries
  * again). */

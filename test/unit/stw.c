@@ -486,6 +486,63 @@ Test(stw, under_the_fallback_a_thread_that_blocks_every_signal_is_reported_faile
   scvgc_stw_free(&w);
 }
 
+/* Issue 19 point 9: the stop signal is never queued to a thread that would not take it in
+ * the handler. One that blocks it would keep it pending (one more queued siginfo per cycle,
+ * toward RLIMIT_SIGPENDING); one in sigwaitinfo() on the full set would dequeue it as the
+ * program's own (a daemon's signal thread takes it for a request). Both are failed. */
+static void *sig_waiter(void *arg) {
+  worker_t *w = arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  w->tid = gettid();
+  w->ready = 1;
+  while (!w->quit) {
+    siginfo_t si;
+    /* woken only by the test's SIGUSR1 at the end (a timeout would leave it in the kernel's
+     * wake-up, where /proc cannot tell it waits: docs/limitations.md) */
+    if (sigwaitinfo(&all, &si) > 0 && si.si_signo != SIGUSR1) w->count++;
+  }
+  return NULL;
+}
+
+static int sig_pending_on(pid_t tid, int signo) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+  FILE *f = fopen(path, "r");
+  unsigned long long m = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "SigPnd:", 7)) m = strtoull(line + 7, NULL, 16);
+  if (f) fclose(f);
+  return (int)((m >> (signo - 1)) & 1);
+}
+
+Test(stw, under_the_fallback_no_signal_is_queued_to_a_thread_that_blocks_or_waits_for_it) {
+  scvgc_stw_force_signals(1);
+  worker_t ws[3] = {0};
+  start_workers(ws, 1, blocker);
+  start_workers(ws + 1, 1, sig_waiter);
+  start_workers(ws + 2, 1, spinner);
+  sleep_ms(20); /* the waiter is in sigtimedwait most of the time */
+  scvgc_world_t w = {0};
+  int pending = 0;
+  for (int cycle = 0; cycle < 5; cycle++) {
+    int nf = scvgc_stw_stop(&w);
+    scvgc_thread_t tb = *find(&w, ws[0].tid), ts = *find(&w, ws[2].tid);
+    scvgc_stw_start(&w);
+    cr_assert_geq(nf, 1);
+    cr_assert_eq(tb.state, SCVGC_STW_FAILED);
+    cr_assert_eq(ts.state, SCVGC_STW_STOPPED);
+    pending += sig_pending_on(ws[0].tid, scvgc_stw_signal());
+  }
+  ws[1].quit = 1;
+  pthread_kill(ws[1].th, SIGUSR1);
+  stop_workers(ws, 3);
+  cr_assert_eq(pending, 0, "the stop signal stayed pending on the blocking thread");
+  cr_assert_eq(ws[1].count, 0, "sigtimedwait took %lu stop signals", (unsigned long)ws[1].count);
+  scvgc_stw_free(&w);
+}
+
 /* A thread that does not answer (blocked only briefly, say) is given the whole timeout, then
  * reported; the timeout is the caller's to choose. */
 static void *slow_to_answer(void *arg) {
@@ -998,8 +1055,10 @@ Test(stw, a_program_that_takes_the_fallback_signal_moves_the_fallback_to_another
   scvgc_stw_free(&w);
 }
 
-/* seccomp makes ptrace fail with EPERM in this process (and the tracer, which inherits the
- * filter): the world is stopped with signals instead. */
+/* A seccomp filter (here one that makes ptrace fail with EPERM; systemd's
+ * SystemCallFilter=@system-service kills instead, and a killed tracer dumped a core of the
+ * whole address space) is seen in /proc before any tracer is made, which would inherit it:
+ * the world is stopped with signals, and the reason names seccomp. */
 static void refuse_ptrace_by_seccomp(void) {
   struct sock_filter f[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
@@ -1027,9 +1086,9 @@ Test(stw, when_seccomp_refuses_ptrace_the_world_is_stopped_with_signals) {
   cr_assert_geq(ns, 3);
   cr_assert_eq(t.regs[SCVGC_REG_R12], MAGIC12);
   cr_assert_not_null(scvgc_stw_fallback_reason());
-  if (!traced())
-    cr_assert_not_null(strstr(scvgc_stw_fallback_reason(), "EPERM"), "reason: %s",
-                       scvgc_stw_fallback_reason());
+  cr_assert_not_null(strstr(scvgc_stw_fallback_reason(), "seccomp"), "reason: %s",
+                     scvgc_stw_fallback_reason());
+  cr_assert_eq(scvgc_stw_tracer(), 0, "a tracer was made under the filter");
   scvgc_stw_free(&w);
 }
 
