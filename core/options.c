@@ -31,7 +31,7 @@ typedef struct {
 } option_t;
 
 #define F(f) offsetof(scvgc_options_t, f)
-enum { K_INDEX_GOGC = 1, K_INDEX_FORCEGC = 4 }; /* their rows below (checked at start-up) */
+enum { K_INDEX_GOGC = 1, K_INDEX_FORCEGC = 4, K_INDEX_SAMPLE = 7 }; /* their rows below (checked at start-up) */
 static const option_t options[] = {
     {"SCVGC_MODE", K_MODE, "leak", 0, 0, F(mode),
      "leak: free() honoured, unreachable objects reported at exit, never freed by the "
@@ -55,6 +55,11 @@ static const option_t options[] = {
      "95% of it every free page is released at once and, in collect mode, a GC runs first"},
     {"SCVGC_STACK_DEPTH", K_INT, "16", 0, 64, F(stack_depth),
      "frames captured per allocation for the leak report; 0 captures none"},
+    {"SCVGC_SAMPLE", K_BYTES, "512K", 0, 0, F(sample),
+     "average bytes allocated between two captured stacks (a random geometric interval, as "
+     "Go's MemProfileRate); 0 captures every allocation's stack. The default holds in collect "
+     "mode; leak mode captures every stack unless this is set. Sampled tables are estimates "
+     "and say so (docs/reports.md)"},
     {"SCVGC_REPORT", K_STRING, "stderr", 0, 0, F(report),
      "where the text report goes: stderr, none, or a path (%p becomes the pid)"},
     {"SCVGC_JSON", K_STRING, NULL, 0, 0, F(json), "path of the JSON report (%p becomes the pid)"},
@@ -196,7 +201,8 @@ void scvgc_options_init(void) {
   scvgc_options_t o;
   memset(&o, 0, sizeof o);
   SCVGC_CHECK(!strcmp(options[K_INDEX_GOGC].name, "SCVGC_GOGC") &&
-              !strcmp(options[K_INDEX_FORCEGC].name, "SCVGC_FORCEGC"));
+              !strcmp(options[K_INDEX_FORCEGC].name, "SCVGC_FORCEGC") &&
+              !strcmp(options[K_INDEX_SAMPLE].name, "SCVGC_SAMPLE"));
   for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
     const option_t *op = &options[i];
     if (op->def) SCVGC_CHECK(parse(op, op->def, &o));
@@ -217,7 +223,10 @@ void scvgc_options_init(void) {
   if (o.mode == SCVGC_MODE_LEAK) {
     if (!explicit_set[K_INDEX_GOGC]) o.gogc = -1;
     if (!explicit_set[K_INDEX_FORCEGC]) o.forcegc_ns = 0;
+    /* and keeps exact stacks: a leak checker's report names every leaking stack (SPEC) */
+    if (!explicit_set[K_INDEX_SAMPLE]) o.sample = 0;
   }
+  if (!o.stack_depth) o.sample = 0; /* no stacks: nothing to sample, every count exact */
   scvgc_opt = o;
   scvgc_tracking = o.mode != SCVGC_MODE_OFF;
   scvgc_collecting = o.mode == SCVGC_MODE_COLLECT;
