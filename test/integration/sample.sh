@@ -6,7 +6,8 @@
 #     and the totals stay exact (they count the unsampled objects too);
 #   - collect mode samples by default (512 KiB), leak mode keeps exact stacks, and
 #     SCVGC_SAMPLE=0 gives exact per-stack counts in collect mode;
-#   - the text report marks the estimated groups; the report tool renders a sampled report.
+#   - the text report marks the estimated groups; the report tool renders a sampled report;
+#   - a suppression hides a sampled stack, its totals estimated.
 # The 1K rate makes the test's noise small: a stack of B bytes of small objects gets about
 # B/R samples, a relative error of about sqrt(R/B) (2% for the smallest checked stack here).
 . "$ROOT/test/integration/common.inc"
@@ -147,4 +148,27 @@ if python3 "$ROOT/scripts/scvgc_report.py" report "$T/s1k.json" --html "$T/s1k.h
 	pass "$name"
 else
 	fail "$name" "$(tail_of "$T/tool.out" 8)"
+fi
+
+# Suppressions match stacks, and only sampled objects have one: the suppressed totals are the
+# estimate, the direct totals the exact count less that estimate.
+name="a suppression in a sampled report hides its stack; suppressed totals estimated within 10%"
+printf 'leak:site_small_64\n' >"$T/supp"
+run sup SCVGC_MODE=leak SCVGC_SAMPLE=1K SCVGC_SUPPRESS="$T/supp"
+if [ "$rc" = 0 ] && python3 - "$T/sup.json" "$T/l1k.json" >"$T/sup.why" 2>&1 <<'PY'
+import json, sys
+rep, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+t, rt = rep["totals"], ref["totals"]
+want = 16 << 20
+assert not any(f.get("function") == "site_small_64" for g in rep["leaks"] for f in g["stack"]), "listed"
+assert abs(t["suppressed_bytes"] - want) <= want * 0.10, (t["suppressed_bytes"], want)
+whole = t["direct_bytes"] + t["indirect_bytes"] + t["suppressed_bytes"]
+exact = rt["direct_bytes"] + rt["indirect_bytes"]
+assert abs(whole - exact) <= want * 0.10, (whole, exact)
+print("suppressed", t["suppressed_bytes"], "of", want)
+PY
+then
+	pass "$name"
+else
+	fail "$name" "$(rc_text "$rc" 120)" "$(tail_of "$T/sup.why" 6)" "$(tail_of "$T/sup.err" 4)"
 fi
