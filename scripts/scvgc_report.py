@@ -171,9 +171,16 @@ def text_report(rep):
         out.append("LEAK SUMMARY (%s mode): %s bytes in %s objects are leaked" % (
             mode, n_text(sum(num(t.get(k), 0) for k in ("direct_bytes", "indirect_bytes"))),
             n_text(reported)))
+        sb = rep.get("sample_bytes")
+        if is_num(sb) and sb > 0:  # the library's line (docs/reports.md "Sampled stacks")
+            out.append("stacks sampled, one per %d bytes allocated on average (SCVGC_SAMPLE): the "
+                       "groups are estimates, the summary and totals exact" % sb)
         for g in leaks:
             out.append("")
-            out.append(group_head(g))
+            head = group_head(g)
+            if g.get("estimated") is True:
+                head = head[:-len(", allocated at:")] + " (estimated), allocated at:"
+            out.append(head)
             if is_num(g.get("reclaimed_objects")) or is_num(g.get("reclaimed_bytes")):
                 out.append("    (and %s bytes in %s objects from this stack reclaimed during the run)"
                            % (n_text(g.get("reclaimed_bytes")), n_text(g.get("reclaimed_objects"))))

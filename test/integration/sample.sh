@@ -140,6 +140,14 @@ else
 	fail "$name" "$(tail_of "$T/l1k.txt" 8)"
 fi
 
+name="scvgc report FILE.json prints a sampled leak report's text as the library wrote it"
+if python3 "$ROOT/scripts/scvgc_report.py" report "$T/l1k.json" >"$T/l1k.tool" 2>&1 &&
+	cmp -s "$T/l1k.txt" "$T/l1k.tool"; then
+	pass "$name"
+else
+	fail "$name" "$(diff "$T/l1k.txt" "$T/l1k.tool" | head -8)"
+fi
+
 name="scvgc report renders the library's sampled report (text, HTML, diff against an exact one)"
 if python3 "$ROOT/scripts/scvgc_report.py" report "$T/s1k.json" --html "$T/s1k.html" >"$T/tool.out" 2>&1 &&
 	grep -q 'sampled stacks (one per 1024 bytes allocated on average)' "$T/s1k.html" &&
