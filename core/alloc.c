@@ -153,7 +153,8 @@ void scvgc_track(void *p, size_t n) {
   uint32_t i = s->cls ? scvgc_slot_index(s, (uintptr_t)p) : 0;
   if (!s->cls) s->reqsize = n;
   if (s->meta) {
-    s->meta[i].stack = unlikely(scvgc_in_lib) ? SCVGC_STACK_LIB : sampled_stack(n);
+    s->meta[i].stack = likely(!(scvgc_in_lib | scvgc_disabled)) ? sampled_stack(n)
+                       : scvgc_in_lib ? SCVGC_STACK_LIB : SCVGC_STACK_IGNORED;
     __atomic_store_n(&s->meta[i].size, (s->cls ? (uint32_t)n + 1 : 1) | SCVGC_META_MARK,
                      __ATOMIC_RELAXED);
   }
@@ -245,11 +246,20 @@ void *scvgc_malloc(size_t n) { return scvgc_malloc_inline(n); }
 /* ---- free ---------------------------------------------------------------------------- */
 
 /* The fast path's event (a span of the cache's got full -> partial, or wholly free). */
+/* The end of a free whose slow part may have given pages back to the heap, no lock held:
+ * the scavenger's start point (scavenge.c). The fast path never makes free pages, so it does
+ * not look (a load and a branch on every free). */
+static inline void free_done(void) {
+  if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
+    scvgc_scavenge_restart_now();
+}
+
 void scvgc_free_event(scvgc_tcache_t *tc, scvgc_span_t *s) {
   int e = errno;
   scvgc_alloc_enter();
   scvgc_tcache_free_event(tc, s);
   scvgc_alloc_leave();
+  free_done();
   errno = e;
 }
 
@@ -261,6 +271,7 @@ void scvgc_free_slow(scvgc_span_t *s, uintptr_t p) {
   scvgc_alloc_enter();
   free_slow(s, p);
   scvgc_alloc_leave();
+  free_done();
   errno = e;
 }
 

@@ -27,6 +27,9 @@
  *      to the heap. Cache owners keep the bit when they empty the list.
  *   C5 QUEUED: while set, the owner neither releases the span nor lets it be reused, so
  *      the queuer may still read s->owner and push onto that cache after its CAS.
+ *   C6 a span is on its owner's xspans at most once: only the push whose CAS sets QUEUED
+ *      queues it; a push that finds UNLINKED with QUEUED still set (the owner marked the
+ *      span full again before draining it) clears UNLINKED and queues nothing.
  *
  * Pages released inside central spans (the scavenger, scvgc_central_scavenge):
  *   R1 s->relmask bit j set: OS page j of the span was madvised and nothing was written to
@@ -227,7 +230,12 @@ void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uin
         nx |= SCVGC_XF_NOTIFY;
         todo = NOTIFY;
       }
-    } else if (x & SCVGC_XF_UNLINKED) {
+    } else if ((x & SCVGC_XF_UNLINKED) && !(x & SCVGC_XF_QUEUED)) {
+      /* C6: queued at most once. With QUEUED still set the span is on its owner's xspans
+       * already (or about to be): the owner marked it full again after grabbing its xfree
+       * list but before draining. A second push would link it twice into the stack (a
+       * cycle: drain_xspans looped forever) — the owner's drain moves it (FULL -> partial)
+       * and finds this object on xfree. */
       nx |= SCVGC_XF_QUEUED;
       todo = QUEUE;
     }

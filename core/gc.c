@@ -189,7 +189,7 @@ static void clear_bits(scvgc_span_t *s, void *arg) {
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
   for (uint32_t i = 0; i < n; i++) {
     s->meta[i].size &= ~SCVGC_META_MARK;
-    *nlib += s->meta[i].stack == SCVGC_STACK_LIB && s->meta[i].size;
+    *nlib += s->meta[i].stack >= SCVGC_STACK_IGNORED && s->meta[i].size;
   }
   memset(scvgc_visited_bits(s), 0, 2 * (size_t)scvgc_bitmap_words(s->nelems) * 8);
 }
@@ -200,7 +200,7 @@ static void grey_lib(scvgc_span_t *s, void *arg) {
   if (!s->meta) return;
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
   for (uint32_t i = 0; i < n; i++)
-    if (unlikely(s->meta[i].stack == SCVGC_STACK_LIB) && s->meta[i].size)
+    if (unlikely(s->meta[i].stack >= SCVGC_STACK_IGNORED) && s->meta[i].size) /* and ignored */
       scvgc_mark_word(m, scvgc_object_base(s, i));
 }
 

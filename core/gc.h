@@ -52,6 +52,9 @@ extern __thread int scvgc_gc_worker SCVGC_HIDDEN __attribute__((tls_model("initi
 extern __thread int scvgc_in_lib SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
 static inline void scvgc_lib_enter(void) { scvgc_in_lib++; }
 static inline void scvgc_lib_leave(void) { scvgc_in_lib--; }
+/* scvgc_disable() depth of the thread (api.c): while nonzero, what it allocates is ignored
+ * (objmeta.stack = SCVGC_STACK_IGNORED). */
+extern __thread int scvgc_disabled SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
 
 /* The collector's start-up (the constructor): roots, the start time, pacing. It starts no
  * thread: the markers and the sweeper come with the first cycles that need them (gc.c T1). */

@@ -130,7 +130,11 @@ static inline void *scvgc_link_next(const void *o, uintptr_t nbase, uintptr_t le
 typedef struct {
   uint32_t stack; /* stack depot id of the allocating stack; 0 = none captured;
                      SCVGC_STACK_LIB: allocated by the library for itself (gc.h
-                     scvgc_in_lib): a root of every cycle, never reported nor reclaimed */
+                     scvgc_in_lib): a root of every cycle, never reported nor reclaimed;
+                     SCVGC_STACK_IGNORED: the program asked for it to be ignored
+                     (scvgc_ignore_object, or allocated between scvgc_disable and
+                     scvgc_enable): treated as SCVGC_STACK_LIB, as LeakSanitizer treats its
+                     ignored chunks (roots: what they reach is not reported either) */
   uint32_t size;  /* bits 0..30: requested size + 1 (1 for a large object, whose size is
                      the span's reqsize); 0 means the slot is free. Bit 31: the collector's
                      mark bit (SCVGC_META_MARK), set with an atomic OR with the world
@@ -139,6 +143,7 @@ typedef struct {
 } scvgc_objmeta_t;
 #define SCVGC_META_MARK 0x80000000u
 #define SCVGC_STACK_LIB 0xffffffffu
+#define SCVGC_STACK_IGNORED 0xfffffffeu /* ids at or above it are roots of every cycle */
 
 /* ---- spans -------------------------------------------------------------------------- */
 enum {
@@ -590,6 +595,15 @@ extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;
 extern int scvgc_tracking SCVGC_HIDDEN;
 void scvgc_options_init(void) SCVGC_HIDDEN;
 void scvgc_options_print(int fd, int markdown) SCVGC_HIDDEN;
+/* The program's compiled-in defaults (options.c O1; api.c finds them): text in SCVGC_OPTIONS'
+ * syntax, or LeakSanitizer's (lsan). The constructor only, before any cycle. */
+void scvgc_options_program_defaults(const char *text, const char *what, bool lsan) SCVGC_HIDDEN;
+/* The program turned the checks off (detect_leaks=0 or mode=off in its compiled-in defaults) */
+extern int scvgc_turned_off SCVGC_HIDDEN;
+/* The annotation API (api.c): the constructor's look-up of the program's hooks, and whether
+ * the checks are off now (mode off, the program's defaults, __lsan_is_turned_off()). */
+void scvgc_api_start(void) SCVGC_HIDDEN;
+bool scvgc_api_turned_off(void) SCVGC_HIDDEN;
 /* AT_SECURE (set-user-ID and the like): every SCVGC_* variable is ignored. */
 bool scvgc_options_secure(void) SCVGC_HIDDEN;
 extern int scvgc_options_secure_test SCVGC_HIDDEN; /* tests: 1 or 0 forces it, -1 the kernel */

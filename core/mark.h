@@ -128,5 +128,8 @@ void scvgc_own_mapping(uintptr_t start, size_t len) SCVGC_HIDDEN;
 void scvgc_own_unmapping(uintptr_t start, size_t len) SCVGC_HIDDEN;
 bool scvgc_is_own(uintptr_t addr, uintptr_t *end) SCVGC_HIDDEN;
 void scvgc_roots_init(void) SCVGC_HIDDEN;
+/* A root region of the program's (api.c): add, or remove the one registered with exactly
+ * these bounds; false when the table is full or no such region is registered. */
+bool scvgc_roots_user_add(uintptr_t start, size_t len, bool add) SCVGC_HIDDEN;
 
 #endif

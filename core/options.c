@@ -4,10 +4,17 @@
  * `scvgc --help` and docs/env.md are generated from it (scvgc_options_print).
  * A bad value prints one line naming the variable, the bad value and the value used
  * instead, and never stops the program.
+ * Where a value comes from, lowest priority first (O1): the table's default; the program's
+ * compiled-in __scvgc_default_options() (and LeakSanitizer's __lsan_default_options(), its
+ * keys translated), applied by the constructor (api.c: dlsym may allocate, the first malloc
+ * may not); SCVGC_OPTIONS (key=value pairs, `:` or `,` between them, a key being the
+ * variable's name or its short name: mode, gogc, trace, ...); the variable itself.
  * In a secure-execution process (AT_SECURE: set-user-ID, set-group-ID, file capabilities)
- * every SCVGC_* variable is ignored and the defaults hold: the environment belongs to the
- * user who started the program, not to the one whose rights it runs with.
- * Called from scvgc_init (inside the first malloc): no allocation, no locks.
+ * every SCVGC_* variable, SCVGC_OPTIONS included, is ignored: the environment belongs to the
+ * user who started the program, not to the one whose rights it runs with. The program's
+ * compiled-in defaults still apply there: they are the program's own.
+ * Called from scvgc_init (inside the first malloc): no allocation, no locks; the
+ * compiled-in defaults from the constructor, before any cycle or library thread.
  */
 #include <string.h>
 #include <sys/auxv.h>
@@ -66,8 +73,9 @@ static const option_t options[] = {
     {"SCVGC_EXITCODE", K_INT, "0", 0, 255, F(exitcode),
      "exit status when leaks are found; 0 keeps the program's own"},
     {"SCVGC_SUPPRESS", K_STRING, NULL, 0, 0, F(suppress),
-     "suppressions file: lines leak:PATTERN matched against function, file or module names "
-     "of a leak's stack; # comments"},
+     "suppressions file (LeakSanitizer's syntax, any size): lines leak:PATTERN matched against "
+     "the function, file or module names of a leak's stack; * any run, ^ and $ anchor; # "
+     "comments"},
     {"SCVGC_MARKERS", K_INT, "0", 0, 64, F(markers),
      "threads that mark in parallel during a collection, the collecting thread included; 0: "
      "one per core, at most 16. The helpers start at the first cycle with 16 MiB in use"},
@@ -187,6 +195,137 @@ static bool parse(const option_t *o, const char *v, scvgc_options_t *opt) {
   return false;
 }
 
+/* ---- key=value lists: SCVGC_OPTIONS and the compiled-in defaults ------------------------ */
+
+enum { FROM_DEFAULT = 0, FROM_PROGRAM = 1, FROM_OPTIONS = 2, FROM_VARIABLE = 3 };
+static uint8_t origin[NOPTIONS]; /* O1: where each value came from */
+int scvgc_turned_off;
+
+/* Does key (klen bytes) name option o: its variable's name, or the short name (the name less
+ * "SCVGC_" or "SCVGC", lower case: SCVGC_STACK_DEPTH is stack_depth, SCVGCTRACE trace)? */
+static bool names(const option_t *o, const char *key, size_t klen) {
+  const char *n = o->name;
+  if (strlen(n) == klen && !strncmp(n, key, klen)) return true;
+  n += 5; /* "SCVGC" */
+  if (*n == '_') n++;
+  if (strlen(n) != klen) return false;
+  for (size_t i = 0; i < klen; i++) {
+    char c = n[i] >= 'A' && n[i] <= 'Z' ? (char)(n[i] - 'A' + 'a') : n[i];
+    if (c != key[i]) return false;
+  }
+  return true;
+}
+
+/* LeakSanitizer's keys that mean something here (__lsan_default_options); others are left
+ * to LSan: a program built for it may set many. */
+static const char *lsan_key(const char *key, size_t klen, char *val, size_t cap) {
+#define IS(k) (klen == sizeof k - 1 && !strncmp(key, k, klen))
+  if (IS("detect_leaks")) {
+    if (!strcmp(val, "0") || !strcmp(val, "false")) scvgc_turned_off = 1;
+    return NULL;
+  }
+  if (IS("exitcode")) return "SCVGC_EXITCODE";
+  if (IS("suppressions")) return "SCVGC_SUPPRESS";
+  if (IS("malloc_context_size")) {
+    uint64_t v, fn, fd;
+    const char *q = val;
+    if (parse_uint(&q, &v, &fn, &fd) && !*q && v > 64) scvgc_snprintf(val, cap, "64");
+    return "SCVGC_STACK_DEPTH";
+  }
+  if (IS("log_path")) { /* LSan writes log_path.PID */
+    size_t n = strlen(val);
+    if (n + 3 < cap) memcpy(val + n, ".%p", 4);
+    return "SCVGC_REPORT";
+  }
+  return NULL;
+#undef IS
+}
+
+/* Apply the pairs of text (from `what`) to options whose value came from below `level`. */
+static void apply_list(const char *text, const char *what, int level, bool lsan, scvgc_options_t *o) {
+  static char val[SCVGC_STRING_MAX]; /* one caller at a time: start-up */
+  const char *p = text;
+  while (*p) {
+    while (*p == ':' || *p == ',' || *p == ' ' || *p == '\t' || *p == '\n') p++;
+    if (!*p) break;
+    const char *key = p;
+    while (*p && *p != '=' && *p != ':' && *p != ',' && *p != ' ' && *p != '\n') p++;
+    size_t klen = (size_t)(p - key);
+    if (*p != '=') {
+      if (!lsan)
+        scvgc_message("%s: %.*s%s is not key=value; ignored", what, klen > BAD_SHOWN ? BAD_SHOWN : (int)klen,
+                      key, klen > BAD_SHOWN ? "..." : "");
+      continue;
+    }
+    p++;
+    size_t n = 0;
+    bool too_long = false;
+    char quote = *p == '"' || *p == '\'' ? *p++ : 0; /* a quoted value may hold : and , */
+    for (; *p && (quote ? *p != quote : *p != ':' && *p != ',' && *p != ' ' && *p != '\n'); p++)
+      if (n + 1 < sizeof val) val[n++] = *p;
+      else too_long = true;
+    if (quote && *p) p++;
+    val[n] = 0;
+    const char *name = NULL;
+    if (lsan && !(name = lsan_key(key, klen, val, sizeof val))) continue;
+    const option_t *op = NULL;
+    for (size_t i = 0; i < NOPTIONS && !op; i++)
+      if (name ? !strcmp(options[i].name, name) : names(&options[i], key, klen)) op = &options[i];
+    if (!op) {
+      scvgc_message("%s: unknown option %.*s; ignored", what, klen > BAD_SHOWN ? BAD_SHOWN : (int)klen, key);
+      continue;
+    }
+    size_t i = (size_t)(op - options);
+    if (origin[i] >= level) continue; /* a later source already set it */
+    if (too_long || !parse(op, val, o)) {
+      scvgc_message("%s: %.*s=%.*s%s is not a valid value; using %s", what, (int)klen, key, BAD_SHOWN, val,
+                    n > BAD_SHOWN ? "..." : "", op->def ? op->def : "unset");
+      if (op->def) parse(op, op->def, o);
+    }
+    origin[i] = (uint8_t)level; /* a bad value too: its line says which value is used */
+  }
+}
+
+/* Leak mode stops the world only when asked (issue 13 point 13): a cycle there reclaims
+ * nothing, and every stop makes the calls Linux never restarts (epoll_wait, sigtimedwait,
+ * semtimedop, inotify reads, ...) fail with EINTR. So periodic (GOGC) and forced
+ * (FORCEGC) cycles run in leak mode only when their variable was set explicitly; the
+ * exit check and the API run whatever the setting (docs/limitations.md, "EINTR"). */
+static void leak_mode_pacing(scvgc_options_t *o) {
+  if (o->mode == SCVGC_MODE_LEAK) {
+    if (origin[K_INDEX_GOGC] == FROM_DEFAULT) o->gogc = -1;
+    if (origin[K_INDEX_FORCEGC] == FROM_DEFAULT) o->forcegc_ns = 0;
+    /* and keeps exact stacks: a leak checker's report names every leaking stack (SPEC) */
+    if (origin[K_INDEX_SAMPLE] == FROM_DEFAULT) o->sample = 0;
+  }
+  if (!o->stack_depth) o->sample = 0; /* no stacks: nothing to sample, every count exact */
+}
+
+void scvgc_options_program_defaults(const char *text, const char *what, bool lsan) {
+  if (!text) return;
+  scvgc_options_t o = scvgc_opt;
+  int mode = o.mode;
+  /* the values leak mode's pacing rule replaced, back to the table's defaults first */
+  for (size_t i = 0; i < NOPTIONS; i++)
+    if (origin[i] == FROM_DEFAULT && options[i].def) parse(&options[i], options[i].def, &o);
+  apply_list(text, what, FROM_PROGRAM, lsan, &o);
+  /* The mode was fixed at the first malloc (mode off keeps no object metadata): a program
+   * default may move leak to collect or back before any cycle, and mode=off turns the
+   * collector and the report off (the heap keeps its metadata). */
+  if (mode == SCVGC_MODE_OFF) o.mode = SCVGC_MODE_OFF;
+  if (o.mode == SCVGC_MODE_OFF && mode != SCVGC_MODE_OFF) {
+    scvgc_turned_off = 1;
+    o.mode = mode;
+  }
+  leak_mode_pacing(&o);
+  if (scvgc_turned_off) {
+    o.gogc = -1;
+    o.forcegc_ns = 0;
+  }
+  scvgc_opt = o;
+  scvgc_collecting = o.mode == SCVGC_MODE_COLLECT;
+}
+
 /* Test hook (unit tests): pretend AT_SECURE is set (1), clear (0), or ask the kernel (-1). */
 int scvgc_options_secure_test = -1;
 
@@ -197,36 +336,31 @@ bool scvgc_options_secure(void) {
 
 void scvgc_options_init(void) {
   bool secure = scvgc_options_secure();
-  bool explicit_set[NOPTIONS] = {false};
   scvgc_options_t o;
   memset(&o, 0, sizeof o);
+  memset(origin, 0, sizeof origin);
+  scvgc_turned_off = 0;
   SCVGC_CHECK(!strcmp(options[K_INDEX_GOGC].name, "SCVGC_GOGC") &&
               !strcmp(options[K_INDEX_FORCEGC].name, "SCVGC_FORCEGC") &&
               !strcmp(options[K_INDEX_SAMPLE].name, "SCVGC_SAMPLE"));
-  for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
+  for (size_t i = 0; i < NOPTIONS; i++)
+    if (options[i].def) SCVGC_CHECK(parse(&options[i], options[i].def, &o));
+  const char *all = secure ? NULL : scvgc_getenv("SCVGC_OPTIONS");
+  if (all) apply_list(all, "SCVGC_OPTIONS", FROM_OPTIONS, false, &o);
+  for (size_t i = 0; i < NOPTIONS; i++) {
     const option_t *op = &options[i];
-    if (op->def) SCVGC_CHECK(parse(op, op->def, &o));
     const char *v = secure ? NULL : scvgc_getenv(op->name);
-    explicit_set[i] = v != NULL; /* a bad value too: its line says the default is used */
-    if (v && !parse(op, v, &o)) {
+    if (!v) continue;
+    origin[i] = FROM_VARIABLE; /* a bad value too: its line says the default is used */
+    if (!parse(op, v, &o)) {
       /* a value of any length: cut it, so that the line still ends with the value used */
       scvgc_message("%s=%.*s%s is not a valid value; using %s", op->name, BAD_SHOWN, v,
                     strlen(v) > BAD_SHOWN ? "..." : "", op->def ? op->def : "unset");
       if (op->def) parse(op, op->def, &o);
+      else memset((char *)&o + op->off, 0, sizeof(const char *)); /* K_STRING: unset */
     }
   }
-  /* Leak mode stops the world only when asked (issue 13 point 13): a cycle there reclaims
-   * nothing, and every stop makes the calls Linux never restarts (epoll_wait, sigtimedwait,
-   * semtimedop, inotify reads, ...) fail with EINTR. So periodic (GOGC) and forced
-   * (FORCEGC) cycles run in leak mode only when their variable was set explicitly; the
-   * exit check and the API run whatever the setting (docs/limitations.md, "EINTR"). */
-  if (o.mode == SCVGC_MODE_LEAK) {
-    if (!explicit_set[K_INDEX_GOGC]) o.gogc = -1;
-    if (!explicit_set[K_INDEX_FORCEGC]) o.forcegc_ns = 0;
-    /* and keeps exact stacks: a leak checker's report names every leaking stack (SPEC) */
-    if (!explicit_set[K_INDEX_SAMPLE]) o.sample = 0;
-  }
-  if (!o.stack_depth) o.sample = 0; /* no stacks: nothing to sample, every count exact */
+  leak_mode_pacing(&o);
   scvgc_opt = o;
   scvgc_tracking = o.mode != SCVGC_MODE_OFF;
   scvgc_collecting = o.mode == SCVGC_MODE_COLLECT;
@@ -246,5 +380,15 @@ void scvgc_options_print(int fd, int markdown) {
                        o->name, o->def && markdown ? "`" : "", o->def ? o->def : "unset",
                        o->def && markdown ? "`" : "", o->help);
     scvgc_write_all(fd, line, n < sizeof line ? n : sizeof line - 1);
+  }
+  if (!markdown) { /* docs/env.md.in says the same at length */
+    static const char more[] =
+        "  SCVGC_OPTIONS          unset\n"
+        "      any of the above as key=value pairs separated by : or , with the variable's name\n"
+        "      or its short name (mode=collect:gogc=50:report=r.%p); a variable of its own wins\n"
+        "  the program may compile defaults in: __scvgc_default_options(),\n"
+        "      __scvgc_default_suppressions(), and LeakSanitizer's __lsan_default_options(),\n"
+        "      __lsan_default_suppressions(), __lsan_is_turned_off() (exported: -rdynamic)\n";
+    scvgc_write_all(fd, more, sizeof more - 1);
   }
 }

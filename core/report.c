@@ -7,8 +7,10 @@
  * Every text line starts with "==PID== scvgc: ". Unknown values are null in the JSON,
  * never invented. With sampled stacks (SCVGC_SAMPLE, alloc.c "sampling") the groups are
  * scaled to estimates and marked so; the totals stay exact (docs/reports.md).
- * Callers: the exit check and scvgc_leak_check (program threads), one at a time (the
- * caller holds report_lock).
+ * Suppressions: parsed and matched here (LeakSanitizer's syntax, below), counted per
+ * pattern in each report ("suppressions used", text and JSON).
+ * Callers: the exit check, scvgc_leak_check and scvgc_leak_counts (program threads), one at
+ * a time (report_lock).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -154,46 +156,71 @@ void scvgc_read_rss(int64_t *peak, int64_t *now) {
 
 /* ---- suppressions ---------------------------------------------------------------------------- */
 
-#define MAX_SUPP 256
-static char *supp[MAX_SUPP];
-static int nsupp;
+/* LeakSanitizer's syntax (issue 16 point 2): a line `leak:PATTERN`; `#` starts a comment line;
+ * blanks around a line are dropped. PATTERN matches a name it occurs in, `*` matches any run
+ * of characters, a leading `^` anchors it at the name's start and a trailing `$` at its end
+ * (LSan's TemplateMatch). A group is suppressed when some frame of its allocation stack (an
+ * inlined function is a frame of its own) has a function, source file or module name that a
+ * pattern matches; the first pattern that matches the innermost such frame gets the group's
+ * objects and bytes ("suppressions used").
+ * Sources, in this order: the SCVGC_SUPPRESS file (any size), then the program's compiled-in
+ * __scvgc_default_suppressions() and __lsan_default_suppressions() (api.c finds them).
+ * S1 A bad line is named by its source and number, never echoed: the file may not be the
+ *    user's to read, and a report must not become a way to print another file's lines. */
+typedef struct {
+  const char *pat;  /* after "leak:" */
+  const char *src;  /* the file, or the compiled-in function's name */
+  int line;
+  uint64_t groups, objects, bytes; /* what it suppressed in this report */
+} supp_t;
+
+static supp_t *supp;
+static int nsupp, capsupp;
 static bool supp_loaded;
 
-/* Glob match with * and ?, of the whole string. */
-static bool glob(const char *p, const char *s) {
-  if (!*p) return !*s;
-  if (*p == '*') return glob(p + 1, s) || (*s && glob(p, s + 1));
-  if (!*s) return false;
-  return (*p == '?' || *p == *s) && glob(p + 1, s + 1);
-}
-
-/* A pattern matches a name it occurs in (as LeakSanitizer's): "*PATTERN*". */
-static bool supp_match(const char *pat, const char *name) {
-  if (!name) return false;
-  char g[600];
-  scvgc_snprintf(g, sizeof g, "*%s*", pat);
-  return glob(g, name);
-}
-
-static void load_suppressions(void) {
-  if (supp_loaded) return;
-  supp_loaded = true;
-  if (!scvgc_opt.suppress) return;
-  int fd = open(scvgc_opt.suppress, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    scvgc_message("cannot read the suppressions file %s", scvgc_opt.suppress);
-    return;
+/* Does `*`-glob g (no anchors) match all of s? Iterative, with one backtrack point: linear
+ * enough for any pattern, never a recursion as deep as the name is long. */
+static bool glob_all(const char *g, size_t gn, const char *s) {
+  size_t gi = 0, si = 0, star = (size_t)-1, mark = 0, sn = strlen(s);
+  while (si < sn) {
+    if (gi < gn && g[gi] == '*') {
+      star = gi++;
+      mark = si;
+    } else if (gi < gn && g[gi] == s[si]) {
+      gi++;
+      si++;
+    } else if (star != (size_t)-1) {
+      gi = star + 1;
+      si = ++mark;
+    } else {
+      return false;
+    }
   }
-  static char text[65536];
-  ssize_t n = read(fd, text, sizeof text - 1);
-  close(fd);
-  if (n < 0) n = 0;
-  text[n] = 0;
-  /* A bad line is named by its number, never echoed: the file may not be the user's to read
-   * (a set-user-ID program ignores SCVGC_*, but a report must not become a way to print
-   * another file's lines). */
+  while (gi < gn && g[gi] == '*') gi++;
+  return gi == gn;
+}
+
+/* LeakSanitizer's pattern match: `^` and `$` anchor, `*` is a wildcard, else a substring. */
+bool scvgc_supp_match(const char *pat, const char *name) {
+  if (!name || !*name) return false;
+  size_t n = strlen(pat);
+  bool start = n && pat[0] == '^';
+  if (start) pat++, n--;
+  bool end = n && pat[n - 1] == '$';
+  if (end) n--;
+  char g[1024];
+  if (n + 2 >= sizeof g) return false;
+  size_t k = 0;
+  if (!start) g[k++] = '*';
+  memcpy(g + k, pat, n);
+  k += n;
+  if (!end) g[k++] = '*';
+  return glob_all(g, k, name);
+}
+
+static void add_suppressions(char *text, const char *src) {
   int lineno = 0;
-  for (char *line = text, *next; line && nsupp < MAX_SUPP; line = next) {
+  for (char *line = text, *next; line; line = next) {
     next = strchr(line, '\n');
     if (next) *next++ = 0;
     lineno++;
@@ -201,11 +228,66 @@ static void load_suppressions(void) {
     char *end = line + strlen(line);
     while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) *--end = 0;
     if (!*line || *line == '#') continue;
-    if (strncmp(line, "leak:", 5) || !line[5]) {
-      scvgc_message("%s:%d: ignoring a line that is not leak:PATTERN", scvgc_opt.suppress, lineno);
+    if (strncmp(line, "leak:", 5) || !line[5] || !strcmp(line + 5, "^") || !strcmp(line + 5, "$") ||
+        !strcmp(line + 5, "^$")) {
+      scvgc_message("%s:%d: ignoring a line that is not leak:PATTERN", src, lineno); /* S1 */
       continue;
     }
-    supp[nsupp++] = line + 5;
+    if (nsupp == capsupp) {
+      int cap = capsupp ? 2 * capsupp : 64;
+      supp_t *a = realloc(supp, (size_t)cap * sizeof *a);
+      if (!a) {
+        scvgc_message("%s:%d: out of memory reading the suppressions", src, lineno);
+        return;
+      }
+      supp = a;
+      capsupp = cap;
+    }
+    supp[nsupp++] = (supp_t){.pat = line + 5, .src = src, .line = lineno};
+  }
+}
+
+/* The whole file, however long (malloc'd, kept: its lines are the patterns). */
+static char *read_file(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return NULL;
+  size_t cap = 65536, n = 0;
+  char *text = malloc(cap);
+  for (;;) {
+    if (!text) break;
+    if (n + 1 == cap) {
+      char *t = cap < ((size_t)1 << 30) ? realloc(text, cap * 2) : NULL;
+      if (!t) {
+        free(text);
+        text = NULL;
+        break;
+      }
+      text = t;
+      cap *= 2;
+    }
+    ssize_t r = read(fd, text + n, cap - 1 - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  if (text) text[n] = 0;
+  return text;
+}
+
+static void load_suppressions(void) {
+  if (supp_loaded) return;
+  supp_loaded = true;
+  if (scvgc_opt.suppress) {
+    char *text = read_file(scvgc_opt.suppress);
+    if (text) add_suppressions(text, scvgc_opt.suppress);
+    else scvgc_message("cannot read the suppressions file %s", scvgc_opt.suppress);
+  }
+  static const char *const names[2] = {"__scvgc_default_suppressions", "__lsan_default_suppressions"};
+  for (int i = 0; i < 2; i++) {
+    const char *t = scvgc_program_suppressions(i);
+    char *copy = t ? strdup(t) : NULL;
+    if (copy) add_suppressions(copy, names[i]);
   }
 }
 
@@ -321,6 +403,26 @@ static void text_timeline(out_t *o, const char *pre, const scvgc_report_t *r) {
   out_str(o, "\n", 1);
 }
 
+/* LeakSanitizer's "Suppressions used" block, and the patterns that hid nothing. */
+static void text_suppressions(out_t *o, const char *pre) {
+  if (!nsupp) return;
+  int used = 0;
+  for (int i = 0; i < nsupp; i++) used += supp[i].groups != 0;
+  if (used) {
+    out_fmt(o, "%ssuppressions used:\n%s     objects        bytes  pattern\n", pre, pre);
+    for (int i = 0; i < nsupp; i++)
+      if (supp[i].groups)
+        out_fmt(o, "%s%12lu %12lu  leak:%s (%s:%d)\n", pre, (unsigned long)supp[i].objects,
+                (unsigned long)supp[i].bytes, supp[i].pat, supp[i].src, supp[i].line);
+  }
+  if (used < nsupp) {
+    out_fmt(o, "%ssuppressions unused:\n", pre);
+    for (int i = 0; i < nsupp; i++)
+      if (!supp[i].groups) out_fmt(o, "%s  leak:%s (%s:%d)\n", pre, supp[i].pat, supp[i].src, supp[i].line);
+  }
+  out_fmt(o, "%s\n", pre);
+}
+
 static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
   const char *pre = r->prefix;
   uint64_t rate = sample_rate();
@@ -360,6 +462,7 @@ static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
     }
     out_fmt(o, "%s\n", pre);
   }
+  text_suppressions(o, pre);
   out_fmt(o, "%stotals: direct %lu objects (%lu bytes), indirect %lu objects (%lu bytes), "
              "suppressed %lu objects (%lu bytes)\n", pre,
           (unsigned long)r->direct_objects, (unsigned long)r->direct_bytes,
@@ -426,6 +529,15 @@ static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
   json_groups(o, g, ng, false);
   out_fmt(o, "],\n \"reclaimed\": [");
   json_groups(o, g, ng, true);
+  out_fmt(o, "],\n \"suppressions\": [");
+  for (int i = 0; i < nsupp; i++) {
+    out_fmt(o, "%s\n  {\"pattern\": ", i ? "," : "");
+    out_json_str(o, supp[i].pat);
+    out_str(o, ", \"source\": ", 12);
+    out_json_str(o, supp[i].src);
+    out_fmt(o, ", \"line\": %d, \"groups\": %lu, \"objects\": %lu, \"bytes\": %lu}", supp[i].line,
+            (unsigned long)supp[i].groups, (unsigned long)supp[i].objects, (unsigned long)supp[i].bytes);
+  }
   const scvgc_stats_t *h = &r->heap;
   out_fmt(o, "],\n \"totals\": {\"direct_objects\": %lu, \"direct_bytes\": %lu, \"indirect_objects\": %lu, "
              "\"indirect_bytes\": %lu, \"suppressed_objects\": %lu, \"suppressed_bytes\": %lu, "
@@ -466,12 +578,14 @@ static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
 
 static scvgc_lock_t report_lock = SCVGC_LOCK_INIT;
 
-/* Write the report of the last cycle; fills *r with its totals. */
-static void report_write(scvgc_report_t *r) {
+/* Write the report of the last cycle (or only count it: scvgc_leak_counts); fills *r with its
+ * totals. */
+static void report_write(scvgc_report_t *r, bool write) {
   scvgc_lock(&report_lock);
   memset(r, 0, sizeof *r);
   scvgc_snprintf(r->prefix, sizeof r->prefix, "==%d== scvgc: ", (int)getpid());
   load_suppressions();
+  for (int i = 0; i < nsupp; i++) supp[i].groups = supp[i].objects = supp[i].bytes = 0;
   scvgc_leak_t *leaks = NULL;
   long nl = scvgc_gc_copy_leaks(&leaks, &copied);
   scvgc_reclaim_t *rec = NULL;
@@ -517,14 +631,17 @@ static void report_write(scvgc_report_t *r) {
     int n = l->stack ? scvgc_stack_get(l->stack, &pcs) : 0;
     e->pcs = pcs;
     e->nframes = n > 64 ? 64 : n;
-    for (int k = 0; k < e->nframes && nsupp && l->kind != SCVGC_LEAK_RECLAIMED && !e->suppressed; k++) {
+    int by = -1; /* the suppression that hides it: the first to match its innermost frame */
+    for (int k = 0; k < e->nframes && nsupp && l->kind != SCVGC_LEAK_RECLAIMED && by < 0; k++) {
       scvgc_frame_t fr[MAX_INLINE];
       int nf = frames_of(e, k, fr);
-      for (int j = 0; j < nf; j++)
-        for (int s = 0; s < nsupp && !e->suppressed; s++)
-          e->suppressed = supp_match(supp[s], fr[j].function) || supp_match(supp[s], fr[j].file) ||
-                          supp_match(supp[s], fr[j].module);
+      for (int j = 0; j < nf && by < 0; j++) /* each inlined function is a frame of its own */
+        for (int s = 0; s < nsupp && by < 0; s++)
+          if (scvgc_supp_match(supp[s].pat, fr[j].function) || scvgc_supp_match(supp[s].pat, fr[j].file) ||
+              scvgc_supp_match(supp[s].pat, fr[j].module))
+            by = s;
     }
+    e->suppressed = by >= 0;
     if (l->kind == SCVGC_LEAK_RECLAIMED) {
       e->suppressed = false; /* suppressions are for leaks */
       r->reclaimed_objects += raw_objects;
@@ -539,6 +656,9 @@ static void report_write(scvgc_report_t *r) {
       r->indirect_bytes += raw_bytes;
     }
     if (e->suppressed) {
+      supp[by].groups++;
+      supp[by].objects += l->objects;
+      supp[by].bytes += l->bytes;
       r->suppressed_objects += l->objects;
       r->suppressed_bytes += l->bytes;
       supp_kind[l->kind != SCVGC_LEAK_DIRECT][0] += l->objects;
@@ -556,7 +676,7 @@ static void report_write(scvgc_report_t *r) {
 
   static out_t o; /* 16 KiB: not on the stack of a program thread that may have little */
   const char *dst = scvgc_opt.report;
-  if (strcmp(dst, "none")) {
+  if (write && strcmp(dst, "none")) {
     bool err = !strcmp(dst, "stderr");
     o.fd = err ? scvgc_err_open() : open_path(dst);
     o.len = 0;
@@ -567,7 +687,7 @@ static void report_write(scvgc_report_t *r) {
       else close(o.fd);
     }
   }
-  if (scvgc_opt.json) {
+  if (write && scvgc_opt.json) {
     o.fd = open_path(scvgc_opt.json);
     o.len = 0;
     if (o.fd >= 0) {
@@ -590,7 +710,13 @@ static void report_write(scvgc_report_t *r) {
  * one the allocations start, keeps them alive. */
 void scvgc_report_write(scvgc_report_t *r) {
   scvgc_lib_enter();
-  report_write(r);
+  report_write(r, true);
+  scvgc_lib_leave();
+}
+
+void scvgc_report_count(scvgc_report_t *r) {
+  scvgc_lib_enter();
+  report_write(r, false);
   scvgc_lib_leave();
 }
 

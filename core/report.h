@@ -16,6 +16,13 @@ typedef struct {
 } scvgc_report_t;
 
 void scvgc_report_write(scvgc_report_t *r) SCVGC_HIDDEN;
+/* The same totals, suppressions applied, written nowhere (scvgc_leak_counts). */
+void scvgc_report_count(scvgc_report_t *r) SCVGC_HIDDEN;
+/* LeakSanitizer's suppression pattern match (report.c; exposed for tests). */
+bool scvgc_supp_match(const char *pat, const char *name) SCVGC_HIDDEN;
+/* The program's compiled-in suppressions (api.c): 0 __scvgc_default_suppressions, 1
+ * __lsan_default_suppressions; NULL when it defines none. */
+const char *scvgc_program_suppressions(int which) SCVGC_HIDDEN;
 void scvgc_read_rss(int64_t *peak, int64_t *now) SCVGC_HIDDEN;
 void scvgc_report_fork_child(void) SCVGC_HIDDEN;
 

@@ -21,7 +21,10 @@
  *                      or pagemap while the process has pages in swap)
  *   6 the heap         objects found alive are scanned by mark.c; the library-owned ones
  *                      (gc.h scvgc_in_lib) are greyed by gc.c before the roots
- * Never roots: the heap's arenas, the library's own mappings and data (registry below),
+ *   7 root regions     memory the program registered (scvgc_register_root_region), read
+ *                      whole where it is mapped readable
+ * Never roots: the heap's arenas, the library's own mappings and data (registry below; the
+ * regions a program excluded with scvgc_register_excluded_region are entered there too),
  * the dead part of stacks, free slots (mark.c), device mappings.
  *
  * Invariant R1: every mapping the core makes for itself, except heap arenas, is in the
@@ -495,8 +498,10 @@ static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool fil
 
 /* The writable private mappings (root classes 2 to 5), with the dead parts of the stopped
  * threads' own stacks cut out. Reads faulting memory only under the guard. */
+static size_t maps_len; /* of the cycle's read (the root regions use it too) */
+
 static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
-  size_t n = read_maps();
+  size_t n = maps_len = read_maps();
   const char *p = maps_buf, *end = maps_buf + n;
   uintptr_t main_sp = 0, main_rz = 0;
   for (int i = 0; i < w->nthreads; i++) {
@@ -552,6 +557,54 @@ static void scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
   }
 }
 
+/* ---- the program's root regions (scvgc_register_root_region, api.c) ------------------- */
+
+/* Memory the program names as a root (LeakSanitizer's __lsan_register_root_region): a shared
+ * mapping, a read-only one, a part of the library's own, memory it hides a pointer in. Read
+ * whole (not by touched pages), and only where a readable mapping covers it when the maps
+ * are read: a region unmapped since it was registered is skipped, not faulted on.
+ * own_lock guards the table; the collector holds it for the whole cycle. */
+#define MAX_USER_ROOTS 1024
+static range_t user_roots[MAX_USER_ROOTS];
+static size_t nuser_roots;
+
+bool scvgc_roots_user_add(uintptr_t start, size_t len, bool add) {
+  bool ok = false;
+  scvgc_lock(&own_lock);
+  if (add && nuser_roots < MAX_USER_ROOTS) {
+    user_roots[nuser_roots++] = (range_t){start, start + len};
+    ok = true;
+  } else if (!add) {
+    for (size_t i = nuser_roots; i-- > 0 && !ok;)
+      if (user_roots[i].start == start && user_roots[i].end == start + len) {
+        user_roots[i] = user_roots[--nuser_roots];
+        ok = true;
+      }
+  }
+  scvgc_unlock(&own_lock);
+  return ok;
+}
+
+/* The parts of the root regions inside readable mappings (maps_buf, n bytes, just read). */
+static void scan_user_roots(scvgc_marker_t *m, size_t n) {
+  const char *p = maps_buf, *end = maps_buf + n;
+  while (nuser_roots && p < end) {
+    const char *q = p;
+    while (p < end && *p != '\n') p++;
+    p++;
+    uintptr_t lo = hex(&q);
+    if (*q++ != '-') continue;
+    uintptr_t hi = hex(&q);
+    if (*q++ != ' ' || q[0] != 'r') continue;
+    for (size_t i = 0; i < nuser_roots; i++) {
+      uintptr_t a = user_roots[i].start > lo ? user_roots[i].start : lo;
+      uintptr_t b = user_roots[i].end < hi ? user_roots[i].end : hi;
+      if (a < b) scvgc_mark_range(m, (a + 7) & ~(uintptr_t)7, b & ~(uintptr_t)7);
+    }
+  }
+  scvgc_mark_flush(m);
+}
+
 bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   /* 1: registers */
   for (int i = 0; i < w->nthreads; i++) {
@@ -594,6 +647,7 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     for (int i = 0; i < ntcb; i++) scvgc_mark_range(m, tcbs[i], tcbs[i] + TCB_BYTES);
     scvgc_mark_flush(m);
     scan_maps(m, w, pid);
+    scan_user_roots(m, maps_len);
     guard_tid = 0;
   }
   pthread_sigmask(SIG_SETMASK, &oldmask, NULL);

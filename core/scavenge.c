@@ -192,7 +192,7 @@ static void start_thread(void) {
  * allocating again, and the constructor is then the one point outside every allocation
  * (what remains of gc.c T1: docs/limitations.md). Otherwise it starts once there is
  * something worth releasing: scvgc_scavenge_need, when SCVGC_SCAVENGE_START_MIN of free pages
- * are not released, at the end of the next free() or allocation slow path. */
+ * are not released, at the end of the next free() slow path (scvgc_free_event, scvgc_free_slow) or allocation slow path. */
 void scvgc_scavenge_start(void) {
   scvgc_timeline_start();
   if (scvgc_opt.memlimit) atomic_store(&scvgc_memlimit_trigger, MEMLIMIT_GOAL(scvgc_opt.memlimit));

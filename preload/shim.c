@@ -6,7 +6,8 @@
  * malloc_info, and glibc's own names for it (__libc_malloc, __libc_free, ...: a program or
  * library that calls glibc's allocator by name reaches this heap, as under jemalloc, mimalloc
  * and tcmalloc, so a block of one family freed through the other works).
- * dlclose and sigaltstack, passed through.
+ * dlclose and sigaltstack, passed through. scvgc_collect and scvgc_leak_check here; the rest
+ * of include/scvgc.h is core/api.c's.
  * Foreign pointers — memory from glibc's own malloc (an RTLD_DEEPBIND library, the loader
  * before us) — are recognised by the arena map and handed to glibc's functions, found with
  * dlsym(RTLD_NEXT) (the names alone would bind to ours).
@@ -61,9 +62,8 @@ EXPORT void free(void *p) {
     if (unlikely(!libc_free)) resolve_libc();
     if (libc_free) libc_free(p);
   }
-  /* the free is done and no lock is held: the scavenger's start point (core/scavenge.c) */
-  if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
-    scvgc_scavenge_restart_now();
+  /* the scavenger's start point at the end of a free is in the core's slow paths
+   * (scvgc_free_event, scvgc_free_slow): only they make free pages */
 }
 
 EXPORT void *calloc(size_t n, size_t m) { return scvgc_calloc(n, m); }
@@ -343,6 +343,7 @@ EXPORT int sigaltstack(const stack_t *restrict ss, stack_t *restrict old) {
 
 EXPORT void scvgc_collect(void) {
   scvgc_init();
+  if (scvgc_api_turned_off()) return;
   int c = housekeeping_enter();
   scvgc_gc_cycle(SCVGC_GC_REQUEST);
   housekeeping_leave(c);
@@ -350,6 +351,7 @@ EXPORT void scvgc_collect(void) {
 
 EXPORT size_t scvgc_leak_check(void) {
   scvgc_init();
+  if (scvgc_api_turned_off()) return 0;
   int c = housekeeping_enter();
   size_t n = 0;
   if (scvgc_gc_cycle(SCVGC_GC_REQUEST) || scvgc_gcstats.cycles) {
@@ -369,6 +371,7 @@ __attribute__((constructor(101))) static void scvgc_start(void) {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   resolve_libc();
   libc_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+  scvgc_api_start(); /* the program's compiled-in defaults, before the collector starts */
   /* No thread here: the markers and the sweeper start with the cycles that need them, the
    * scavenger when there is something to release (core/gc.c T1, core/scavenge.c). */
   scvgc_gc_start();
@@ -380,7 +383,7 @@ __attribute__((constructor(101))) static void scvgc_start(void) {
  * handlers and destructors (and those of the libraries loaded after it), from whichever
  * thread called exit(). A program that ends by _exit or a fatal signal gets no report. */
 __attribute__((destructor(101))) static void scvgc_exit(void) {
-  if (!scvgc_tracking || !scvgc_gc_ready()) return;
+  if (scvgc_api_turned_off() || !scvgc_gc_ready()) return;
   scvgc_gc_cycle(SCVGC_GC_EXIT);
   scvgc_timeline_sample(SCVGC_TL_EXIT);
   scvgc_report_t r;

@@ -4,7 +4,9 @@ allowed="aligned_alloc calloc free free_aligned_sized free_sized mallinfo mallin
 malloc_stats malloc_trim malloc_usable_size mallopt memalign posix_memalign pvalloc realloc
 reallocarray valloc malloc_info __libc_malloc __libc_free __libc_calloc __libc_realloc
 __libc_memalign __libc_valloc __libc_pvalloc __libc_mallinfo __libc_mallopt
-scvgc_collect scvgc_leak_check dlclose sigaltstack"
+scvgc_collect scvgc_leak_check scvgc_leak_counts scvgc_ignore_object scvgc_disable scvgc_enable
+scvgc_register_root_region scvgc_unregister_root_region scvgc_register_excluded_region
+scvgc_unregister_excluded_region dlclose sigaltstack"
 got=$(nm -D --defined-only "$LIB" | awk '{print $3}' | sed 's/@.*//' | sort -u)
 stray=""
 for s in $got; do

@@ -47,3 +47,23 @@ for mode in off default collect; do
 			"$(tail_of "$T/err" 3)" "$(tail_of "$T/out" 2)"
 	fi
 done
+
+# Deferred cancellation while a thread allocates (issue 19 #13): a cycle started from malloc
+# reads /proc and writes trace lines, calls that are cancellation points; a thread unwound there
+# held every lock of the cycle, and the next cycle hung the process for good. Cycles back to
+# back (GOGC=1) with a trace line each, 50 threads cancelled while they allocate.
+for mode in collect leak; do
+	name="threads cancelled while they allocate leave no lock held ($mode mode, cycles back to back, traced)"
+	if [ -n "$broken" ]; then
+		fail "$name" "the library cannot be preloaded: $broken"
+		continue
+	fi
+	timeout -k 5 120 env LD_PRELOAD="$LIB" SCVGC_MODE=$mode SCVGC_GOGC=1 SCVGCTRACE=1 SCVGC_REPORT=none \
+		"$BIN/cancel_alloc" 50 >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q '^cancel_alloc: OK' "$T/out"; then
+		pass "$name"
+	else
+		fail "$name" "cancel_alloc: $(rc_text "$rc" 120)" "$(tail_of "$T/err" 3)"
+	fi
+done

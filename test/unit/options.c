@@ -181,3 +181,67 @@ Test(options, leak_mode_runs_periodic_and_forced_cycles_only_when_set_explicitly
   cr_assert_eq(scvgc_opt.gogc, -1);
   cr_assert_eq(scvgc_opt.forcegc_ns, 120000000000ull);
 }
+
+Test(options, scvgc_options_takes_short_and_full_names_and_the_variable_wins) {
+  setenv("SCVGC_OPTIONS", "mode=collect:gogc=50,stack_depth=3:SCVGC_EXITCODE=9:trace=1", 1);
+  setenv("SCVGC_GOGC", "70", 1);
+  scvgc_options_init();
+  unsetenv("SCVGC_OPTIONS");
+  unsetenv("SCVGC_GOGC");
+  cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_COLLECT);
+  cr_assert_eq(scvgc_opt.gogc, 70, "SCVGC_GOGC wins over gogc= in SCVGC_OPTIONS");
+  cr_assert_eq(scvgc_opt.stack_depth, 3);
+  cr_assert_eq(scvgc_opt.exitcode, 9);
+  cr_assert_eq(scvgc_opt.trace, 1, "SCVGCTRACE is trace");
+}
+
+Test(options, scvgc_options_gogc_counts_as_explicit_in_leak_mode) {
+  setenv("SCVGC_OPTIONS", "gogc=50", 1);
+  scvgc_options_init();
+  unsetenv("SCVGC_OPTIONS");
+  cr_assert_eq(scvgc_opt.gogc, 50);
+  cr_assert_eq(scvgc_opt.forcegc_ns, 0);
+}
+
+Test(options, a_secure_execution_process_ignores_scvgc_options_but_not_the_programs_defaults,
+     .init = cr_redirect_stderr) {
+  setenv("SCVGC_OPTIONS", "mode=collect:report=/tmp/planted:bad=1", 1);
+  scvgc_options_secure_test = 1;
+  scvgc_options_init();
+  scvgc_options_secure_test = -1;
+  unsetenv("SCVGC_OPTIONS");
+  cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_LEAK);
+  cr_assert_str_eq(scvgc_opt.report, "stderr");
+  scvgc_options_program_defaults("exitcode=4", "__scvgc_default_options", false);
+  cr_assert_eq(scvgc_opt.exitcode, 4, "the program's own defaults still apply");
+  fflush(stderr);
+  char line[512];
+  cr_assert_null(fgets(line, sizeof line, cr_get_redirected_stderr()), "nothing said: %s", line);
+}
+
+Test(options, program_defaults_yield_to_the_environment_and_may_switch_leak_to_collect) {
+  setenv("SCVGC_OPTIONS", "exitcode=2", 1);
+  scvgc_options_init();
+  unsetenv("SCVGC_OPTIONS");
+  cr_assert_eq(scvgc_opt.gogc, -1);
+  scvgc_options_program_defaults("mode=collect:exitcode=5:stack_depth=4", "__scvgc_default_options", false);
+  cr_assert_eq(scvgc_opt.mode, SCVGC_MODE_COLLECT);
+  cr_assert_eq(scvgc_opt.gogc, 100, "collect mode's pacing once leak mode's rule no longer holds");
+  cr_assert_eq(scvgc_opt.exitcode, 2, "SCVGC_OPTIONS wins over the program's default");
+  cr_assert_eq(scvgc_opt.stack_depth, 4);
+  cr_assert_eq(scvgc_turned_off, 0);
+}
+
+Test(options, lsan_default_options_translate_the_keys_that_mean_something_here) {
+  scvgc_options_init();
+  scvgc_options_program_defaults("exitcode=23:malloc_context_size=200:report_objects=1:log_path=/tmp/x",
+                                 "__lsan_default_options", true);
+  cr_assert_eq(scvgc_opt.exitcode, 23);
+  cr_assert_eq(scvgc_opt.stack_depth, 64);
+  cr_assert_str_eq(scvgc_opt.report, "/tmp/x.%p");
+  cr_assert_eq(scvgc_turned_off, 0);
+  scvgc_options_program_defaults("detect_leaks=0", "__lsan_default_options", true);
+  cr_assert_eq(scvgc_turned_off, 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_turned_off, 0);
+}

@@ -198,3 +198,27 @@ Test(report, a_dangling_symbolic_link_creates_nothing, .init = setup) {
   scvgc_report_write(&r);
   cr_assert_neq(access(target, F_OK), 0, "O_CREAT|O_EXCL does not create through a link");
 }
+
+Test(report, suppression_patterns_match_as_leaksanitizer_reads_them) {
+  cr_assert(scvgc_supp_match("make_node", "make_node"));
+  cr_assert(scvgc_supp_match("make", "remake_node"), "a substring");
+  cr_assert(scvgc_supp_match("^make_node$", "make_node"));
+  cr_assert(!scvgc_supp_match("^make_node$", "make_node2"));
+  cr_assert(!scvgc_supp_match("^make_node$", "remake_node"));
+  cr_assert(scvgc_supp_match("^make", "make_node"));
+  cr_assert(!scvgc_supp_match("^ake", "make_node"));
+  cr_assert(scvgc_supp_match("node$", "make_node"));
+  cr_assert(!scvgc_supp_match("nod$", "make_node"));
+  cr_assert(scvgc_supp_match("^m*e$", "make_node"));
+  cr_assert(scvgc_supp_match("std::*::push_back", "std::vector<int, std::allocator<int> >::push_back(int&&)"));
+  cr_assert(scvgc_supp_match("*", "x"));
+  cr_assert(!scvgc_supp_match("x", ""), "an empty name matches nothing");
+  cr_assert(!scvgc_supp_match("x", NULL));
+  cr_assert(scvgc_supp_match("libfoo.so", "/usr/lib/libfoo.so.1"));
+  cr_assert(!scvgc_supp_match("a?c", "abc"), "? is a character, as in LeakSanitizer");
+  char name[5000];
+  memset(name, 'a', sizeof name - 2);
+  name[sizeof name - 2] = 'b';
+  name[sizeof name - 1] = 0;
+  cr_assert(!scvgc_supp_match("*a*a*a*a*a*a*a*a*c", name), "no exponential backtracking");
+}

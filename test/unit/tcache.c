@@ -303,3 +303,52 @@ Test(tcache, a_free_burst_that_cuts_the_queue_keeps_a_queued_full_span_off_parti
   scvgc_central_check();
   free(objs);
 }
+
+/* C6: a span is on its owner's xspans at most once. The owner can mark a span full again
+ * while it is still queued (it took the xfree list the queuer left, spent the span, and had
+ * not drained yet); a second remote free then found UNLINKED and pushed the span a second
+ * time: a cycle in xspans, and drain_xspans never returned (the hang of churn in leak mode). */
+static void *remote_free_list(void *p) {
+  void **pp = p;
+  for (; *pp; pp++) scvgc_free(*pp);
+  return NULL;
+}
+
+static void remote(void *a, void *b) {
+  void *l[3] = {a, b, NULL};
+  pthread_t t;
+  pthread_create(&t, NULL, remote_free_list, l);
+  pthread_join(t, NULL);
+}
+
+Test(tcache, a_span_marked_full_again_while_queued_is_queued_once, .init = mode_off,
+     .timeout = 30) {
+  uint32_t n = scvgc_classes[CLS32].nelems;
+  void **a = calloc(n, sizeof *a);
+  for (uint32_t i = 0; i < n; i++) a[i] = scvgc_malloc(32);
+  scvgc_span_t *s = scvgc_spanof((uintptr_t)a[0]);
+  void *next = scvgc_malloc(32); /* s spent and marked full (UNLINKED) */
+  cr_assert_eq(s->where, SCVGC_W_FULL);
+  remote(a[1], NULL); /* another thread's free: QUEUED, pushed on xspans, UNLINKED cleared */
+  cr_assert_eq(atomic_load(&scvgc_tc.xspans), s);
+  /* The window in scvgc_tcache_refill between mark_full and the drain that follows it: the
+   * owner has taken s's xfree list and marked it full again while s is still queued. */
+  atomic_fetch_or(&s->xfree, SCVGC_XF_UNLINKED);
+  uintptr_t x = atomic_load(&s->xfree);
+  cr_assert((x & SCVGC_XF_UNLINKED) && (x & SCVGC_XF_QUEUED));
+  scvgc_central_remote_free(s, a[2]); /* a remote free now: never a second push */
+  int seen = 0, len = 0;
+  for (scvgc_span_t *q = atomic_load(&scvgc_tc.xspans); q && len < 16; q = q->xnext, len++)
+    seen += q == s;
+  cr_assert_eq(seen, 1, "s is on xspans %d times (list walked %d steps)", seen, len);
+  cr_assert_eq(atomic_load(&s->xfree) & SCVGC_XF_UNLINKED, 0);
+  /* the drain (at the next refill) moves it to partial with its free objects */
+  for (uint32_t i = 3; i < n; i++) scvgc_free(a[i]);
+  scvgc_free(a[0]);
+  scvgc_free(next);
+  scvgc_tcache_flush(&scvgc_tc);
+  scvgc_tcache_check(&scvgc_tc);
+  scvgc_heap_check();
+  scvgc_central_check();
+  free(a);
+}
