@@ -24,6 +24,7 @@ configs = [
     ('glibc, explicit frees', [withfree], {}),
     ('Boehm GC 8.2, linked (GC_MALLOC)', [boehm], {}),
     ('libscvgc collect, no frees', [nofree], {'LD_PRELOAD': LIB, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J}),
+    ('libscvgc collect, no frees, SCVGC_SAMPLE=0 (every stack)', [nofree], {'LD_PRELOAD': LIB, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J, 'SCVGC_SAMPLE': '0'}),
     ('libscvgc collect, no frees, SCVGC_STACK_DEPTH=0', [nofree], {'LD_PRELOAD': LIB, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J, 'SCVGC_STACK_DEPTH': '0'}),
 ]
 # CPU and peak RSS of the program itself, through /usr/bin/time

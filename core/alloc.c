@@ -19,7 +19,8 @@
  *
  * Side metadata. In modes leak and collect (scvgc_tracking), each object has an
  * scvgc_objmeta_t (stack id, requested size) that says whether it is allocated; mode off
- * never touches it. Bad frees are found by checking the slot (start of an object of an
+ * never touches it. With SCVGC_SAMPLE (collect mode's default) only sampled objects get a
+ * stack, the others stack 0 ("sampling" below). Bad frees are found by checking the slot (start of an object of an
  * in-use span) and, for double frees, the metadata or, in mode off, a per-process key
  * that free() stores in the object's second word (cleared again by malloc).
  *
@@ -81,6 +82,61 @@ void scvgc_init(void) {
   while (atomic_load_explicit(&init_state, memory_order_acquire) != 2) __builtin_ia32_pause();
 }
 
+/* ---- sampling ----------------------------------------------------------------------------
+ * SCVGC_SAMPLE = R > 0: a thread captures the stack of the allocation during which its
+ * R-mean exponential byte countdown runs out (Go's MemProfileRate, tcmalloc's and jemalloc's
+ * sampling): each byte is sampled with probability 1/R, so an object of size s is sampled
+ * with probability 1 - exp(-s/R) and big and small objects are sampled in proportion to
+ * their bytes. Unsampled objects get stack 0; report.c scales the sampled groups back to
+ * estimates (Go's scaleHeapSample). A capture is the allocation's main cost: at 512 KiB
+ * nearly all small allocations skip it. Per-thread state only: no lock, no atomic. */
+
+/* bytes this thread allocates before its next sampled allocation; 0: not drawn yet (a new
+ * thread) */
+static __thread uint64_t sample_left __attribute__((tls_model("initial-exec")));
+static __thread uint64_t sample_rng __attribute__((tls_model("initial-exec"))); /* splitmix64 */
+
+/* ln(u) for u in (0, 1], to about 1e-7 (no libm in the library): u = 2^e * m, m in [1, 2),
+ * ln m = 2 atanh((m-1)/(m+1)) by its series. */
+static double ln01(double u) {
+  uint64_t b;
+  memcpy(&b, &u, sizeof b);
+  int e = (int)((b >> 52) & 0x7ff) - 1023;
+  b = (b & ((1ull << 52) - 1)) | (1023ull << 52);
+  double m;
+  memcpy(&m, &b, sizeof m);
+  double t = (m - 1) / (m + 1), t2 = t * t;
+  double lnm = 2 * t * (1 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9 + t2 / 11)))));
+  return e * 0.6931471805599453 + lnm;
+}
+
+/* The next countdown: an exponential variate of mean rate, at least 1. Exposed for tests. */
+uint64_t scvgc_sample_draw(uint64_t rate) {
+  if (unlikely(!sample_rng))
+    sample_rng = (scvgc_free_key ^ (uintptr_t)&sample_rng ^ scvgc_nanotime()) | 1;
+  uint64_t z = (sample_rng += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  double u = (double)((z >> 11) + 1) * (1.0 / 9007199254740992.0); /* (0, 1] */
+  double x = -ln01(u) * (double)rate;
+  if (x < 1) return 1;
+  return x > 1e18 ? (uint64_t)1e18 : (uint64_t)x;
+}
+
+/* The stack of an allocation of n bytes: captured, or 0 when this one is not sampled. */
+static uint32_t sampled_stack(size_t n) {
+  uint64_t rate = scvgc_opt.sample, left = sample_left;
+  if (!rate) return scvgc_stack_capture();
+  if (unlikely(!left)) left = scvgc_sample_draw(rate);
+  if (likely(n < left)) {
+    sample_left = left - n;
+    return 0;
+  }
+  sample_left = scvgc_sample_draw(rate);
+  return scvgc_stack_capture();
+}
+
 /* ---- side metadata --------------------------------------------------------------------- */
 
 /* Record a new object's metadata. Allocation is black (sweep.c S3): the mark bit is set,
@@ -97,7 +153,7 @@ void scvgc_track(void *p, size_t n) {
   uint32_t i = s->cls ? scvgc_slot_index(s, (uintptr_t)p) : 0;
   if (!s->cls) s->reqsize = n;
   if (s->meta) {
-    s->meta[i].stack = likely(!(scvgc_in_lib | scvgc_disabled)) ? scvgc_stack_capture()
+    s->meta[i].stack = likely(!(scvgc_in_lib | scvgc_disabled)) ? sampled_stack(n)
                        : scvgc_in_lib ? SCVGC_STACK_LIB : SCVGC_STACK_IGNORED;
     __atomic_store_n(&s->meta[i].size, (s->cls ? (uint32_t)n + 1 : 1) | SCVGC_META_MARK,
                      __ATOMIC_RELAXED);

@@ -582,6 +582,8 @@ typedef struct {
   uint64_t forcegc_ns;   /* 0 = off */
   uint64_t memlimit;     /* bytes; 0 = off */
   int stack_depth;
+  uint64_t sample;       /* SCVGC_SAMPLE: mean bytes between two captured stacks; 0 = every
+                            allocation's (alloc.c "sampling"); 0 whenever stack_depth is 0 */
   const char *report;    /* "stderr", "none" or a path template */
   const char *json;      /* path template or NULL */
   int exitcode;
@@ -613,6 +615,8 @@ bool scvgc_parse_bytes(const char *s, uint64_t *bytes) SCVGC_HIDDEN;
 /* ---- the allocator (alloc.c) -------------------------------------------------------- */
 void scvgc_init(void) SCVGC_HIDDEN;
 extern int scvgc_inited SCVGC_HIDDEN;
+/* SCVGC_SAMPLE's next interval for the calling thread: exponential, mean rate, >= 1 (tests) */
+uint64_t scvgc_sample_draw(uint64_t rate) SCVGC_HIDDEN;
 extern uintptr_t scvgc_free_key SCVGC_HIDDEN; /* double-free key, random per process */
 void *scvgc_malloc(size_t n) SCVGC_HIDDEN;
 bool scvgc_free(void *p) SCVGC_HIDDEN; /* false: not this heap's pointer (or NULL) */

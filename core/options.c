@@ -38,7 +38,7 @@ typedef struct {
 } option_t;
 
 #define F(f) offsetof(scvgc_options_t, f)
-enum { K_INDEX_GOGC = 1, K_INDEX_FORCEGC = 4 }; /* their rows below (checked at start-up) */
+enum { K_INDEX_GOGC = 1, K_INDEX_FORCEGC = 4, K_INDEX_SAMPLE = 7 }; /* their rows below (checked at start-up) */
 static const option_t options[] = {
     {"SCVGC_MODE", K_MODE, "leak", 0, 0, F(mode),
      "leak: free() honoured, unreachable objects reported at exit, never freed by the "
@@ -62,6 +62,11 @@ static const option_t options[] = {
      "95% of it every free page is released at once and, in collect mode, a GC runs first"},
     {"SCVGC_STACK_DEPTH", K_INT, "16", 0, 64, F(stack_depth),
      "frames captured per allocation for the leak report; 0 captures none"},
+    {"SCVGC_SAMPLE", K_BYTES, "512K", 0, 0, F(sample),
+     "average bytes allocated between two captured stacks (a random geometric interval, as "
+     "Go's MemProfileRate); 0 captures every allocation's stack. The default holds in collect "
+     "mode; leak mode captures every stack unless this is set. Sampled tables are estimates "
+     "and say so (docs/reports.md)"},
     {"SCVGC_REPORT", K_STRING, "stderr", 0, 0, F(report),
      "where the text report goes: stderr, none, or a path (%p becomes the pid)"},
     {"SCVGC_JSON", K_STRING, NULL, 0, 0, F(json), "path of the JSON report (%p becomes the pid)"},
@@ -287,9 +292,13 @@ static void apply_list(const char *text, const char *what, int level, bool lsan,
  * (FORCEGC) cycles run in leak mode only when their variable was set explicitly; the
  * exit check and the API run whatever the setting (docs/limitations.md, "EINTR"). */
 static void leak_mode_pacing(scvgc_options_t *o) {
-  if (o->mode != SCVGC_MODE_LEAK) return;
-  if (origin[K_INDEX_GOGC] == FROM_DEFAULT) o->gogc = -1;
-  if (origin[K_INDEX_FORCEGC] == FROM_DEFAULT) o->forcegc_ns = 0;
+  if (o->mode == SCVGC_MODE_LEAK) {
+    if (origin[K_INDEX_GOGC] == FROM_DEFAULT) o->gogc = -1;
+    if (origin[K_INDEX_FORCEGC] == FROM_DEFAULT) o->forcegc_ns = 0;
+    /* and keeps exact stacks: a leak checker's report names every leaking stack (SPEC) */
+    if (origin[K_INDEX_SAMPLE] == FROM_DEFAULT) o->sample = 0;
+  }
+  if (!o->stack_depth) o->sample = 0; /* no stacks: nothing to sample, every count exact */
 }
 
 void scvgc_options_program_defaults(const char *text, const char *what, bool lsan) {
@@ -332,7 +341,8 @@ void scvgc_options_init(void) {
   memset(origin, 0, sizeof origin);
   scvgc_turned_off = 0;
   SCVGC_CHECK(!strcmp(options[K_INDEX_GOGC].name, "SCVGC_GOGC") &&
-              !strcmp(options[K_INDEX_FORCEGC].name, "SCVGC_FORCEGC"));
+              !strcmp(options[K_INDEX_FORCEGC].name, "SCVGC_FORCEGC") &&
+              !strcmp(options[K_INDEX_SAMPLE].name, "SCVGC_SAMPLE"));
   for (size_t i = 0; i < NOPTIONS; i++)
     if (options[i].def) SCVGC_CHECK(parse(&options[i], options[i].def, &o));
   const char *all = secure ? NULL : scvgc_getenv("SCVGC_OPTIONS");

@@ -5,7 +5,8 @@
  * first; each group's stack is symbolized (symbolize.c), matched against the suppressions,
  * and written to the text destination (SCVGC_REPORT) and the JSON file (SCVGC_JSON).
  * Every text line starts with "==PID== scvgc: ". Unknown values are null in the JSON,
- * never invented.
+ * never invented. With sampled stacks (SCVGC_SAMPLE, alloc.c "sampling") the groups are
+ * scaled to estimates and marked so; the totals stay exact (docs/reports.md).
  * Suppressions: parsed and matched here (LeakSanitizer's syntax, below), counted per
  * pattern in each report ("suppressions used", text and JSON).
  * Callers: the exit check, scvgc_leak_check and scvgc_leak_counts (program threads), one at
@@ -299,11 +300,36 @@ static scvgc_leaks_t copied; /* totals and flags of the table the report is writ
  * recursive calls) has hundreds of thousands of groups, and 64 stored frames each would make
  * the report itself allocate hundreds of MB. The symbolizer caches by pc (S2). */
 typedef struct {
-  const scvgc_leak_t *leak;
+  const scvgc_leak_t *leak; /* scaled to estimates where stacks are sampled */
   const uintptr_t *pcs; /* the depot's record (valid until exit) */
   int nframes;
   bool suppressed;
+  bool unsampled; /* the stack-0 group of a sampled report: counted in the totals only */
 } group_t;
+
+/* The report's sampling rate (SCVGC_SAMPLE): 0 when every allocation's stack was captured. */
+static uint64_t sample_rate(void) { return scvgc_opt.mode == SCVGC_MODE_OFF ? 0 : scvgc_opt.sample; }
+
+/* exp(-x) for x >= 0, to about 1e-12 (no libm in the library): x = k ln2 + r. */
+static double exp_neg(double x) {
+  if (x > 700) return 0;
+  int k = (int)(x / 0.6931471805599453);
+  double r = x - k * 0.6931471805599453, term = 1, sum = 1;
+  for (int i = 1; i < 20; i++) sum += (term *= -r / i);
+  while (k-- > 0) sum *= 0.5;
+  return sum;
+}
+
+/* Scale one group's sampled objects and bytes to estimates (Go's scaleHeapSample): an
+ * object of size s was sampled with probability 1 - exp(-s/R), so it stands for
+ * 1 / (1 - exp(-s/R)) objects; the group's mean size stands for its objects' sizes. */
+static void scale_sampled(scvgc_leak_t *l, uint64_t rate) {
+  if (!l->objects || !l->bytes) return;
+  double avg = (double)l->bytes / (double)l->objects;
+  double w = 1 / (1 - exp_neg(avg / (double)rate));
+  l->objects = (uint64_t)((double)l->objects * w + 0.5);
+  l->bytes = (uint64_t)((double)l->bytes * w + 0.5);
+}
 
 /* The frames at pc k of group g, symbolized: the functions inlined there, then the one
  * that holds the code (only the pc where the symbolizer knows nothing). Returns how many. */
@@ -399,6 +425,8 @@ static void text_suppressions(out_t *o, const char *pre) {
 
 static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
   const char *pre = r->prefix;
+  uint64_t rate = sample_rate();
+  const char *est = rate ? " (estimated)" : "";
   if (r->reported_objects == 0) {
     out_fmt(o, "%sno leaks found (%s mode%s)\n", pre, mode_name(),
             copied.incomplete ? "; the check was incomplete: a thread could not be stopped" : "");
@@ -406,13 +434,17 @@ static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
     out_fmt(o, "%sLEAK SUMMARY (%s mode): %lu bytes in %lu objects are leaked\n", pre, mode_name(),
             (unsigned long)(r->direct_bytes + r->indirect_bytes),
             (unsigned long)(r->direct_objects + r->indirect_objects));
+    if (rate)
+      out_fmt(o, "%sstacks sampled, one per %lu bytes allocated on average (SCVGC_SAMPLE): the "
+                 "groups are estimates, the summary and totals exact\n", pre, (unsigned long)rate);
     for (size_t i = 0; i < ng; i++) {
-      if (g[i].suppressed || g[i].leak->kind == SCVGC_LEAK_RECLAIMED) continue;
-      out_fmt(o, "%s\n%s%lu bytes in %lu object%s %s leaked, allocated at:\n", pre, pre,
+      if (g[i].suppressed || g[i].unsampled || g[i].leak->kind == SCVGC_LEAK_RECLAIMED) continue;
+      out_fmt(o, "%s\n%s%lu bytes in %lu object%s %s leaked%s, allocated at:\n", pre, pre,
               (unsigned long)g[i].leak->bytes, (unsigned long)g[i].leak->objects,
               g[i].leak->objects == 1 ? "" : "s",
               g[i].leak->kind == SCVGC_LEAK_DIRECT ? (g[i].leak->objects == 1 ? "is directly" : "are directly")
-                                                  : (g[i].leak->objects == 1 ? "is indirectly" : "are indirectly"));
+                                                  : (g[i].leak->objects == 1 ? "is indirectly" : "are indirectly"),
+              est);
       text_stack(o, pre, &g[i]);
     }
     out_fmt(o, "%s\n", pre);
@@ -422,9 +454,9 @@ static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
             pre, (unsigned long)r->reclaimed_bytes, (unsigned long)r->reclaimed_objects);
     int shown = 0;
     for (size_t i = 0; i < ng && shown < 10; i++) {
-      if (g[i].leak->kind != SCVGC_LEAK_RECLAIMED) continue;
-      out_fmt(o, "%s  %lu bytes in %lu objects reclaimed, allocated at:\n", pre,
-              (unsigned long)g[i].leak->bytes, (unsigned long)g[i].leak->objects);
+      if (g[i].leak->kind != SCVGC_LEAK_RECLAIMED || g[i].unsampled) continue;
+      out_fmt(o, "%s  %lu bytes in %lu objects reclaimed%s, allocated at:\n", pre,
+              (unsigned long)g[i].leak->bytes, (unsigned long)g[i].leak->objects, est);
       text_stack(o, pre, &g[i]);
       shown++;
     }
@@ -455,15 +487,17 @@ static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
 /* The leak groups (not suppressed), or the reclaimed ones, as JSON array elements. */
 static void json_groups(out_t *o, const group_t *g, size_t ng, bool reclaimed) {
   bool first = true;
+  const char *est = sample_rate() ? ", \"estimated\": true" : "";
   for (size_t i = 0; i < ng; i++) {
-    if (g[i].suppressed || (g[i].leak->kind == SCVGC_LEAK_RECLAIMED) != reclaimed) continue;
+    if (g[i].suppressed || g[i].unsampled || (g[i].leak->kind == SCVGC_LEAK_RECLAIMED) != reclaimed)
+      continue;
     if (reclaimed)
-      out_fmt(o, "%s\n  {\"objects\": %lu, \"bytes\": %lu, \"stack\": [", first ? "" : ",",
-              (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes);
+      out_fmt(o, "%s\n  {\"objects\": %lu, \"bytes\": %lu%s, \"stack\": [", first ? "" : ",",
+              (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes, est);
     else
-      out_fmt(o, "%s\n  {\"kind\": \"%s\", \"objects\": %lu, \"bytes\": %lu, \"stack\": [", first ? "" : ",",
+      out_fmt(o, "%s\n  {\"kind\": \"%s\", \"objects\": %lu, \"bytes\": %lu%s, \"stack\": [", first ? "" : ",",
               g[i].leak->kind == SCVGC_LEAK_DIRECT ? "direct" : "indirect",
-              (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes);
+              (unsigned long)g[i].leak->objects, (unsigned long)g[i].leak->bytes, est);
     first = false;
     bool firstf = true;
     for (int k = 0; k < g[i].nframes; k++) {
@@ -488,8 +522,10 @@ static void json_groups(out_t *o, const group_t *g, size_t ng, bool reclaimed) {
 }
 
 static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
-  out_fmt(o, "{\"version\": 1, \"pid\": %d, \"mode\": \"%s\", \"complete\": %s,\n \"leaks\": [",
+  out_fmt(o, "{\"version\": 1, \"pid\": %d, \"mode\": \"%s\", \"complete\": %s,\n",
           (int)getpid(), mode_name(), copied.incomplete ? "false" : "true");
+  if (sample_rate()) out_fmt(o, " \"sample_bytes\": %lu,\n", (unsigned long)sample_rate());
+  out_str(o, " \"leaks\": [", 11);
   json_groups(o, g, ng, false);
   out_fmt(o, "],\n \"reclaimed\": [");
   json_groups(o, g, ng, true);
@@ -581,10 +617,16 @@ static void report_write(scvgc_report_t *r, bool write) {
   atomic_fetch_add(&scvgc_gc_paused, 1); /* libdw allocates a lot: no periodic cycle for it
                                             (speed only: what it allocates is the library's) */
   scvgc_symbolize_begin();
+  /* Sampled: the totals are the exact counts of every group (the stack-0 one holds the
+   * unsampled objects), less the estimate of what suppressions hid; the groups estimates. */
+  uint64_t rate = sample_rate(), supp_kind[2][2] = {{0, 0}, {0, 0}}; /* [indirect?][bytes?] */
   for (long i = 0; i < nl; i++) {
-    const scvgc_leak_t *l = &leaks[i];
+    scvgc_leak_t *l = &leaks[i];
     group_t *e = &g[ng++];
     e->leak = l;
+    uint64_t raw_objects = l->objects, raw_bytes = l->bytes;
+    if (rate && !l->stack) e->unsampled = true;
+    else if (rate) scale_sampled(l, rate);
     const uintptr_t *pcs = NULL;
     int n = l->stack ? scvgc_stack_get(l->stack, &pcs) : 0;
     e->pcs = pcs;
@@ -602,22 +644,33 @@ static void report_write(scvgc_report_t *r, bool write) {
     e->suppressed = by >= 0;
     if (l->kind == SCVGC_LEAK_RECLAIMED) {
       e->suppressed = false; /* suppressions are for leaks */
-      r->reclaimed_objects += l->objects;
-      r->reclaimed_bytes += l->bytes;
-    } else if (e->suppressed) {
+      r->reclaimed_objects += raw_objects;
+      r->reclaimed_bytes += raw_bytes;
+      continue;
+    }
+    if (l->kind == SCVGC_LEAK_DIRECT) {
+      r->direct_objects += raw_objects;
+      r->direct_bytes += raw_bytes;
+    } else {
+      r->indirect_objects += raw_objects;
+      r->indirect_bytes += raw_bytes;
+    }
+    if (e->suppressed) {
       supp[by].groups++;
       supp[by].objects += l->objects;
       supp[by].bytes += l->bytes;
       r->suppressed_objects += l->objects;
       r->suppressed_bytes += l->bytes;
-    } else if (l->kind == SCVGC_LEAK_DIRECT) {
-      r->direct_objects += l->objects;
-      r->direct_bytes += l->bytes;
-    } else {
-      r->indirect_objects += l->objects;
-      r->indirect_bytes += l->bytes;
+      supp_kind[l->kind != SCVGC_LEAK_DIRECT][0] += l->objects;
+      supp_kind[l->kind != SCVGC_LEAK_DIRECT][1] += l->bytes;
     }
   }
+#define LESS(a, b) ((a) -= (b) < (a) ? (b) : (a))
+  LESS(r->direct_objects, supp_kind[0][0]);
+  LESS(r->direct_bytes, supp_kind[0][1]);
+  LESS(r->indirect_objects, supp_kind[1][0]);
+  LESS(r->indirect_bytes, supp_kind[1][1]);
+#undef LESS
   r->reported_objects = r->direct_objects + r->indirect_objects;
   if (ng) qsort(g, ng, sizeof *g, by_bytes);
 

@@ -195,9 +195,16 @@ def text_report(rep):
         out.append("LEAK SUMMARY (%s mode): %s bytes in %s objects are leaked" % (
             mode, n_text(sum(num(t.get(k), 0) for k in ("direct_bytes", "indirect_bytes"))),
             n_text(reported)))
+        sb = rep.get("sample_bytes")
+        if is_num(sb) and sb > 0:  # the library's line (docs/reports.md "Sampled stacks")
+            out.append("stacks sampled, one per %d bytes allocated on average (SCVGC_SAMPLE): the "
+                       "groups are estimates, the summary and totals exact" % sb)
         for g in leaks:
             out.append("")
-            out.append(group_head(g))
+            head = group_head(g)
+            if g.get("estimated") is True:
+                head = head[:-len(", allocated at:")] + " (estimated), allocated at:"
+            out.append(head)
             if is_num(g.get("reclaimed_objects")) or is_num(g.get("reclaimed_bytes")):
                 out.append("    (and %s bytes in %s objects from this stack reclaimed during the run)"
                            % (n_text(g.get("reclaimed_bytes")), n_text(g.get("reclaimed_objects"))))
@@ -843,6 +850,13 @@ def html_report(rep, source, title=None):
     if rep.get("complete") is False:
         verdict += ('<p class="warn">The check was incomplete: a thread could not be stopped '
                     '(or the mark stack ran out of memory), so the collector found nothing.</p>')
+    note = sample_note(rep)
+    if note:  # the groups are estimates (~), the verdict and the totals exact (docs/reports.md)
+        verdict += ('<p class="warn">This report has %s (shown with ~); the totals are exact.</p>'
+                    % esc(note))
+
+    def est(g, cell):
+        return "~" + cell if g.get("estimated") is True else cell
 
     cards = [
         card("Run", [("mode", esc(mode)), ("pid", cell_num(pid)),
@@ -879,7 +893,7 @@ def html_report(rep, source, title=None):
         rows.append('<tr class="%s"><td class="n">%d</td><td>%s</td><td class="n">%s</td>'
                     '<td class="n">%s</td>%s<td class="stack">%s</td></tr>' % (
                         "direct" if kind == "direct" else "indirect", i + 1, esc(kind),
-                        cell_num(g.get("objects")), cell_bytes(g.get("bytes")),
+                        est(g, cell_num(g.get("objects"))), est(g, cell_bytes(g.get("bytes"))),
                         '<td class="n">%s objects, %s</td>' % (
                             cell_num(g.get("reclaimed_objects")),
                             cell_bytes(g.get("reclaimed_bytes"))) if has_group_reclaim else "",
@@ -896,8 +910,9 @@ def html_report(rep, source, title=None):
     reclaimed_html = ""
     if reclaimed:
         rrows = "".join('<tr><td class="n">%s</td><td class="n">%s</td><td class="stack">%s</td>'
-                        '</tr>' % (cell_num(g.get("objects")), cell_bytes(g.get("bytes")),
-                                   stack_cell(g)) for g in reclaimed)
+                        '</tr>' % (est(g, cell_num(g.get("objects"))),
+                                   est(g, cell_bytes(g.get("bytes"))), stack_cell(g))
+                        for g in reclaimed)
         reclaimed_html = ('<section><h2>Reclaimed by the collector</h2><table class="leaks">'
                           '<thead><tr><th>objects</th><th>bytes</th><th>allocated at</th></tr>'
                           '</thead><tbody>%s</tbody></table></section>' % rrows)

@@ -1,5 +1,5 @@
-// case: in collect mode (periodic GC off) the exit report says mode "collect" and lists the leaks found at exit
-// env: SCVGC_MODE=collect SCVGC_GOGC=off
+// case: in collect mode (periodic GC off, every stack captured: SCVGC_SAMPLE=0) the exit report says mode "collect" and lists the leaks found at exit
+// env: SCVGC_MODE=collect SCVGC_GOGC=off SCVGC_SAMPLE=0
 // expect: direct_objects=1 direct_bytes=48 indirect_objects=2 indirect_bytes=96
 // expect-leak: function=list_push kind=direct objects=1 bytes=48
 // expect-leak: function=list_push kind=indirect objects=2 bytes=96

@@ -45,6 +45,40 @@ Test(options, defaults_follow_the_spec) {
   cr_assert_null(scvgc_opt.json);
   cr_assert_eq(scvgc_opt.exitcode, 0);
   cr_assert(scvgc_tracking);
+  cr_assert_eq(scvgc_opt.sample, 0, "leak mode keeps exact stacks unless SCVGC_SAMPLE is set");
+}
+
+Test(options, collect_mode_samples_one_stack_per_512k_unless_told_otherwise) {
+  setenv("SCVGC_MODE", "collect", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.sample, 512u << 10);
+  setenv("SCVGC_SAMPLE", "0", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.sample, 0, "SCVGC_SAMPLE=0: every allocation's stack");
+  setenv("SCVGC_SAMPLE", "64K", 1);
+  setenv("SCVGC_MODE", "leak", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.sample, 64u << 10, "set explicitly, leak mode samples too");
+  setenv("SCVGC_STACK_DEPTH", "0", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.sample, 0, "no stacks: nothing sampled, every count exact");
+}
+
+Test(options, the_sampling_interval_is_exponential_with_the_rate_as_mean) {
+  /* mean R, and P(X > R) = exp(-1) for an exponential variate (a fixed interval gives 0) */
+  const uint64_t rate = 4096;
+  const int n = 200000;
+  double sum = 0;
+  int above = 0;
+  for (int i = 0; i < n; i++) {
+    uint64_t x = scvgc_sample_draw(rate);
+    cr_assert_geq(x, 1);
+    sum += (double)x;
+    above += x > rate;
+  }
+  double mean = sum / n, frac = (double)above / n;
+  cr_assert(mean > rate * 0.98 && mean < rate * 1.02, "mean %.1f, not about %lu", mean, (unsigned long)rate);
+  cr_assert(frac > 0.3579 && frac < 0.3779, "P(X > R) = %.4f, not about exp(-1)", frac);
 }
 
 Test(options, values_are_read_from_the_environment) {

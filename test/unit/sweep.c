@@ -18,6 +18,7 @@ static void start(void) {
   setenv("SCVGC_MODE", "collect", 1);
   setenv("SCVGC_REPORT", "none", 1);
   setenv("SCVGC_GOGC", "off", 1);
+  setenv("SCVGC_SAMPLE", "0", 1); /* every stack: the reclaimed table is checked per stack */
   scvgc_init();
   scvgc_gc_start();
 }
