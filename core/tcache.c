@@ -47,14 +47,16 @@
  * event and flush (TC_CHECK).
  * Locks: registry_lock (outermost lock of the core) for the registry and the totals of
  *   dead caches. Refill and release take central and heap locks through central.c.
- * Callers: the owning thread only (malloc/free slow paths, the thread-exit destructor);
- *   the fork child handler.
+ * Callers: the owning thread only (malloc/free slow paths, the thread-exit destructor,
+ *   which also tells roots.c that the thread's stack block is going dead); the fork child
+ *   handler.
  */
 #include <pthread.h>
 #include <sched.h>
 
 #include "internal.h"
 #include "lock.h"
+#include "mark.h"
 #include "sweep.h"
 
 __thread scvgc_tcache_t scvgc_tc __attribute__((tls_model("initial-exec")));
@@ -451,6 +453,7 @@ void scvgc_tcache_thread_exit(void) {
   if (tc->rnext) tc->rnext->rprev = tc->rprev;
   scvgc_unlock(&registry_lock);
   tc->state = SCVGC_TC_DEAD;
+  scvgc_roots_thread_exit(); /* its stack block goes to glibc's cache: dead once it is gone */
 }
 
 /* Visit every live cache, then call fn(NULL, arg) to end, all under the registry lock
