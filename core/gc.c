@@ -150,7 +150,7 @@ bool scvgc_gc_markers_started(void) { return atomic_load(&markers_started); }
 void scvgc_gc_start(void) {
   if (!scvgc_tracking || atomic_load(&gc_ready)) return;
   scvgc_unwind_start(); /* the walker's key early (unwind.h): the library threads did it once */
-  libc_exit = (uintptr_t)dlsym(RTLD_NEXT, "exit"); /* E1 (the library defines no exit) */
+  libc_exit = (uintptr_t)dlsym(RTLD_NEXT, "exit"); /* E1 (no exit of the library's own) */
   scvgc_roots_init();
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   markers_wanted = scvgc_opt.markers ? scvgc_opt.markers : ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;

@@ -392,7 +392,10 @@ static void restore_reg(row_t *r, const row_t *init, uint64_t reg) {
   if (reg == DW_RBP) { r->rbp_how = init->rbp_how; r->rbp_off = init->rbp_off; }
   else if (reg == DW_RSP) r->rsp_how = init->rsp_how;
   else if (reg == DW_RA) { r->ra_how = init->ra_how; r->ra_off = init->ra_off; }
-  else if ((k = cs_index(reg)) >= 0) { r->cs_how[k] = init->cs_how[k]; r->cs_off[k] = init->cs_off[k]; }
+  else if ((k = cs_index(reg)) >= 0) {
+    r->cs_how[k] = init->cs_how[k];
+    r->cs_off[k] = init->cs_off[k];
+  }
 }
 
 /* Run instructions [p, end) from location loc, stopping before the first row that starts
