@@ -6,7 +6,8 @@
  *      registry): no thread can be stopped while holding one, and the collector may use
  *      the heap's locked functions on behalf of its markers;
  *   2. stop the world (stw.c); a thread that cannot be stopped makes the cycle invalid:
- *      it still runs, but finds and frees nothing (SPEC);
+ *      it still runs, but finds and frees nothing (SPEC). The collecting thread itself counts
+ *      as it was where it entered the library (E1: its sp and callee-saved registers);
  *   3. clear the collector bits of every span, grey the library-owned objects (gc.h
  *      scvgc_in_lib), scan the roots (roots.c) into workbufs — a fault there makes the
  *      cycle invalid like a thread not stopped — and mark in parallel (mark.c) until no

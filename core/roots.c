@@ -8,9 +8,12 @@
  *                      [block start, sp - 128) when the sp is in the stack block glibc
  *                      recorded in the thread's descriptor (at its thread pointer, naming
  *                      its tid) ([stack] for the main thread; the collector
- *                      itself is cut at its frame in gc.c, with no red zone). A thread on a
+ *                      itself is cut where it entered the library, gc.c E1, with no red
+ *                      zone). A thread on a
  *                      coroutine or signal stack cuts nothing. The current sigaltstack of
- *                      each thread is kept through the shim's TLS copy (class 3)
+ *                      each thread is kept through the shim's TLS copy (class 3). The
+ *                      stack blocks glibc caches for exited threads are dead below their
+ *                      descriptor ("the stacks of exited threads" below)
  *   3 TLS              static TLS and the TCB live at the top of each thread's stack mapping
  *                      (glibc), or, for the main thread, in a private mapping of the loader;
  *                      dynamic TLS blocks are heap objects found through the DTV
@@ -33,7 +36,8 @@
  *   the whole cycle). Scanning runs with the world stopped and calls only system calls (and
  *   sigaction, sigsetjmp: no allocation, no lock).
  * Callers: the collector (scan, with the world stopped); any thread that maps metadata;
- *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc).
+ *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc); exiting threads
+ *   (scvgc_roots_thread_exit, from the cache's exit destructor: own_lock only).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
