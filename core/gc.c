@@ -424,7 +424,8 @@ static __attribute__((noinline)) bool entry_of(int reason, scvgc_uwregs_t *e) {
 __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   if (!scvgc_tracking || !scvgc_gc_ready()) return false;
   /* The collector's own registers (root class 1 for this thread): spilled into this frame,
-   * which stays live, and is scanned, for the whole cycle. */
+   * which stays live, and is scanned, for the whole cycle — where E1's walk fails; else the
+   * thread counts as it entered the library, and this frame is below its cut. */
   __builtin_unwind_init();
   scvgc_uwregs_t entry;
   bool have_entry = entry_of(reason, &entry); /* E1 */

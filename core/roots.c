@@ -9,11 +9,10 @@
  *                      recorded in the thread's descriptor (at its thread pointer, naming
  *                      its tid) ([stack] for the main thread; the collector
  *                      itself is cut where it entered the library, gc.c E1, with no red
- *                      zone). A thread on a
- *                      coroutine or signal stack cuts nothing. The current sigaltstack of
- *                      each thread is kept through the shim's TLS copy (class 3). The
- *                      stack blocks glibc caches for exited threads are dead below their
- *                      descriptor ("the stacks of exited threads" below)
+ *                      zone). A thread on a coroutine or signal stack cuts nothing. The
+ *                      current sigaltstack of each thread is kept through the shim's TLS
+ *                      copy (class 3). The stack blocks glibc caches for exited threads are
+ *                      dead below their descriptor ("the stacks of exited threads" below)
  *   3 TLS              static TLS and the TCB live at the top of each thread's stack mapping
  *                      (glibc), or, for the main thread, in a private mapping of the loader;
  *                      dynamic TLS blocks are heap objects found through the DTV
@@ -276,12 +275,12 @@ static uintptr_t red_zone(const scvgc_thread_t *t) { return t->state == SCVGC_ST
  * destructor, scvgc_roots_thread_exit); at a scan, a registered descriptor that is still
  * glibc's (self pointers), says the thread is gone (tid 0: the kernel cleared it,
  * CLONE_CHILD_CLEARTID; -1: pthread_join marked it joined) and records a stack block around
- * it has [block, tp) cut. The
- * descriptor itself (from tp on) is still read: it holds the DTV, glibc's malloc'd vector
- * of the dynamic TLS blocks that it frees only when it reuses the stack. A reused block names
- * its new thread (tid not 0) and is cut as that thread's (find_dead); an unmapped one fails
- * the probe. A thread that never allocated has no exit destructor: its cached stack stays a
- * root (it can hold only what other threads gave it). */
+ * it has [block, tp) cut. The descriptor itself (from tp on) is still read: it holds the
+ * DTV, glibc's malloc'd vector of the dynamic TLS blocks that it frees only when it reuses
+ * the stack. A reused block names its new thread (tid not 0) and is cut as that thread's
+ * (find_dead); an unmapped one fails the probe and leaves the registry. A thread that never
+ * allocated has no exit destructor: its cached stack stays a root (it can hold only what
+ * other threads gave it). The main thread's descriptor records no stack block: never cut. */
 #define MAX_EXITED 512
 static uintptr_t exited[MAX_EXITED]; /* thread pointers of exited threads (own_lock) */
 static size_t nexited;
