@@ -7,7 +7,8 @@
  * Every text line starts with "==PID== scvgc: ". Unknown values are null in the JSON,
  * never invented.
  * Callers: the exit check and scvgc_leak_check (program threads), one at a time (the
- * caller holds report_lock).
+ * caller holds report_lock). It runs on a stack of its own that it maps for each report
+ * (scvgc_report_write): the caller's may be small.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -5,7 +5,9 @@
  * (.eh_frame via .eh_frame_hdr, found with _dl_find_object); (2) one walker per thread: a ring
  * of its recent walks (memos, see memo_t) and a small private rule cache. A new walk follows
  * a memo's frames where they still hold (one load per frame) and steps by rules only where
- * the stack changed; see docs/stacks.md for the design and the measurements.
+ * the stack changed; see docs/stacks.md for the design and the measurements. (3) For the
+ * collector (gc.c E1), scvgc_unwind_regs: a slow, uncached walk that also recovers each outer
+ * frame's callee-saved registers, to find where a thread entered the library.
  * This is libunwind's x86-64 fast trace (Gtrace.c) plus the memos, without what made
  * libunwind unfit to sit inside malloc: under the preload unw_backtrace cost 150-210 ns per
  * 16-frame capture (python 2.2x glibc), its first memory validation opens a pipe (the
