@@ -573,6 +573,16 @@ __asm__(".text\n"
         ".cfi_endproc\n"
         ".size scvgc_report_on_stack, .-scvgc_report_on_stack\n");
 
+/* fn(arg) on a fresh stack of the library's own, or here without one. */
+static void on_own_stack(void (*fn)(void *), void *arg) {
+  char *stk = scvgc_sys_map_meta(REPORT_STACK + REPORT_GUARD);
+  if (stk && mprotect(stk, REPORT_GUARD, PROT_NONE) == 0)
+    scvgc_report_on_stack(fn, arg, stk + REPORT_GUARD + REPORT_STACK);
+  else
+    fn(arg);
+  if (stk) scvgc_sys_unmap_meta(stk, REPORT_STACK + REPORT_GUARD);
+}
+
 static void report_job(void *r) { report_write(r); }
 
 /* Everything the report allocates is library-owned (gc.h scvgc_in_lib): the suppressions
@@ -580,12 +590,7 @@ static void report_job(void *r) { report_write(r); }
  * one the allocations start, keeps them alive. */
 void scvgc_report_write(scvgc_report_t *r) {
   scvgc_lib_enter();
-  char *stk = scvgc_sys_map_meta(REPORT_STACK + REPORT_GUARD);
-  if (stk && mprotect(stk, REPORT_GUARD, PROT_NONE) == 0)
-    scvgc_report_on_stack(report_job, r, stk + REPORT_GUARD + REPORT_STACK);
-  else
-    report_write(r);
-  if (stk) scvgc_sys_unmap_meta(stk, REPORT_STACK + REPORT_GUARD);
+  on_own_stack(report_job, r);
   scvgc_lib_leave();
 }
 
