@@ -167,10 +167,10 @@ void scvgc_track(void *p, size_t n) {
  * /proc/self/maps and may write trace lines with calls that are cancellation points. malloc
  * is not one: a thread with a cancellation pending would be unwound with the world stopped
  * and every lock of the cycle held (the process hung, beyond SIGTERM). */
-static void gc_periodic_nocancel(void) {
+static void gc_periodic_nocancel(const void *keep) {
   int old;
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-  scvgc_gc_periodic();
+  scvgc_gc_periodic(keep); /* the cycle cuts this thread's stack at malloc's caller (gc.c E1) */
   pthread_setcancelstate(old, NULL);
 }
 
@@ -196,7 +196,7 @@ static void *malloc_large(size_t n, size_t align) {
   scvgc_sweep_credit(s->npages);
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
-    gc_periodic_nocancel();
+    gc_periodic_nocancel(p);
   if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
     scvgc_scavenge_restart_now(); /* a fork child's scavenger (scavenge.c) */
   errno = err;
@@ -227,7 +227,7 @@ static void *malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
   if (scvgc_tracking) scvgc_track(p, n);
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
-    gc_periodic_nocancel(); /* no core lock is held here and the cache is consistent */
+    gc_periodic_nocancel(p); /* no core lock is held here and the cache is consistent */
   if (unlikely(atomic_load_explicit(&scvgc_scavenge_restart, memory_order_relaxed)))
     scvgc_scavenge_restart_now(); /* likewise: a fork child's scavenger (scavenge.c) */
   errno = err;
@@ -434,7 +434,9 @@ static void *realloc_impl(void *ptr, size_t n) {
       return (void *)s->base;
     }
   }
+  scvgc_gc_keep_moving(ptr); /* a cycle this allocation starts cuts our frames (gc.c E1) */
   void *q = scvgc_malloc(n);
+  scvgc_gc_keep_moving(NULL);
   if (!q) return NULL; /* the old block is untouched, as realloc promises */
   memcpy(q, ptr, n < cap ? n : cap);
   scvgc_free(ptr);

@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <string.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -114,24 +116,55 @@ void scvgc_write_all(int fd, const char *s, size_t n) {
  * kept open would be seen by the program (a test that lists its open descriptors, a daemon
  * that closes them all and opens others in their place, one of which our writes would then
  * clobber). Instead:
- *   E1 fd 2 is used whenever it is open, whatever the program made it (dup2 of a log file);
- *   E2 when the program has closed fd 2 (GNU ls and cat close it at exit, before our report),
- *      the file fd 2 named at start-up is opened again by its path, for appending, if it had
- *      one (a terminal, a file); the descriptor is closed after the write. A pipe or a socket
- *      cannot be opened again: the output is lost (docs/limitations.md).
- * scvgc_keep_stderr records the path (a readlink, no allocation); scvgc_err_open and
+ *   E1 fd 2 is used while it is still the file it was at start-up (the same device and inode,
+ *      by fstat at each write: a system call, no allocation);
+ *   E2 otherwise — the program closed fd 2 (GNU ls and cat do at exit, before our report), or
+ *      put something else there (a daemon that closed stdio, whose data file or client socket
+ *      became fd 2) — the file fd 2 named at start-up is opened again by its path, for
+ *      appending, if it had one (a terminal, a file) and the path still names that file; the
+ *      descriptor is closed after the write. A pipe or a socket cannot be opened again: the
+ *      output is lost (docs/limitations.md);
+ *   E3 never into a file the program put on fd 2: with fd 2 closed at start-up, nothing is
+ *      written to stderr at all.
+ * scvgc_keep_stderr records the identity and the path (fstat, readlink: no allocation) in the
+ * constructor, or at the first message if one comes before it; scvgc_err_open and
  * scvgc_err_close bracket each write. */
 static char err_path[256];
+static _Atomic int err_kept; /* 0: not recorded yet; 1: fd 2 was open (err_dev, err_ino);
+                                2: fd 2 was closed */
+static dev_t err_dev;
+static ino_t err_ino;
 
 void scvgc_keep_stderr(void) {
-  ssize_t n = readlink("/proc/self/fd/2", err_path, sizeof err_path - 1);
-  err_path[n > 0 && err_path[0] == '/' && (size_t)n < sizeof err_path - 1 ? n : 0] = 0;
+  struct stat st;
+  if (fstat(2, &st) == 0) {
+    err_dev = st.st_dev;
+    err_ino = st.st_ino;
+    ssize_t n = readlink("/proc/self/fd/2", err_path, sizeof err_path - 1);
+    err_path[n > 0 && err_path[0] == '/' && (size_t)n < sizeof err_path - 1 ? n : 0] = 0;
+    atomic_store(&err_kept, 1);
+  } else {
+    err_path[0] = 0;
+    atomic_store(&err_kept, 2);
+  }
+}
+
+static bool is_startup_stderr(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && st.st_dev == err_dev && st.st_ino == err_ino;
 }
 
 int scvgc_err_open(void) {
-  if (fcntl(2, F_GETFD) >= 0) return 2;
+  if (!atomic_load(&err_kept)) scvgc_keep_stderr(); /* a message before the constructor */
+  if (atomic_load(&err_kept) != 1) return -1; /* E3 */
+  if (is_startup_stderr(2)) return 2;         /* E1 */
   if (!err_path[0]) return -1;
-  return open(err_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+  int fd = open(err_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd >= 0 && !is_startup_stderr(fd)) { /* the path names another file now */
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 void scvgc_err_close(int fd) {

@@ -7,7 +7,8 @@
  *      registry): no thread can be stopped while holding one, and the collector may use
  *      the heap's locked functions on behalf of its markers;
  *   2. stop the world (stw.c); a thread that cannot be stopped makes the cycle invalid:
- *      it still runs, but finds and frees nothing (SPEC);
+ *      it still runs, but finds and frees nothing (SPEC). The collecting thread itself counts
+ *      as it was where it entered the library (E1: its sp and callee-saved registers);
  *   3. clear the collector bits of every span, grey the library-owned objects (gc.h
  *      scvgc_in_lib), scan the roots (roots.c) into workbufs — a fault there makes the
  *      cycle invalid like a thread not stopped — and mark in parallel (mark.c) until no
@@ -28,6 +29,7 @@
  *   collections started from the allocation path (with no core lock held).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -101,6 +103,7 @@ scvgc_gcstats_t scvgc_gcstats;
 scvgc_leaks_t scvgc_leaks;
 static scvgc_world_t world;
 static _Atomic int gc_ready;
+static uintptr_t libc_exit; /* glibc's exit(), found at start-up (E1 below) */
 
 /* T1 The library starts no thread before it is needed (issue 13 point 15): a thread makes
  *    the program multi-threaded, and Linux refuses unshare(CLONE_NEWUSER) to such a process
@@ -223,6 +226,7 @@ static bool process_check(void) {
 void scvgc_gc_start(void) {
   if (!scvgc_tracking || atomic_load(&gc_ready)) return;
   scvgc_unwind_start(); /* the walker's key early (unwind.h): the library threads did it once */
+  libc_exit = (uintptr_t)dlsym(RTLD_NEXT, "exit"); /* E1 (no exit of the library's own) */
   scvgc_roots_init();
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   markers_wanted = scvgc_opt.markers ? scvgc_opt.markers : ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
@@ -458,6 +462,42 @@ static void trace_cycle(const scvgc_gcstats_t *g, const scvgc_leaks_t *t) {
                 (unsigned long)(c->wb_bytes >> 10));
 }
 
+/* ---- where the collecting thread's live stack starts ---------------------------------------- *
+ * E1 The thread that runs a cycle is cut at the stack pointer with which it entered the
+ *    library, and its registers are its callee-saved registers at that entry, recovered from
+ *    the CFI (scvgc_unwind_regs): the library's frames below lie over the program's dead
+ *    frames (slots never written there still hold what the program's returned callees left)
+ *    and may hold spilled copies of the program's live registers, which the walk restores.
+ *    API calls and cycles an allocation starts: the entry is the first frame outside the
+ *    library. The exit check (a destructor, run inside exit: exit -> the exit handlers ->
+ *    the loader's fini -> the destructor): the caller of glibc's exit(), as it made the call
+ *    — main's caller once main returned, else the function that called exit() — since glibc's
+ *    exit frames hold nothing of the program's. Where the walk fails (no CFI on the way), the
+ *    thread is cut at the collector's own frame, as before (conservative).
+ *    The library's frames below the entry may still hold objects in flight: the object an
+ *    allocation is about to return and the block realloc moves (scvgc_gc_periodic's keep
+ *    words), marked as roots of that cycle. A library thread (the scavenger's forced cycle)
+ *    is cut at its own frame: its stack is the library's, never scanned. */
+static __thread uintptr_t cycle_keep[2] __attribute__((tls_model("initial-exec")));
+
+static int entry_api(uintptr_t pc, uintptr_t fn, void *arg) {
+  (void)fn;
+  (void)arg;
+  return scvgc_unwind_is_self(pc) ? SCVGC_UW_CONTINUE : SCVGC_UW_HERE;
+}
+
+static int entry_exit(uintptr_t pc, uintptr_t fn, void *arg) {
+  (void)pc;
+  (void)arg;
+  return fn == libc_exit ? SCVGC_UW_OUT : SCVGC_UW_CONTINUE;
+}
+
+static __attribute__((noinline)) bool entry_of(int reason, scvgc_uwregs_t *e) {
+  if (reason == SCVGC_GC_FORCED) return false;
+  if (reason == SCVGC_GC_EXIT && libc_exit && scvgc_unwind_regs(e, entry_exit, NULL)) return true;
+  return scvgc_unwind_regs(e, entry_api, NULL);
+}
+
 /* ---- the cycle ------------------------------------------------------------------------------ */
 
 __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
@@ -478,8 +518,11 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     return false;
   }
   /* The collector's own registers (root class 1 for this thread): spilled into this frame,
-   * which stays live, and is scanned, for the whole cycle. */
+   * which stays live, and is scanned, for the whole cycle — where E1's walk fails; else the
+   * thread counts as it entered the library, and this frame is below its cut. */
   __builtin_unwind_init();
+  scvgc_uwregs_t entry;
+  bool have_entry = entry_of(reason, &entry); /* E1 */
   scvgc_lock(&gc_lock);
   start_threads();
   uint64_t t0 = scvgc_nanotime();
@@ -494,7 +537,17 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   atomic_store(&scvgc_mark_objects, 0);
   atomic_store(&scvgc_mark_live, 0);
   int rc = scvgc_stw_stop(&world);
-  if (world.nthreads && world.threads[0].state == SCVGC_STW_SELF) {
+  if (world.nthreads && world.threads[0].state == SCVGC_STW_SELF && have_entry) {
+    scvgc_thread_t *me = &world.threads[0]; /* E1: as it entered the library */
+    me->sp = me->regs[SCVGC_REG_RSP] = entry.sp;
+    me->regs[SCVGC_REG_RBX] = entry.rbx;
+    me->regs[SCVGC_REG_RBP] = entry.rbp;
+    me->regs[SCVGC_REG_R12] = entry.r12;
+    me->regs[SCVGC_REG_R13] = entry.r13;
+    me->regs[SCVGC_REG_R14] = entry.r14;
+    me->regs[SCVGC_REG_R15] = entry.r15;
+    me->nregs = SCVGC_STW_NREGS; /* roots.c reads regs[0, nregs): r12-r15 are 12-15 */
+  } else if (world.nthreads && world.threads[0].state == SCVGC_STW_SELF) {
     /* This thread's live stack starts at this frame (roots.c cuts the collector's own stack
      * at its sp exactly): the frames of what it calls from here on — the clear, the scan,
      * the sweep — hold the collector's working values (span bases: the address of each
@@ -512,6 +565,8 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     size_t nlib = 0;
     scvgc_heap_foreach_span(clear_bits, &nlib);
     if (nlib) scvgc_heap_foreach_span(grey_lib, &m);
+    for (int k = 0; k < 2; k++) /* E1: in flight in the library's frames */
+      if (cycle_keep[k]) scvgc_mark_word(&m, cycle_keep[k]);
     roots_ok = scvgc_roots_scan(&m, &world);
     t2 = scvgc_nanotime();
     scvgc_mark_guard(true); /* protected pages of live objects (mark.c M3) */
@@ -602,7 +657,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
 
 /* From the allocation path, when the heap reached the goal. Markers and the collector
  * never start one (they allocate workbufs, not objects, but be sure). */
-void scvgc_gc_periodic(void) {
+void scvgc_gc_periodic(const void *keep) {
   if (scvgc_gc_worker || starting_threads || !scvgc_gc_ready() || atomic_load(&scvgc_gc_paused))
     return;
   size_t next = atomic_load(&scvgc_gc_next);
@@ -614,8 +669,12 @@ void scvgc_gc_periodic(void) {
   }
   /* one thread runs it; the others go on allocating rather than queue up behind it */
   if (!atomic_compare_exchange_strong(&scvgc_gc_next, &next, SIZE_MAX)) return;
+  cycle_keep[0] = (uintptr_t)keep; /* E1 */
   scvgc_gc_cycle(SCVGC_GC_PERIODIC);
+  cycle_keep[0] = 0;
 }
+
+void scvgc_gc_keep_moving(const void *old) { cycle_keep[1] = (uintptr_t)old; }
 
 /* A copy of the last cycle's leak table for the report, taken under gc_lock: cycles that
  * start while the report is being written (its symbolization allocates) must not change

@@ -278,7 +278,10 @@ extern _Atomic size_t scvgc_inspan_released SCVGC_HIDDEN;
 extern _Atomic size_t scvgc_heap_inuse SCVGC_HIDDEN;
 /* The heap size at which the next periodic collection starts; SIZE_MAX: none. */
 extern _Atomic size_t scvgc_gc_next SCVGC_HIDDEN;
-void scvgc_gc_periodic(void) SCVGC_HIDDEN;
+/* keep: the object the allocation is about to return (a root of that cycle, gc.c E1). */
+void scvgc_gc_periodic(const void *keep) SCVGC_HIDDEN;
+/* realloc: the block being moved, a root of any cycle its allocation starts (NULL: done). */
+void scvgc_gc_keep_moving(const void *old) SCVGC_HIDDEN;
 
 /* The map entry for address p: NULL when p is not in any arena of the heap. The span
  * returned may be free or stale for interior pages of free spans; callers that need an

@@ -128,6 +128,9 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) SCVGC_HIDDEN;
  * class 2). */
 void scvgc_roots_learn_tcb(uintptr_t tp, uintptr_t block, size_t size, pid_t tid) SCVGC_HIDDEN;
 bool scvgc_roots_tcb_known(void) SCVGC_HIDDEN; /* the layout above was learned */
+/* The calling thread is exiting (its cache's exit destructor): glibc keeps its stack block
+ * for reuse, and from the thread's end on, the part below its descriptor is dead (roots.c). */
+void scvgc_roots_thread_exit(void) SCVGC_HIDDEN;
 /* Is the page whose /proc/self/pagemap entry is e one the program wrote (a private copy,
  * in memory or swapped out), in a mapping of a file or not? Exposed for tests. */
 bool scvgc_roots_page_written(uint64_t e, bool file) SCVGC_HIDDEN;

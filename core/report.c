@@ -11,10 +11,13 @@
  * pattern in each report ("suppressions used", text and JSON).
  * Callers: the exit check, scvgc_leak_check and scvgc_leak_counts (program threads), one at
  * a time (report_lock).
+ * The report runs on a stack of its own that it maps for each report (on_own_stack): the
+ * caller's may be small.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -705,18 +708,70 @@ static void report_write(scvgc_report_t *r, bool write) {
   scvgc_unlock(&report_lock);
 }
 
+/* ---- the report's own stack ------------------------------------------------------------- *
+ * The report is written on a stack the library maps for it (REPORT_STACK, a guard page
+ * below): its buffers and the symbolizer's frames (libdw) need tens of KiB, and it runs on the
+ * thread that called exit() or scvgc_leak_check(), which may be a thread-pool worker or a
+ * coroutine with 64 KiB or less (the process died of SIGSEGV in the symbolizer, and the report
+ * was lost). The same thread, so its TLS (scvgc_in_lib) holds; the mapping is the library's
+ * own (roots.c R1): never scanned. A cycle another thread runs meanwhile finds this thread's sp
+ * outside its stack and cuts nothing of that stack (roots.c): conservative. Without the mapping
+ * (out of memory) the report runs where it is. */
+#define REPORT_STACK ((size_t)1 << 20)
+#define REPORT_GUARD ((size_t)4096)
+
+/* fn(arg) with the stack pointer at top (16-aligned); returns on the caller's stack. rbp
+ * keeps the caller's sp, and the CFI says so: unwinders step back through it. */
+void scvgc_report_on_stack(void (*fn)(void *), void *arg, void *top) SCVGC_HIDDEN;
+__asm__(".text\n"
+        ".globl scvgc_report_on_stack\n"
+        ".hidden scvgc_report_on_stack\n"
+        ".type scvgc_report_on_stack, @function\n"
+        ".p2align 4\n"
+        "scvgc_report_on_stack:\n"
+        ".cfi_startproc\n"
+        "  endbr64\n"
+        "  push %rbp\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset %rbp, -16\n"
+        "  mov %rsp, %rbp\n"
+        ".cfi_def_cfa_register %rbp\n"
+        "  mov %rdx, %rsp\n"
+        "  mov %rdi, %rax\n"
+        "  mov %rsi, %rdi\n"
+        "  call *%rax\n"
+        "  mov %rbp, %rsp\n"
+        "  pop %rbp\n"
+        ".cfi_def_cfa %rsp, 8\n"
+        "  ret\n"
+        ".cfi_endproc\n"
+        ".size scvgc_report_on_stack, .-scvgc_report_on_stack\n");
+
+/* fn(arg) on a fresh stack of the library's own, or here without one. */
+static void on_own_stack(void (*fn)(void *), void *arg) {
+  char *stk = scvgc_sys_map_meta(REPORT_STACK + REPORT_GUARD);
+  if (stk && mprotect(stk, REPORT_GUARD, PROT_NONE) == 0)
+    scvgc_report_on_stack(fn, arg, stk + REPORT_GUARD + REPORT_STACK);
+  else
+    fn(arg);
+  if (stk) scvgc_sys_unmap_meta(stk, REPORT_STACK + REPORT_GUARD);
+}
+
+static void report_job_write(void *r) { report_write(r, true); }
+static void report_job_count(void *r) { report_write(r, false); }
+
 /* Everything the report allocates is library-owned (gc.h scvgc_in_lib): the suppressions
  * kept in our data, libdw's session, the copies. A cycle another thread runs meanwhile, or
  * one the allocations start, keeps them alive. */
 void scvgc_report_write(scvgc_report_t *r) {
   scvgc_lib_enter();
-  report_write(r, true);
+  on_own_stack(report_job_write, r);
   scvgc_lib_leave();
 }
 
 void scvgc_report_count(scvgc_report_t *r) {
   scvgc_lib_enter();
-  report_write(r, false);
+  on_own_stack(report_job_count, r);
   scvgc_lib_leave();
 }
 

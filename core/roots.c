@@ -8,9 +8,11 @@
  *                      [block start, sp - 128) when the sp is in the stack block glibc
  *                      recorded in the thread's descriptor (at its thread pointer, naming
  *                      its tid) ([stack] for the main thread; the collector
- *                      itself is cut at its frame in gc.c, with no red zone). A thread on a
- *                      coroutine or signal stack cuts nothing. The current sigaltstack of
- *                      each thread is kept through the shim's TLS copy (class 3)
+ *                      itself is cut where it entered the library, gc.c E1, with no red
+ *                      zone). A thread on a coroutine or signal stack cuts nothing. The
+ *                      current sigaltstack of each thread is kept through the shim's TLS
+ *                      copy (class 3). The stack blocks glibc caches for exited threads are
+ *                      dead below their descriptor ("the stacks of exited threads" below)
  *   3 TLS              static TLS and the TCB live at the top of each thread's stack mapping
  *                      (glibc), or, for the main thread, in a private mapping of the loader;
  *                      dynamic TLS blocks are heap objects found through the DTV
@@ -43,7 +45,8 @@
  *   the whole cycle). Scanning runs with the world stopped and calls only system calls (and
  *   sigaction, sigsetjmp, getrlimit/setrlimit, stat: no allocation, no lock).
  * Callers: the collector (scan, with the world stopped); any thread that maps metadata;
- *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc).
+ *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc); exiting threads
+ *   (scvgc_roots_thread_exit, from the cache's exit destructor: own_lock only).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -360,6 +363,48 @@ static bool probe(uintptr_t addr, uintptr_t out[2]); /* below, with the fault gu
  * frame, and below it are only the scan's frames. */
 static uintptr_t red_zone(const scvgc_thread_t *t) { return t->state == SCVGC_STW_SELF ? 0 : RED_ZONE; }
 
+/* ---- the stacks of exited threads --------------------------------------------------- *
+ * glibc keeps the stack block of an exited thread in its stack cache (up to 40 MiB of them)
+ * for the next pthread_create: an anonymous writable mapping that the maps scan would read
+ * whole as root class 5. Everything in it below the descriptor is dead — the thread's frames,
+ * down to the very last ones of its exit path (the library's own cache flush at thread exit
+ * leaves span bases there: the address of each span's first object), and its static TLS.
+ * Each thread that allocated registers its thread pointer at its exit (its cache's exit
+ * destructor, scvgc_roots_thread_exit); at a scan, a registered descriptor that is still
+ * glibc's (self pointers), says the thread is gone (tid 0: the kernel cleared it,
+ * CLONE_CHILD_CLEARTID; -1: pthread_join marked it joined) and records a stack block around
+ * it has [block, tp) cut. The descriptor itself (from tp on) is still read: it holds the
+ * DTV, glibc's malloc'd vector of the dynamic TLS blocks that it frees only when it reuses
+ * the stack. A reused block names its new thread (tid not 0) and is cut as that thread's
+ * (find_dead); an unmapped one fails the probe and leaves the registry. A thread that never
+ * allocated has no exit destructor: its cached stack stays a root (it can hold only what
+ * other threads gave it). The main thread's descriptor records no stack block: never cut. */
+#define MAX_EXITED 512
+static uintptr_t exited[MAX_EXITED]; /* thread pointers of exited threads (own_lock) */
+static size_t nexited;
+
+void scvgc_roots_thread_exit(void) {
+  uintptr_t tp = (uintptr_t)pthread_self();
+  scvgc_lock(&own_lock);
+  size_t i = 0;
+  while (i < nexited && exited[i] != tp) i++;
+  if (i == nexited && nexited < MAX_EXITED) exited[nexited++] = tp; /* full: read whole */
+  scvgc_unlock(&own_lock);
+}
+
+/* The stack block below an exited thread's descriptor at tp, or false when tp is not (or no
+ * longer) such a descriptor. Guarded reads: the block may be unmapped. */
+static bool exited_block(uintptr_t tp, range_t *r) {
+  uintptr_t h[2], s[2], id[2], blk[2];
+  /* x86-64 tcbhead_t: tcb (word 0) and self (word 2) point at the descriptor itself */
+  if (!probe(tp, h) || !probe(tp + 16, s) || h[0] != tp || s[0] != tp) return false;
+  if (!probe(tp + (tcb_tid_off & ~(size_t)7), id) || !probe(tp + tcb_block_off, blk)) return false;
+  if ((int32_t)(id[0] >> (8 * (tcb_tid_off & 7))) > 0) return false; /* running, or reused */
+  if (tp <= blk[0] || tp - blk[0] >= blk[1]) return false;
+  *r = (range_t){blk[0], tp};
+  return true;
+}
+
 static range_t *dead; /* the dead parts of the stopped threads' own stacks, sorted, merged */
 static size_t ndead, deadcap;
 
@@ -381,8 +426,8 @@ static void sift(range_t *a, size_t i, size_t n) {
 static void find_dead(const scvgc_world_t *w, pid_t pid) {
   ndead = 0;
   if (tcb_block_off == TCB_NONE) return;
-  if ((size_t)w->nthreads > deadcap) {
-    size_t cap = (size_t)w->nthreads * 2;
+  if ((size_t)w->nthreads + nexited > deadcap) {
+    size_t cap = ((size_t)w->nthreads + nexited) * 2;
     range_t *d = scvgc_sys_map_meta(cap * sizeof *d);
     if (!d) return; /* cut nothing: conservative */
     if (dead) scvgc_sys_unmap_meta(dead, deadcap * sizeof *d);
@@ -401,6 +446,15 @@ static void find_dead(const scvgc_world_t *w, pid_t pid) {
     if (t->sp < blk[0] || t->sp - blk[0] >= blk[1] || cut <= blk[0]) continue;
     dead[ndead++] = (range_t){blk[0], cut};
   }
+  size_t k = 0; /* the stacks of exited threads; a registered one that is gone is dropped */
+  for (size_t i = 0; i < nexited; i++) {
+    range_t r;
+    uintptr_t h[2];
+    if (exited_block(exited[i], &r)) dead[ndead++] = r;
+    else if (!probe(exited[i], h) || h[0] != exited[i]) continue; /* no descriptor there now */
+    exited[k++] = exited[i];
+  }
+  nexited = k;
   for (size_t i = ndead / 2; i-- > 0;) sift(dead, i, ndead);
   for (size_t n = ndead; n > 1; n--) {
     range_t t = dead[0];
@@ -408,7 +462,7 @@ static void find_dead(const scvgc_world_t *w, pid_t pid) {
     dead[n - 1] = t;
     sift(dead, 0, n - 1);
   }
-  size_t k = 0; /* merge overlaps (stacks never overlap; be safe) */
+  k = 0; /* merge overlaps (stacks never overlap; be safe) */
   for (size_t i = 0; i < ndead; i++) {
     if (k && dead[i].start <= dead[k - 1].end) {
       if (dead[i].end > dead[k - 1].end) dead[k - 1].end = dead[i].end;

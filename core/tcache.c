@@ -47,8 +47,9 @@
  * event and flush (TC_CHECK).
  * Locks: registry_lock (outermost lock of the core) for the registry and the totals of
  *   dead caches. Refill and release take central and heap locks through central.c.
- * Callers: the owning thread only (malloc/free slow paths, the thread-exit destructor);
- *   the fork child handler.
+ * Callers: the owning thread only (malloc/free slow paths, the thread-exit destructor,
+ *   which also tells roots.c that the thread's stack block is going dead); the fork child
+ *   handler.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -452,6 +453,7 @@ void scvgc_tcache_thread_exit(void) {
   if (tc->rnext) tc->rnext->rprev = tc->rprev;
   scvgc_unlock(&registry_lock);
   tc->state = SCVGC_TC_DEAD;
+  scvgc_roots_thread_exit(); /* its stack block goes to glibc's cache: dead once it is gone */
   scvgc_libthreads_thread_exit(); /* mark.c L3: the last thread of the program's own? */
 }
 

@@ -5,7 +5,9 @@
  * (.eh_frame via .eh_frame_hdr, found with _dl_find_object); (2) one walker per thread: a ring
  * of its recent walks (memos, see memo_t) and a small private rule cache. A new walk follows
  * a memo's frames where they still hold (one load per frame) and steps by rules only where
- * the stack changed; see docs/stacks.md for the design and the measurements.
+ * the stack changed; see docs/stacks.md for the design and the measurements. (3) For the
+ * collector (gc.c E1), scvgc_unwind_regs: a slow, uncached walk that also recovers each outer
+ * frame's callee-saved registers, to find where a thread entered the library.
  * This is libunwind's x86-64 fast trace (Gtrace.c) plus the memos, without what made
  * libunwind unfit to sit inside malloc: under the preload unw_backtrace cost 150-210 ns per
  * 16-frame capture (python 2.2x glibc), its first memory validation opens a pipe (the
@@ -367,20 +369,35 @@ enum { H_SAME = 0, H_OFFSET, H_UNDEF, H_OTHER };
 typedef struct {
   uint8_t cfa_reg, rbp_how, rsp_how, ra_how;
   int64_t cfa_off, rbp_off, ra_off;
+  /* rbx and r12-r15: only scvgc_unwind_regs (below) reads these, off the capture path */
+  uint8_t cs_how[5];
+  int64_t cs_off[5];
 } row_t;
+
+/* Index in row_t.cs_* of DWARF register reg (rbx 3, r12-r15 12-15), or -1. */
+static inline int cs_index(uint64_t reg) {
+  return reg == 3 ? 0 : reg >= 12 && reg <= 15 ? (int)reg - 11 : -1;
+}
 
 #define STATE_DEPTH 8
 
 static void set_reg(row_t *r, uint64_t reg, uint8_t how, int64_t off) {
+  int k;
   if (reg == DW_RBP) { r->rbp_how = how; r->rbp_off = off; }
   else if (reg == DW_RSP) r->rsp_how = how;
   else if (reg == DW_RA) { r->ra_how = how; r->ra_off = off; }
+  else if ((k = cs_index(reg)) >= 0) { r->cs_how[k] = how; r->cs_off[k] = off; }
 }
 
 static void restore_reg(row_t *r, const row_t *init, uint64_t reg) {
+  int k;
   if (reg == DW_RBP) { r->rbp_how = init->rbp_how; r->rbp_off = init->rbp_off; }
   else if (reg == DW_RSP) r->rsp_how = init->rsp_how;
   else if (reg == DW_RA) { r->ra_how = init->ra_how; r->ra_off = init->ra_off; }
+  else if ((k = cs_index(reg)) >= 0) {
+    r->cs_how[k] = init->cs_how[k];
+    r->cs_off[k] = init->cs_off[k];
+  }
 }
 
 /* Run instructions [p, end) from location loc, stopping before the first row that starts
@@ -1105,4 +1122,57 @@ void scvgc_unwind_stats(scvgc_unwind_stats_t *st) {
   st->signal_frames = atomic_load_explicit(&n_signal, memory_order_relaxed);
   st->rule_bytes = atomic_load_explicit(&rule_bytes, memory_order_relaxed) +
                   atomic_load_explicit(&walker_bytes, memory_order_relaxed);
+}
+
+/* ---- the registers of outer frames (the collector's entry point, gc.c) ------------------- *
+ * A slow, uncached walk that also recovers the callee-saved registers (rbx, rbp, r12-r15) of
+ * each frame from the CFI: what libgcc's _Unwind_* and libunwind's unw_step do, for the few
+ * walks a cycle makes (one per API call, exit check or allocation-started cycle). Reads only
+ * the slots the CFI of a frame names, each above that frame's sp (U2); a frame it cannot step
+ * through (no CFI, a signal frame, a rule other than "saved at CFA+n") ends it with false. */
+__attribute__((noinline, no_sanitize_address)) bool
+scvgc_unwind_regs(scvgc_uwregs_t *r, int (*decide)(uintptr_t pc, uintptr_t fn, void *arg),
+                  void *arg) {
+  uintptr_t cs[5];
+  __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2\n\t"
+                   "mov %%rbx, 0(%3)\n\tmov %%r12, 8(%3)\n\tmov %%r13, 16(%3)\n\t"
+                   "mov %%r14, 24(%3)\n\tmov %%r15, 32(%3)"
+                   : "=&r"(r->pc), "=&r"(r->sp), "=&r"(r->rbp)
+                   : "r"(cs)
+                   : "memory");
+  r->rbx = cs[0];
+  r->r12 = cs[1];
+  r->r13 = cs[2];
+  r->r14 = cs[3];
+  r->r15 = cs[4];
+  for (int depth = 0; depth < 64; depth++) {
+    uintptr_t key = depth ? r->pc - 1 : r->pc; /* a return address, but for this frame */
+    fde_t f;
+    if (!fde_find(key, &f) || f.signal) return false;
+    row_t init = {.cfa_reg = DW_RSP, .cfa_off = 8, .rbp_how = H_SAME, .rsp_how = H_SAME,
+                  .ra_how = H_UNDEF};
+    if (!cfa_run(&f, f.cie_ins, f.cie_end, f.begin, UINTPTR_MAX, &init, NULL)) return false;
+    row_t row = init;
+    if (!cfa_run(&f, f.fde_ins, f.fde_end, f.begin, key, &row, &init)) return false;
+    int d = depth ? decide(r->pc, f.begin, arg) : SCVGC_UW_CONTINUE; /* not this function */
+    if (d == SCVGC_UW_HERE) return true;
+    if ((row.cfa_reg != DW_RSP && row.cfa_reg != DW_RBP) || row.ra_how != H_OFFSET ||
+        row.ra_off != -8 || row.rsp_how != H_SAME || row.rbp_how == H_OTHER)
+      return false;
+    uintptr_t cfa = (row.cfa_reg == DW_RSP ? r->sp : r->rbp) + (uintptr_t)row.cfa_off;
+    if (cfa <= r->sp || cfa - r->sp > ((uintptr_t)1 << 26)) return false; /* U2 */
+    uintptr_t *regs[6] = {&r->rbx, &r->r12, &r->r13, &r->r14, &r->r15, &r->rbp};
+    for (int k = 0; k < 6; k++) {
+      uint8_t how = k < 5 ? row.cs_how[k] : row.rbp_how;
+      int64_t off = k < 5 ? row.cs_off[k] : row.rbp_off;
+      if (how == H_OTHER) return false;
+      if (how != H_OFFSET) continue;
+      if (off >= 0 || (uintptr_t)-off > cfa - r->sp) return false; /* inside the frame */
+      *regs[k] = *(const uintptr_t *)(cfa + (uintptr_t)off);
+    }
+    r->pc = *(const uintptr_t *)(cfa - 8);
+    r->sp = cfa;
+    if (d == SCVGC_UW_OUT) return true;
+  }
+  return false;
 }

@@ -70,6 +70,22 @@ void scvgc_unwind_fork_prepare(void) SCVGC_HIDDEN;
 void scvgc_unwind_fork_parent(void) SCVGC_HIDDEN;
 void scvgc_unwind_fork_child(void) SCVGC_HIDDEN;
 
+/* A frame's state: its pc and sp, and the callee-saved registers as they are in that frame
+ * (for an outer frame: as its callee found them on entry, recovered from the CFI). */
+typedef struct {
+  uintptr_t pc, sp, rbx, rbp, r12, r13, r14, r15;
+} scvgc_uwregs_t;
+enum { SCVGC_UW_CONTINUE = 0, SCVGC_UW_HERE = 1, SCVGC_UW_OUT = 2 };
+/* Walk the calling thread's frames outward from the caller of this function, callee-saved
+ * registers included. decide(pc, fn, arg) is asked of each frame (fn: the start of its
+ * function, from the CFI): SCVGC_UW_CONTINUE steps to its caller, SCVGC_UW_HERE stops with
+ * *r the state of this frame, SCVGC_UW_OUT stops with *r the state of its caller right after
+ * the call returns (sp just above the return address). false: the walk could not get there
+ * (no CFI, a signal frame, 64 frames). Slow (decodes every frame's CFI, nothing cached);
+ * allocates nothing, takes no lock. */
+bool scvgc_unwind_regs(scvgc_uwregs_t *r, int (*decide)(uintptr_t pc, uintptr_t fn, void *arg),
+                       void *arg) SCVGC_HIDDEN;
+
 /* Test hook: is pc in the library's own code, as the walker decides it? */
 bool scvgc_unwind_is_self(uintptr_t pc) SCVGC_HIDDEN;
 

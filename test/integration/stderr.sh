@@ -1,8 +1,8 @@
 #!/bin/sh
 # stderr.sh — the library's file descriptors and signals are invisible to the program:
-# no descriptor of its own (fmt.c E1-E2), the report still reaches the file fd 2 named when the
-# program closed fd 2 before exit, and a signal the program waits for never reaches a library
-# thread (mark.c L2).
+# no descriptor of its own (fmt.c E1-E3), the report still reaches the file fd 2 named when the
+# program closed fd 2 before exit, never a file that took fd 2's place, and a signal the
+# program waits for never reaches a library thread (mark.c L2).
 . "$ROOT/test/integration/common.inc"
 FDS=$ROOT/build/test/progs/fds
 
@@ -27,6 +27,30 @@ for mode in leak collect; do
 		fail "the report reaches stderr's file after the program closed fd 2 (SCVGC_MODE=$mode)" \
 			"$(rc_text "$rc" 30)" "$(tail_of "$T/close2.err" 5)"
 	fi
+done
+
+# A daemon that closed fd 2 and whose data file took its place: the report goes where fd 2
+# pointed at start-up (a file: opened again by its path), never into the program's file; with a
+# pipe at start-up (no path) it is lost, and the data file still holds only the data.
+for mode in leak collect; do
+	timeout -k 5 30 env LD_PRELOAD="$LIB" SCVGC_MODE=$mode "$FDS" reuse2 "$T/data" >/dev/null 2>"$T/reuse2.err"
+	rc=$?
+	if [ "$rc" = 0 ] && [ "$(cat "$T/data")" = data ] &&
+		grep -q "scvgc: LEAK SUMMARY ($mode mode): 100 bytes in 1 objects" "$T/reuse2.err"; then
+		pass "a file that took fd 2's place gets no report; stderr's own file does (SCVGC_MODE=$mode)"
+	else
+		fail "a file that took fd 2's place gets no report; stderr's own file does (SCVGC_MODE=$mode)" \
+			"$(rc_text "$rc" 30)" "data file: $(head -c 300 "$T/data" | tr '\n' ' ')" "$(tail_of "$T/reuse2.err" 3)"
+	fi
+	rm -f "$T/data"
+	(timeout -k 5 30 env LD_PRELOAD="$LIB" SCVGC_MODE=$mode "$FDS" reuse2 "$T/data" 2>&1 >/dev/null; echo "rc=$?") | cat >"$T/reuse2p.err"
+	if grep -qx "rc=0" "$T/reuse2p.err" && [ "$(cat "$T/data")" = data ]; then
+		pass "a file that took the place of a piped fd 2 gets no report (SCVGC_MODE=$mode)"
+	else
+		fail "a file that took the place of a piped fd 2 gets no report (SCVGC_MODE=$mode)" \
+			"data file: $(head -c 300 "$T/data" | tr '\n' ' ')" "$(tail_of "$T/reuse2p.err" 3)"
+	fi
+	rm -f "$T/data"
 done
 
 for mode in off default collect; do

@@ -2,12 +2,16 @@
  *   fds list      prints the program's open descriptors (none of them may be the library's)
  *   fds close2    leaks 100 bytes, closes fd 2 (as GNU coreutils do at exit) and exits: the
  *                 leak report must still reach the file fd 2 named
+ *   fds reuse2 F  leaks 100 bytes, closes fd 2 and opens file F, which becomes fd 2 (a daemon
+ *                 that closed stdio and whose data file took its place), writes "data" to it
+ *                 and exits: the report must not go into F
  *   fds sigwait   blocks SIGUSR1 in the program's threads, makes the library's threads run
  *                 (allocation, collections), signals the process, and waits for it with
  *                 sigwait: the signal must not reach a library thread (whose default action
  *                 would kill the process) */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,15 @@ int main(int argc, char **argv) {
     sink = malloc(100);
     sink = NULL;
     close(2);
+    return 0;
+  }
+  if (!strcmp(what, "reuse2") && argc > 2) {
+    sink = malloc(100);
+    sink = NULL;
+    close(2);
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd != 2) return 3;
+    if (write(fd, "data\n", 5) != 5) return 4;
     return 0;
   }
   if (!strcmp(what, "sigwait")) {

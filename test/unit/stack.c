@@ -469,3 +469,56 @@ Test(stack, threads_with_the_smallest_stacks_still_start_and_capture, .init = de
   pthread_join(th, &id);
   cr_assert_neq((uintptr_t)id, 0);
 }
+
+/* scvgc_unwind_regs (the collector's entry point, gc.c E1): the callee-saved registers an
+ * outer frame had when it made a call, recovered through frames that saved and reused them. */
+static uintptr_t regs_middle_start;
+static scvgc_uwregs_t regs_seen;
+static bool regs_ok;
+
+static int stop_after_middle(uintptr_t pc, uintptr_t fn, void *arg) {
+  (void)pc;
+  (void)arg;
+  return fn == regs_middle_start ? SCVGC_UW_OUT : SCVGC_UW_CONTINUE;
+}
+
+__attribute__((noinline)) static void regs_inner(void) {
+  regs_ok = scvgc_unwind_regs(&regs_seen, stop_after_middle, NULL);
+  sink++;
+}
+
+/* Uses every callee-saved register for values of its own: its prologue saves the caller's. */
+__attribute__((noinline)) static void regs_middle(void) {
+  __asm__ volatile("mov $1, %%rbx\n\tmov $2, %%r12\n\tmov $3, %%r13\n\tmov $4, %%r14\n\t"
+                   "mov $5, %%r15" ::: "rbx", "r12", "r13", "r14", "r15");
+  regs_inner();
+  sink++;
+}
+
+Test(stack, the_entry_walk_recovers_the_callee_saved_registers_of_an_outer_frame) {
+  uintptr_t end;
+  function_of((uintptr_t)regs_middle + 4, &regs_middle_start, &end);
+  register uintptr_t b __asm__("rbx") = 0x1111;
+  register uintptr_t c __asm__("r12") = 0x2222;
+  register uintptr_t d __asm__("r13") = 0x3333;
+  register uintptr_t e __asm__("r14") = 0x4444;
+  register uintptr_t f __asm__("r15") = 0x5555;
+  __asm__ volatile("" : "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f));
+  regs_middle();
+  __asm__ volatile("" : : "r"(b), "r"(c), "r"(d), "r"(e), "r"(f));
+  cr_assert(regs_ok, "the walk got out of regs_middle");
+  cr_expect_eq(regs_seen.rbx, 0x1111);
+  cr_expect_eq(regs_seen.r12, 0x2222);
+  cr_expect_eq(regs_seen.r13, 0x3333);
+  cr_expect_eq(regs_seen.r14, 0x4444);
+  cr_expect_eq(regs_seen.r15, 0x5555);
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  cr_expect(regs_seen.sp < here + 4096 && regs_seen.sp > here - 65536,
+            "the sp is this test's, as it called regs_middle");
+}
+
+Test(stack, the_entry_walk_says_when_it_cannot_get_there) {
+  regs_middle_start = 1; /* no function starts there */
+  regs_middle();
+  cr_assert_not(regs_ok, "64 frames or the end of the stack, never a guess");
+}

@@ -31,6 +31,9 @@ for src in "$SRC"/*.c "$SRC"/*.cpp; do
   root_jit_code_cache) echo "skip: $desc (memcheck reads aligned words only)"; continue ;;
   root_mapping_write_only) echo "skip: $desc (memcheck does not read write-only mappings)"; continue ;;
   esac
+  case $name in thread_exited_dead_stack) echo "skip: $desc (memcheck reads the stacks glibc caches for exited threads, their static TLS included, as live)"; continue ;; esac
+  case $name in api_dead_stack) echo "skip: $desc (the count scvgc_leak_check returns is the library's)"; continue ;; esac
+  case $name in collect_dead_stack_malloc_cycle) echo "skip: $desc (reclaiming during the run is collect mode's)"; continue ;; esac
   [ -x "$BIN/$name" ] || { echo "FAIL: $desc"; echo "  not built (run test/leaks/run.sh first)"; continue; }
   envs=$(awk '!/^\/\//{exit} sub(/^\/\/ env: */, "")' "$src" | sed "s|@SRCDIR@|$SRC|g; s|@BINDIR@|$BIN|g")
   check=full
