@@ -374,6 +374,7 @@ void scvgc_mark_drain(scvgc_marker_t *m) {
 
 static _Atomic uint32_t cycle_gen;  /* bumped to start the helpers' drain */
 static _Atomic int helpers_done;
+static _Atomic int helpers_oom; /* a helper had no workbuf this drain: the cycle is incomplete */
 static int nhelpers;
 static _Atomic int helpers_started;
 
@@ -529,6 +530,8 @@ static void *marker_main(void *arg) {
     guard_thread(true); /* M3 */
     scvgc_mark_drain(&m);
     guard_thread(false);
+    /* a grey object it could not push is unscanned: the cycle must not count as complete */
+    if (m.oom) atomic_store(&helpers_oom, 1);
     scvgc_marker_done(&m);
     atomic_fetch_add(&helpers_done, 1);
   }
@@ -656,6 +659,7 @@ void scvgc_mark_parallel(scvgc_marker_t *self) {
   atomic_store(&nidle, 0);
   atomic_store(&nmarking, 1);
   atomic_store(&helpers_done, 0);
+  atomic_store(&helpers_oom, 0);
   atomic_store(&woken, 0);
   atomic_store_explicit(&draining, 1, memory_order_release);
   if (scvgc_wb_have_full()) wake_helpers(); /* the roots already filled workbufs */
@@ -663,4 +667,5 @@ void scvgc_mark_parallel(scvgc_marker_t *self) {
   unsigned spins = 0;
   while (atomic_load(&helpers_done) < atomic_load(&woken)) backoff(&spins);
   atomic_store(&draining, 0);
+  if (atomic_load(&helpers_oom)) self->oom = true; /* the collector's verdict: incomplete */
 }
