@@ -15,30 +15,8 @@
 # Whole script: about 10 s on two cores.
 . "$ROOT/test/integration/common.inc"
 
-SCVGC="$ROOT/scripts/scvgc"
-PY=${PYTHON:-python3}
-for v in $(env | sed -n 's/^\(SCVGC[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-unset LD_PRELOAD
+. "$ROOT/test/integration/tool_common.inc"
 
-broken=$(preload_broken)
-if [ -n "$broken" ]; then
-	fail "the library can be preloaded" "$broken"
-	exit 0
-fi
-prog="$T/tool_leaks"
-if ! ${CC:-cc} -g -O0 -pthread -Wall -Wextra "$ROOT/test/progs/tool_leaks.c" -o "$prog" \
-	>"$T/build.err" 2>&1; then
-	fail "test/progs/tool_leaks.c builds" "$(tail_of "$T/build.err" 10)"
-	exit 0
-fi
-
-# wrap NAME ARGS...: runs the wrapper (30 s at most); stdout, stderr in $T/NAME.out/.err; sets $rc.
-wrap() {
-	_n=$1
-	shift
-	timeout -k 5 30 "$SCVGC" "$@" >"$T/$_n.out" 2>"$T/$_n.err" </dev/null
-	rc=$?
-}
 # check NAME SCRIPT ARGS...: PASS when the Python check prints nothing and exits 0 (run by
 # $CHECKPY when set: the interpreter with the module the check needs).
 check() {
