@@ -182,3 +182,36 @@ else
 	fail "run-tests.sh's console lines keep their format: per suite, failures' details, 'N passed, N failed' last" \
 		"$(tail_of "$T/run.out" 20)"
 fi
+
+# The workflow of docs/wrapper.md that runs make test uploads these files and publishes the XML.
+cat >"$T/wf.py" <<'EOF2'
+import re, sys
+try:
+    import yaml
+except ImportError:
+    print("no Python module yaml: install the Debian package python3-yaml (make test does)")
+    sys.exit(1)
+doc = open(sys.argv[1]).read()
+blocks = re.findall(r"^```yaml\n(.*?)^```$", doc, re.S | re.M)
+wf = [yaml.safe_load(b) for b in blocks]
+wf = [w for w in wf if any("make test" in str(s.get("run", "")) for j in w["jobs"].values() for s in j["steps"])]
+if not wf:
+    print("no workflow in docs/wrapper.md runs make test"); sys.exit(1)
+steps = [s for j in wf[0]["jobs"].values() for s in j["steps"]]
+up = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact")]
+rep = [s for s in steps if "junit" in str(s.get("uses", "")).lower()]
+ok = up and "build/test-results" in str(up[0].get("with", {}).get("path")) and up[0].get("if") == "always()" \
+    and rep and "build/test-results/" in str(rep[0].get("with", {})) and rep[0].get("if") == "always()"
+print("ok" if ok else "the upload or the JUnit report step does not read build/test-results/ always: %r" % steps)
+sys.exit(0 if ok else 1)
+EOF2
+YPY=$PY
+for c in /usr/bin/python3 "$PY"; do
+	if "$c" -c 'import yaml' 2>/dev/null; then YPY=$c; break; fi
+done
+if "$YPY" "$T/wf.py" "$ROOT/docs/wrapper.md" >"$T/wf.out" 2>&1; then
+	pass "docs/wrapper.md's make test workflow uploads build/test-results/ and publishes its JUnit XML, also when tests fail"
+else
+	fail "docs/wrapper.md's make test workflow uploads build/test-results/ and publishes its JUnit XML, also when tests fail" \
+		"$(tail_of "$T/wf.out" 5)"
+fi
