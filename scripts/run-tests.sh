@@ -7,7 +7,8 @@
 #   - integration suites: test/integration/*.sh; each prints "PASS: name" / "FAIL: name"
 #     lines, one per case, and is run with LIB (absolute path of build/libscvgc.so),
 #     ROOT (repository root) and BIN (build/test/progs, the compiled test programs).
-# Results for CI (docs/testing.md): $TEST_RESULTS (default build/test-results/, emptied first)
+# Results for CI (docs/testing.md): $TEST_RESULTS (default build/test-results/; its *.tap and
+# *.xml removed first)
 # gets per suite NAME.tap (TAP version 13) and NAME.xml (JUnit XML): criterion's own --tap and
 # --xml for the unit suites, and for an integration suite the same made from its PASS/FAIL
 # lines by scripts/test_results.py (a failure's indented details in the TAP's YAML block and
@@ -21,7 +22,8 @@ export ROOT LIB BIN
 # The sanitizer builds of the unit suites: leaks of criterion's own runner are not ours.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 RESULTS=${TEST_RESULTS:-$ROOT/build/test-results}
-rm -rf "$RESULTS" && mkdir -p "$RESULTS" || exit 2
+# only the files of an earlier run go (TEST_RESULTS may name a directory that holds others)
+mkdir -p "$RESULTS" && rm -f "$RESULTS"/*.tap "$RESULTS"/*.xml || exit 2
 PY=$(command -v python3) || echo "run-tests: no python3: no TAP or JUnit files for the integration suites" >&2
 conv="$ROOT/scripts/test_results.py"
 now() { date +%s.%N; }
