@@ -242,7 +242,7 @@ Test(report, a_snapshot_names_its_files_pid_dot_n_and_says_so, .init = setup) {
   char p[200];
   for (int n = 1; n <= 2; n++) {
     snprintf(p, sizeof p, "%s/r-%d.%d.json", dir, (int)getpid(), n);
-    char want[32];
+    char want[64];
     snprintf(want, sizeof want, "\"snapshot\": %d,", n);
     cr_assert_not_null(strstr(slurp_path(p), want), "%s says %s", p, want);
     snprintf(p, sizeof p, "%s/r-%d.%d.txt", dir, (int)getpid(), n);
