@@ -105,6 +105,25 @@ else
 		"status $rc3: $(cat snap3.out) $(cat snap3.err)" "files: $(ls plain*)" "$(rc_text "$rc" 120)"
 fi
 
+# ---- a fork child: its own snapshots, numbered from 1 -----------------------------------------
+SNAP_ARGS=fork start fork SCVGC_REPORT_SIGNAL=SIGUSR2 SCVGC_JSON=fork.%p.json
+parent=$pid
+kid=$(cat /proc/$parent/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | head -1)
+timeout 90 "$SCVGC" snapshot --timeout 60 "${kid:-0}" >snap5.out 2>snap5.err
+rc5=$?
+touch fork.stop
+_i=0
+while kill -0 "$parent" 2>/dev/null && [ $_i -lt 300 ]; do sleep 0.1; _i=$((_i + 1)); done
+wait "$parent"
+rc=$?
+if [ -n "$kid" ] && [ "$rc5" = 0 ] && [ "$(cat snap5.out)" = "fork.$kid.1.json" ] && [ "$rc" = 0 ] &&
+	! ls "fork.$parent".*.json >/dev/null 2>&1; then
+	pass "a fork child keeps the handler and writes its own snapshots (its pid, numbered from 1); the parent writes none"
+else
+	fail "a fork child keeps the handler and writes its own snapshots (its pid, numbered from 1); the parent writes none" \
+		"child '$kid': scvgc snapshot status $rc5: $(cat snap5.out) $(cat snap5.err)" "$(rc_text "$rc" 120)" "files: $(ls fork*)"
+fi
+
 # ---- the guest rule: no option, no handler ---------------------------------------------------
 start unset SCVGC_JSON=unset.%p.json
 caught=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)

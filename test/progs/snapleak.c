@@ -1,11 +1,12 @@
 /* snapleak — a long-running program that leaks steadily, for the report signal
  * (SCVGC_REPORT_SIGNAL, test/integration/snapshot.sh).
- *   snapleak STOPFILE [own]
+ *   snapleak STOPFILE [own | fork]
  * Every 10 ms it loses one 100-byte object (leak_one), until STOPFILE exists (at most 120 s).
  * Its sleep loop is EINTR-proof: an absolute deadline, slept again when a handler interrupts
  * it, so a signal the library handles changes nothing the program does. With `own` it
  * installs its own SIGUSR2 handler first (the program wins over the library's) and prints
- * how many times it ran. Output (stdout): two fixed lines, and the `own` count. */
+ * how many times it ran. With `fork` the loop runs in a child (the parent waits for it and
+ * exits with its status). Output (stdout): two fixed lines, and the `own` count. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t own_runs;
@@ -29,6 +31,15 @@ int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: snapleak STOPFILE [own]\n");
     return 2;
+  }
+  if (argc > 2 && !strcmp(argv[2], "fork")) {
+    pid_t c = fork();
+    if (c < 0) return 4;
+    if (c > 0) {
+      int st;
+      if (waitpid(c, &st, 0) != c) return 5;
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
   }
   if (argc > 2 && !strcmp(argv[2], "own")) {
     struct sigaction sa;
@@ -51,7 +62,7 @@ int main(int argc, char **argv) {
     if (e) return 3;
   }
   printf("snapleak: done\n");
-  if (argc > 2) printf("snapleak: own handler ran %d times\n", (int)own_runs);
+  if (argc > 2 && !strcmp(argv[2], "own")) printf("snapleak: own handler ran %d times\n", (int)own_runs);
   fprintf(stderr, "snapleak: %ld sleeps interrupted\n", interrupted);
   return 0;
 }
