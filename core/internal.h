@@ -503,6 +503,16 @@ extern _Atomic size_t scvgc_memlimit_trigger SCVGC_HIDDEN;
 void scvgc_scavenge_memlimit_kick(void) SCVGC_HIDDEN; /* no core lock held */
 void scvgc_scavenge_wake(void) SCVGC_HIDDEN;
 
+/* ---- reports on demand (snapshot.c): SCVGC_REPORT_SIGNAL ------------------------------- */
+/* "SIGUSR2", "USR2", "12", "SIGRTMIN+1", "off" (0); false for a signal not allowed. */
+bool scvgc_parse_signal(const char *v, int *sig) SCVGC_HIDDEN;
+/* The constructor (from scvgc_scavenge_start): installs the handler when the option is set
+ * and the signal is at its default; true when it did (the scavenger must then start). */
+bool scvgc_snapshot_start(void) SCVGC_HIDDEN;
+bool scvgc_snapshot_pending(void) SCVGC_HIDDEN;
+void scvgc_snapshot_run(void) SCVGC_HIDDEN; /* the scavenger thread, no lock held */
+void scvgc_snapshot_fork_child(void) SCVGC_HIDDEN;
+
 /* ---- the timeline (timeline.c): samples at each GC, scavenger pass and exit ---------- */
 enum { SCVGC_TL_GC = 0, SCVGC_TL_SCVG = 1, SCVGC_TL_EXIT = 2 };
 typedef struct {
@@ -592,6 +602,7 @@ typedef struct {
   int exitcode;
   const char *suppress;  /* path or NULL */
   int markers;           /* SCVGC_MARKERS: marking threads; 0 = one per core (at most 16) */
+  int report_signal;     /* SCVGC_REPORT_SIGNAL: 0 = off (snapshot.c) */
 } scvgc_options_t;
 
 extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;

@@ -26,7 +26,7 @@
 scvgc_options_t scvgc_opt;
 int scvgc_tracking;
 
-typedef enum { K_MODE, K_GOGC, K_INT, K_DURATION, K_BYTES, K_STRING } kind_t;
+typedef enum { K_MODE, K_GOGC, K_INT, K_DURATION, K_BYTES, K_STRING, K_SIGNAL } kind_t;
 
 typedef struct {
   const char *name;
@@ -70,6 +70,10 @@ static const option_t options[] = {
     {"SCVGC_REPORT", K_STRING, "stderr", 0, 0, F(report),
      "where the text report goes: stderr, none, or a path (%p becomes the pid)"},
     {"SCVGC_JSON", K_STRING, NULL, 0, 0, F(json), "path of the JSON report (%p becomes the pid)"},
+    {"SCVGC_REPORT_SIGNAL", K_SIGNAL, "off", 0, 0, F(report_signal),
+     "a signal the program does not use (SIGUSR2) on which the library writes the text and JSON "
+     "reports of the running program, %p becoming PID.N for the Nth (scvgc snapshot PID; "
+     "docs/reports.md)"},
     {"SCVGC_EXITCODE", K_INT, "0", 0, 255, F(exitcode),
      "exit status when leaks are found; 0 keeps the program's own"},
     {"SCVGC_SUPPRESS", K_STRING, NULL, 0, 0, F(suppress),
@@ -180,6 +184,8 @@ static bool parse(const option_t *o, const char *v, scvgc_options_t *opt) {
   case K_BYTES:
     if (!strcmp(v, "off")) { *(uint64_t *)dst = 0; return true; }
     return scvgc_parse_bytes(v, (uint64_t *)dst);
+  case K_SIGNAL:
+    return scvgc_parse_signal(v, (int *)dst);
   case K_STRING: {
     /* A copy, never a pointer into the environment block: programs reuse that block for
      * their process title (setproctitle: redis, nginx, postgres), and the report paths are

@@ -9,8 +9,8 @@
  * scaled to estimates and marked so; the totals stay exact (docs/reports.md).
  * Suppressions: parsed and matched here (LeakSanitizer's syntax, below), counted per
  * pattern in each report ("suppressions used", text and JSON).
- * Callers: the exit check, scvgc_leak_check and scvgc_leak_counts (program threads), one at
- * a time (report_lock).
+ * Callers: the exit check, scvgc_leak_check and scvgc_leak_counts (program threads), and a
+ * snapshot (the scavenger thread, snapshot.c), one at a time (report_lock).
  * The report runs on a stack of its own that it maps for each report (on_own_stack): the
  * caller's may be small.
  */
@@ -97,18 +97,25 @@ static int nown_files;
  *    write (scvgc_leak_check, a report signal) truncates it only when the path still names
  *    the very file this process created (same device and inode). A symlink planted at the
  *    path by another user, or a file of the user's, is left alone and the line says so.
- *    Checked by test/integration/secure.sh. */
-static int open_path(const char *tmpl) {
+ *    Checked by test/integration/secure.sh.
+ * F2 A snapshot (the report signal, snapshot.c P4) has its sequence number N: `%p` becomes
+ *    PID.N, and a path without `%p` gets .PID.N appended, so it never names the exit report's
+ *    file nor another snapshot's. */
+static int open_path(const char *tmpl, unsigned seq) {
   char path[4096];
   size_t k = 0;
+  bool pid = false;
   for (const char *t = tmpl; *t && k + 24 < sizeof path; t++) {
     if (t[0] == '%' && t[1] == 'p') {
-      k += scvgc_snprintf(path + k, sizeof path - k, "%d", (int)getpid());
+      k += scvgc_snprintf(path + k, sizeof path - k, seq ? "%d.%u" : "%d", (int)getpid(), seq);
+      pid = true;
       t++;
     } else {
       path[k++] = *t;
     }
   }
+  if (seq && !pid && k + 24 < sizeof path) /* F2 */
+    k += scvgc_snprintf(path + k, sizeof path - k, ".%d.%u", (int)getpid(), seq);
   path[k] = 0;
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   struct stat st;
@@ -426,8 +433,9 @@ static void text_suppressions(out_t *o, const char *pre) {
   out_fmt(o, "%s\n", pre);
 }
 
-static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
+static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r, unsigned seq) {
   const char *pre = r->prefix;
+  if (seq) out_fmt(o, "%ssnapshot %u of the running program (SCVGC_REPORT_SIGNAL)\n", pre, seq);
   uint64_t rate = sample_rate();
   const char *est = rate ? " (estimated)" : "";
   if (r->reported_objects == 0) {
@@ -524,9 +532,10 @@ static void json_groups(out_t *o, const group_t *g, size_t ng, bool reclaimed) {
   }
 }
 
-static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r) {
+static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r, unsigned seq) {
   out_fmt(o, "{\"version\": 1, \"pid\": %d, \"mode\": \"%s\", \"complete\": %s,\n",
           (int)getpid(), mode_name(), copied.incomplete ? "false" : "true");
+  if (seq) out_fmt(o, " \"snapshot\": %u,\n", seq); /* F2: the report signal's N */
   if (sample_rate()) out_fmt(o, " \"sample_bytes\": %lu,\n", (unsigned long)sample_rate());
   out_str(o, " \"leaks\": [", 11);
   json_groups(o, g, ng, false);
@@ -583,7 +592,7 @@ static scvgc_lock_t report_lock = SCVGC_LOCK_INIT;
 
 /* Write the report of the last cycle (or only count it: scvgc_leak_counts); fills *r with its
  * totals. */
-static void report_write(scvgc_report_t *r, bool write) {
+static void report_write(scvgc_report_t *r, bool write, unsigned seq) {
   scvgc_lock(&report_lock);
   memset(r, 0, sizeof *r);
   scvgc_snprintf(r->prefix, sizeof r->prefix, "==%d== scvgc: ", (int)getpid());
@@ -681,20 +690,20 @@ static void report_write(scvgc_report_t *r, bool write) {
   const char *dst = scvgc_opt.report;
   if (write && strcmp(dst, "none")) {
     bool err = !strcmp(dst, "stderr");
-    o.fd = err ? scvgc_err_open() : open_path(dst);
+    o.fd = err ? scvgc_err_open() : open_path(dst, seq);
     o.len = 0;
     if (o.fd >= 0) {
-      text_report(&o, g, ng, r);
+      text_report(&o, g, ng, r, seq);
       out_flush(&o);
       if (err) scvgc_err_close(o.fd);
       else close(o.fd);
     }
   }
   if (write && scvgc_opt.json) {
-    o.fd = open_path(scvgc_opt.json);
+    o.fd = open_path(scvgc_opt.json, seq);
     o.len = 0;
     if (o.fd >= 0) {
-      json_report(&o, g, ng, r);
+      json_report(&o, g, ng, r, seq);
       out_flush(&o);
       close(o.fd);
     }
@@ -757,8 +766,11 @@ static void on_own_stack(void (*fn)(void *), void *arg) {
   if (stk) scvgc_sys_unmap_meta(stk, REPORT_STACK + REPORT_GUARD);
 }
 
-static void report_job_write(void *r) { report_write(r, true); }
-static void report_job_count(void *r) { report_write(r, false); }
+static void report_job_write(void *r) { report_write(r, true, 0); }
+static void report_job_count(void *r) { report_write(r, false, 0); }
+static unsigned snapshot_seq; /* the argument of the job below (one report at a time: the
+                                 scavenger thread is its only writer) */
+static void report_job_snapshot(void *r) { report_write(r, true, snapshot_seq); }
 
 /* Everything the report allocates is library-owned (gc.h scvgc_in_lib): the suppressions
  * kept in our data, libdw's session, the copies. A cycle another thread runs meanwhile, or
@@ -766,6 +778,14 @@ static void report_job_count(void *r) { report_write(r, false); }
 void scvgc_report_write(scvgc_report_t *r) {
   scvgc_lib_enter();
   on_own_stack(report_job_write, r);
+  scvgc_lib_leave();
+}
+
+/* A snapshot (the report signal, snapshot.c): the report, its files named with seq (F2). */
+void scvgc_report_snapshot(scvgc_report_t *r, unsigned seq) {
+  scvgc_lib_enter();
+  snapshot_seq = seq;
+  on_own_stack(report_job_snapshot, r);
   scvgc_lib_leave();
 }
 

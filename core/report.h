@@ -16,6 +16,9 @@ typedef struct {
 } scvgc_report_t;
 
 void scvgc_report_write(scvgc_report_t *r) SCVGC_HIDDEN;
+/* The same, as snapshot seq (>= 1) of the report signal: `%p` in the paths becomes PID.seq
+ * (report.c F2), and the JSON says "snapshot": seq. */
+void scvgc_report_snapshot(scvgc_report_t *r, unsigned seq) SCVGC_HIDDEN;
 /* The same totals, suppressions applied, written nowhere (scvgc_leak_counts). */
 void scvgc_report_count(scvgc_report_t *r) SCVGC_HIDDEN;
 /* LeakSanitizer's suppression pattern match (report.c; exposed for tests). */

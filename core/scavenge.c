@@ -3,6 +3,8 @@
  * while. The overview of what is released, and when, is in docs/design.md "The scavenger".
  *
  * Owns: the scavenger thread and its wake word; SCVGC_MEMLIMIT's trigger; the pass count.
+ * Also serves the report signal (snapshot.c P3): a wake with a snapshot requested writes the
+ * snapshot first, and runs a pass only when one is due.
  * A pass (scvgc_scavenge_pass) releases, with madvise(MADV_DONTNEED):
  *   - the pages of free spans unused (unused_since) for SCVGC_SCAVENGE_AFTER, in batches
  *     with the heap lock dropped for each madvise (pageheap.c H8);
@@ -22,7 +24,7 @@
  *   one central span's pages (at most 64 OS pages). The forced GC runs with no lock held.
  * Start: when first needed (gc.c T1, scvgc_scavenge_start below): at the end of the free()
  *   or allocation slow path after SCVGC_SCAVENGE_START_MIN of free pages first piled up; in the
- *   constructor for a forced-GC clock or a memory limit.
+ *   constructor for a forced-GC clock, a memory limit or a report signal (snapshot.c).
  * Threads: the scavenger (a library thread, mark.c L1: excluded from stopping the world,
  *   so a cycle it starts, or one that starts while it holds a lock, cannot deadlock on it);
  *   program threads (malloc_trim, the page heap's memory-limit kick, the fork child's
@@ -173,7 +175,7 @@ static void *scavenger_main(void *arg) {
     atomic_store(&scv.memlimit, 1);
   for (;;) {
     uint32_t seen = atomic_load(&scv.wake);
-    while (!atomic_load(&scv.memlimit)) {
+    while (!atomic_load(&scv.memlimit) && !scvgc_snapshot_pending()) {
       uint64_t now = scvgc_nanotime();
       if (now >= next) break;
       struct timespec ts = {(time_t)((next - now) / 1000000000u), (long)((next - now) % 1000000000u)};
@@ -181,8 +183,11 @@ static void *scavenger_main(void *arg) {
       seen = atomic_load(&scv.wake);
       if (atomic_load(&scvgc_libthreads_quit)) return NULL; /* mark.c L3 */
     }
-    one_pass(scv.passes++);
+    scvgc_snapshot_run(); /* a report signal's request (snapshot.c P3), if any */
     uint64_t now = scvgc_nanotime();
+    if (!atomic_load(&scv.memlimit) && now < next) continue; /* only a snapshot was due */
+    one_pass(scv.passes++);
+    now = scvgc_nanotime();
     if (now >= next) next = now + tick; /* a memory-limit pass keeps the period's phase */
   }
   return NULL;
@@ -203,7 +208,10 @@ static void start_thread(void) {
 void scvgc_scavenge_start(void) {
   scvgc_timeline_start();
   if (scvgc_opt.memlimit) atomic_store(&scvgc_memlimit_trigger, MEMLIMIT_GOAL(scvgc_opt.memlimit));
-  if ((scvgc_tracking && scvgc_opt.forcegc_ns) || scvgc_opt.memlimit) start_thread();
+  /* a report signal's handler (snapshot.c P1) wants the thread that serves it from the start:
+   * the signal may come while the program allocates nothing */
+  bool snapshots = scvgc_snapshot_start();
+  if ((scvgc_tracking && scvgc_opt.forcegc_ns) || scvgc_opt.memlimit || snapshots) start_thread();
 }
 
 void scvgc_scavenge_need(void) {
@@ -223,5 +231,6 @@ void scvgc_scavenge_restart_now(void) {
 void scvgc_scavenge_fork_child(void) {
   int was = atomic_exchange(&scv.started, 0);
   atomic_store(&scv.wake, 0);
+  scvgc_snapshot_fork_child();
   if (was) atomic_store(&scvgc_scavenge_restart, 1);
 }

@@ -12,6 +12,9 @@
         the leak groups of NEW whose allocation stack OLD does not have (and with --grown those
         that grew by more than PERCENT); exit status 1 when there is one, 0 when there is none,
         2 when a report cannot be read or NEW is incomplete
+    scvgc_report.py snapshot PID [--timeout S] [--signal SIG]
+        sends the report signal to a process running under the library with
+        SCVGC_REPORT_SIGNAL, waits for the report it writes and prints its path
     scvgc_report.py run --html OUT --preload LIB [--json TEMPLATE] [--title TEXT] -- PROG ARGS
         what `scvgc --html` runs: PROG with LD_PRELOAD=LIB, then the HTML of its own report
         (the one named for its pid, not a fork child's); exits with PROG's status
@@ -34,6 +37,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 PROG = "scvgc"
 TIMELINE_SERIES = (  # key, label, colour (the HTML chart's legend order)
@@ -186,6 +190,8 @@ def text_report(rep):
     t = obj(rep.get("totals"))
     leaks = rep["leaks"]
     out = []
+    if is_num(rep.get("snapshot")):  # the report signal's snapshot N (docs/reports.md)
+        out.append("snapshot %d of the running program (SCVGC_REPORT_SIGNAL)" % rep["snapshot"])
     reported = sum(num(t.get(k), 0) for k in ("direct_objects", "indirect_objects"))
     if not reported and not leaks:
         out.append("no leaks found (%s mode%s)" % (
@@ -1457,6 +1463,175 @@ def percent(v):
     return p
 
 
+# ---- snapshot: a report of a running process on demand (docs/reports.md) -------------------
+
+# The library's names for signals (core/snapshot.c): those it accepts for SCVGC_REPORT_SIGNAL.
+SIGNAL_NAMES = ("HUP", "INT", "QUIT", "USR1", "USR2", "PIPE", "ALRM", "TERM", "URG", "XCPU",
+                "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "POLL", "PWR")
+
+
+def parse_signal(v):
+    """SCVGC_REPORT_SIGNAL's syntax (core/snapshot.c scvgc_parse_signal): a number, a name with
+    or without SIG, SIGRTMIN+N, SIGRTMAX-N; None for off."""
+    v = v.strip()
+    if v in ("off", "0", ""):
+        return None
+    if v.isdigit():
+        return int(v)
+    u = v.upper()
+    if u.startswith("SIG") and len(u) > 3:
+        u = u[3:]
+    if u in SIGNAL_NAMES:
+        return int(getattr(signal, "SIG" + u))
+    m = re.fullmatch(r"RTMIN(?:\+(\d+))?|RTMAX(?:-(\d+))?", u)
+    if m:
+        if u.startswith("RTMIN"):
+            return int(signal.SIGRTMIN) + int(m.group(1) or 0)
+        return int(signal.SIGRTMAX) - int(m.group(2) or 0)
+    raise ReportError("not a signal: %r" % v)
+
+
+def options_of(env):
+    """The library's settings of the report paths and signal, as it reads them (core/options.c
+    O1): SCVGC_OPTIONS' pairs (by variable name or short name), then the variables."""
+    short = {"json": "SCVGC_JSON", "report": "SCVGC_REPORT", "report_signal": "SCVGC_REPORT_SIGNAL",
+             "mode": "SCVGC_MODE"}
+    out = {}
+    for m in re.finditer(r"([A-Za-z_]+)=(\"[^\"]*\"|'[^']*'|[^:, \n]*)", env.get("SCVGC_OPTIONS", "")):
+        k, v = m.group(1), m.group(2).strip("\"'")
+        name = short.get(k, k)
+        if name in short.values():
+            out[name] = v
+    for name in short.values():
+        if name in env:
+            out[name] = env[name]
+    return out
+
+
+def proc_environ(pid):
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ReportError("process %d: cannot read its environment: %s" % (pid, e.strerror or e))
+    env = {}
+    for item in raw.split(b"\0"):
+        k, sep, v = item.partition(b"=")
+        if sep:
+            env[k.decode(errors="replace")] = v.decode(errors="replace")
+    return env
+
+
+def caught_signals(pid):
+    """The set of signals process PID has a handler for (SigCgt of /proc/PID/status)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    mask = int(line.split()[1], 16)
+                    return {n + 1 for n in range(64) if mask >> n & 1}
+    except (OSError, ValueError):
+        pass
+    return set()
+
+
+def snapshot_files(pattern):
+    """{N: path} of the snapshot files of a report path whose `%p` is already `PID.`."""
+    d, base = os.path.split(pattern)
+    head, tail = base.split("\0")
+    rx = re.compile(re.escape(head) + r"(\d+)" + re.escape(tail) + "$")
+    out = {}
+    try:
+        names = os.listdir(d or ".")
+    except OSError:
+        return out
+    for n in names:
+        m = rx.match(n)
+        if m:
+            out[int(m.group(1))] = os.path.join(d, n)
+    return out
+
+
+def snapshot_ready(path, is_json):
+    """The library has finished writing PATH: a JSON report that parses (its closing brace is
+    its last write), or a text report whose rss line is there and that stopped growing."""
+    try:
+        if is_json:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return isinstance(json.load(f), dict)
+        size = os.path.getsize(path)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        if " scvgc: rss: " not in text:
+            return False
+        time.sleep(0.2)
+        return os.path.getsize(path) == size
+    except (OSError, ValueError):
+        return False
+
+
+def snapshot(args):
+    pid = args.pid
+    if pid <= 0 or not os.path.isdir("/proc/%d" % pid):
+        raise ReportError("no process %d" % pid)
+    opts = options_of(proc_environ(pid))
+    sig = parse_signal(args.signal) if args.signal else parse_signal(opts.get("SCVGC_REPORT_SIGNAL", "off"))
+    if sig is None:
+        raise ReportError("process %d was not started with SCVGC_REPORT_SIGNAL (give --signal SIG "
+                          "if its compiled-in defaults set it)" % pid)
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            mapped = "libscvgc" in f.read()
+    except OSError:
+        mapped = False
+    if not mapped:
+        raise ReportError("process %d has no libscvgc mapped: the signal would reach the program "
+                          "itself" % pid)
+    if sig not in caught_signals(pid):
+        raise ReportError("process %d does not catch signal %d (the library did not install its "
+                          "handler: mode off, or the program ignores it); not sending it" % (pid, sig))
+    # Where the library writes: the JSON report when there is one (its closing brace says it is
+    # complete), else the text report when it goes to a file.
+    dest, is_json = opts.get("SCVGC_JSON"), True
+    if not dest:
+        dest, is_json = opts.get("SCVGC_REPORT", "stderr"), False
+        if dest in ("stderr", "none"):
+            raise ReportError("process %d writes no report file (SCVGC_JSON unset, SCVGC_REPORT=%s): "
+                              "nothing to wait for" % (pid, dest))
+    if not os.path.isabs(dest):
+        try:
+            cwd = os.readlink("/proc/%d/cwd" % pid)
+        except OSError as e:
+            raise ReportError("process %d: cannot read its working directory: %s" % (
+                pid, e.strerror or e))
+        shown = dest if os.path.realpath(cwd) == os.path.realpath(os.getcwd()) else None
+        dest = os.path.join(cwd, dest)
+    else:
+        shown = None
+    # core/report.c F2: %p becomes PID.N; a path without %p gets .PID.N appended
+    mark = dest.replace("%p", "%d.\0" % pid) if "%p" in dest else dest + ".%d.\0" % pid
+    before = snapshot_files(mark)
+    last = max(before, default=0)
+    os.kill(pid, sig)
+    deadline = time.monotonic() + args.timeout
+    while True:
+        new = {n: p for n, p in snapshot_files(mark).items() if n > last}
+        if new:
+            n = min(new)
+            if snapshot_ready(new[n], is_json):
+                path = new[n]
+                if shown is not None:
+                    path = os.path.relpath(path)
+                print(path)
+                return 0
+        if not os.path.isdir("/proc/%d" % pid):
+            raise ReportError("process %d ended before its snapshot was written" % pid)
+        if time.monotonic() >= deadline:
+            raise ReportError("no snapshot from process %d after %g s (expected %s)" % (
+                pid, args.timeout, mark.replace("\0", "%d" % (last + 1))))
+        time.sleep(0.05)
+
+
 # ---- command line ----------------------------------------------------------------------------
 
 def main(argv):
@@ -1482,6 +1657,11 @@ def main(argv):
     p.add_argument("new")
     p.add_argument("--grown", metavar="PERCENT", type=percent,
                    help="also list (and fail on) stacks whose leaked bytes grew by more")
+    p = sub.add_parser("snapshot", help="a report of a running process, now")
+    p.add_argument("pid", type=int)
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S")
+    p.add_argument("--signal", metavar="SIG",
+                   help="the signal to send (default: the process's SCVGC_REPORT_SIGNAL)")
     p = sub.add_parser("run", help="run a program, then render its report as HTML")
     p.add_argument("--html", metavar="OUT", required=True)
     p.add_argument("--preload", required=True)
@@ -1525,13 +1705,21 @@ def main(argv):
             return 0
         if args.cmd == "diff":
             old, new = load(args.old), load(args.new)
+            grown = args.grown
+            if grown is None and is_num(old.get("snapshot")) and is_num(new.get("snapshot")) \
+                    and old.get("pid") == new.get("pid"):
+                # two snapshots of one process: what leaked between them is mostly growth of
+                # the stacks both have
+                grown = 0.0
             if new.get("complete") is False:
                 print("%s diff: %s is incomplete (a thread could not be stopped): its leaks are "
                       "unknown" % (PROG, args.new), file=sys.stderr)
                 return 2
-            return 1 if diff(old, new, args.old, args.new, args.grown) else 0
+            return 1 if diff(old, new, args.old, args.new, grown) else 0
         if args.cmd == "run":
             return run(args)
+        if args.cmd == "snapshot":
+            return snapshot(args)
     except ReportError as e:
         print("%s: %s" % (PROG, e), file=sys.stderr)
         return 2

@@ -4,10 +4,18 @@
  *   - session_open: a session of every tenth client, with its history list (indirect leaks);
  *   - reply_error: the message buffer of every error reply;
  *   - config_load: the old configuration when it reloads.
- * 10000 requests; about 45 MiB allocated and freed on the way. */
+ * 10000 requests; about 45 MiB allocated and freed on the way.
+ *   service            the 10000 requests at once (a short run)
+ *   service SECONDS    a day of the service in SECONDS (docs/report.png: 16): traffic all along,
+ *                      and a blob store of large values that grows to about 48 MiB in the
+ *                      first quarter, is evicted in the second (then idle: the scavenger
+ *                      gives the pages back), grows to about 24 MiB in the third and is
+ *                      dropped in the last, so the report's timeline shows the heap and RSS
+ *                      rise and fall. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct entry { struct entry *next; char key[24]; char *value; };
 struct hist { struct hist *next; char line[56]; };
@@ -96,7 +104,57 @@ static void handle(int client, int n) {
   free(tmp);
 }
 
-int main(void) {
+/* ---- the long run: a blob store that grows and shrinks --------------------------------- */
+
+#define NBLOBS 3072
+static char *blobs[NBLOBS];
+
+static void blob_put(int i) {
+  size_t n = 4096 + (size_t)(i * 7919 % 8) * 4096; /* 4 to 32 KiB */
+  free(blobs[i]);
+  blobs[i] = malloc(n);
+  memset(blobs[i], i, n);
+}
+
+static void blob_evict(int i) { free(blobs[i]); blobs[i] = NULL; }
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void tick(void) {
+  struct timespec t = {0, 20000000}; /* 20 ms */
+  nanosleep(&t, NULL);
+}
+
+static int day(double seconds) {
+  double start = now_s(), q = seconds / 4;
+  int n = 0;
+  config_load(0);
+  for (double t; (t = now_s() - start) < seconds; tick()) {
+    int phase = (int)(t / q);
+    double f = (t - phase * q) / q;       /* how far into the quarter, 0..1 */
+    for (int k = 0; k < 40; k++, n++) {    /* traffic: 2000 requests a second */
+      handle(n % 97, n);
+      if (n % 5000 == 4999) config_load(n / 5000 + 1);
+    }
+    if (phase == 0) /* grow to NBLOBS (about 48 MiB) */
+      for (int i = 0; i < (int)(f * NBLOBS) && i < NBLOBS; i++) { if (!blobs[i]) blob_put(i); }
+    else if (phase == 1) /* evict all in the first half; then idle */
+      for (int i = 0; i < (int)(2 * f * NBLOBS) && i < NBLOBS; i++) blob_evict(i);
+    else if (phase == 2) /* half as many again */
+      for (int i = 0; i < (int)(f * NBLOBS / 2) && i < NBLOBS; i++) { if (!blobs[i]) blob_put(i); }
+    else /* dropped at the start of the last quarter */
+      for (int i = 0; i < NBLOBS; i++) blob_evict(i);
+  }
+  printf("served %d requests in %.0f s, config %s\n", n, seconds, config->name);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) return day(atof(argv[1]) > 0 ? atof(argv[1]) : 16);
   config_load(0);
   for (int n = 1; n <= 10000; n++) {
     handle(n % 97, n);

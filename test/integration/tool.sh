@@ -24,7 +24,7 @@ expect_rc() {
 wrap help --help
 missing=""
 for w in --mode --json --html --exitcode --suppress --trace --help --version --log-file \
-	--num-callers --gen-suppressions --folded --pprof --sarif --grown report diff SCVGC_LIB \
+	--num-callers --gen-suppressions --folded --pprof --sarif --grown report diff snapshot SCVGC_LIB \
 	$("$ROOT/build/scvgc-options" | sed -n 's/^  \(SCVGC[A-Z_]*\) .*/\1/p'); do
 	grep -q -e "$w" "$T/help.out" || missing="$missing $w"
 done

@@ -1,6 +1,7 @@
 /* core/options.c: the parsers, the defaults, and the message for a bad value. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,35 @@ Test(options, sizes_take_k_m_g_t_suffixes) {
   cr_assert(scvgc_parse_bytes("1000", &b) && b == 1000);
   cr_assert(!scvgc_parse_bytes("12X", &b));
   cr_assert(!scvgc_parse_bytes("G", &b));
+}
+
+Test(options, report_signal_takes_names_numbers_and_realtime_offsets) {
+  int s = -1;
+  cr_assert(scvgc_parse_signal("SIGUSR2", &s) && s == SIGUSR2);
+  cr_assert(scvgc_parse_signal("usr1", &s) && s == SIGUSR1);
+  cr_assert(scvgc_parse_signal("12", &s) && s == 12);
+  cr_assert(scvgc_parse_signal("SIGRTMIN+2", &s) && s == SIGRTMIN + 2);
+  cr_assert(scvgc_parse_signal("RTMAX-1", &s) && s == SIGRTMAX - 1);
+  cr_assert(scvgc_parse_signal("SIGRTMIN", &s) && s == SIGRTMIN);
+  cr_assert(scvgc_parse_signal("off", &s) && s == 0);
+  /* faults, uncatchable, job control, glibc's own, out of range, junk: refused */
+  const char *bad[] = {"SIGSEGV", "SIGKILL", "9", "SIGSTOP", "SIGCHLD", "SIGCONT", "SIGABRT",
+                       "32", "33", "65", "SIGRTMAX+1", "SIGRTMIN-1", "SIGUSR3", "", "SIG", "12x"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    cr_assert(!scvgc_parse_signal(bad[i], &s), "%s must be refused", bad[i]);
+}
+
+Test(options, report_signal_is_off_by_default_and_read_from_the_environment) {
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.report_signal, 0, "SPEC: SCVGC_REPORT_SIGNAL defaults to off");
+  setenv("SCVGC_OPTIONS", "report_signal=SIGUSR1", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.report_signal, SIGUSR1);
+  setenv("SCVGC_REPORT_SIGNAL", "SIGUSR2", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.report_signal, SIGUSR2, "the variable wins over SCVGC_OPTIONS");
+  unsetenv("SCVGC_OPTIONS");
+  unsetenv("SCVGC_REPORT_SIGNAL");
 }
 
 Test(options, defaults_follow_the_spec) {

@@ -222,3 +222,40 @@ Test(report, suppression_patterns_match_as_leaksanitizer_reads_them) {
   name[sizeof name - 1] = 0;
   cr_assert(!scvgc_supp_match("*a*a*a*a*a*a*a*a*c", name), "no exponential backtracking");
 }
+
+static char *slurp_path(const char *path) {
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "%s exists", path);
+  static char buf[1 << 16];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  return buf;
+}
+
+Test(report, a_snapshot_names_its_files_pid_dot_n_and_says_so, .init = setup) {
+  add(0, SCVGC_LEAK_DIRECT, 2, 64);
+  scvgc_report_t r;
+  scvgc_report_snapshot(&r, 1);
+  scvgc_report_snapshot(&r, 2);
+  scvgc_report_write(&r); /* the exit report keeps its own name */
+  char p[200];
+  for (int n = 1; n <= 2; n++) {
+    snprintf(p, sizeof p, "%s/r-%d.%d.json", dir, (int)getpid(), n);
+    char want[64];
+    snprintf(want, sizeof want, "\"snapshot\": %d,", n);
+    cr_assert_not_null(strstr(slurp_path(p), want), "%s says %s", p, want);
+    snprintf(p, sizeof p, "%s/r-%d.%d.txt", dir, (int)getpid(), n);
+    snprintf(want, sizeof want, "snapshot %d of the running", n);
+    cr_assert_not_null(strstr(slurp_path(p), want), "%s says %s", p, want);
+  }
+  cr_assert_null(strstr(slurp(json), "\"snapshot\""), "the exit report is no snapshot");
+  /* a path without %p: .PID.N appended */
+  char plain[160];
+  snprintf(plain, sizeof plain, "%s/plain.json", dir);
+  setenv("SCVGC_JSON", plain, 1);
+  scvgc_options_init();
+  scvgc_report_snapshot(&r, 3);
+  snprintf(p, sizeof p, "%s.%d.3", plain, (int)getpid());
+  cr_assert_not_null(strstr(slurp_path(p), "\"snapshot\": 3,"));
+}
