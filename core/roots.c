@@ -67,6 +67,7 @@
 #include "gc.h"
 #include "lock.h"
 #include "mark.h"
+#include "roots.h"
 #include "stw.h"
 
 #ifndef PAGEMAP_SCAN /* linux/fs.h of Linux 6.7; the ioctl is tried and given up if missing */
@@ -518,7 +519,13 @@ static uint64_t vm_swap(void) {
 
 /* [lo, hi) read word by word, or at every byte offset in a writable and executable mapping:
  * a JIT's code cache holds pointers as unaligned immediates of its generated code (R5). */
+static size_t root_bytes;      /* of the scan in progress: every range read below */
+static _Atomic size_t last_root_bytes; /* of the last scan that read the roots whole */
+
+size_t scvgc_roots_scanned_bytes(void) { return atomic_load(&last_root_bytes); }
+
 static void mark(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool exec) {
+  root_bytes += hi - lo;
   if (exec) scvgc_mark_range_bytes(m, lo, hi);
   else scvgc_mark_range(m, lo, hi);
 }
@@ -831,7 +838,10 @@ static void scan_user_roots(scvgc_marker_t *m, size_t n) {
     for (size_t i = 0; i < nuser_roots; i++) {
       uintptr_t a = user_roots[i].start > lo ? user_roots[i].start : lo;
       uintptr_t b = user_roots[i].end < hi ? user_roots[i].end : hi;
-      if (a < b) scvgc_mark_range(m, (a + 7) & ~(uintptr_t)7, b & ~(uintptr_t)7);
+      if (a < b) {
+        root_bytes += b - a;
+        scvgc_mark_range(m, (a + 7) & ~(uintptr_t)7, b & ~(uintptr_t)7);
+      }
     }
   }
   scvgc_mark_flush(m);
@@ -846,6 +856,7 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     for (uint32_t r = 0; r < t->nvec; r++) scvgc_mark_word(m, w->vec[t->vec_off + r]); /* lanes */
   }
   pid_t pid = getpid();
+  root_bytes = 0;
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
   uint64_t swap0 = vm_swap();
   pm_anon = swap0 != 0 || pm_test > 0;
@@ -905,5 +916,6 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   }
   /* a page swapped out while anonymous mappings were read through mincore only was skipped */
   if (!swap0 && vm_swap()) return false;
+  atomic_store(&last_root_bytes, root_bytes);
   return true;
 }
