@@ -732,8 +732,14 @@ static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool fil
  * threads' own stacks cut out. Reads faulting memory only under the guard. */
 static size_t maps_len; /* of the cycle's read (the root regions use it too) */
 
+static uint64_t maps_ns;                  /* of the cycle's read of the maps */
+static unsigned long maps_lines, maps_roots; /* its mappings, and the writable private ones */
+
 static bool scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
+  uint64_t t0 = scvgc_nanotime();
   ssize_t n = read_maps();
+  maps_ns = scvgc_nanotime() - t0;
+  maps_lines = maps_roots = 0;
   if (n < 0) return false; /* R3 */
   maps_len = (size_t)n;
   const char *p = maps_buf, *end = maps_buf + n;
@@ -751,12 +757,14 @@ static bool scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
     while (p < end && *p != '\n') p++;
     const char *eol = p++;
     const char *q = line;
+    maps_lines++;
     uintptr_t lo = hex(&q);
     if (*q++ != '-') continue;
     uintptr_t hi = hex(&q);
     if (*q++ != ' ' || eol - q < 4) continue;
     /* writable private: write-only too (readable on x86-64, where PROT_WRITE implies read) */
     if (q[1] != 'w' || q[3] != 'p') continue;
+    maps_roots++;
     bool exec = q[2] == 'x'; /* R5 */
     /* offset, dev and inode, then the path */
     const char *path = q + 4;
@@ -856,6 +864,7 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     for (uint32_t r = 0; r < t->nvec; r++) scvgc_mark_word(m, w->vec[t->vec_off + r]); /* lanes */
   }
   pid_t pid = getpid();
+  uint64_t t0 = scvgc_nanotime();
   root_bytes = 0;
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
   uint64_t swap0 = vm_swap();
@@ -917,5 +926,11 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   /* a page swapped out while anonymous mappings were read through mincore only was skipped */
   if (!swap0 && vm_swap()) return false;
   atomic_store(&last_root_bytes, root_bytes);
+  if (scvgc_opt.trace >= 2) /* the roots phase by part (issue 14 point 3) */
+    scvgc_message("gc roots: maps read %lu us (%lu mappings, %lu writable private), "
+                  "roots read %lu KB, all roots %lu us",
+                  (unsigned long)(maps_ns / 1000), maps_lines, maps_roots,
+                  (unsigned long)(root_bytes >> 10),
+                  (unsigned long)((scvgc_nanotime() - t0) / 1000));
   return true;
 }
