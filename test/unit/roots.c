@@ -18,6 +18,7 @@
 
 #include "gc.h"
 #include "mark.h"
+#include "roots.h"
 
 static void start(void) {
   setenv("SCVGC_MODE", "leak", 1);
@@ -335,4 +336,23 @@ Test(roots, a_scan_that_cannot_open_the_maps_is_incomplete, .init = start) {
   bool ok = scan_now(&obj);
   for (int fd = first; fd >= 0 && fd < 64; fd++) close(fd);
   cr_assert_not(ok, "no descriptor for /proc/self/maps: the cycle must free nothing");
+}
+
+/* Pacing counts the roots (issue 14 point 4, gc.c goal_of): the bytes a scan read, which
+ * grow by what the program touched in a new mapping and not by what it only reserved. */
+Test(roots, a_scan_counts_the_root_bytes_it_read_touched_pages_only, .init = start) {
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  size_t before = scvgc_roots_scanned_bytes();
+  cr_assert_gt(before, 0, "the data, bss and stack are roots");
+  size_t big = 64u << 20, touched = 16u << 20;
+  char *p = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert(p != MAP_FAILED);
+  for (size_t i = 0; i < touched; i += 4096) p[i] = 1;
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  size_t with = scvgc_roots_scanned_bytes();
+  cr_assert_geq(with, before + touched - (1u << 20), "before %zu, with %zu", before, with);
+  cr_assert_lt(with, before + touched + (8u << 20), "untouched pages counted: %zu", with);
+  munmap(p, big);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  cr_assert_lt(scvgc_roots_scanned_bytes(), before + (4u << 20));
 }
