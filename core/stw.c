@@ -264,6 +264,8 @@ static struct {
   _Atomic pid_t seizer;  /* the tracer's child for this stop, 0 between stops */
   _Atomic int killed_by; /* the signal that ended the last seizer or tracer, 0 if none or
                             our own SIGKILL: set by the tracer (its seizer) and tracer_reap */
+  int keep_seizer;       /* the seizer may outlive this stop (set by the caller per stop):
+                            not in a process that reaps orphans (see seizer_may_stay) */
 } cyc;
 
 static int force_signals;
@@ -678,7 +680,7 @@ static void seizer_release_signals(scvgc_world_t *w) {
  * cannot reach) and each detach succeeded or found the thread gone (ESRCH: killed since).
  * False, having let go only of those that had a signal to get back: the caller exits,
  * which lets go of every other tracee at once (exit_ptrace) — also when the stop held
- * more than SEIZER_DETACH_MAX threads. */
+ * more than SEIZER_DETACH_MAX threads, or the seizer may not stay (seizer_may_stay). */
 static bool seizer_detach_all(scvgc_world_t *w) {
   int stopped = 0;
   for (int i = 1; i < w->nthreads; i++) {
@@ -686,7 +688,7 @@ static bool seizer_detach_all(scvgc_world_t *w) {
     stopped += st == SCVGC_STW_STOPPED;
     if (st == SCVGC_STW_FAILED) stopped = SEIZER_DETACH_MAX + 1; /* maybe seized, running */
   }
-  if (stopped > SEIZER_DETACH_MAX) {
+  if (stopped > SEIZER_DETACH_MAX || !cyc.keep_seizer) {
     seizer_release_signals(w); /* our exit lets go of the rest */
     return false;
   }
@@ -969,9 +971,23 @@ static bool caller_seccomp(void) {
  * would replace the one exception a process may hold (its crash reporter's), and the
  * kernel offers no way to read it back. So under Yama ptrace_scope 1 the attach works only
  * where the kernel allows it anyway (CAP_SYS_PTRACE, PR_SET_PTRACER_ANY). */
+/* May the seizer stay between stops? Not where the program itself would inherit it: should
+ * the tracer die while the seizer waits (the thread that made the tracer exited, which
+ * sends the tracer its parent-death SIGKILL), the seizer is reparented to the nearest
+ * "child reaper" above the tracer — init, or a subreaper ancestor, which reap orphans as
+ * their job — and that is the program when it is a subreaper (PR_SET_CHILD_SUBREAPER) or
+ * PID 1 of its namespace: it would get a SIGCHLD and a zombie it never made. There the
+ * seizer exits after each stop, while the tracer (which reaps it) lives. */
+static bool seizer_may_stay(void) {
+  int sub = 1;
+  if (cyc.pid == 1 || sc2(SYS_prctl, PR_GET_CHILD_SUBREAPER, &sub) != 0) return false;
+  return sub == 0;
+}
+
 static const char *ptrace_stop(void) {
   if (yama_scope == -2) yama_scope = read_yama_scope();
   if (yama_scope == 3) return "Yama ptrace_scope is 3";
+  cyc.keep_seizer = seizer_may_stay();
   cyc.refusal = 0;
   atomic_store(&cyc.killed_by, 0);
   atomic_store(&cyc.outcome, TR_RUNNING);

@@ -1327,6 +1327,41 @@ Test(stw, a_tracer_whose_maker_thread_exited_is_replaced_and_reaped) {
   scvgc_stw_free(&w);
 }
 
+/* A program that reaps orphans (a subreaper, or PID 1 of a namespace) would inherit a
+ * seizer that outlived its tracer (the tracer's maker thread exited): there the seizer
+ * does not stay between stops, and the program sees no child of ours but the tracer, and
+ * no SIGCHLD, when the tracer dies. */
+static _Atomic int sigchlds;
+static void on_chld(int sig) { (void)sig; atomic_fetch_add(&sigchlds, 1); }
+
+Test(stw, a_subreaper_program_never_inherits_the_seizer) {
+  NEED_PTRACE();
+  cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  signal(SIGCHLD, on_chld);
+  worker_t ws[2] = {0};
+  start_workers(ws, 2, spinner);
+  scvgc_world_t w = {0};
+  pthread_t th;
+  void *old;
+  cr_assert_eq(pthread_create(&th, NULL, one_stop, &w), 0);
+  pthread_join(th, &old); /* the tracer dies with its maker */
+  pid_t tracer = (pid_t)(intptr_t)old;
+  cr_assert_neq(tracer, 0);
+  sleep_ms(200);
+  stop_workers(ws, 2);
+  /* our children now: the (dead) tracer only, never its seizer */
+  int others = 0;
+  siginfo_t si;
+  for (;;) {
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | __WALL) != 0 || si.si_pid == 0) break;
+    others += si.si_pid != tracer;
+  }
+  cr_assert_eq(others, 0, "the program inherited %d children of ours", others);
+  cr_assert_eq(atomic_load(&sigchlds), 0, "the program got %d SIGCHLD", atomic_load(&sigchlds));
+  scvgc_stw_free(&w);
+}
+
 /* A fork child makes a tracer of its own; the parent keeps its one. */
 Test(stw, a_fork_child_makes_its_own_tracer_and_the_parent_keeps_its) {
   NEED_PTRACE();
