@@ -233,7 +233,7 @@ enum { GO_WAIT = 0, GO_STOP = 1, GO_RESUME = 2 };
  * tracer_owner tells a fork child that tracer_pid is its parent's. Lock holder only. */
 static pid_t tracer_pid;
 static uint32_t tracer_owner;
-#define TRACER_CHECK_NS (1000ull * 1000 * 1000) /* idle tracer: has the process exec'd? */
+#define TRACER_CHECK_NS (1000ull * 1000 * 1000) /* idle tracer or seizer: has the process exec'd? */
 /* /proc/PID/task in the tracer's file table, opened and closed by each seizer. */
 static int seizer_taskfd = -1;
 
@@ -827,10 +827,12 @@ static void close_inherited_fds(void) {
 /* The tracer: the one child of the process, kept for its life, on tracer_stack, with every
  * signal blocked (inherited), sharing our memory but not our file table (it empties its
  * copy) nor our signal handlers.
- * Must not touch TLS. For each stop (GO_STOP) it makes a seizer and waits for its end: the
- * world is let go by then; ctl reads TR_IDLE again. It exits when the thread that made it
- * exits (PR_SET_PDEATHSIG, so with the process too) or when the process exec'd (checked
- * every TRACER_CHECK_NS while idle); the next stop makes a new one. */
+ * Must not touch TLS. At a stop (GO_STOP) with no seizer it makes one and waits for its
+ * end, which is after many stops (seizer_main serves each, and says TR_IDLE itself between
+ * them) or after this one; once the seizer is gone the world is let go, and the tracer says
+ * TR_IDLE. It exits when the thread that made it exits (PR_SET_PDEATHSIG, so with the
+ * process too) or when the process exec'd (checked every TRACER_CHECK_NS while idle, by the
+ * seizer while one waits: its exit status 2); the next stop makes a new one. */
 static int tracer_main(void *arg) {
   (void)arg;
   sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
