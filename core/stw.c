@@ -261,7 +261,7 @@ static struct {
   _Atomic uint32_t outcome; /* TR_STOPPED or TR_REFUSED, written by the tracer before it
                                changes ctl: ctl itself may already read TR_EXITED */
   int refusal;           /* errno of the refused PTRACE_SEIZE */
-  _Atomic pid_t seizer;  /* the tracer's child for this stop, 0 between stops */
+  _Atomic pid_t seizer;  /* the tracer's child (kept between stops), 0 when it has none */
   _Atomic int killed_by; /* the signal that ended the last seizer or tracer, 0 if none or
                             our own SIGKILL: set by the tracer (its seizer) and tracer_reap */
   int keep_seizer;       /* the seizer may outlive this stop (set by the caller per stop):
@@ -726,7 +726,6 @@ static int seizer_main(void *arg) {
   while (k) path[m++] = digits[--k];
   for (const char *l = "/task"; *l;) path[m++] = *l++;
   path[m] = 0;
-  int ret = 0;
   for (;;) { /* here go reads GO_STOP, ctl TR_RUNNING: a stop is asked for */
     scvgc_world_t *w = cyc.w;
     seizer_taskfd = (int)sc4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -757,12 +756,11 @@ static int seizer_main(void *arg) {
     while ((g = atomic_load(&cyc.go)) != GO_STOP) {
       struct timespec ts = ns_ts(TRACER_CHECK_NS);
       if (r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, g, &ts) == -ETIMEDOUT && !tracer_still_ours()) {
-        ret = 2; /* the process exec'd or exited: the tracer ends too */
-        return ret;
+        return 2; /* the process exec'd or exited: the tracer ends too */
       }
     }
   }
-  return ret;
+  return 0;
 }
 
 /* Make the child task fn(arg) on the top of stack with `flags`, started on this CPU: it
@@ -967,12 +965,6 @@ static bool caller_seccomp(void) {
   return p && *p != '0';
 }
 
-/* Stop the world with ptrace. 0: stopped (the seizer waits for GO_RESUME); otherwise a
- * reason to fall back, with every thread running. Never lifts PR_SET_DUMPABLE (a
- * non-dumpable process never gets here) nor names the tracer with PR_SET_PTRACER: that
- * would replace the one exception a process may hold (its crash reporter's), and the
- * kernel offers no way to read it back. So under Yama ptrace_scope 1 the attach works only
- * where the kernel allows it anyway (CAP_SYS_PTRACE, PR_SET_PTRACER_ANY). */
 /* May the seizer stay between stops? Not where the program itself would inherit it: should
  * the tracer die while the seizer waits (the thread that made the tracer exited, which
  * sends the tracer its parent-death SIGKILL), the seizer is reparented to the nearest
@@ -986,6 +978,12 @@ static bool seizer_may_stay(void) {
   return sub == 0;
 }
 
+/* Stop the world with ptrace. 0: stopped (the seizer waits for GO_RESUME); otherwise a
+ * reason to fall back, with every thread running. Never lifts PR_SET_DUMPABLE (a
+ * non-dumpable process never gets here) nor names the tracer with PR_SET_PTRACER: that
+ * would replace the one exception a process may hold (its crash reporter's), and the
+ * kernel offers no way to read it back. So under Yama ptrace_scope 1 the attach works only
+ * where the kernel allows it anyway (CAP_SYS_PTRACE, PR_SET_PTRACER_ANY). */
 static const char *ptrace_stop(void) {
   if (yama_scope == -2) yama_scope = read_yama_scope();
   if (yama_scope == 3) return "Yama ptrace_scope is 3";
