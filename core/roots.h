@@ -12,4 +12,10 @@
  * Go's pacer counts stacks and globals (gc.c goal_of). 0 before the first scan. */
 size_t scvgc_roots_scanned_bytes(void) SCVGC_HIDDEN;
 
+/* Tests: how the writable mappings are listed — PROCMAP_QUERY where the kernel has it (0),
+ * or the text of /proc/self/maps always (-1) — and the writable private mappings as each way
+ * lists them, (start, end, executable) each: their number, or -1 when that way failed. */
+void scvgc_roots_test_maps(int how) SCVGC_HIDDEN;
+int scvgc_roots_test_writable(bool query, uintptr_t (*out)[3], int max) SCVGC_HIDDEN;
+
 #endif
