@@ -41,17 +41,17 @@
  * Invariant R4: the pause does not grow with virtual size where the kernel has PAGEMAP_SCAN:
  *   untouched ranges are skipped by the kernel, arenas and own stretches found by lookups.
  * Invariant R5: writable and executable memory (a JIT's code) is read at every byte offset.
- * Invariant R6: /proc/self/maps is read whole at every cycle, with the world stopped; no
- *   cache of it is trusted. A cache needs a change detector that cannot miss a change, and
- *   none is cheap: the library does not see mmap/munmap/mprotect/mremap (no exported hook,
- *   and programs issue them as raw system calls: Go, JITs), and every counter /proc offers
- *   (VmSize, VmData, the number of lines, the file's size) stays the same when a mapping is
- *   unmapped and another of the same size mapped elsewhere — a pymalloc arena, say — so a
- *   stale cache would miss the new one, and an object only it points to would be freed.
- *   The read costs ~0.6-1 us per mapping (perl -e 1: 60 mappings, ~55 us; python3: 130,
- *   ~170 us; docs/performance.md), the trace-2 line "gc roots: maps read" gives it.
- *   PROCMAP_QUERY (Linux 6.11), which could list the writable mappings alone, measured
- *   slower per mapping than the text (1.3-1.6 us) and was not taken.
+ * Invariant R6: the writable private mappings are listed afresh at every cycle, with the
+ *   world stopped; no cache of them is trusted. A cache needs a change detector that cannot
+ *   miss a change, and none is cheap: the library does not see mmap/munmap/mprotect/mremap
+ *   (no exported hook, and programs issue them as raw system calls: Go, JITs), and every
+ *   counter /proc offers (VmSize, VmData, the number of mappings, the file's size) stays the
+ *   same when a mapping is unmapped and another of the same size mapped elsewhere — a
+ *   pymalloc arena, say — so a stale cache would miss the new one, and an object only it
+ *   points to would be freed. The listing is made cheap instead: PROCMAP_QUERY (Linux 6.11,
+ *   read_maps_query) asks the kernel for the writable ones only, without paths; else the
+ *   text of /proc/self/maps (~0.6-1 us per mapping). The trace-2 line "gc roots: maps read"
+ *   gives its cost (docs/performance.md).
  *   What is read of the maps is counted (root_bytes): the touched pages of the roots, which
  *   pacing adds to the live heap (roots.h, gc.c goal_of).
  * Locks: own_lock for the registry (innermost lock of the core; the collector holds it for
