@@ -40,6 +40,7 @@
 #include "gc.h"
 #include "lock.h"
 #include "mark.h"
+#include "roots.h"
 #include "stw.h"
 #include "sweep.h"
 #include "unwind.h"
@@ -79,9 +80,18 @@ static void add_cached(const scvgc_tcache_t *tc, void *arg) {
 }
 static _Atomic size_t last_allowance; /* last_goal - last_live, read by the sweeper's end */
 
+/* The heap goal for a live heap of `live` bytes: as Go's pacer since 1.18, GOGC applies to
+ * the heap plus the roots the last cycle scanned (stacks, data, other mappings: roots.h):
+ *   goal = live + (live + roots) * GOGC / 100, never below GC_FLOOR.
+ * A cycle costs about what it reads, roots included: a small heap beside 300 MiB of mmap'd
+ * roots would otherwise be collected every GC_FLOOR bytes allocated, each cycle reading the
+ * 300 MiB again (gcc at GOGC=10: ~1300 cycles). The roots read by a cycle are its work,
+ * never its garbage, so this only spaces cycles out in proportion to their cost; the heap
+ * may then grow by GOGC% of the roots over the live heap before the next cycle. */
 static size_t goal_of(size_t live) {
   if (scvgc_opt.gogc < 0) return SIZE_MAX;
-  size_t goal = live + live / 100 * (size_t)scvgc_opt.gogc;
+  size_t base = live + scvgc_roots_scanned_bytes();
+  size_t goal = live + base / 100 * (size_t)scvgc_opt.gogc;
   return goal < GC_FLOOR ? GC_FLOOR : goal;
 }
 

@@ -41,6 +41,19 @@
  * Invariant R4: the pause does not grow with virtual size where the kernel has PAGEMAP_SCAN:
  *   untouched ranges are skipped by the kernel, arenas and own stretches found by lookups.
  * Invariant R5: writable and executable memory (a JIT's code) is read at every byte offset.
+ * Invariant R6: the writable private mappings are listed afresh at every cycle, with the
+ *   world stopped; no cache of them is trusted. A cache needs a change detector that cannot
+ *   miss a change, and none is cheap: the library does not see mmap/munmap/mprotect/mremap
+ *   (no exported hook, and programs issue them as raw system calls: Go, JITs), and every
+ *   counter /proc offers (VmSize, VmData, the number of mappings, the file's size) stays the
+ *   same when a mapping is unmapped and another of the same size mapped elsewhere — a
+ *   pymalloc arena, say — so a stale cache would miss the new one, and an object only it
+ *   points to would be freed. The listing is made cheap instead: PROCMAP_QUERY (Linux 6.11,
+ *   read_maps_query) asks the kernel for the writable ones only, without paths; else the
+ *   text of /proc/self/maps (~0.6-1 us per mapping). The trace-2 line "gc roots: maps read"
+ *   gives its cost (docs/performance.md).
+ *   What is read of the maps is counted (root_bytes): the touched pages of the roots, which
+ *   pacing adds to the live heap (roots.h, gc.c goal_of).
  * Locks: own_lock for the registry (innermost lock of the core; the collector holds it for
  *   the whole cycle). Scanning runs with the world stopped and calls only system calls (and
  *   sigaction, sigsetjmp, getrlimit/setrlimit, stat: no allocation, no lock).
@@ -67,6 +80,7 @@
 #include "gc.h"
 #include "lock.h"
 #include "mark.h"
+#include "roots.h"
 #include "stw.h"
 
 #ifndef PAGEMAP_SCAN /* linux/fs.h of Linux 6.7; the ioctl is tried and given up if missing */
@@ -298,6 +312,131 @@ static ssize_t read_maps(void) {
   }
 }
 
+/* ---- the writable mappings by PROCMAP_QUERY (Linux 6.11) ------------------------------ *
+ * The text of /proc/self/maps costs the kernel a line per mapping, and a path (d_path) per
+ * mapping of a file: ~0.6-1 us each, though a cycle wants only the writable private ones,
+ * a third of them or less. The PROCMAP_QUERY ioctl on the same file hands them over one by
+ * one, filtered by the kernel (PROCMAP_QUERY_VMA_WRITABLE), without a path unless asked:
+ * 94 mappings, 26 writable: 204 us of text against 77 us of queries (R6). Its answers are
+ * written into maps_buf as lines of the maps' own format, so one parser reads both:
+ *   "LO-HI rwxp 0 0:0 INODE PATH", PATH only where the scan needs it:
+ *   - the mapping holding the main thread's sp ([stack]: its dead part is cut);
+ *   - every mapping at SCVGCTRACE=2 (the per-mapping lines name them);
+ *   - else "" for an anonymous mapping (inode 0) and "/" for a file's: the scan needs to
+ *     know a file mapping only to skip the pages that are still the file's, which
+ *     PAGEMAP_SCAN tells by page (this way is taken only with pagemap open: without it a
+ *     file's path decides whether it is a device, skip_device). A private /dev/zero or
+ *     MAP_HUGETLB mapping (inode != 0) counts as a file here, harmlessly: its pages are
+ *     anonymous, never PAGE_IS_FILE, so all of them are read.
+ * Not for the root regions (scan_user_roots wants every readable mapping): with any
+ * registered, the text is read. The world is stopped: no mapping of the program changes
+ * between two queries (the collector's own are skipped by the scan whatever they are). */
+struct procmap_query_k { /* linux/fs.h, Linux 6.11 */
+  uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size,
+      vma_offset, inode;
+  uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+  uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY_K _IOWR('f', 17, struct procmap_query_k)
+#define PQ_VMA_WRITABLE 0x02
+#define PQ_VMA_EXECUTABLE 0x04
+#define PQ_VMA_SHARED 0x08
+#define PQ_COVERING_OR_NEXT_VMA 0x10
+static int pq_state; /* 0 untried, 1 works, -1 the kernel lacks it (the text for good) */
+static int pq_test;  /* scvgc_roots_test_maps: 0 auto, -1 the text always */
+
+static char *put_hex(char *o, uintptr_t v) {
+  char d[16];
+  int k = 0;
+  do d[k++] = "0123456789abcdef"[v & 15]; while ((v >>= 4) && k < 16);
+  while (k) *o++ = d[--k];
+  return o;
+}
+
+/* Length of the lines written into maps_buf; -1 when the queries cannot stand for the text
+ * this time (no ioctl, an error, no room): the caller reads the text. */
+static ssize_t read_maps_query(uintptr_t main_sp, bool names) {
+  if (pq_state < 0 || pq_test < 0 || !maps_buf) return -1;
+  int fd = open_proc("/proc/self/maps");
+  if (fd < 0) return -1;
+  static char name[4096];
+  size_t n = 0;
+  uint64_t at = 0;
+  ssize_t ret = -1;
+  for (;;) {
+    struct procmap_query_k q;
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_flags = PQ_COVERING_OR_NEXT_VMA | PQ_VMA_WRITABLE;
+    q.query_addr = at;
+    if (ioctl(fd, PROCMAP_QUERY_K, &q) != 0) {
+      if (errno == ENOENT) ret = (ssize_t)n; /* past the last one: all of them */
+      else if (errno == ENOTTY || errno == EINVAL) pq_state = -1;
+      break;
+    }
+    pq_state = 1;
+    if (q.vma_end <= at) break; /* no progress: never seen; the text then */
+    at = q.vma_end;
+    if (q.vma_flags & PQ_VMA_SHARED) continue;
+    const char *path = q.inode ? "/" : "";
+    size_t plen = q.inode ? 1 : 0;
+    if (names || (main_sp >= q.vma_start && main_sp < q.vma_end)) {
+      struct procmap_query_k r = q; /* the same mapping again, with its name */
+      r.query_flags = PQ_VMA_WRITABLE;
+      r.query_addr = q.vma_start;
+      r.vma_name_addr = (uintptr_t)name;
+      r.vma_name_size = sizeof name;
+      if (ioctl(fd, PROCMAP_QUERY_K, &r) != 0 || r.vma_start != q.vma_start) break;
+      path = r.vma_name_size ? name : "";
+      plen = r.vma_name_size ? strnlen(name, sizeof name) : 0;
+    }
+    if (n + 80 + plen > maps_cap) break; /* no room: the text (read_maps grows the buffer) */
+    char *o = maps_buf + n;
+    o = put_hex(o, q.vma_start);
+    *o++ = '-';
+    o = put_hex(o, q.vma_end);
+    memcpy(o, " rw", 3);
+    o += 3;
+    *o++ = q.vma_flags & PQ_VMA_EXECUTABLE ? 'x' : '-';
+    memcpy(o, "p 0 0:0 ", 8);
+    o += 8;
+    char d[24];
+    int k = 0;
+    uint64_t ino = q.inode;
+    do d[k++] = (char)('0' + ino % 10); while ((ino /= 10) && k < 20);
+    while (k) *o++ = d[--k];
+    *o++ = ' ';
+    memcpy(o, path, plen);
+    o += plen;
+    *o++ = '\n';
+    n = (size_t)(o - maps_buf);
+  }
+  close(fd);
+  return ret;
+}
+
+void scvgc_roots_test_maps(int how) { pq_test = how; }
+
+static uintptr_t hex(const char **p);
+
+int scvgc_roots_test_writable(bool query, uintptr_t (*out)[3], int max) {
+  ssize_t n = query ? read_maps_query(0, false) : read_maps();
+  if (n < 0) return -1;
+  int k = 0;
+  for (const char *p = maps_buf, *end = maps_buf + n; p < end;) {
+    const char *q = p;
+    while (p < end && *p != '\n') p++;
+    p++;
+    uintptr_t lo = hex(&q);
+    if (*q++ != '-') continue;
+    uintptr_t hi = hex(&q);
+    if (*q++ != ' ' || q[1] != 'w' || q[3] != 'p') continue;
+    if (k < max) out[k][0] = lo, out[k][1] = hi, out[k][2] = q[2] == 'x';
+    k++;
+  }
+  return k;
+}
+
 /* Once, outside the stop-the-world path (dl_iterate_phdr takes the loader's lock): the
  * library's own data and bss, when it is a shared object. Linked into a program (the unit
  * tests), its globals share the program's segment and stay roots: they hold only pointers
@@ -518,13 +657,22 @@ static uint64_t vm_swap(void) {
 
 /* [lo, hi) read word by word, or at every byte offset in a writable and executable mapping:
  * a JIT's code cache holds pointers as unaligned immediates of its generated code (R5). */
+static size_t root_bytes;      /* of the scan in progress: every range read below */
+static _Atomic size_t last_root_bytes; /* of the last scan that read the roots whole */
+
+size_t scvgc_roots_scanned_bytes(void) { return atomic_load(&last_root_bytes); }
+
 static void mark(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool exec) {
+  root_bytes += hi - lo;
   if (exec) scvgc_mark_range_bytes(m, lo, hi);
   else scvgc_mark_range(m, lo, hi);
 }
 
 /* Anonymous memory without pagemap: the resident pages. */
+static bool used_mincore; /* this scan read some range through mincore (blind to swap) */
+
 static void scan_mincore(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool exec) {
+  used_mincore = true;
   const uintptr_t pg = 4096;
   uintptr_t base = lo & ~(pg - 1);
   while (base < hi) {
@@ -725,11 +873,12 @@ static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool fil
  * threads' own stacks cut out. Reads faulting memory only under the guard. */
 static size_t maps_len; /* of the cycle's read (the root regions use it too) */
 
+static size_t nuser_roots; /* the root regions (below) */
+static uint64_t maps_ns;                  /* of the cycle's read of the maps */
+static unsigned long maps_lines, maps_roots; /* its mappings, and the writable private ones */
+static bool maps_queried;                 /* this cycle's came from PROCMAP_QUERY */
+
 static bool scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
-  ssize_t n = read_maps();
-  if (n < 0) return false; /* R3 */
-  maps_len = (size_t)n;
-  const char *p = maps_buf, *end = maps_buf + n;
   uintptr_t main_sp = 0, main_rz = 0;
   for (int i = 0; i < w->nthreads; i++) {
     const scvgc_thread_t *t = &w->threads[i];
@@ -738,18 +887,31 @@ static bool scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
       main_rz = red_zone(t);
     }
   }
+  uint64_t t0 = scvgc_nanotime();
+  /* the queries only with pagemap (file mappings are told by page) and no root region */
+  ssize_t n = pm_fd >= 0 && pm_scan && !nuser_roots ? read_maps_query(main_sp, scvgc_opt.trace >= 2)
+                                                    : -1;
+  maps_queried = n >= 0;
+  if (n < 0) n = read_maps();
+  maps_ns = scvgc_nanotime() - t0;
+  maps_lines = maps_roots = 0;
+  if (n < 0) return false; /* R3 */
+  maps_len = (size_t)n;
+  const char *p = maps_buf, *end = maps_buf + n;
   size_t di = 0;
   while (p < end) {
     const char *line = p;
     while (p < end && *p != '\n') p++;
     const char *eol = p++;
     const char *q = line;
+    maps_lines++;
     uintptr_t lo = hex(&q);
     if (*q++ != '-') continue;
     uintptr_t hi = hex(&q);
     if (*q++ != ' ' || eol - q < 4) continue;
     /* writable private: write-only too (readable on x86-64, where PROT_WRITE implies read) */
     if (q[1] != 'w' || q[3] != 'p') continue;
+    maps_roots++;
     bool exec = q[2] == 'x'; /* R5 */
     /* offset, dev and inode, then the path */
     const char *path = q + 4;
@@ -831,7 +993,10 @@ static void scan_user_roots(scvgc_marker_t *m, size_t n) {
     for (size_t i = 0; i < nuser_roots; i++) {
       uintptr_t a = user_roots[i].start > lo ? user_roots[i].start : lo;
       uintptr_t b = user_roots[i].end < hi ? user_roots[i].end : hi;
-      if (a < b) scvgc_mark_range(m, (a + 7) & ~(uintptr_t)7, b & ~(uintptr_t)7);
+      if (a < b) {
+        root_bytes += b - a;
+        scvgc_mark_range(m, (a + 7) & ~(uintptr_t)7, b & ~(uintptr_t)7);
+      }
     }
   }
   scvgc_mark_flush(m);
@@ -846,10 +1011,18 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     for (uint32_t r = 0; r < t->nvec; r++) scvgc_mark_word(m, w->vec[t->vec_off + r]); /* lanes */
   }
   pid_t pid = getpid();
+  uint64_t t0 = scvgc_nanotime();
+  root_bytes = 0;
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
-  uint64_t swap0 = vm_swap();
-  pm_anon = swap0 != 0 || pm_test > 0;
   pm_fd = pm_test < 0 ? -1 : open_proc("/proc/self/pagemap");
+  /* VmSwap (a read of /proc/self/status, ~20-40 us, twice) matters only to a range read
+   * through mincore, which cannot see a page in swap. Where the kernel has PAGEMAP_SCAN, which
+   * lists swapped pages itself, no range is, unless the ioctl fails mid-scan: then the end
+   * check below treats any swap as a page missed (the cycle frees nothing, once: a kernel
+   * without the ioctl clears pm_scan for good). */
+  used_mincore = false;
+  uint64_t swap0 = pm_fd >= 0 && pm_scan && pm_test <= 0 ? 0 : vm_swap();
+  pm_anon = swap0 != 0 || pm_test > 0;
   why_not = NULL;
   /* the guard: SIGSEGV and SIGBUS caught, and unblocked in this thread (the world's stop
    * blocked every signal here) */
@@ -904,6 +1077,14 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
     return false;
   }
   /* a page swapped out while anonymous mappings were read through mincore only was skipped */
-  if (!swap0 && vm_swap()) return false;
+  if (!swap0 && used_mincore && vm_swap()) return false;
+  atomic_store(&last_root_bytes, root_bytes);
+  if (scvgc_opt.trace >= 2) /* the roots phase by part (issue 14 point 3) */
+    scvgc_message("gc roots: maps read %lu us (%lu %s, %lu writable private), "
+                  "roots read %lu KB, all roots %lu us",
+                  (unsigned long)(maps_ns / 1000), maps_lines,
+                  maps_queried ? "queried" : "mappings", maps_roots,
+                  (unsigned long)(root_bytes >> 10),
+                  (unsigned long)((scvgc_nanotime() - t0) / 1000));
   return true;
 }

@@ -7,9 +7,10 @@
  *            group, PTRACE_SEIZEs and PTRACE_INTERRUPTs every thread, as LeakSanitizer does.
  *            No signal is delivered, so threads that block every signal stop too, and sleep,
  *            nanosleep, poll, read are restarted by the kernel, never cut short. The helper
- *            (the tracer) is made at the first stop and kept for the life of the process;
- *            for each stop it makes a child of its own (the seizer) that ptraces, and lets
- *            go of every thread at once by exiting.
+ *            (the tracer) is made at the first stop and kept for the life of the process,
+ *            and so is its child (the seizer) that ptraces: it lets go of every thread with
+ *            PTRACE_DETACH and waits for the next stop (it exits, letting go of every
+ *            thread at once, only after a stop that left a thread it cannot detach).
  *   signals  (fallback, when ptrace is refused: under gdb or strace, Yama, seccomp, or when
  *            the process is non-dumpable, which ptrace would need lifted) a
  *            dedicated real-time signal whose handler records the registers and waits on a

@@ -18,6 +18,7 @@
 
 #include "gc.h"
 #include "mark.h"
+#include "roots.h"
 
 static void start(void) {
   setenv("SCVGC_MODE", "leak", 1);
@@ -335,4 +336,84 @@ Test(roots, a_scan_that_cannot_open_the_maps_is_incomplete, .init = start) {
   bool ok = scan_now(&obj);
   for (int fd = first; fd >= 0 && fd < 64; fd++) close(fd);
   cr_assert_not(ok, "no descriptor for /proc/self/maps: the cycle must free nothing");
+}
+
+/* Pacing counts the roots (issue 14 point 4, gc.c goal_of): the bytes a scan read, which
+ * grow by what the program touched in a new mapping and not by what it only reserved. */
+Test(roots, a_scan_counts_the_root_bytes_it_read_touched_pages_only, .init = start) {
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  size_t before = scvgc_roots_scanned_bytes();
+  cr_assert_gt(before, 0, "the data, bss and stack are roots");
+  size_t big = 64u << 20, touched = 16u << 20;
+  char *p = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert(p != MAP_FAILED);
+  for (size_t i = 0; i < touched; i += 4096) p[i] = 1;
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  size_t with = scvgc_roots_scanned_bytes();
+  cr_assert_geq(with, before + touched - (1u << 20), "before %zu, with %zu", before, with);
+  cr_assert_lt(with, before + touched + (8u << 20), "untouched pages counted: %zu", with);
+  munmap(p, big);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  cr_assert_lt(scvgc_roots_scanned_bytes(), before + (4u << 20));
+}
+
+/* The writable private mappings listed by PROCMAP_QUERY (Linux 6.11, roots.c R6) are exactly
+ * those of the text of /proc/self/maps: anonymous, a file's private copy, write-only, writable
+ * and executable ones in; shared, read-only and PROT_NONE ones out. */
+Test(roots, procmap_query_lists_the_same_writable_private_mappings_as_the_text, .init = start) {
+  static uintptr_t a[4096][3], b[4096][3];
+  char path[] = "/tmp/scvgc-roots-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  unlink(path);
+  cr_assert_eq(ftruncate(fd, 65536), 0);
+  void *maps[] = {
+      mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0),
+      mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
+      mmap(NULL, 65536, PROT_READ, MAP_PRIVATE, fd, 0),
+      mmap(NULL, 65536, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+      mmap(NULL, 65536, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+      mmap(NULL, 65536, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+      mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+  };
+  for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) cr_assert(maps[i] != MAP_FAILED);
+  close(fd);
+  int nb = scvgc_roots_test_writable(false, b, 4096);
+  int na = scvgc_roots_test_writable(true, a, 4096);
+  if (na < 0) cr_skip_test("no PROCMAP_QUERY on this kernel (Linux 6.11)");
+  cr_assert_gt(nb, 3);
+  cr_assert_eq(na, nb, "queried %d, text %d", na, nb);
+  for (int i = 0; i < na; i++)
+    cr_assert(a[i][0] == b[i][0] && a[i][1] == b[i][1] && a[i][2] == b[i][2],
+              "mapping %d: queried %lx-%lx x%lu, text %lx-%lx x%lu", i, (unsigned long)a[i][0],
+              (unsigned long)a[i][1], (unsigned long)a[i][2], (unsigned long)b[i][0],
+              (unsigned long)b[i][1], (unsigned long)b[i][2]);
+  int found = 0;
+  for (int i = 0; i < na; i++)
+    for (size_t k = 0; k < sizeof maps / sizeof *maps; k++)
+      if (a[i][0] == (uintptr_t)maps[k]) found |= 1 << k;
+  cr_assert_eq(found, 1 | 1 << 3 | 1 << 4, "which of ours were listed: %#x", found);
+  for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) munmap(maps[i], 65536);
+}
+
+/* A cycle reads the same roots by either way: the bytes it read and the objects it marked. */
+Test(roots, a_cycle_reads_the_same_roots_with_the_queries_and_with_the_text, .init = start) {
+  void **v = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert(v != MAP_FAILED);
+  for (int i = 0; i < 64; i++) v[i * 512] = scvgc_malloc(100);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  size_t q1 = scvgc_roots_scanned_bytes(), m1 = scvgc_gcstats.last.marked_objects;
+  scvgc_roots_test_maps(-1);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  size_t t1 = scvgc_roots_scanned_bytes(), m2 = scvgc_gcstats.last.marked_objects;
+  scvgc_roots_test_maps(0);
+  cr_assert_eq(q1, t1, "root bytes: queried %zu, text %zu", q1, t1);
+  cr_assert_eq(m1, m2, "objects marked: queried %zu, text %zu", m1, m2);
+  for (int i = 0; i < 64; i++) {
+    scvgc_span_t *s;
+    uint32_t k;
+    cr_assert(scvgc_find_object((uintptr_t)v[i * 512], &s, &k));
+    cr_assert(scvgc_marked(s, k));
+  }
+  munmap(v, 1 << 20);
 }

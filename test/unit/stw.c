@@ -1202,6 +1202,55 @@ Test(stw, one_tracer_serves_every_stop_and_a_wall_reaper_collects_none) {
   scvgc_stw_free(&w);
 }
 
+/* The seizer (the tracer's child that ptraces) of the first stop serves every later stop
+ * (issue 14 point 3: no process creation per stop): it lets go of the threads with
+ * PTRACE_DETACH and waits, where it used to exit. Read from the tracer's children file. */
+static pid_t tracer_child(pid_t tracer) {
+  char path[80], buf[64] = {0};
+  snprintf(path, sizeof path, "/proc/%d/task/%d/children", tracer, tracer);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n > 0 ? atoi(buf) : 0;
+}
+
+Test(stw, one_seizer_serves_every_stop_and_lets_go_of_every_thread) {
+  NEED_PTRACE();
+  worker_t ws[3] = {0};
+  start_workers(ws, 3, spinner);
+  scvgc_world_t w = {0};
+  pid_t first = 0;
+  int same = 0, ptraced = 0;
+  enum { CYCLES = 50 };
+  for (int i = 0; i < CYCLES; i++) {
+    scvgc_stw_stop(&w);
+    ptraced += w.method == SCVGC_STW_PTRACE;
+    scvgc_stw_start(&w);
+    pid_t s = tracer_child(scvgc_stw_tracer());
+    if (i == 0) first = s;
+    same += s > 0 && s == first;
+  }
+  cr_assert_eq(ptraced, CYCLES);
+  cr_assert_gt(first, 0, "no seizer between stops (children of the tracer: %d)", first);
+  cr_assert_eq(same, CYCLES, "seizers: first %d, %d cycles had it", first, same);
+  /* let go of: no worker is traced any more (TracerPid 0), and each runs */
+  for (int i = 0; i < 3; i++) {
+    char path[80], buf[4096];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)ws[i].tid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *tp = strstr(buf, "TracerPid:");
+    cr_assert_not_null(tp);
+    cr_assert_eq(atoi(tp + 10), 0, "worker %d still traced after the start", (int)ws[i].tid);
+  }
+  stop_workers(ws, 3);
+  scvgc_stw_free(&w);
+}
+
 /* The tracer holds none of the program's descriptors between stops (its file table is its
  * own, emptied): after an exec, or at the program's exit, a pipe end or a descriptor
  * closed on exec is not kept open by it. */
@@ -1275,6 +1324,41 @@ Test(stw, a_tracer_whose_maker_thread_exited_is_replaced_and_reaped) {
   cr_assert_eq(method, SCVGC_STW_PTRACE, "fell back: %s", scvgc_stw_fallback_reason());
   cr_assert_neq(scvgc_stw_tracer(), (pid_t)(intptr_t)old);
   cr_assert_eq(access(path, F_OK), -1, "the dead tracer was not reaped");
+  scvgc_stw_free(&w);
+}
+
+/* A program that reaps orphans (a subreaper, or PID 1 of a namespace) would inherit a
+ * seizer that outlived its tracer (the tracer's maker thread exited): there the seizer
+ * does not stay between stops, and the program sees no child of ours but the tracer, and
+ * no SIGCHLD, when the tracer dies. */
+static _Atomic int sigchlds;
+static void on_chld(int sig) { (void)sig; atomic_fetch_add(&sigchlds, 1); }
+
+Test(stw, a_subreaper_program_never_inherits_the_seizer) {
+  NEED_PTRACE();
+  cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  signal(SIGCHLD, on_chld);
+  worker_t ws[2] = {0};
+  start_workers(ws, 2, spinner);
+  scvgc_world_t w = {0};
+  pthread_t th;
+  void *old;
+  cr_assert_eq(pthread_create(&th, NULL, one_stop, &w), 0);
+  pthread_join(th, &old); /* the tracer dies with its maker */
+  pid_t tracer = (pid_t)(intptr_t)old;
+  cr_assert_neq(tracer, 0);
+  sleep_ms(200);
+  stop_workers(ws, 2);
+  /* our children now: the (dead) tracer only, never its seizer */
+  int others = 0;
+  siginfo_t si;
+  for (;;) {
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | __WALL) != 0 || si.si_pid == 0) break;
+    others += si.si_pid != tracer;
+  }
+  cr_assert_eq(others, 0, "the program inherited %d children of ours", others);
+  cr_assert_eq(atomic_load(&sigchlds), 0, "the program got %d SIGCHLD", atomic_load(&sigchlds));
   scvgc_stw_free(&w);
 }
 
