@@ -257,7 +257,10 @@ Test(roots, a_dev_shm_file_mapping_is_a_root_even_without_pagemap, .init = start
 static unsigned char *volatile rwx, *volatile rw;
 static void *volatile in_rwx, *volatile in_rw;
 static void emit(void) {
-  void *a = scvgc_malloc(32), *b = scvgc_malloc(32);
+  /* a is scanned once marked: cleared, so a free-list link it kept cannot name b; b is of
+   * another class, so no link between the two exists at all */
+  void *a = scvgc_malloc(32), *b = scvgc_malloc(48);
+  memset(a, 0, 32);
   uintptr_t va = (uintptr_t)a, vb = (uintptr_t)b;
   memcpy(rwx + 77, &va, 8);
   memcpy(rw + 77, &vb, 8);
