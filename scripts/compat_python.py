@@ -50,6 +50,17 @@ EXTRA_TESTDIRS = [d for d in os.environ.get("COMPAT_PY_TESTDIRS", "").split(":")
     sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.11*/lib/python3.11/test")), reverse=True) + \
     ["/usr/local/lib/python3.11/test"]
 
+# The tree a module came from, in words: the document names no path of the machine that
+# produced it (a home directory, a build tree).
+def describe_testdir(src):
+    m = re.search(r"/\.pyenv/versions/([^/]+)/", src)
+    if m:
+        return "pyenv's CPython %s test directory" % m.group(1)
+    if src.startswith("/usr/local/"):
+        return "the test directory of a CPython 3.11 built into /usr/local"
+    return "a CPython 3.11 tree given in COMPAT_PY_TESTDIRS"
+
+
 # The modules: the ones the issue names first, then a spread over the interpreter's core
 # (objects, GC, weakrefs), the C extension modules that allocate (zlib, bz2, lzma, hashlib,
 # pyexpat, _decimal, _pickle, _json, _sqlite3, _ctypes, select, mmap), the OS interfaces
@@ -422,7 +433,7 @@ def write_markdown(path, modules, modes, res):
         if src != STDTEST:
             notes.append("- `%s` is not in Debian's libpython3.11-testsuite: taken from %s, run "
                          "on Debian's python3.11 (failures of newer tests happen without the "
-                         "preload too)" % (mod, src))
+                         "preload too)" % (mod, describe_testdir(src)))
         for m in pre:
             for n in res[mod]["notes"].get(m, []):
                 notes.append("- `%s` (%s): %s" % (mod, m, n))

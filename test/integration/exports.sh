@@ -59,3 +59,17 @@ for mode in plain off default collect; do
 		fi
 	done
 done
+
+# Issue 13 ("Also"): the repository names no path of the machine it was developed on (a home
+# directory, a checkout under /work): the docs and scripts say what a path is, not where it
+# was. The pattern is built in pieces so that this file does not match itself.
+home="/ro""ot/"; work="/wo""rk/"; homes="/ho""me/[a-z]"
+if command -v git >/dev/null 2>&1 && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+	files=$(git -C "$ROOT" ls-files)
+else
+	files=$(cd "$ROOT" && find . -path ./build -prune -o -path ./.git -prune -o -type f -print)
+fi
+hits=$(cd "$ROOT" && echo "$files" | grep -v -e '\.png$' -e '\.jpg$' |
+	xargs grep -n -I -e "$home" -e "$work" -e "$homes" 2>/dev/null | head -5)
+if [ -z "$hits" ]; then pass "the repository names no path of the development machine"
+else fail "the repository names no path of the development machine" "$hits"; fi
