@@ -514,7 +514,7 @@ void scvgc_fork_prepare(void) {
   }
   fork_nolocks = false;
   scvgc_heap_fork_prepare(); /* the scavenger's batch: it takes only the heap lock inside */
-  scvgc_stack_fork_prepare(); /* a leaf: taken inside malloc with no core lock held */
+  scvgc_stack_fork_prepare(); /* taken inside malloc with no core lock below it held */
   scvgc_sweep_fork_prepare(); /* the reclaim table's lock: taken with no core lock held */
   scvgc_tcache_lock_registry();
   scvgc_central_lock_all();
@@ -538,6 +538,9 @@ void scvgc_fork_parent(void) {
 
 void scvgc_fork_child(void) {
   fork_nolocks = false;
+#if SCVGC_DEBUG
+  scvgc_lock_dbg_fork_child(); /* lock.c K3: this thread's tid changed */
+#endif
   scvgc_gc_fork_child(); /* its own locks, and a child has no marker threads */
   scvgc_report_fork_child();
   scvgc_meta_reset_locks();

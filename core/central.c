@@ -3,7 +3,9 @@
  * Owns: per size class, the spans that no cache owns and that have free objects
  * (partial): spans of exited threads, until a cache takes them; the remote-free path.
  * Locks: central[c].lock guards partial, and for a span owned by no cache its freelist,
- *   bump, where and owner. Lock order: central -> heap -> meta.
+ *   bump, where and owner (asserted where a function needs it). Order: CENTRAL in
+ *   internal.h's lock ranks (heap and meta under it; one central lock at a time but in
+ *   the fork handler and the collector, which take them all in class order).
  * Callers: program threads (cache refill and release, frees of objects of spans their
  *   cache does not own), later the sweeper. Not on the world-stopped path.
  *
@@ -65,9 +67,11 @@ typedef struct {
                             still on the list while this has not moved */
 } __attribute__((aligned(64))) central_t;
 
-static central_t central[SCVGC_NCLASSES];
+static central_t central[SCVGC_NCLASSES] = {
+    [0 ... SCVGC_NCLASSES - 1] = {.lock = SCVGC_LOCK_RANKED(SCVGC_RANK_CENTRAL)}};
 
 static void link_partial(central_t *c, scvgc_span_t *s) {
+  SCVGC_ASSERT_HELD(&c->lock);
   SCVGC_ASSERT(!s->where);
   s->prev = NULL;
   s->next = c->partial;
@@ -78,6 +82,7 @@ static void link_partial(central_t *c, scvgc_span_t *s) {
 }
 
 static void unlink_partial(central_t *c, scvgc_span_t *s) {
+  SCVGC_ASSERT_HELD(&c->lock);
   if (s->prev) s->prev->next = s->next;
   else SCVGC_RACY_STORE(c->partial, s->next);
   if (s->next) s->next->prev = s->prev;
@@ -89,6 +94,7 @@ static void unlink_partial(central_t *c, scvgc_span_t *s) {
 
 /* R2: put the parked slots of s back on its freelist. Central lock held. */
 static void unpark(scvgc_span_t *s) {
+  SCVGC_ASSERT_HELD(&central[s->cls].lock);
   if (!s->relmask) return;
   uint32_t below = (uint32_t)((s->bump - s->base) / s->elemsize);
   for (uint32_t i = 0; i < below; i++) {
@@ -106,6 +112,7 @@ static void unpark(scvgc_span_t *s) {
 
 /* Return a wholly free span to the page heap. Central lock of its class held. */
 static void span_to_heap(central_t *c, scvgc_span_t *s) {
+  SCVGC_ASSERT_HELD(&c->lock);
   if (s->where) unlink_partial(c, s);
   atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
   if (s->meta) scvgc_meta_free(s->meta, scvgc_objmeta_bytes(s->nelems));

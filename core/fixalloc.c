@@ -17,7 +17,9 @@
  *      as the stale contents were.
  * Meta blocks: sizes rounded to 64 bytes with a free list per size, under meta_lock;
  *   larger blocks are mapped directly. Blocks come back zeroed.
- * Lock order: meta_lock is the innermost lock of the core (taken under the heap lock).
+ * Locks: meta_lock (META in internal.h's lock ranks: taken under the heap and central
+ *   locks; only OWN, through scvgc_sys_map_meta, is taken under it). Span structs are the
+ *   heap lock's (asserted).
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -81,6 +83,7 @@ static uint64_t slot_ospages(size_t i) {
 }
 
 scvgc_span_t *scvgc_spanstruct_alloc(void) {
+  SCVGC_ASSERT(scvgc_heap_locked());
   slab_t *b = avail ? avail : slab_new();
   if (!b) return NULL;
   size_t w = 0;
@@ -96,6 +99,7 @@ scvgc_span_t *scvgc_spanstruct_alloc(void) {
 }
 
 void scvgc_spanstruct_free(scvgc_span_t *s) {
+  SCVGC_ASSERT(scvgc_heap_locked());
   s->state = SCVGC_SPAN_DEAD;
   slab_t *b = s->slab;
   size_t i = (size_t)(s - slot_of(b, 0));
@@ -136,7 +140,7 @@ size_t scvgc_spanstruct_release(void) {
  * (a span's block has one of a few dozen sizes, so exact lists waste nothing). */
 #define META_QUANTUM 64
 #define META_MAX (64u << 10)
-static scvgc_lock_t meta_lock = SCVGC_LOCK_INIT;
+static scvgc_lock_t meta_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_META);
 static void *meta_free_lists[META_MAX / META_QUANTUM + 1];
 static char *meta_cur, *meta_end;
 

@@ -22,8 +22,8 @@
  *   6. restart the world, release the locks.
  * The report (report.c) reads the leak table afterwards, symbolizing outside every lock.
  *
- * Locks: gc_lock is the outermost lock of the core: gc_lock -> registry -> central ->
- *   heap -> meta -> own. Between 1 and 6 the collector holds them all and calls nothing
+ * Locks: gc_lock (GC), then REGISTRY..OWN and the stop-the-world lock, in the order of
+ *   internal.h's lock ranks. Between 1 and 6 the collector holds them all and calls nothing
  *   that allocates or takes a lock of libc (no stdio, no malloc).
  * Callers: scvgc_collect / scvgc_leak_check (program threads), the exit check, periodic
  *   collections started from the allocation path (with no core lock held).
@@ -45,7 +45,7 @@
 #include "sweep.h"
 #include "unwind.h"
 
-static scvgc_lock_t gc_lock = SCVGC_LOCK_INIT;
+static scvgc_lock_t gc_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_GC);
 _Atomic size_t scvgc_gc_next = SIZE_MAX;
 /* No periodic cycle while a report symbolizes (report.c): libdw allocates a lot. Only for
  * speed: what the report allocates is library-owned (scvgc_in_lib), alive in any cycle. */

@@ -17,9 +17,9 @@
  *   OS page   4 KiB, the unit of madvise: the scavenger (scavenge.c) releases free spans by
  *             heap page and the free parts of central spans by OS page.
  *
- * Global lock order (take left before right, never the reverse):
- *   tcache registry lock -> central[c].lock -> heap lock -> metadata allocator lock.
- * No lock is held while calling out of the core except where a function says so.
+ * The global lock order is the rank table below ("lock ranks"): the one place it is
+ * written; file headers and docs/design.md refer to it. No lock is held while calling out
+ * of the core except where a function says so.
  */
 #ifndef SCVGC_INTERNAL_H
 #define SCVGC_INTERNAL_H
@@ -52,6 +52,66 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
   do { if (SCVGC_DEBUG && !(e)) scvgc_assert_fail(#e, __FILE__, __LINE__); } while (0)
 #define SCVGC_CHECK(e) \
   do { if (!(e)) scvgc_assert_fail(#e, __FILE__, __LINE__); } while (0)
+
+/* ---- lock ranks: the global lock order ----------------------------------------------- */
+/* A thread takes a lock only when its rank is above the rank of every lock it holds; locks
+ * of one rank (the arrays: central[c], the depot's shards) in address order, i.e. index
+ * order. The debug build checks it at every scvgc_lock (lock.h, lock.c) and aborts naming
+ * both locks; a trylock never waits, so it is not checked, but what it took counts as held.
+ * Outermost first:
+ *   REPORT      report.c report_lock: one report at a time; a report may run a cycle.
+ *   SYM_SESSION symbolize.c session_lock: begin..end of a symbolizing session, which
+ *               allocates (malloc takes the core locks below under it).
+ *   SYM_LOAD    symbolize.c load_lock: dlopen of libdw (allocates) under the session.
+ *   GC          gc.c gc_lock: one cycle at a time. Under it the collector finishes the last
+ *               sweep (sweep.c S1, no other core lock held), then takes REGISTRY..OWN.
+ *   BATCH       pageheap.c batch_lock: the scavenger's batch of free spans (H8); fork's
+ *               prepare handler takes it first.
+ *   WALKER      unwind.c walker_lock; then the stack depot's SHARD (one per bucket group,
+ *   SHARD       index order) and STACK_ALLOC locks: taken inside malloc with no core
+ *   STACK_ALLOC lock below held; fork takes them in this order.
+ *   RECLAIM     sweep.c reclaim_lock: the reclaim table (its growth maps: OWN under it).
+ *   TC_ONCE     tcache.c's once lock around pthread_key_create.
+ *   REGISTRY    tcache.c registry_lock: the registry of live caches.
+ *   CENTRAL     central.c central[c].lock, one per class.
+ *   HEAP        pageheap.c heap.lock.
+ *   META        fixalloc.c meta_lock: side-metadata blocks (span structs are HEAP's).
+ *   TIMELINE    timeline.c tl_lock: taken with none of REGISTRY..META held (the stats it
+ *               samples are read first); its array maps metadata (OWN under it).
+ *   OWN         roots.c own_lock: the registry of what the library owns; every metadata
+ *               mapping enters it, so it is under any lock that maps.
+ *   WB          workbuf.c wb_lock: the mark stack; markers take it alone, the collector
+ *               with every lock above held.
+ * Not a scvgc_lock_t: stw.c's stop-the-world lock (its word is the holder's pid) ranks
+ * between OWN and WB: the collector takes it with REGISTRY..OWN held, and WB after it.
+ * Locks of another file that carry no rank yet (SCVGC_LOCK_INIT: rank NONE) are not
+ * checked; their place is still the one above.
+ * The fork handlers (alloc.c) take BATCH, WALKER, SHARD, STACK_ALLOC, RECLAIM, REGISTRY,
+ * CENTRAL, HEAP, META in this order; the collector (gc.c) GC, REGISTRY, CENTRAL, HEAP,
+ * META, OWN, then the stop-the-world lock. No lock is taken in a signal handler nor by the
+ * tracer task; with the world stopped only the collector and its markers take locks
+ * (WB, and OWN, which the markers skip: the collector holds it for them). */
+enum {
+  SCVGC_RANK_NONE = 0, /* unranked: not checked */
+  SCVGC_RANK_REPORT,
+  SCVGC_RANK_SYM_SESSION,
+  SCVGC_RANK_SYM_LOAD,
+  SCVGC_RANK_GC,
+  SCVGC_RANK_BATCH,
+  SCVGC_RANK_WALKER,
+  SCVGC_RANK_SHARD,
+  SCVGC_RANK_STACK_ALLOC,
+  SCVGC_RANK_RECLAIM,
+  SCVGC_RANK_TC_ONCE,
+  SCVGC_RANK_REGISTRY,
+  SCVGC_RANK_CENTRAL,
+  SCVGC_RANK_HEAP,
+  SCVGC_RANK_META,
+  SCVGC_RANK_TIMELINE,
+  SCVGC_RANK_OWN,
+  SCVGC_RANK_WB,
+  SCVGC_NRANKS
+};
 
 /* ---- geometry ---------------------------------------------------------------------- */
 #define SCVGC_PAGE_SHIFT 13
@@ -356,6 +416,8 @@ scvgc_span_t *scvgc_heap_alloc_locked(size_t npages, uint8_t state) SCVGC_HIDDEN
 /* Visit every in-use span (SMALL, LARGE, MANUAL). Heap lock held by the caller. */
 void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) SCVGC_HIDDEN;
 void scvgc_heap_lock_all(void) SCVGC_HIDDEN;   /* fork: take the heap lock */
+/* The heap lock is held, by this thread or by the collector for its markers (assertions). */
+bool scvgc_heap_locked(void) SCVGC_HIDDEN;
 void scvgc_heap_unlock_all(void) SCVGC_HIDDEN;
 void scvgc_heap_reset_locks(void) SCVGC_HIDDEN; /* fork child */
 /* fork: wait out a batch of free spans being released (pageheap.c H8), first of all locks */

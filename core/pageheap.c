@@ -82,7 +82,7 @@ static struct {
   size_t huge_pages;
   uintptr_t tomb[HUGE_TOMBS]; /* U4: bases of freed huge blocks kept as PROT_NONE, 0: none */
   size_t tomb_next;           /* the slot the next tombstone takes (the oldest) */
-} heap = {.lock = SCVGC_LOCK_INIT};
+} heap = {.lock = SCVGC_LOCK_RANKED(SCVGC_RANK_HEAP)};
 
 /* Huge spans (below) */
 typedef struct { uintptr_t base; size_t resv; } huge_gone_t;
@@ -358,6 +358,7 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
 }
 
 static scvgc_span_t *alloc_locked(size_t np, size_t align_pages) {
+  SCVGC_ASSERT_LOCKED(&heap.lock); /* by this thread, or the collector for its markers */
   size_t want = np + align_pages - 1;
   if (want < np) return NULL;
   scvgc_span_t *s = find(want);
@@ -430,6 +431,7 @@ static size_t relmask_to_bits(scvgc_span_t *s) {
 }
 
 static void free_locked(scvgc_span_t *s, uint64_t now) {
+  SCVGC_ASSERT_HELD(&heap.lock);
   SCVGC_ASSERT(s->state >= SCVGC_SPAN_SMALL);
   /* the scavenger starts once free pages worth releasing pile up (scavenge.c) */
   if (((heap.sys >> SCVGC_PAGE_SHIFT) - heap.inuse_pages - heap.released_pages + s->npages)
@@ -460,6 +462,7 @@ scvgc_span_t *scvgc_heap_alloc_locked(size_t np, uint8_t st) {
 }
 
 void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
+  SCVGC_ASSERT_HELD(&heap.lock);
   for (scvgc_arena_t *a = heap.arenas; a; a = a->next) {
     for (size_t pg = 0; pg < SCVGC_ARENA_PAGES;) {
       scvgc_span_t *s = a->spans[pg];
@@ -895,8 +898,9 @@ static size_t return_batch(batch_t *b) {
 
 /* Held from taking a batch off the lists to putting it back (one releaser at a time), and
  * by fork's prepare handler: a fork child never inherits spans left `releasing` by a
- * thread that is not in it. Order: batch_lock -> heap lock. */
-static scvgc_lock_t batch_lock = SCVGC_LOCK_INIT;
+ * thread that is not in it. Order: BATCH, above GC and below every other core lock
+ * (internal.h "lock ranks"). */
+static scvgc_lock_t batch_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_BATCH);
 
 size_t scvgc_heap_scavenge(uint64_t cutoff) {
   size_t n = 0;
@@ -934,6 +938,7 @@ void scvgc_heap_stats(scvgc_heapstat_t *hs) {
 }
 
 void scvgc_heap_stats_locked(scvgc_heapstat_t *hs) {
+  SCVGC_ASSERT_HELD(&heap.lock);
   hs->sys = heap.sys + (heap.huge_pages << SCVGC_PAGE_SHIFT); /* huge blocks: what is mapped */
   hs->inuse_pages = heap.inuse_pages + heap.huge_pages;
   hs->released_pages = heap.released_pages;
@@ -1003,6 +1008,8 @@ void scvgc_heap_check(void) {
   SCVGC_CHECK(c.inspan == atomic_load(&scvgc_inspan_released));
   scvgc_unlock(&heap.lock);
 }
+
+bool scvgc_heap_locked(void) { return atomic_load_explicit(&heap.lock.v, memory_order_relaxed); }
 
 void scvgc_heap_lock_all(void) { scvgc_lock(&heap.lock); }
 void scvgc_heap_unlock_all(void) { scvgc_unlock(&heap.lock); }

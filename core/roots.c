@@ -54,8 +54,9 @@
  *   gives its cost (docs/performance.md).
  *   What is read of the maps is counted (root_bytes): the touched pages of the roots, which
  *   pacing adds to the live heap (roots.h, gc.c goal_of).
- * Locks: own_lock for the registry (innermost lock of the core; the collector holds it for
- *   the whole cycle). Scanning runs with the world stopped and calls only system calls (and
+ * Locks: own_lock for the registry (OWN in internal.h's lock ranks: under every lock that
+ *   maps metadata; only WB and the stop-the-world lock come after it; the collector holds it
+ *   for the whole cycle, for itself and its markers). Scanning runs with the world stopped and calls only system calls (and
  *   sigaction, sigsetjmp, getrlimit/setrlimit, stat: no allocation, no lock).
  * Callers: the collector (scan, with the world stopped); any thread that maps metadata;
  *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc); exiting threads
@@ -102,7 +103,7 @@ struct pm_scan_arg {
 
 typedef struct { uintptr_t start, end; } range_t;
 
-static scvgc_lock_t own_lock = SCVGC_LOCK_INIT;
+static scvgc_lock_t own_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_OWN);
 static range_t own[MAX_OWN]; /* sorted, disjoint, merged when adjacent */
 static size_t nown;
 static bool own_overflow;

@@ -6,9 +6,11 @@
  *   stops) and its stack, the signal fallback's handler and mailbox, the exclusion table, the
  *   world's vector-lane array. Per-cycle state lives in `cyc`, which only the lock holder
  *   (and its tracer) touches.
- * Locks: stw_lock only, held from scvgc_stw_stop to scvgc_stw_start; it is the outermost
- *   lock of the core (a caller may hold none of the others while taking it). Its word is
- *   the holder's pid, so a fork child finds a parent's hold stale and takes it over.
+ * Locks: stw_lock only, held from scvgc_stw_stop to scvgc_stw_start; it ranks between OWN
+ *   and WB (internal.h "lock ranks"): the collector takes it with every core lock but WB
+ *   held, and nothing is taken under it but WB. Not a scvgc_lock_t:
+ *   its word is the holder's pid, so a fork child finds a parent's hold stale and takes it
+ *   over.
  * Callers: any program thread or the collector (the "stopper"); the tracer task (helper,
  *   clone()d with CLONE_VM but in a thread group of its own; the program's one child of
  *   ours, kept between stops) and its own child the seizer, which ptraces our threads; the

@@ -19,7 +19,8 @@
  * Which one ran is in scvgc_world_t.method; the fallback is announced once (trace >= 1).
  * The stop-the-world path calls no libc function that may allocate or lock: raw system
  * calls, memory from mmap. Not async-signal-safe; one stop at a time per process (the
- * callers are serialised inside), and the lock is the outermost of the core.
+ * callers are serialised inside), and its lock ranks between OWN and WB (internal.h
+ * "lock ranks").
  */
 #ifndef SCVGC_STW_H
 #define SCVGC_STW_H
@@ -116,7 +117,8 @@ typedef struct {
 #define SCVGC_STW_VFORK_CHECK_NS (1ull * 1000 * 1000)
 
 /* Stop every thread of the process but the caller and the excluded ones. Any thread may
- * call it, holding no core lock; it returns with the world stopped (as far as it could be),
+ * call it, holding any core lock but WB (the collector holds REGISTRY..OWN, so that no
+ * thread stops holding one); it returns with the world stopped (as far as it could be),
  * signals blocked in the calling thread, and the stop-the-world lock held: the caller must
  * call scvgc_stw_start(w) in every case, and must not allocate, print through stdio or take
  * a lock another thread may hold in between. Returns w->nfailed (0: every thread is

@@ -42,7 +42,9 @@
  *   S4 a dead object stays allocated (its metadata non-zero) until its sweeper has pushed
  *      it onto a free list, so a span holding one never becomes wholly free under a sweeper.
  * Locks: list access is guarded by a busy count and an open flag (finish closes the list
- *   and waits for the count to drop); reclaim_lock (a leaf) guards the reclaim table.
+ *   and waits for the count to drop); reclaim_lock (RECLAIM in internal.h's lock ranks;
+ *   taken with no core lock held but GC; only OWN, when the table grows, under it) guards
+ *   the reclaim table.
  *   S5 a thread inside the list looks at the open flag before each entry and leaves as
  *      soon as it is clear: finish (which has swept everything itself) waits for at most
  *      one span's sweep per thread inside, never for the rest of their pass. (A sweeper
@@ -96,7 +98,7 @@ static void stat_add(uint64_t *f, uint64_t n) { __atomic_fetch_add(f, n, __ATOMI
 
 /* ---- the reclaim table: (stack) -> objects, bytes ---------------------------------------- */
 
-static scvgc_lock_t reclaim_lock = SCVGC_LOCK_INIT;
+static scvgc_lock_t reclaim_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_RECLAIM);
 static scvgc_reclaim_t *rtab;
 static size_t rcap, rused;
 

@@ -3,7 +3,9 @@
  * Owns: one symbolization session (begin ... end): elfutils' Dwfl view of this process's
  * modules, a cache of the frames already answered, and the strings it made (demangled names).
  * Locks: session_lock, held from begin to end (one session at a time in the process: the
- * report writer, or a bad-free diagnostic that got it with try_begin); load_lock, a leaf.
+ * report writer, or a bad-free diagnostic that got it with try_begin); load_lock, under it
+ * (SYM_SESSION, SYM_LOAD in internal.h's lock ranks: dlopen allocates, so every core lock
+ * may be taken under both).
  * Callers: the report (world running, no core lock held). It allocates through the normal
  * malloc, opens the modules' files and their separate debug files: never call it from inside
  * malloc, with the world stopped, or in a fork child before exec.
@@ -23,7 +25,7 @@
  * is loaded by the first session, with dlopen(RTLD_LOCAL) so that none of its symbols can
  * bind a program's references, and stays loaded. A process that never writes a report never
  * maps it. Where it cannot be loaded, every frame is symbolized with dladdr (function and
- * module, no file:line). The load lock (load_lock, a leaf) serialises the first load only.
+ * module, no file:line). The load lock (load_lock) serialises the first load only.
  *
  * Inlined functions (scvgc_symbolize_frames) come from the DWARF scopes at the pc
  * (dwarf_getscopes, dwarf_getscopes_die: DW_TAG_inlined_subroutine, with DW_AT_call_file/call_line for the
@@ -73,7 +75,7 @@ static struct {
 } dw;
 static Dwfl_Callbacks callbacks;
 static _Atomic int dw_state; /* 0: not tried, 1: loaded, -1: cannot be loaded */
-static scvgc_lock_t load_lock = SCVGC_LOCK_INIT;
+static scvgc_lock_t load_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_SYM_LOAD);
 
 static bool load_libdw(void) {
   if (atomic_load(&dw_state)) return atomic_load(&dw_state) > 0;
@@ -133,7 +135,7 @@ static size_t cachecap, cacheused;
 static bool active;           /* between begin and end */
 static char *(*demangler)(const char *, char *, size_t *, int *);
 
-static scvgc_lock_t session_lock = SCVGC_LOCK_INIT;
+static scvgc_lock_t session_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_SYM_SESSION);
 static void release_session(void);
 
 static void open_session(void) {
@@ -160,8 +162,7 @@ void scvgc_symbolize_begin(void) {
 }
 
 bool scvgc_symbolize_try_begin(void) {
-  uint32_t z = 0;
-  if (!atomic_compare_exchange_strong(&session_lock.v, &z, 1)) return false;
+  if (!scvgc_trylock(&session_lock)) return false;
   open_session();
   return true;
 }

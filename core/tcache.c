@@ -45,8 +45,10 @@
  * list must set where before anything that drains (release_owned, drain_xspans).
  * scvgc_tcache_check() checks T1 and T4; the debug build runs it at every refill, free
  * event and flush (TC_CHECK).
- * Locks: registry_lock (outermost lock of the core) for the registry and the totals of
- *   dead caches. Refill and release take central and heap locks through central.c.
+ * Locks: registry_lock (REGISTRY in internal.h's lock ranks: above GC and the stack
+ *   depot's, below central) for the registry and the totals of dead caches; the once lock
+ *   (TC_ONCE) around the exit key. Refill and release take central and heap locks through
+ *   central.c, with no lock of this file held.
  * Callers: the owning thread only (malloc/free slow paths, the thread-exit destructor,
  *   which also tells roots.c that the thread's stack block is going dead); the fork child
  *   handler.
@@ -67,7 +69,7 @@ __thread scvgc_tcache_t scvgc_tc __attribute__((tls_model("initial-exec")));
 #define TC_CHECK(tc) ((void)0)
 #endif
 
-static scvgc_lock_t registry_lock = SCVGC_LOCK_INIT;
+static scvgc_lock_t registry_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_REGISTRY);
 static scvgc_tcache_t *registry;
 static pthread_key_t exit_key;
 static _Atomic int exit_key_ready;
@@ -76,7 +78,7 @@ static _Atomic int exit_key_ready;
  * hold, so the first cache creates it; being created that early, its index is below 32
  * and pthread_setspecific uses glibc's static slots (no allocation) too. */
 void scvgc_tcache_setup_key(void) {
-  static scvgc_lock_t once = SCVGC_LOCK_INIT;
+  static scvgc_lock_t once = SCVGC_LOCK_RANKED(SCVGC_RANK_TC_ONCE);
   if (atomic_load_explicit(&exit_key_ready, memory_order_acquire)) return;
   scvgc_lock(&once);
   if (!atomic_load_explicit(&exit_key_ready, memory_order_relaxed) &&
@@ -468,6 +470,7 @@ void scvgc_tcache_foreach(void (*fn)(const scvgc_tcache_t *, void *), void *arg)
 
 /* The same, for a caller that holds the registry lock (the collector, world stopped). */
 void scvgc_tcache_foreach_locked(void (*fn)(const scvgc_tcache_t *, void *), void *arg) {
+  SCVGC_ASSERT_HELD(&registry_lock);
   for (scvgc_tcache_t *t = registry; t; t = t->rnext) fn(t, arg);
   fn(NULL, arg);
 }

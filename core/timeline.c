@@ -6,7 +6,8 @@
  * and from then on only every 2nd (then 4th, ...) event is kept: the whole run stays
  * covered, at a coarser grain, in bounded memory (T1: samples are in time order, the first
  * one is kept, and `stride` events pass between two kept ones at most).
- * Lock: tl_lock, a leaf (taken after the stats' registry and heap locks are released).
+ * Lock: tl_lock (TIMELINE in internal.h's lock ranks), taken after the stats' registry and
+ *   heap locks are released; only OWN (the first sample maps the array) under it.
  * Callers: the collector at the end of a cycle (gc_lock held, no other core lock), the
  * scavenger after each pass, the exit path, the report (copy). Not with the world stopped.
  */
@@ -22,7 +23,7 @@
 
 #define CAP 2048
 
-static scvgc_lock_t tl_lock = SCVGC_LOCK_INIT;
+static scvgc_lock_t tl_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_TIMELINE);
 static scvgc_tlsample_t *samples; /* CAP entries, mapped at the first sample */
 static size_t n;                  /* samples kept */
 static uint64_t stride = 1;       /* keep one event in stride */

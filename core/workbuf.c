@@ -16,7 +16,7 @@
  *      returns the retired spans to the heap in batches (scvgc_wb_release), so the mark
  *      stack's memory follows the heap down after a large heap shrinks (seed 001).
  * Locks: wb_lock guards the lists (taken once per 254 objects, never on the per-object
- *   path). New spans come from the page heap through scvgc_heap_alloc_locked: the collector
+ *   path); WB, the last of internal.h's lock ranks: nothing is taken under it. New spans come from the page heap through scvgc_heap_alloc_locked: the collector
  *   holds the heap lock for the whole cycle (it takes every core lock before it stops the
  *   world, so no stopped thread can hold one), on behalf of all its markers.
  * Callers: the collector thread and its marker threads, with the world stopped.
@@ -29,7 +29,7 @@
 
 #define WB_SPAN_BYTES (32u << 10)
 
-static scvgc_lock_t wb_lock = SCVGC_LOCK_INIT;
+static scvgc_lock_t wb_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_WB);
 static scvgc_workbuf_t *wb_full, *wb_empty;
 static size_t wb_nfull;
 static scvgc_span_t *wb_spans; /* W1: every workbuf span in use, linked through next */

@@ -56,6 +56,24 @@ for mode in off default plain; do
 	fi
 done
 
+# The same programs under the debug build (build/libscvgc-debug.so): every lock checks the
+# global order and its owner (core/lock.c K1-K3), and the structure checkers (the thread
+# cache's, the sweep states', the metadata allocator's) run at their operation boundaries;
+# any broken rule aborts the program. fork_alloc forks while threads allocate: the fork
+# handlers take every core lock in rank order and the children reset them.
+DLIB="$ROOT/build/libscvgc-debug.so"
+if [ -f "$DLIB" ]; then
+	keep=$LIB
+	LIB=$DLIB
+	for mode in default collect; do
+		prog_case "debug build: objects passed between 6 threads keep every byte, lock order and checkers hold" "$mode" 180 xthread_pattern 2
+		prog_case "debug build: fork while 4 threads allocate, lock order and checkers hold" "$mode" 240 fork_alloc
+	done
+	LIB=$keep
+else
+	fail "the stress programs under the debug build" "$DLIB is missing (make build/libscvgc-debug.so)"
+fi
+
 # bad_free: the heap survives, and each bad free is reported once. SCVGC_REPORT=none as
 # everywhere (a leak report or a summary at exit must not change the count): the diagnostics of
 # bad frees are not the report and go to stderr whatever SCVGC_REPORT says.
