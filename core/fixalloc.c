@@ -17,6 +17,13 @@
  *      as the stale contents were.
  * Meta blocks: sizes rounded to 64 bytes with a free list per size, under meta_lock;
  *   larger blocks are mapped directly. Blocks come back zeroed.
+ *   F2 every block on a free list lies whole inside a chunk, at a multiple of 64 from the
+ *      chunk's first block, its link word carries FREE_LINK_MARK, and each list holds
+ *      exactly meta_nfree[size] blocks (no cycle, no block on two lists).
+ *   F3 a slab's nfree is the count of its free bits, its header slots are never free, and
+ *      it is on the avail list exactly when nfree > 0.
+ * scvgc_fixalloc_check() checks F2 and F3 (the collector runs it at each cycle's start in
+ * the debug build, with every lock held; tests call it).
  * Locks: meta_lock (META in internal.h's lock ranks: taken under the heap and central
  *   locks; only OWN, through scvgc_sys_map_meta, is taken under it). Span structs are the
  *   heap lock's (asserted).
@@ -142,7 +149,11 @@ size_t scvgc_spanstruct_release(void) {
 #define META_MAX (64u << 10)
 static scvgc_lock_t meta_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_META);
 static void *meta_free_lists[META_MAX / META_QUANTUM + 1];
+static size_t meta_nfree[META_MAX / META_QUANTUM + 1]; /* F2: blocks on each list */
 static char *meta_cur, *meta_end;
+/* Every chunk, newest first, linked through its first block (F2's bounds). */
+typedef struct chunk { struct chunk *next; } chunk_t;
+static chunk_t *chunks;
 
 /* A free block's first word links the free list. A sweeper may still read a block its span
  * gave back meanwhile (sweep.c S3): the link carries the mark bit of objmeta[0] (bit 63 of
@@ -158,7 +169,9 @@ void *scvgc_meta_alloc(size_t n) {
   void *p;
   scvgc_lock(&meta_lock);
   if ((p = *list)) {
+    SCVGC_ASSERT(*(uintptr_t *)p & FREE_LINK_MARK); /* F2 */
     *list = (void *)(*(uintptr_t *)p & ~FREE_LINK_MARK);
+    meta_nfree[sz / META_QUANTUM]--;
     scvgc_unlock(&meta_lock);
     memset(p, 0, sz);
     return p;
@@ -171,6 +184,10 @@ void *scvgc_meta_alloc(size_t n) {
       scvgc_unlock(&meta_lock);
       return NULL;
     }
+    chunk_t *c = (chunk_t *)meta_cur; /* its first block links the chunks (F2) */
+    c->next = chunks;
+    chunks = c;
+    meta_cur += META_QUANTUM;
   }
   p = meta_cur;
   meta_cur += sz;
@@ -184,11 +201,61 @@ void scvgc_meta_free(void *p, size_t n) {
     scvgc_sys_unmap_meta(p, (n + 4095) & ~(size_t)4095);
     return;
   }
-  void **list = &meta_free_lists[meta_round(n ? n : 1) / META_QUANTUM];
+  size_t k = meta_round(n ? n : 1) / META_QUANTUM;
+  void **list = &meta_free_lists[k];
   scvgc_lock(&meta_lock);
   *(uintptr_t *)p = (uintptr_t)*list | FREE_LINK_MARK;
   *list = p;
+  meta_nfree[k]++;
   scvgc_unlock(&meta_lock);
+}
+
+/* ---- the checker (F2, F3) ---- */
+
+static bool in_chunk(uintptr_t p, size_t sz) {
+  for (chunk_t *c = chunks; c; c = c->next) {
+    uintptr_t lo = (uintptr_t)c + META_QUANTUM, hi = (uintptr_t)c + CHUNK;
+    if (p >= lo && p < hi) return (p - lo) % META_QUANTUM == 0 && p + sz <= hi;
+  }
+  return false;
+}
+
+void scvgc_fixalloc_check_locked(void) {
+  SCVGC_ASSERT_HELD(&meta_lock);
+  SCVGC_ASSERT(scvgc_heap_locked());
+  for (size_t k = 1; k <= META_MAX / META_QUANTUM; k++) { /* F2 */
+    size_t n = 0, sz = k * META_QUANTUM;
+    for (uintptr_t *p = meta_free_lists[k]; p; n++) {
+      SCVGC_CHECK(n < meta_nfree[k]); /* the count, and no cycle */
+      SCVGC_CHECK(in_chunk((uintptr_t)p, sz));
+      SCVGC_CHECK(*p & FREE_LINK_MARK);
+      p = (uintptr_t *)(*p & ~FREE_LINK_MARK);
+    }
+    SCVGC_CHECK(n == meta_nfree[k]);
+  }
+  size_t navail = 0;
+  for (slab_t *b = avail; b; b = b->next_avail, navail++) {
+    SCVGC_CHECK(b->on_avail && b->nfree > 0);
+    SCVGC_CHECK(b->next_avail == NULL || b->next_avail->prev_avail == b);
+  }
+  size_t nslabs_avail = 0;
+  for (slab_t *b = slabs; b; b = b->next) { /* F3 */
+    size_t nfree = 0;
+    for (size_t w = 0; w < (SLOTS + 63) / 64; w++) nfree += (size_t)__builtin_popcountll(b->freebits[w]);
+    for (size_t i = 0; i < HDR_SLOTS; i++) SCVGC_CHECK(!((b->freebits[i / 64] >> (i % 64)) & 1));
+    SCVGC_CHECK(nfree == b->nfree && nfree <= SLOTS - HDR_SLOTS);
+    SCVGC_CHECK(b->on_avail == (b->nfree > 0));
+    nslabs_avail += b->on_avail;
+  }
+  SCVGC_CHECK(nslabs_avail == navail);
+}
+
+void scvgc_fixalloc_check(void) {
+  scvgc_heap_lock_all();
+  scvgc_meta_lock_all();
+  scvgc_fixalloc_check_locked();
+  scvgc_meta_unlock_all();
+  scvgc_heap_unlock_all();
 }
 
 size_t scvgc_objmeta_bytes(uint32_t nelems) {

@@ -257,6 +257,10 @@ static void lock_all(void) {
   scvgc_heap_lock_all();
   scvgc_meta_lock_all();
   scvgc_own_lock();
+#if SCVGC_DEBUG /* the structure checkers, with every core lock held */
+  scvgc_sweep_check();
+  scvgc_fixalloc_check_locked();
+#endif
 }
 
 static void unlock_all(void) {

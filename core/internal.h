@@ -630,6 +630,10 @@ void *scvgc_meta_alloc(size_t n) SCVGC_HIDDEN;  /* zeroed block for side metadat
  * (mark.h). Allocated when the span is made, in the tracking modes only. */
 size_t scvgc_objmeta_bytes(uint32_t nelems) SCVGC_HIDDEN;
 void scvgc_meta_free(void *p, size_t n) SCVGC_HIDDEN;
+/* The checker of fixalloc.c F2-F3 (meta free lists inside their chunks, counts agree; the
+ * slabs' free counts): takes the heap and meta locks; _locked: the caller holds both. */
+void scvgc_fixalloc_check(void) SCVGC_HIDDEN;
+void scvgc_fixalloc_check_locked(void) SCVGC_HIDDEN;
 void scvgc_meta_lock_all(void) SCVGC_HIDDEN;
 void scvgc_meta_unlock_all(void) SCVGC_HIDDEN;
 void scvgc_meta_reset_locks(void) SCVGC_HIDDEN;

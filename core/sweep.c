@@ -32,6 +32,8 @@
  *
  * Invariants:
  *   S1 no span is listed twice, and when a cycle starts every span is swept (sg or sg+3).
+ *      Checked (debug build) as the list is made; scvgc_sweep_check checks the whole state
+ *      table at every cycle's start.
  *   S2 a span is swept by the one thread whose CAS moved its sweepgen to sg - 1; only that
  *      thread moves it on. Freeing a span to the heap or taking a new one writes sg.
  *   S3 allocation is black: every object allocated since the last cycle has its mark bit
@@ -406,9 +408,32 @@ static void list_span(scvgc_span_t *s, void *arg) {
   uint32_t sg = scvgc_sweepgen_now(), v = s->sweepgen;
   if (v == sg - 2) __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELAXED);
   else if (v == sg + 1) __atomic_store_n(&s->sweepgen, sg + 3, __ATOMIC_RELAXED);
+  /* S1 as the list is made: swept, swept and cached, or in a stopped sweeper's hands */
+  SCVGC_ASSERT(s->sweepgen == sg || s->sweepgen == sg + 3 || s->sweepgen == sg - 1);
   if (sw.n == sw.cap) return; /* cannot happen: reserve counted every page */
   sw.spans[sw.n++] = s;
   *pages += s->npages;
+}
+
+/* The checker of the state table (sweep.h): every in-use object span's sweepgen is one of
+ * its states against sg — needs sweeping (sg - 2), being swept (sg - 1, or sg - 3: a sweep
+ * of the generation before, which its sweeper ends with the old generation's value), swept
+ * (sg), cached before the sweep (sg + 1), swept and cached (sg + 3) — and only a small span
+ * is ever cached. Only in collect mode (elsewhere no span is swept). Heap lock held (the
+ * span walk): the collector at each cycle's start in the debug build (gc.c), and tests. */
+static void check_span(scvgc_span_t *s, void *arg) {
+  (void)arg;
+  if ((s->state != SCVGC_SPAN_SMALL && s->state != SCVGC_SPAN_LARGE) || !s->meta) return;
+  uint32_t d = scvgc_span_sweepgen(s) - scvgc_sweepgen_now();
+  SCVGC_CHECK(d == (uint32_t)-3 || d == (uint32_t)-2 || d == (uint32_t)-1 || d == 0 || d == 1 ||
+              d == 3);
+  SCVGC_CHECK(s->state == SCVGC_SPAN_SMALL || (d != 1 && d != 3));
+}
+
+void scvgc_sweep_check(void) {
+  if (!scvgc_collecting) return;
+  SCVGC_CHECK(!(scvgc_sweepgen_now() & 1)); /* sg moves by 2 */
+  scvgc_heap_foreach_span(check_span, NULL);
 }
 
 void scvgc_sweep_begin(bool reclaim, size_t live, size_t goal) {

@@ -41,6 +41,9 @@ bool scvgc_sweep_reserve(void) SCVGC_HIDDEN;
 /* World stopped, marking done: list the spans to sweep and advance sg (collect mode), and
  * retire the mark stack's spans (every mode). live: the bytes marked. */
 void scvgc_sweep_begin(bool reclaim, size_t live, size_t goal) SCVGC_HIDDEN;
+/* The checker of the state table above (sweep.c): aborts on a span in no state. Heap lock
+ * held. */
+void scvgc_sweep_check(void) SCVGC_HIDDEN;
 /* World restarted: wake the background sweeper. */
 void scvgc_sweep_wake(void) SCVGC_HIDDEN;
 /* The background sweeper thread: outside malloc (the constructor). */

@@ -1,5 +1,6 @@
 /* core/fixalloc.c and core/os.c: the core's own metadata memory. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <string.h>
 
@@ -73,4 +74,50 @@ Test(fixalloc, free_span_struct_pages_are_released_and_come_back_zeroed) {
     t->base = 1;
   }
   scvgc_heap_unlock_all();
+}
+
+/* The checker (F2, F3): sound after use, and each kind of damage caught. */
+Test(fixalloc, the_checker_passes_on_blocks_and_structs_in_use_and_freed) {
+  void *a = scvgc_meta_alloc(200), *b = scvgc_meta_alloc(200), *c = scvgc_meta_alloc(5000);
+  scvgc_meta_free(b, 200);
+  scvgc_heap_lock_all();
+  scvgc_span_t *s = scvgc_spanstruct_alloc(), *t = scvgc_spanstruct_alloc();
+  scvgc_spanstruct_free(s);
+  scvgc_heap_unlock_all();
+  scvgc_fixalloc_check();
+  scvgc_meta_free(a, 200);
+  scvgc_meta_free(c, 5000);
+  scvgc_heap_lock_all();
+  scvgc_spanstruct_free(t);
+  scvgc_heap_unlock_all();
+  scvgc_fixalloc_check();
+}
+
+Test(fixalloc, the_checker_catches_a_free_block_linking_outside_every_chunk, .signal = SIGILL) {
+  static char outside[4096] __attribute__((aligned(64)));
+  void *a = scvgc_meta_alloc(300);
+  scvgc_meta_free(a, 300);
+  scvgc_fixalloc_check();
+  /* a write after free: the link now names memory no chunk holds */
+  *(uintptr_t *)a = (uintptr_t)outside | ((uintptr_t)SCVGC_META_MARK << 32);
+  *(uintptr_t *)outside = (uintptr_t)SCVGC_META_MARK << 32; /* a NULL link after it */
+  scvgc_fixalloc_check();
+}
+
+Test(fixalloc, the_checker_catches_a_free_list_shorter_than_its_count, .signal = SIGILL) {
+  void *a = scvgc_meta_alloc(400), *b = scvgc_meta_alloc(400);
+  scvgc_meta_free(a, 400);
+  scvgc_meta_free(b, 400); /* the list: b -> a */
+  scvgc_fixalloc_check();
+  *(uintptr_t *)b = (uintptr_t)SCVGC_META_MARK << 32; /* b now ends the list: a is lost */
+  scvgc_fixalloc_check();
+}
+
+Test(fixalloc, the_checker_catches_a_span_struct_freed_twice, .signal = SIGILL) {
+  scvgc_heap_lock_all();
+  scvgc_span_t *s = scvgc_spanstruct_alloc();
+  scvgc_spanstruct_free(s);
+  scvgc_spanstruct_free(s); /* the slab's count goes past its free bits */
+  scvgc_heap_unlock_all();
+  scvgc_fixalloc_check();
 }

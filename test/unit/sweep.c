@@ -4,6 +4,7 @@
  * spans through their states themselves), no periodic cycle. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -288,4 +289,27 @@ Test(sweep, mark_stack_spans_are_retired_at_termination_and_freed_by_the_sweeper
   scvgc_stats_t st;
   scvgc_stats_read(&st);
   cr_assert_lt(st.gc_sys_bytes, atomic_load(&scvgc_gc_sys) + 1, "gc_sys counts no workbuf now");
+}
+
+/* The checker of the state table (scvgc_sweep_check): sound after cycles, and a span whose
+ * sweepgen is in no state (sg + 2) is caught. */
+Test(sweep, the_state_checker_passes_after_cycles, .init = start) {
+  keep = scvgc_malloc(100);
+  cycle();
+  cycle();
+  scvgc_heap_lock_all();
+  scvgc_sweep_check();
+  scvgc_heap_unlock_all();
+}
+
+Test(sweep, the_state_checker_catches_a_span_in_no_state, .init = start, .signal = SIGILL) {
+  void *p = scvgc_malloc(100);
+  keep = p;
+  scvgc_span_t *s = scvgc_span_inuse((uintptr_t)p);
+  cr_assert_not_null(s);
+  scvgc_heap_lock_all();
+  scvgc_sweep_check();
+  __atomic_store_n(&s->sweepgen, scvgc_sweepgen_now() + 2, __ATOMIC_RELAXED);
+  scvgc_sweep_check();
+  scvgc_heap_unlock_all();
 }

@@ -1,6 +1,7 @@
 /* Invariants of core/tcache.c and core/central.c: refill, ownership, flush, remote frees. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -351,4 +352,16 @@ Test(tcache, a_span_marked_full_again_while_queued_is_queued_once, .init = mode_
   scvgc_heap_check();
   scvgc_central_check();
   free(a);
+}
+
+/* The checker itself (scvgc_tcache_check, T1): a span that says it is on the partial queue
+ * while it is the current span is caught. Broken on purpose: the process ends. */
+Test(tcache, the_checker_catches_a_current_span_that_says_it_is_partial, .init = mode_off,
+     .signal = SIGILL) {
+  void *p = scvgc_malloc(32);
+  cr_assert_not_null(p);
+  scvgc_tcache_t *tc = &scvgc_tc;
+  scvgc_tcache_check(tc); /* sound */
+  tc->bins[CLS32].span->where = SCVGC_W_PARTIAL;
+  scvgc_tcache_check(tc);
 }
