@@ -13,9 +13,9 @@
  *    is above zero) is a root of every cycle like the library's own objects (objmeta.stack
  *    SCVGC_STACK_IGNORED, gc.c grey_lib): never reported, never reclaimed, and what it
  *    reaches is neither, as LeakSanitizer does with its ignored chunks. free() ends it.
- * Locks: none of its own: the root-region table is under roots.c's own_lock, the excluded
- *   regions are entered in the library's own-mapping registry (roots.c), whose lock that is
- *   too. Nothing here is a cancellation point (SAY). Callers: program threads; the constructor (scvgc_api_start). Never with the world
+ * Locks: none of its own: the root-region table (roots.c) is under own.c's own_lock, the
+ *   excluded regions are entered in the library's own-mapping registry (own.c), whose lock
+ *   that is too. Nothing here is a cancellation point (SAY). Callers: program threads; the constructor (scvgc_api_start). Never with the world
  *   stopped, never in a fork child's restricted window.
  */
 #define _GNU_SOURCE

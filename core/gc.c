@@ -107,7 +107,6 @@ void scvgc_gc_sweep_done(void) {
 }
 
 __thread int scvgc_gc_worker __attribute__((tls_model("initial-exec")));
-__thread int scvgc_in_lib __attribute__((tls_model("initial-exec")));
 
 scvgc_gcstats_t scvgc_gcstats;
 scvgc_leaks_t scvgc_leaks;
@@ -161,7 +160,7 @@ static void start_threads(void) {
 
 bool scvgc_gc_markers_started(void) { return atomic_load(&markers_started); }
 
-/* mark.c L3: the last thread of the program's own is ending; the library's threads end too,
+/* own.c L3: the last thread of the program's own is ending; the library's threads end too,
  * so that glibc can end the process. Under gc_lock: no cycle is using the markers. */
 void scvgc_gc_stop_libthreads(void) {
   scvgc_lock(&gc_lock);

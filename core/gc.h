@@ -3,6 +3,7 @@
 #define SCVGC_GC_H
 
 #include "internal.h"
+#include "own.h"
 
 enum { SCVGC_LEAK_DIRECT = 0, SCVGC_LEAK_INDIRECT = 1, SCVGC_LEAK_RECLAIMED = 2 /* report.c only */ };
 enum { SCVGC_GC_EXIT = 0, SCVGC_GC_REQUEST = 1, SCVGC_GC_PERIODIC = 2, SCVGC_GC_FORCED = 3 };
@@ -42,16 +43,6 @@ extern scvgc_gcstats_t scvgc_gcstats SCVGC_HIDDEN;
 extern _Atomic int scvgc_gc_paused SCVGC_HIDDEN;
 extern scvgc_leaks_t scvgc_leaks SCVGC_HIDDEN;
 extern __thread int scvgc_gc_worker SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
-/* Library-owned allocations. While a thread's scvgc_in_lib is nonzero, what it allocates is
- * the library's own (objmeta.stack = SCVGC_STACK_LIB): the symbolizer's libdw session and
- * caches, the report's buffers — memory that only the library's data (never a root) may
- * point to. Every cycle marks and scans these objects first (gc.c grey_lib), so they stay
- * alive by construction, whichever thread collects and whenever; the library frees them
- * itself. Set it around every library path that allocates through malloc for itself
- * (scvgc_lib_enter/leave nest); never around a call that hands memory to the program. */
-extern __thread int scvgc_in_lib SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
-static inline void scvgc_lib_enter(void) { scvgc_in_lib++; }
-static inline void scvgc_lib_leave(void) { scvgc_in_lib--; }
 /* scvgc_disable() depth of the thread (api.c): while nonzero, what it allocates is ignored
  * (objmeta.stack = SCVGC_STACK_IGNORED). */
 extern __thread int scvgc_disabled SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
@@ -66,11 +57,6 @@ void scvgc_gc_fork_child(void) SCVGC_HIDDEN;
 /* The sweep of the last cycle is done (sweep.c): pacing may trust the heap figure. */
 void scvgc_gc_sweep_done(void) SCVGC_HIDDEN;
 long scvgc_gc_copy_leaks(scvgc_leak_t **out, scvgc_leaks_t *totals) SCVGC_HIDDEN;
-
-/* The library's own-mapping registry lock (roots.c), taken by the cycle. */
-void scvgc_own_lock(void) SCVGC_HIDDEN;
-void scvgc_own_unlock(void) SCVGC_HIDDEN;
-void scvgc_own_reset_lock(void) SCVGC_HIDDEN;
 
 /* The constructor: start the background sweeper at the first collect-mode cycle (T1). The
  * unit tests leave it off: they move spans through the sweep states themselves. */

@@ -78,7 +78,7 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
  *   META        fixalloc.c meta_lock: side-metadata blocks (span structs are HEAP's).
  *   TIMELINE    timeline.c tl_lock: taken with none of REGISTRY..META held (the stats it
  *               samples are read first); its array maps metadata (OWN under it).
- *   OWN         roots.c own_lock: the registry of what the library owns; every metadata
+ *   OWN         own.c own_lock: the registry of what the library owns; every metadata
  *               mapping enters it, so it is under any lock that maps.
  *   WB          workbuf.c wb_lock: the mark stack; markers take it alone, the collector
  *               with every lock above held.
@@ -612,7 +612,7 @@ void scvgc_sys_pagemap_scan(bool on) SCVGC_HIDDEN; /* tests: false reads /proc/s
 void scvgc_sys_unmap(void *p, size_t n) SCVGC_HIDDEN;
 void scvgc_sys_release(void *p, size_t n) SCVGC_HIDDEN; /* MADV_DONTNEED */
 /* A mapping for the core's own metadata: counted in scvgc_gc_sys and registered as the
- * library's own, so the collector never scans it as a root (roots.c R1). */
+ * library's own, so the collector never scans it as a root (own.c O1, roots.c R1). */
 void *scvgc_sys_map_meta(size_t n) SCVGC_HIDDEN;
 void scvgc_sys_unmap_meta(void *p, size_t n) SCVGC_HIDDEN;
 uint64_t scvgc_nanotime(void) SCVGC_HIDDEN;

@@ -50,7 +50,7 @@ static const char *const rank_name[SCVGC_NRANKS] = {
     [SCVGC_RANK_HEAP] = "the heap lock (pageheap.c)",
     [SCVGC_RANK_META] = "the metadata lock (fixalloc.c)",
     [SCVGC_RANK_TIMELINE] = "the timeline lock (timeline.c)",
-    [SCVGC_RANK_OWN] = "the own-registry lock (roots.c)",
+    [SCVGC_RANK_OWN] = "the own-registry lock (own.c)",
     [SCVGC_RANK_WB] = "the workbuf lock (workbuf.c)",
 };
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "internal.h"
+#include "own.h"
 #include "stw.h"
 
 /* ---- workbufs (workbuf.c) ------------------------------------------------------------ */
@@ -97,22 +98,8 @@ void scvgc_mark_parallel(scvgc_marker_t *self) SCVGC_HIDDEN;
 int scvgc_mark_start_threads(int n) SCVGC_HIDDEN;
 int scvgc_mark_nthreads(void) SCVGC_HIDDEN;
 void scvgc_mark_fork_child(void) SCVGC_HIDDEN; /* the marker threads are not in the child */
-/* The library's own threads (mark.c, L1): markers, the sweeper, the scavenger. Their
- * stacks are the library's own (never scanned: stale copies of what they worked on), but
- * the TCB at the top of each holds the DTV and the thread-specific data that glibc
- * allocated for the thread through malloc: scvgc_libthread_tcbs lists them for roots.c. */
-bool scvgc_libthread_start(void *(*fn)(void *), void *arg) SCVGC_HIDDEN;
-/* Learn glibc's thread-descriptor layout (scvgc_roots_learn_tcb) from a short-lived thread on
- * a stack of the library's, when no library thread has taught it yet: created, read and
- * joined before this returns. Outside malloc and every core lock but gc_lock. */
-void scvgc_libthread_probe(void) SCVGC_HIDDEN;
-/* L3 (mark.c): the library's threads never keep a process alive. */
-extern _Atomic int scvgc_libthreads_quit SCVGC_HIDDEN;
-void scvgc_libthreads_thread_exit(void) SCVGC_HIDDEN; /* a program thread's exit hook */
 void scvgc_mark_stop_threads(void) SCVGC_HIDDEN;      /* gc_lock held */
 void scvgc_gc_stop_libthreads(void) SCVGC_HIDDEN;     /* gc.c: every library thread ends */
-int scvgc_libthread_tcbs(uintptr_t *out, int max) SCVGC_HIDDEN;
-bool scvgc_is_libthread(pid_t tid) SCVGC_HIDDEN;
 /* What the markers of the current cycle found, summed at scvgc_marker_done. */
 extern _Atomic uint64_t scvgc_mark_objects, scvgc_mark_live;
 
@@ -137,10 +124,6 @@ bool scvgc_roots_page_written(uint64_t e, bool file) SCVGC_HIDDEN;
 /* Tests: read the roots as if /proc/self/pagemap could not be opened (-1), through pagemap
  * in anonymous mappings too as with pages in swap (1), or as it comes (0). */
 void scvgc_roots_test_pagemap(int how) SCVGC_HIDDEN;
-/* Register a mapping of the library's own (metadata): never a root. */
-void scvgc_own_mapping(uintptr_t start, size_t len) SCVGC_HIDDEN;
-void scvgc_own_unmapping(uintptr_t start, size_t len) SCVGC_HIDDEN;
-bool scvgc_is_own(uintptr_t addr, uintptr_t *end) SCVGC_HIDDEN;
 void scvgc_roots_init(void) SCVGC_HIDDEN;
 /* A root region of the program's (api.c): add, or remove the one registered with exactly
  * these bounds; false when the table is full or no such region is registered. */

@@ -1,7 +1,8 @@
 /* os.c — the core's only contact with the OS: mappings, time, environment, locks' futex,
  * and which pages of a range were ever touched (the page tables).
  *
- * Owns: nothing but the counter of metadata bytes (scvgc_gc_sys).
+ * Owns: nothing but the counter of metadata bytes (scvgc_gc_sys, which own.c's
+ *   scvgc_sys_map_meta keeps: the metadata mappings are registered there as the library's).
  * Locks: none. Callers: every thread; safe with the world stopped and in a fork child
  * (mmap, madvise, clock_gettime, futex, open and ioctl are system calls that neither
  * allocate nor lock).
@@ -230,21 +231,6 @@ void scvgc_sys_touched(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg)
 }
 
 void scvgc_sys_unmap(void *p, size_t n) { munmap(p, n); }
-
-void *scvgc_sys_map_meta(size_t n) {
-  void *p = scvgc_sys_map(n);
-  if (p) {
-    atomic_fetch_add_explicit(&scvgc_gc_sys, n, memory_order_relaxed);
-    scvgc_own_mapping((uintptr_t)p, n);
-  }
-  return p;
-}
-
-void scvgc_sys_unmap_meta(void *p, size_t n) {
-  scvgc_own_unmapping((uintptr_t)p, n);
-  munmap(p, n);
-  atomic_fetch_sub_explicit(&scvgc_gc_sys, n, memory_order_relaxed);
-}
 
 void scvgc_sys_release(void *p, size_t n) {
   int e = errno;

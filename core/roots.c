@@ -1,7 +1,8 @@
 /* roots.c — what keeps an object alive (SPEC "roots"): finding and scanning the root set.
  *
- * Owns: the registry of the library's own mappings (metadata, never roots), the parser of
- * /proc/self/maps, and the choice of what in each mapping is read.
+ * Owns: the parser of /proc/self/maps and the choice of what in each mapping is read; the
+ * list of exited threads' stack blocks; the program's root regions. What the library owns
+ * itself (never roots) is own.c's registry.
  * The root classes and where each is found:
  *   1 registers        the stopped threads' saved registers, vector lanes too (stw.c)
  *   2 live stacks      every mapping is read, less the dead part of each thread's own stack:
@@ -26,7 +27,7 @@
  *                      (gc.h scvgc_in_lib) are greyed by gc.c before the roots
  *   7 root regions     memory the program registered (scvgc_register_root_region), read
  *                      whole where it is mapped readable
- * Never roots: the heap's arenas, the library's own mappings and data (registry below; the
+ * Never roots: the heap's arenas, the library's own mappings and data (own.c's registry; the
  * regions a program excluded with scvgc_register_excluded_region are entered there too),
  * the dead part of stacks, free slots (mark.c), device memory (told by pagemap or by the
  * file's type, never by its path).
@@ -54,11 +55,11 @@
  *   gives its cost (docs/performance.md).
  *   What is read of the maps is counted (root_bytes): the touched pages of the roots, which
  *   pacing adds to the live heap (roots.h, gc.c goal_of).
- * Locks: own_lock for the registry (OWN in internal.h's lock ranks: under every lock that
- *   maps metadata; only WB and the stop-the-world lock come after it; the collector holds it
- *   for the whole cycle, for itself and its markers). Scanning runs with the world stopped and calls only system calls (and
+ * Locks: own.c's own_lock (scvgc_own_lock; OWN in internal.h's lock ranks) for the exited
+ *   threads and the root regions; the collector holds it for the whole cycle, for itself
+ *   and its markers. Scanning runs with the world stopped and calls only system calls (and
  *   sigaction, sigsetjmp, getrlimit/setrlimit, stat: no allocation, no lock).
- * Callers: the collector (scan, with the world stopped); any thread that maps metadata;
+ * Callers: the collector (scan, with the world stopped); the constructor (scvgc_roots_init);
  *   scvgc_libthread_start (scvgc_roots_learn_tcb, outside malloc); exiting threads
  *   (scvgc_roots_thread_exit, from the cache's exit destructor: own_lock only).
  */
@@ -82,6 +83,7 @@
 #include "lock.h"
 #include "mark.h"
 #include "roots.h"
+#include "own.h"
 #include "stw.h"
 
 #ifndef PAGEMAP_SCAN /* linux/fs.h of Linux 6.7; the ioctl is tried and given up if missing */
@@ -99,106 +101,8 @@ struct pm_scan_arg {
 
 #define RED_ZONE 128
 #define TCB_BYTES 2304 /* sizeof(struct pthread) in glibc 2.36: the marker threads' TCBs */
-#define MAX_OWN 8192
 
 typedef struct { uintptr_t start, end; } range_t;
-
-static scvgc_lock_t own_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_OWN);
-static range_t own[MAX_OWN]; /* sorted, disjoint, merged when adjacent */
-static size_t nown;
-static bool own_overflow;
-static range_t self_data; /* the library's own writable segments (the .so case) */
-
-void scvgc_own_lock(void) { scvgc_lock(&own_lock); }
-void scvgc_own_unlock(void) { scvgc_unlock(&own_lock); }
-void scvgc_own_reset_lock(void) { scvgc_lock_reset(&own_lock); }
-
-void scvgc_own_mapping(uintptr_t start, size_t len) {
-  uintptr_t end = start + len;
-  bool lk = !scvgc_gc_worker; /* the collector holds own_lock for its markers and itself */
-  if (lk) scvgc_lock(&own_lock);
-  size_t i = 0;
-  while (i < nown && own[i].end < start) i++;
-  if (i < nown && own[i].start <= end) { /* touches own[i]: merge (and maybe own[i+1]) */
-    if (start < own[i].start) own[i].start = start;
-    if (end > own[i].end) own[i].end = end;
-    if (i + 1 < nown && own[i + 1].start <= own[i].end) {
-      own[i].end = own[i + 1].end > own[i].end ? own[i + 1].end : own[i].end;
-      memmove(&own[i + 1], &own[i + 2], (nown - i - 2) * sizeof *own);
-      nown--;
-    }
-  } else if (nown < MAX_OWN) {
-    memmove(&own[i + 1], &own[i], (nown - i) * sizeof *own);
-    own[i].start = start;
-    own[i].end = end;
-    nown++;
-  } else {
-    own_overflow = true; /* scanned as a root: conservative, never wrong */
-  }
-  if (lk) scvgc_unlock(&own_lock);
-}
-
-void scvgc_own_unmapping(uintptr_t start, size_t len) {
-  uintptr_t end = start + len;
-  bool lk = !scvgc_gc_worker;
-  if (lk) scvgc_lock(&own_lock);
-  for (size_t i = 0; i < nown; i++) {
-    if (own[i].end <= start || own[i].start >= end) continue;
-    if (own[i].start >= start && own[i].end <= end) { /* wholly inside: drop it */
-      memmove(&own[i], &own[i + 1], (nown - i - 1) * sizeof *own);
-      nown--;
-      i--;
-    } else if (own[i].start < start && own[i].end > end) { /* a hole in the middle */
-      if (nown < MAX_OWN) {
-        memmove(&own[i + 2], &own[i + 1], (nown - i - 1) * sizeof *own);
-        own[i + 1].start = end;
-        own[i + 1].end = own[i].end;
-        nown++;
-      }
-      own[i].end = start;
-      break;
-    } else if (own[i].start < start) {
-      own[i].end = start;
-    } else {
-      own[i].start = end;
-    }
-  }
-  if (lk) scvgc_unlock(&own_lock);
-}
-
-/* Is addr in a mapping of the library's own? *end: where that stretch ends. Also answers
- * for the library's own data and bss. Caller holds own_lock (or the world is stopped). */
-bool scvgc_is_own(uintptr_t addr, uintptr_t *end) {
-  if (addr >= self_data.start && addr < self_data.end) {
-    *end = self_data.end;
-    return true;
-  }
-  size_t lo = 0, hi = nown;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (own[mid].end <= addr) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo < nown && own[lo].start <= addr) {
-    *end = own[lo].end;
-    return true;
-  }
-  return false;
-}
-
-/* The next own stretch at or after addr (start; UINTPTR_MAX if none). */
-static uintptr_t next_own(uintptr_t addr) {
-  uintptr_t best = UINTPTR_MAX;
-  if (self_data.start >= addr && self_data.start < best) best = self_data.start;
-  size_t lo = 0, hi = nown; /* the first stretch starting at or after addr */
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (own[mid].start < addr) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo < nown && own[lo].start < best) best = own[lo].start;
-  return best;
-}
 
 /* The start of the next heap arena after the one addr is in, below hi (hi if none): a load
  * per 64 MiB of address space, so a reservation of terabytes costs a fraction of a ms. */
@@ -208,27 +112,6 @@ static uintptr_t next_arena(uintptr_t addr, uintptr_t hi) {
   return hi;
 }
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size;
-  uintptr_t me = (uintptr_t)arg;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD) continue;
-    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-    if (me < lo || me >= hi) continue;
-    if (!info->dlpi_name || !info->dlpi_name[0]) return 1; /* linked into the executable */
-    for (int k = 0; k < info->dlpi_phnum; k++) { /* the writable segments of this object */
-      const ElfW(Phdr) *w = &info->dlpi_phdr[k];
-      if (w->p_type != PT_LOAD || !(w->p_flags & PF_W)) continue;
-      uintptr_t a = (info->dlpi_addr + w->p_vaddr) & ~(uintptr_t)4095;
-      uintptr_t b = (info->dlpi_addr + w->p_vaddr + w->p_memsz + 4095) & ~(uintptr_t)4095;
-      if (!self_data.start || a < self_data.start) self_data.start = a;
-      if (b > self_data.end) self_data.end = b;
-    }
-    return 1;
-  }
-  return 0;
-}
 
 
 /* ---- /proc/self/maps ------------------------------------------------------------------ *
@@ -444,7 +327,7 @@ int scvgc_roots_test_writable(bool query, uintptr_t (*out)[3], int max) {
  * to metadata and to free objects, which are never candidates. Also the
  * buffer of the maps (R3). */
 void scvgc_roots_init(void) {
-  dl_iterate_phdr(find_self, (void *)(uintptr_t)scvgc_roots_init);
+  scvgc_own_init();
   if (!maps_buf && (maps_buf = scvgc_sys_map_meta(MAPS_START))) maps_cap = MAPS_START; /* R3 */
 }
 
@@ -525,11 +408,11 @@ static size_t nexited;
 
 void scvgc_roots_thread_exit(void) {
   uintptr_t tp = (uintptr_t)pthread_self();
-  scvgc_lock(&own_lock);
+  scvgc_own_lock();
   size_t i = 0;
   while (i < nexited && exited[i] != tp) i++;
   if (i == nexited && nexited < MAX_EXITED) exited[nexited++] = tp; /* full: read whole */
-  scvgc_unlock(&own_lock);
+  scvgc_own_unlock();
 }
 
 /* The stack block below an exited thread's descriptor at tp, or false when tp is not (or no
@@ -862,7 +745,7 @@ static void scan_mapping(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi, bool fil
       continue;
     }
     uintptr_t stop = next_arena(lo, hi);
-    uintptr_t o = next_own(lo);
+    uintptr_t o = scvgc_own_next(lo);
     if (o < stop) stop = o;
     if (stop > hi) stop = hi;
     scan_pages(m, lo, stop, file, exec);
@@ -958,14 +841,14 @@ static bool scan_maps(scvgc_marker_t *m, const scvgc_world_t *w, pid_t pid) {
  * mapping, a read-only one, a part of the library's own, memory it hides a pointer in. Read
  * whole (not by touched pages), and only where a readable mapping covers it when the maps
  * are read: a region unmapped since it was registered is skipped, not faulted on.
- * own_lock guards the table; the collector holds it for the whole cycle. */
+ * own.c's own_lock guards the table; the collector holds it for the whole cycle. */
 #define MAX_USER_ROOTS 1024
 static range_t user_roots[MAX_USER_ROOTS];
 static size_t nuser_roots;
 
 bool scvgc_roots_user_add(uintptr_t start, size_t len, bool add) {
   bool ok = false;
-  scvgc_lock(&own_lock);
+  scvgc_own_lock();
   if (add && nuser_roots < MAX_USER_ROOTS) {
     user_roots[nuser_roots++] = (range_t){start, start + len};
     ok = true;
@@ -976,7 +859,7 @@ bool scvgc_roots_user_add(uintptr_t start, size_t len, bool add) {
         ok = true;
       }
   }
-  scvgc_unlock(&own_lock);
+  scvgc_own_unlock();
   return ok;
 }
 

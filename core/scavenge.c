@@ -25,7 +25,7 @@
  * Start: when first needed (gc.c T1, scvgc_scavenge_start below): at the end of the free()
  *   or allocation slow path after SCVGC_SCAVENGE_START_MIN of free pages first piled up; in the
  *   constructor for a forced-GC clock, a memory limit or a report signal (snapshot.c).
- * Threads: the scavenger (a library thread, mark.c L1: excluded from stopping the world,
+ * Threads: the scavenger (a library thread, own.c L1: excluded from stopping the world,
  *   so a cycle it starts, or one that starts while it holds a lock, cannot deadlock on it);
  *   program threads (malloc_trim, the page heap's memory-limit kick, the fork child's
  *   restart). Never with the world stopped. The fork child handler only resets state: the
@@ -105,7 +105,7 @@ static void rearm_memlimit(size_t before) {
   atomic_store(&scvgc_memlimit_trigger, t);
 }
 
-/* Wake the thread (mark.c L3: to end). */
+/* Wake the thread (own.c L3: to end). */
 void scvgc_scavenge_wake(void) {
   atomic_fetch_add(&scv.wake, 1);
   futex(&scv.wake, FUTEX_WAKE, 1, NULL);
@@ -181,7 +181,7 @@ static void *scavenger_main(void *arg) {
       struct timespec ts = {(time_t)((next - now) / 1000000000u), (long)((next - now) % 1000000000u)};
       futex(&scv.wake, FUTEX_WAIT, seen, &ts);
       seen = atomic_load(&scv.wake);
-      if (atomic_load(&scvgc_libthreads_quit)) return NULL; /* mark.c L3 */
+      if (atomic_load(&scvgc_libthreads_quit)) return NULL; /* own.c L3 */
     }
     scvgc_snapshot_run(); /* a report signal's request (snapshot.c P3), if any */
     uint64_t now = scvgc_nanotime();

@@ -13,9 +13,9 @@
  *    It never allocates, locks, collects or writes.
  * P3 The work runs on the scavenger thread (scavenge.c), started by the constructor when the
  *    option is set: a library thread, excluded from stopping the world and with every signal
- *    blocked (mark.c L1-L2), so the signal is never handled there and a cycle it runs cannot
+ *    blocked (own.c L1-L2), so the signal is never handled there and a cycle it runs cannot
  *    wait on itself. The scavenger rather than a reporter thread of its own: it already has the
- *    futex word, the fork restart and the quit rule (mark.c L3), and forced cycles already run
+ *    futex word, the fork restart and the quit rule (own.c L3), and forced cycles already run
  *    there; a program gets no extra thread for the option.
  * P4 One snapshot per wake, whatever the count of requests since the last (signals merge
  *    anyway): a cycle (leak mode reclaims nothing), then the report with the sequence number

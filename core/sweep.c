@@ -549,7 +549,7 @@ static void *sweeper_main(void *arg) {
     uint32_t e;
     while ((e = atomic_load(&sw.epoch)) == seen) futex(&sw.epoch, FUTEX_WAIT, seen, NULL);
     seen = e;
-    if (atomic_load(&scvgc_libthreads_quit)) return NULL; /* mark.c L3 */
+    if (atomic_load(&scvgc_libthreads_quit)) return NULL; /* own.c L3 */
     if (list_enter()) { /* pass 1: unowned spans, in list order */
       size_t pages = 0;
       for (int k = 1; sweep_one(&scvgc_sweepstats.spans_bg, &pages); k++)

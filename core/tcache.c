@@ -456,7 +456,7 @@ void scvgc_tcache_thread_exit(void) {
   scvgc_unlock(&registry_lock);
   tc->state = SCVGC_TC_DEAD;
   scvgc_roots_thread_exit(); /* its stack block goes to glibc's cache: dead once it is gone */
-  scvgc_libthreads_thread_exit(); /* mark.c L3: the last thread of the program's own? */
+  scvgc_libthreads_thread_exit(); /* own.c L3: the last thread of the program's own? */
 }
 
 /* Visit every live cache, then call fn(NULL, arg) to end, all under the registry lock
