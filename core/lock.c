@@ -11,6 +11,9 @@
  *      the holder unlocks it (an unlock by another thread aborts).
  *   K3 a fork child's locks are reset (scvgc_lock_reset): owner 0 and gone from the
  *      forking thread's stack, whose cached tid is forgotten (scvgc_lock_dbg_fork_child).
+ *      A lock the forking thread held when it was reset (a fork from a signal handler that
+ *      interrupted the allocator, alloc.c F1) is remembered: the interrupted code's unlock
+ *      of it, once the handler returns in the child, is allowed once.
  * Locks: none. Callers: every thread that takes a core lock; never a signal handler or the
  *   tracer (lock.h).
  */
@@ -27,10 +30,14 @@
  * others), with room to spare. */
 #define MAX_HELD 192
 
+#define MAX_RESET 8
+
 static __thread struct {
   const scvgc_lock_t *held[MAX_HELD];
   int n;
   int32_t tid;
+  const scvgc_lock_t *reset[MAX_RESET]; /* K3: reset while this thread held them */
+  int nreset;
 } me __attribute__((tls_model("initial-exec")));
 
 static const char *const rank_name[SCVGC_NRANKS] = {
@@ -107,6 +114,12 @@ static bool forget(const scvgc_lock_t *l) {
 void scvgc_lock_dbg_release(scvgc_lock_t *l) {
   if (!l->rank) return;
   int32_t o = atomic_load_explicit(&l->owner, memory_order_relaxed);
+  if (!o)
+    for (int i = 0; i < me.nreset; i++)
+      if (me.reset[i] == l) { /* K3: the unlock of a hold the fork child reset */
+        me.reset[i] = me.reset[--me.nreset];
+        return;
+      }
   if (o != my_tid() || !forget(l)) {
     scvgc_message("lock order: unlocking %s (%p) held by tid %d, not by this thread (%d)",
                   name_of(l), (const void *)l, (int)o, (int)my_tid());
@@ -116,7 +129,7 @@ void scvgc_lock_dbg_release(scvgc_lock_t *l) {
 }
 
 void scvgc_lock_dbg_reset(scvgc_lock_t *l) {
-  forget(l);
+  if (forget(l) && me.nreset < MAX_RESET) me.reset[me.nreset++] = l;
   atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
 }
 

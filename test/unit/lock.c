@@ -102,3 +102,23 @@ Test(lock, a_heap_lock_precondition_with_the_lock_passes) {
   scvgc_heap_stats_locked(&hs);
   scvgc_heap_unlock_all();
 }
+
+/* K3: a fork from a signal handler that interrupted the allocator (alloc.c F1) resets, in
+ * the child, a lock the interrupted code holds; that code's unlock after the handler
+ * returns is allowed, once. */
+Test(lock, the_unlock_of_a_hold_a_fork_child_reset_is_allowed_once) {
+  scvgc_lock(&heap_like);           /* the interrupted code */
+  scvgc_lock_reset(&heap_like);     /* the child handler */
+  scvgc_lock_dbg_fork_child();
+  scvgc_lock(&central_like);        /* the handler allocates: nothing is held any more */
+  scvgc_unlock(&central_like);
+  scvgc_unlock(&heap_like);         /* the interrupted code goes on */
+  cr_assert_eq(scvgc_lock_dbg_depth(), 0);
+}
+
+Test(lock, a_second_unlock_of_a_reset_hold_aborts, .signal = SIGILL) {
+  scvgc_lock(&heap_like);
+  scvgc_lock_reset(&heap_like);
+  scvgc_unlock(&heap_like);
+  scvgc_unlock(&heap_like);
+}
