@@ -39,6 +39,7 @@ void scvgc_stack_modules_changed(void) SCVGC_HIDDEN;
 typedef struct {
   size_t stacks;          /* distinct stacks in the depot */
   size_t depot_bytes;     /* mapped for the depot (tables and frames; in scvgc_gc_sys) */
+  size_t index_slots;     /* slots of the depot's current index (doubles at half full) */
   size_t unwind_bytes;    /* mapped for the walker's rule cache (in scvgc_gc_sys) */
   uint64_t nested;        /* captures refused because the thread was already capturing */
   uint64_t truncated;     /* walks that stopped at a frame without usable unwind info */

@@ -955,6 +955,9 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
         b = bk;
         moved = mk;
       }
+      /* One other memo at most: in a recursion most memos share the first frames and each
+       * check ran far before diverging (GCBench: a third of the walker's instructions). */
+      break;
     }
   }
 

@@ -366,6 +366,40 @@ Test(stack, concurrent_inserts_of_new_stacks_get_distinct_dense_ids) {
   }
 }
 
+/* D3, D4: the index doubles as stacks come, and a stack interned before a growth is found
+ * again after it under the same id (GCBench interns ~1 M recursive stacks). */
+Test(stack, the_depot_index_grows_with_ids_stable_and_every_stack_found_again) {
+  enum { N = 200000 };
+  uintptr_t pcs[3] = {0x400000, 0, 0x500000};
+  scvgc_stack_stats_t st;
+  size_t first = 0;
+  for (uint32_t i = 1; i <= N; i++) {
+    pcs[1] = 0x1000 + 16 * (uintptr_t)i;
+    cr_assert_eq(scvgc_stack_intern(pcs, 3), i, "stack %u", i);
+    if (i == 1) {
+      scvgc_stack_stats(&st);
+      first = st.index_slots;
+    }
+  }
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.stacks, N);
+  cr_assert_gt(first, 0);
+  cr_assert_lt(first, N, "the test must pass the first index's size");
+  cr_assert_geq(st.index_slots, 2 * (size_t)N, "at most half full");
+  for (uint32_t i = 1; i <= N; i++) {
+    pcs[1] = 0x1000 + 16 * (uintptr_t)i;
+    cr_assert_eq(scvgc_stack_intern(pcs, 3), i, "stack %u after the growth", i);
+    const uintptr_t *got;
+    cr_assert_eq(scvgc_stack_get(i, &got), 3);
+    cr_assert_eq(got[1], pcs[1]);
+  }
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.stacks, N, "nothing inserted twice");
+  size_t mapped = 0;
+  scvgc_stack_foreach_mapping(add_len, &mapped);
+  cr_assert_eq(mapped, st.depot_bytes + st.unwind_bytes, "replaced indexes are still told of");
+}
+
 Test(stack, a_module_change_keeps_ids_and_frames, .init = depth16) {
   uint32_t ids[3][2];
   for (int round = 0; round < 3; round++) {
