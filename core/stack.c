@@ -33,7 +33,9 @@
  *   D4 The current index is at most half full (index_t): probes are short whatever the
  *      number of stacks, and every probe ends at an empty slot.
  *   D5 Capture cost: a whole stack the walker recognises costs no depot lookup (its tag is
- *      the id); any other one costs one hash of its frames and one probe of the index.
+ *      the id); any other one costs one hash of its frames, a compare with the record after
+ *      the thread's last id (last_id), and when that is another stack one probe of the index.
+ *      Whatever answers, the frames are compared with the record's (D1 holds on every path).
  */
 #include <string.h>
 
@@ -89,6 +91,12 @@ static char *cur, *end; /* bump region of the newest chunk (depot_lock) */
 
 /* The calling thread is inside scvgc_stack_capture. */
 static __thread int capturing __attribute__((tls_model("initial-exec")));
+/* The id the calling thread's last capture returned from the depot. A program that repeats a
+ * walk of its data (GCBench builds the same trees again and again) allocates from the same
+ * stacks in the same order as when they were first interned, in id order: the next stack is
+ * then last_id + 1, whose record lies next to the last one, and the index's slot, a cache
+ * miss in a table of millions (29% of GCBench's time in leak mode), is not read. */
+static __thread uint32_t last_id __attribute__((tls_model("initial-exec")));
 
 /* ---- depot memory (depot_lock held) ------------------------------------------------------ */
 
@@ -168,7 +176,13 @@ static index_t *index_build(uint32_t bits, uint32_t upto) {
   return t;
 }
 
-static uint32_t depot_put(const uintptr_t *pcs, int n, uint64_t hash) {
+/* The id of pcs[0..n) (hash), inserting it when new. hint: an id to try before the index
+ * (0: none). */
+static uint32_t depot_put(const uintptr_t *pcs, int n, uint64_t hash, uint32_t hint) {
+  if (hint && hint <= atomic_load_explicit(&nids, memory_order_acquire)) {
+    const rec_t *r = rec_of(hint);
+    if (r && r->hash == hash && r->depth == (uint32_t)n && same_pcs(r->pcs, pcs, n)) return hint;
+  }
   index_t *t = atomic_load_explicit(&index_cur, memory_order_acquire);
   if (likely(t != NULL)) {
     uint32_t id = index_find(t, pcs, n, hash, NULL);
@@ -227,8 +241,9 @@ uint32_t scvgc_stack_capture(void) {
   uint64_t hash;
   int n = scvgc_unwind(pcs, depth, &id, &hash);
   if (!id && n) {
-    id = depot_put(pcs, n, hash);
+    id = depot_put(pcs, n, hash, last_id + 1);
     scvgc_unwind_set_tag(id);
+    last_id = id;
   }
   atomic_signal_fence(memory_order_seq_cst);
   capturing = 0;
@@ -246,7 +261,7 @@ uint32_t scvgc_stack_capture_nested(void) {
 uint32_t scvgc_stack_intern(const uintptr_t *pcs, int n) {
   if (n <= 0) return 0;
   if (n > SCVGC_STACK_MAX_DEPTH) n = SCVGC_STACK_MAX_DEPTH;
-  return depot_put(pcs, n, scvgc_stack_hash(pcs, n));
+  return depot_put(pcs, n, scvgc_stack_hash(pcs, n), 0);
 }
 
 int scvgc_stack_get(uint32_t id, const uintptr_t **pcs) {

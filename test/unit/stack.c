@@ -400,6 +400,56 @@ Test(stack, the_depot_index_grows_with_ids_stable_and_every_stack_found_again) {
   cr_assert_eq(mapped, st.depot_bytes + st.unwind_bytes, "replaced indexes are still told of");
 }
 
+/* A recursion that goes down by the bits of path, from one of two call sites per level: each
+ * path is a stack, and with 8 frames kept the paths that end alike share one. */
+#define DESCENT_LEVELS 11
+__attribute__((noinline)) static uint32_t descend(int level, unsigned path) {
+  uint32_t id;
+  if (level == 0) {
+    id = scvgc_stack_capture();
+  } else if (path & 1) {
+    id = descend(level - 1, path >> 1);
+    sink++;
+  } else {
+    id = descend(level - 1, path >> 1);
+    sink += 2;
+  }
+  return id;
+}
+
+static void depth8(void) { scvgc_opt.stack_depth = 8; }
+
+/* D1 and the depot's hint (the id after the thread's last one): walked in the order the
+ * stacks were interned, in reverse and in a scattered order, each path gets the id of its
+ * stack, and no two ids name the same frames (a hint taken without comparing the frames
+ * would give the next stack's id). */
+Test(stack, a_recursion_walked_in_any_order_gets_one_id_per_stack, .init = depth8) {
+  enum { N = 1 << DESCENT_LEVELS };
+  static uint32_t ids[N];
+  for (unsigned p = 0; p < N; p++) ids[p] = descend(DESCENT_LEVELS, p);
+  scvgc_stack_stats_t st;
+  scvgc_stack_stats(&st);
+  cr_assert_gt(st.stacks, 64, "the paths' last levels make distinct stacks");
+  cr_assert_lt(st.stacks, N, "paths that end alike share a stack (8 frames kept)");
+  for (unsigned p = N; p-- > 0;)
+    cr_assert_eq(descend(DESCENT_LEVELS, p), ids[p], "path %u, in reverse", p);
+  for (unsigned k = 0; k < N; k++) {
+    unsigned p = (k * 1237u) % N;
+    cr_assert_eq(descend(DESCENT_LEVELS, p), ids[p], "path %u, scattered", p);
+  }
+  for (unsigned p = 0; p < N; p++)
+    cr_assert_eq(descend(DESCENT_LEVELS, p), ids[p], "path %u, in order again", p);
+  size_t stacks = st.stacks;
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.stacks, stacks, "nothing interned twice");
+  for (uint32_t a = 1; a <= stacks; a++)
+    for (uint32_t b = a + 1; b <= stacks; b++) {
+      const uintptr_t *pa, *pb;
+      int na = scvgc_stack_get(a, &pa), nb = scvgc_stack_get(b, &pb);
+      cr_assert(na != nb || memcmp(pa, pb, (size_t)na * sizeof *pa) != 0, "ids %u and %u", a, b);
+    }
+}
+
 Test(stack, a_module_change_keeps_ids_and_frames, .init = depth16) {
   uint32_t ids[3][2];
   for (int round = 0; round < 3; round++) {
