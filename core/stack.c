@@ -32,6 +32,7 @@
  *      which finds it in the current index.
  *   D4 The current index is at most half full (index_t): probes are short whatever the
  *      number of stacks, and every probe ends at an empty slot.
+ *   scvgc_stack_check() checks D1-D4 (the unit tests call it).
  *   D5 Capture cost: a whole stack the walker recognises costs no depot lookup (its tag is
  *      the id); any other one costs one hash of its frames, a compare with the record after
  *      the thread's last id (last_id), and when that is another stack one probe of the index.
@@ -289,6 +290,36 @@ void scvgc_stack_foreach_mapping(void (*fn)(void *base, size_t len, void *arg), 
   for (chunk_t *c = atomic_load_explicit(&chunks, memory_order_acquire); c; c = c->next)
     fn(c, c->len, arg);
   scvgc_unwind_foreach_mapping(fn, arg);
+}
+
+/* The checker of D1-D4 (tests): every id has a complete record, is found under its own
+ * frames, and is in the current index exactly once; the index is at most half full. Takes
+ * depot_lock, so no insert runs meanwhile. */
+void scvgc_stack_check(void) {
+  scvgc_lock(&depot_lock);
+  const index_t *t = atomic_load_explicit(&index_cur, memory_order_acquire);
+  uint32_t n = atomic_load_explicit(&nids, memory_order_acquire);
+  SCVGC_CHECK(t || n == 0);
+  if (t) {
+    size_t slots = (size_t)1 << t->bits, used = 0;
+    for (size_t i = 0; i < slots; i++) {
+      uint64_t e = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+      if (!e) continue;
+      used++;
+      uint32_t id = (uint32_t)e;
+      SCVGC_CHECK(id >= 1 && id <= n);
+      SCVGC_CHECK(SLOT_TAG(rec_of(id)->hash) == SLOT_TAG(e));
+    }
+    SCVGC_CHECK(used == n);           /* each id once (with the lookups below) */
+    SCVGC_CHECK(2 * (size_t)n <= slots); /* D4 */
+    for (uint32_t id = 1; id <= n; id++) {
+      const rec_t *r = rec_of(id);
+      SCVGC_CHECK(r && r->depth >= 1 && r->depth <= SCVGC_STACK_MAX_DEPTH);
+      SCVGC_CHECK(r->hash == scvgc_stack_hash(r->pcs, (int)r->depth));
+      SCVGC_CHECK(index_find(t, r->pcs, (int)r->depth, r->hash, NULL) == id); /* D1, D3 */
+    }
+  }
+  scvgc_unlock(&depot_lock);
 }
 
 /* ---- fork ----------------------------------------------------------------------------------- */

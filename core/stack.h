@@ -47,6 +47,9 @@ typedef struct {
 } scvgc_stack_stats_t;
 void scvgc_stack_stats(scvgc_stack_stats_t *st) SCVGC_HIDDEN;
 
+/* The depot's checker (D1-D4 of stack.c; tests): aborts on a broken invariant. */
+void scvgc_stack_check(void) SCVGC_HIDDEN;
+
 /* The depot's mappings (for the root finder: they are the library's own, never scanned). */
 void scvgc_stack_foreach_mapping(void (*fn)(void *base, size_t len, void *arg),
                                  void *arg) SCVGC_HIDDEN;

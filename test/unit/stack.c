@@ -360,6 +360,7 @@ Test(stack, concurrent_inserts_of_new_stacks_get_distinct_dense_ids) {
   scvgc_stack_stats_t st;
   scvgc_stack_stats(&st);
   cr_assert_eq(st.stacks, 4 * 20000, "two threads per key set: every stack once");
+  scvgc_stack_check();
   for (uint32_t id = 1; id <= 4 * 20000; id++) {
     const uintptr_t *pcs;
     cr_assert_eq(scvgc_stack_get(id, &pcs), 2, "id %u", id);
@@ -395,6 +396,7 @@ Test(stack, the_depot_index_grows_with_ids_stable_and_every_stack_found_again) {
   }
   scvgc_stack_stats(&st);
   cr_assert_eq(st.stacks, N, "nothing inserted twice");
+  scvgc_stack_check();
   size_t mapped = 0;
   scvgc_stack_foreach_mapping(add_len, &mapped);
   cr_assert_eq(mapped, st.depot_bytes + st.unwind_bytes, "replaced indexes are still told of");
@@ -442,6 +444,7 @@ Test(stack, a_recursion_walked_in_any_order_gets_one_id_per_stack, .init = depth
   size_t stacks = st.stacks;
   scvgc_stack_stats(&st);
   cr_assert_eq(st.stacks, stacks, "nothing interned twice");
+  scvgc_stack_check();
   for (uint32_t a = 1; a <= stacks; a++)
     for (uint32_t b = a + 1; b <= stacks; b++) {
       const uintptr_t *pa, *pb;
