@@ -500,11 +500,12 @@ static void text_suppressions(out_t *o, const char *pre) {
   out_fmt(o, "%s\n", pre);
 }
 
-/* The text report's groups: the leak groups (largest first) merged where they share their
- * kind and their first TEXT_TOP_FRAMES frames, at most TEXT_GROUPS_MAX of them printed, the
- * rest summed in one line; the JSON report keeps every group. A program that leaks from a
- * recursion has a group per path through it (GCBench: ~1 M; test/progs/leak_tree: 131072),
- * and printed whole the text ran to hundreds of MB. */
+/* The text report's groups. Up to TEXT_GROUPS_MAX leak groups: each one as it is (SPEC: one
+ * block per allocation stack). More: merged where they share their kind and their first
+ * TEXT_TOP_FRAMES frames, at most TEXT_GROUPS_MAX of those printed, the rest summed in one
+ * line; the JSON report keeps every group. A program that leaks from a recursion has a group
+ * per path through it (GCBench: ~1 M; test/progs/leak_tree: 131072), and printed whole the
+ * text ran to hundreds of MB. */
 #define TEXT_TOP_FRAMES 8
 #define TEXT_GROUPS_MAX 1000
 typedef struct {
@@ -552,9 +553,14 @@ static tgroup_t *text_groups(const group_t *g, size_t ng, size_t *nt) {
     return NULL;
   }
   size_t m = 0;
+  bool merge = n > TEXT_GROUPS_MAX;
   for (size_t i = 0; i < ng; i++) {
     const group_t *e = &g[i];
     if (e->suppressed || e->unsampled || e->leak->kind == SCVGC_LEAK_RECLAIMED) continue;
+    if (!merge) {
+      t[m++] = (tgroup_t){.rep = e, .objects = e->leak->objects, .bytes = e->leak->bytes, .stacks = 1};
+      continue;
+    }
     size_t j = (size_t)top_key(e) & (cap - 1);
     while (slot[j] && !same_top(t[slot[j] - 1].rep, e)) j = (j + 1) & (cap - 1);
     if (!slot[j]) {
@@ -590,8 +596,10 @@ static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
     size_t nt = 0;
     tgroup_t *t = text_groups(g, ng, &nt);
     size_t shown = nt < TEXT_GROUPS_MAX ? nt : TEXT_GROUPS_MAX;
-    for (size_t i = 0; i < shown; i++) {
-      const group_t *e = t ? t[i].rep : &g[i];
+    for (size_t i = 0, k = 0; i < shown; i++, k++) {
+      if (!t) /* out of memory: the first leak groups as they are */
+        while (g[k].suppressed || g[k].unsampled || g[k].leak->kind == SCVGC_LEAK_RECLAIMED) k++;
+      const group_t *e = t ? t[i].rep : &g[k];
       uint64_t objects = t ? t[i].objects : e->leak->objects, bytes = t ? t[i].bytes : e->leak->bytes;
       out_fmt(o, "%s\n%s%lu bytes in %lu object%s %s leaked%s, allocated at:\n", pre, pre,
               (unsigned long)bytes, (unsigned long)objects, objects == 1 ? "" : "s",

@@ -181,9 +181,10 @@ def suppression_lines(rep):
     return out
 
 
-# The library's text report merges the leak groups that share their kind and first
-# TEXT_TOP_FRAMES frames (the return addresses: inlined frames are the same pc) and prints the
-# TEXT_GROUPS_MAX largest (core/report.c, docs/reports.md); the JSON keeps each group.
+# With more than TEXT_GROUPS_MAX leak groups the library's text report merges those that share
+# their kind and first TEXT_TOP_FRAMES frames (the return addresses: inlined frames are the
+# same pc) and prints the TEXT_GROUPS_MAX largest (core/report.c, docs/reports.md); the JSON
+# keeps each group.
 TEXT_TOP_FRAMES = 8
 TEXT_GROUPS_MAX = 1000
 
@@ -192,7 +193,12 @@ def text_groups(leaks):
     """The text report's merged groups, largest first: dicts of rep (the largest member, whose
     stack is printed), objects, bytes, stacks (groups merged)."""
     groups, index = [], {}
+    merge = len(leaks) > TEXT_GROUPS_MAX
     for i, g in enumerate(leaks):
+        if not merge:
+            groups.append({"rep": g, "i": i, "objects": num(g.get("objects"), 0),
+                           "bytes": num(g.get("bytes"), 0), "stacks": 1})
+            continue
         pcs = tuple(sval(f.get("pc")) for f in g["stack"]
                     if f.get("inlined") is not True)[:TEXT_TOP_FRAMES]
         key = (g.get("kind"), pcs)

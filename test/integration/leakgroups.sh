@@ -1,8 +1,8 @@
 #!/bin/sh
 # A program that leaks from 131072 distinct allocation stacks (test/progs/leak_tree.c: a
 # recursion with four call sites per level, issue 14 point 6): its exit report is written in
-# seconds, the text report stays small (groups merged by their first 8 frames, the 1000
-# largest printed, then one "... and N more groups (B bytes) in the JSON report" line), the
+# seconds, the text report stays small (over 1000 groups: merged by their first 8 frames, the
+# 1000 largest printed, then one "... and N more groups (B bytes) in the JSON report" line), the
 # JSON report has every group, and the report tools (scvgc report: text, --html, --sarif,
 # --folded; scvgc diff) still work on such a report.
 . "$ROOT/test/integration/common.inc"
@@ -80,6 +80,18 @@ if [ "$jgroups" = 131072 ]; then
 	pass "the JSON report has every one of the 131072 groups"
 else
 	fail "the JSON report has every one of the 131072 groups" "$jgroups groups"
+fi
+
+# ---- 512 groups: at most 1000, each printed as it is (SPEC: a block per allocation stack) ----
+timeout -k 5 60 env LD_PRELOAD="$LIB" SCVGC_REPORT="$T/small.txt" SCVGC_JSON="$T/small.json" \
+	LEAK_TREE_LEVELS=4 "$prog" >"$T/small.out" 2>"$T/small.err"
+rc=$?
+blocks=$(grep -c 'leaked, allocated at:$' "$T/small.txt" 2>/dev/null)
+if [ "$rc" = 0 ] && [ "$blocks" = 512 ] && ! grep -q -e 'first 8 frames' -e 'more groups' "$T/small.txt"; then
+	pass "a report of 512 groups (1000 or fewer) prints every group unmerged"
+else
+	fail "a report of 512 groups (1000 or fewer) prints every group unmerged" "$(rc_text "$rc" 60)" \
+		"$blocks blocks" "$(grep -e 'first 8 frames' -e 'more groups' "$T/small.txt" | head -2)"
 fi
 
 # ---- the tools, on 32768 groups (more than HTML and SARIF show) -------------------------
