@@ -28,8 +28,9 @@
  *      readers load with acquire. Ids are handed out in order under depot_lock.
  *   D3 An index slot only goes from empty to an entry, and an index is replaced only by one
  *      that holds every id handed out; so a lock-free lookup that misses a record inserted
- *      meanwhile (in its table or in a newer one) only sends the caller to the locked path,
- *      which finds it in the current index.
+ *      meanwhile (in its table or in a newer one; a replaced table, whose pages were given
+ *      back, reads empty) only sends the caller to the locked path, which finds it in the
+ *      current index.
  *   D4 The current index is at most half full (index_t): probes are short whatever the
  *      number of stacks, and every probe ends at an empty slot.
  *   scvgc_stack_check() checks D1-D4 (the unit tests call it).
@@ -65,14 +66,15 @@ typedef struct chunk {
  * one stays mapped (a lock-free reader may be in it) and is never written again. So a probe
  * costs the same with a thousand stacks or ten million (the fixed 2^18-bucket table it
  * replaced made GCBench's ~1 M recursive stacks walk chains of four records, a cache miss
- * each). */
+ * each). A replaced index gives its pages back (index_retire). */
 typedef struct {
   uint32_t bits;
   uint32_t unused;
   _Atomic uint64_t slot[];
 } index_t;
 
-#define INDEX_BITS_MIN 14        /* 16 Ki slots (128 KiB): 8 Ki stacks before the first growth */
+#define INDEX_BITS_MIN 14        /* 16 Ki slots (128 KiB): 8 Ki stacks before the first growth;
+                                    above CHUNK / 4, so each index is a mapping of its own */
 #define CHUNK ((size_t)256 << 10)
 #define ID_L2_BITS 14            /* 16 Ki ids per second-level block (128 KiB) */
 #define ID_L1 ((size_t)1 << 12)  /* up to 64 Mi ids */
@@ -179,6 +181,16 @@ static index_t *index_build(uint32_t bits, uint32_t upto) {
 
 /* The id of pcs[0..n) (hash), inserting it when new. hint: an id to try before the index
  * (0: none). */
+/* A replaced index (depot_lock held): it stays mapped, since a lock-free reader may be in it,
+ * but its slots' pages go back to the OS; a reader there reads empty slots, a miss that sends
+ * it to the locked path (D3). The first page stays: it holds the mapping's chunk_t (the list
+ * of mappings) and the index's size. Every index has a mapping of its own (depot_alloc: it is
+ * larger than CHUNK / 4). */
+static void index_retire(index_t *t) {
+  chunk_t *c = (chunk_t *)((char *)t - sizeof(chunk_t));
+  if (c->len > 4096) scvgc_sys_release((char *)c + 4096, c->len - 4096);
+}
+
 static uint32_t depot_put(const uintptr_t *pcs, int n, uint64_t hash, uint32_t hint) {
   if (hint && hint <= atomic_load_explicit(&nids, memory_order_acquire)) {
     const rec_t *r = rec_of(hint);
@@ -215,8 +227,12 @@ static uint32_t depot_put(const uintptr_t *pcs, int n, uint64_t hash, uint32_t h
       id = next;
       if ((size_t)next + 1 > ((size_t)1 << t->bits) / 2) { /* D4: grow, with this id in */
         index_t *bigger = index_build(t->bits + 1, next);
-        if (bigger) atomic_store_explicit(&index_cur, bigger, memory_order_release);
-        else atomic_store_explicit(&t->slot[at], SLOT_TAG(hash) | next, memory_order_release);
+        if (bigger) {
+          atomic_store_explicit(&index_cur, bigger, memory_order_release);
+          index_retire(t);
+        } else {
+          atomic_store_explicit(&t->slot[at], SLOT_TAG(hash) | next, memory_order_release);
+        }
       } else {
         atomic_store_explicit(&t->slot[at], SLOT_TAG(hash) | next, memory_order_release);
       }

@@ -367,6 +367,15 @@ Test(stack, concurrent_inserts_of_new_stacks_get_distinct_dense_ids) {
   }
 }
 
+static void add_resident(void *base, size_t len, void *arg) {
+  size_t pages = (len + 4095) / 4096;
+  unsigned char *v = malloc(pages);
+  cr_assert_not_null(v);
+  cr_assert_eq(mincore(base, len, v), 0);
+  for (size_t i = 0; i < pages; i++) *(size_t *)arg += (v[i] & 1) ? 4096 : 0;
+  free(v);
+}
+
 /* D3, D4: the index doubles as stacks come, and a stack interned before a growth is found
  * again after it under the same id (GCBench interns ~1 M recursive stacks). */
 Test(stack, the_depot_index_grows_with_ids_stable_and_every_stack_found_again) {
@@ -400,6 +409,11 @@ Test(stack, the_depot_index_grows_with_ids_stable_and_every_stack_found_again) {
   size_t mapped = 0;
   scvgc_stack_foreach_mapping(add_len, &mapped);
   cr_assert_eq(mapped, st.depot_bytes + st.unwind_bytes, "replaced indexes are still told of");
+  /* the replaced indexes (2^14 .. 2^18 slots: ~3.9 MiB) gave their pages back */
+  size_t resident = 0;
+  scvgc_stack_foreach_mapping(add_resident, &resident);
+  cr_assert_leq(resident + ((size_t)3 << 20), st.depot_bytes + st.unwind_bytes,
+                "resident %zu of %zu mapped", resident, st.depot_bytes + st.unwind_bytes);
 }
 
 /* A recursion that goes down by the bits of path, from one of two call sites per level: each
