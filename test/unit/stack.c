@@ -35,6 +35,12 @@ __attribute__((noinline)) static uint32_t site_b(void) {
   return id;
 }
 
+__attribute__((noinline)) static uint32_t site_c(void) {
+  uint32_t id = scvgc_stack_capture();
+  sink += 3;
+  return id;
+}
+
 /* [start, end) of the function containing pc, from its unwind info. */
 static void function_of(uintptr_t pc, uintptr_t *start, uintptr_t *end) {
   unw_proc_info_t pi;
@@ -69,6 +75,24 @@ static void alternate(int rounds, uint32_t ids[2]) {
     if (i < 2) ids[i] = id;
     cr_assert_eq(id, ids[i & 1], "capture %d", i);
   }
+}
+
+Test(stack, walks_found_whole_in_other_memos_keep_them_checked, .init = depth16) {
+  /* three sites in a scattered order through one caller: the next is mostly neither the
+   * last one's successor nor the last one, and is found whole in an older memo */
+  uint32_t (*const site[3])(void) = {site_a, site_b, site_c};
+  uint32_t first[3] = {0, 0, 0};
+  unsigned x = 12345;
+  for (int i = 0; i < 3000; i++) {
+    x = x * 1103515245u + 12345u;
+    int k = (int)((x >> 16) % 3);
+    uint32_t id = site[k]();
+    if (!first[k]) first[k] = id;
+    cr_assert_eq(id, first[k], "capture %d", i);
+  }
+  scvgc_unwind_stats_t u;
+  scvgc_unwind_stats(&u);
+  cr_assert_eq(u.other_skips, 0);
 }
 
 Test(stack, different_call_sites_get_different_ids, .init = depth16) {
@@ -458,6 +482,10 @@ Test(stack, a_recursion_walked_in_any_order_gets_one_id_per_stack, .init = depth
   size_t stacks = st.stacks;
   scvgc_stack_stats(&st);
   cr_assert_eq(st.stacks, stacks, "nothing interned twice");
+  scvgc_unwind_stats_t u;
+  scvgc_unwind_stats(&u);
+  cr_assert_gt(u.other_skips, 0, "a recursion's walks are never found whole in another memo: "
+                                 "the walker stops checking them for a while");
   scvgc_stack_check();
   for (uint32_t a = 1; a <= stacks; a++)
     for (uint32_t b = a + 1; b <= stacks; b++) {
