@@ -3,7 +3,8 @@
  * Owns: (1) the rule cache: for every code address met on a stack, in one word, how to step
  * from that frame to its caller, decoded once from the module's DWARF call-frame information
  * (.eh_frame via .eh_frame_hdr, found with _dl_find_object); (2) one walker per thread: a ring
- * of its recent walks (memos, see memo_t) and a small private rule cache. A new walk follows
+ * of its recent walks (memos, see memo_t; which of them a walk checks: scvgc_unwind, and
+ * walker_t.other_skip) and a small private rule cache. A new walk follows
  * a memo's frames where they still hold (one load per frame) and steps by rules only where
  * the stack changed; see docs/stacks.md for the design and the measurements. (3) For the
  * collector (gc.c E1), scvgc_unwind_regs: a slow, uncached walk that also recovers each outer
