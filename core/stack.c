@@ -33,11 +33,11 @@
  *      current index.
  *   D4 The current index is at most half full (index_t): probes are short whatever the
  *      number of stacks, and every probe ends at an empty slot.
- *   scvgc_stack_check() checks D1-D4 (the unit tests call it).
  *   D5 Capture cost: a whole stack the walker recognises costs no depot lookup (its tag is
  *      the id); any other one costs one hash of its frames, a compare with the record after
  *      the thread's last id (last_id), and when that is another stack one probe of the index.
  *      Whatever answers, the frames are compared with the record's (D1 holds on every path).
+ * scvgc_stack_check() checks D1-D4 (the unit tests call it).
  */
 #include <string.h>
 
@@ -179,8 +179,6 @@ static index_t *index_build(uint32_t bits, uint32_t upto) {
   return t;
 }
 
-/* The id of pcs[0..n) (hash), inserting it when new. hint: an id to try before the index
- * (0: none). */
 /* A replaced index (depot_lock held): it stays mapped, since a lock-free reader may be in it,
  * but its slots' pages go back to the OS; a reader there reads empty slots, a miss that sends
  * it to the locked path (D3). The first page stays: it holds the mapping's chunk_t (the list
@@ -191,6 +189,8 @@ static void index_retire(index_t *t) {
   if (c->len > 4096) scvgc_sys_release((char *)c + 4096, c->len - 4096);
 }
 
+/* The id of pcs[0..n) (hash), inserting it when new. hint: an id to try before the index
+ * (0: none). */
 static uint32_t depot_put(const uintptr_t *pcs, int n, uint64_t hash, uint32_t hint) {
   if (hint && hint <= atomic_load_explicit(&nids, memory_order_acquire)) {
     const rec_t *r = rec_of(hint);
@@ -258,6 +258,8 @@ uint32_t scvgc_stack_capture(void) {
   uint64_t hash;
   int n = scvgc_unwind(pcs, depth, &id, &hash);
   if (!id && n) {
+    /* last_id follows the depot's answers only: counting the walker's whole walks too sent
+     * 21% more of GCBench's lookups to the index */
     id = depot_put(pcs, n, hash, last_id + 1);
     scvgc_unwind_set_tag(id);
     last_id = id;
