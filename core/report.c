@@ -2,8 +2,10 @@
  *
  * Reads the leak table of the last cycle (gc.c) with the world running and no core lock
  * held, so it may allocate (symbolization through libdw does). Groups are sorted largest
- * first; each group's stack is symbolized (symbolize.c), matched against the suppressions,
- * and written to the text destination (SCVGC_REPORT) and the JSON file (SCVGC_JSON).
+ * first; each group's stack is symbolized (symbolize.c, each pc once per report: frames_of),
+ * matched against the suppressions, and written to the text destination (SCVGC_REPORT) and
+ * the JSON file (SCVGC_JSON). The JSON has every group; the text, past TEXT_GROUPS_MAX of
+ * them, merges those that share their first frames and prints the largest (text_groups).
  * Every text line starts with "==PID== scvgc: ". Unknown values are null in the JSON,
  * never invented. With sampled stacks (SCVGC_SAMPLE, alloc.c "sampling") the groups are
  * scaled to estimates and marked so; the totals stay exact (docs/reports.md).
