@@ -55,7 +55,7 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
 
 /* ---- lock ranks: the global lock order ----------------------------------------------- */
 /* A thread takes a lock only when its rank is above the rank of every lock it holds; locks
- * of one rank (the arrays: central[c], the depot's shards) in address order, i.e. index
+ * of one rank (the array central[c]) in address order, i.e. index
  * order. The debug build checks it at every scvgc_lock (lock.h, lock.c) and aborts naming
  * both locks; a trylock never waits, so it is not checked, but what it took counts as held.
  * Outermost first:
@@ -67,9 +67,10 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
  *               sweep (sweep.c S1, no other core lock held), then takes REGISTRY..OWN.
  *   BATCH       pageheap.c batch_lock: the scavenger's batch of free spans (H8); fork's
  *               prepare handler takes it first.
- *   WALKER      unwind.c walker_lock; then the stack depot's SHARD (one per bucket group,
- *   SHARD       index order) and STACK_ALLOC locks: taken inside malloc with no core
- *   STACK_ALLOC lock below held; fork takes them in this order.
+ *   WALKER      unwind.c walker_lock (the walkers' free list and chunks); then
+ *   DEPOT       stack.c depot_lock (inserts into the stack depot, its index's growth):
+ *               both taken inside malloc with no core lock below held; fork takes them
+ *               in this order.
  *   RECLAIM     sweep.c reclaim_lock: the reclaim table (its growth maps: OWN under it).
  *   TC_ONCE     tcache.c's once lock around pthread_key_create.
  *   REGISTRY    tcache.c registry_lock: the registry of live caches.
@@ -84,9 +85,9 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
  *               with every lock above held.
  * Not a scvgc_lock_t: stw.c's stop-the-world lock (its word is the holder's pid) ranks
  * between OWN and WB: the collector takes it with REGISTRY..OWN held, and WB after it.
- * Locks of another file that carry no rank yet (SCVGC_LOCK_INIT: rank NONE) are not
- * checked; their place is still the one above.
- * The fork handlers (alloc.c) take BATCH, WALKER, SHARD, STACK_ALLOC, RECLAIM, REGISTRY,
+ * Every lock of the core carries its rank (SCVGC_LOCK_RANKED); SCVGC_LOCK_INIT (rank NONE,
+ * not checked) is left for tests.
+ * The fork handlers (alloc.c) take BATCH, WALKER, DEPOT, RECLAIM, REGISTRY,
  * CENTRAL, HEAP, META in this order; the collector (gc.c) GC, REGISTRY, CENTRAL, HEAP,
  * META, OWN, then the stop-the-world lock. No lock is taken in a signal handler nor by the
  * tracer task; with the world stopped only the collector and its markers take locks
@@ -99,8 +100,7 @@ enum {
   SCVGC_RANK_GC,
   SCVGC_RANK_BATCH,
   SCVGC_RANK_WALKER,
-  SCVGC_RANK_SHARD,
-  SCVGC_RANK_STACK_ALLOC,
+  SCVGC_RANK_DEPOT,
   SCVGC_RANK_RECLAIM,
   SCVGC_RANK_TC_ONCE,
   SCVGC_RANK_REGISTRY,

@@ -2,8 +2,10 @@
  *
  * Reads the leak table of the last cycle (gc.c) with the world running and no core lock
  * held, so it may allocate (symbolization through libdw does). Groups are sorted largest
- * first; each group's stack is symbolized (symbolize.c), matched against the suppressions,
- * and written to the text destination (SCVGC_REPORT) and the JSON file (SCVGC_JSON).
+ * first; each group's stack is symbolized (symbolize.c, each pc once per report: frames_of),
+ * matched against the suppressions, and written to the text destination (SCVGC_REPORT) and
+ * the JSON file (SCVGC_JSON). The JSON has every group; the text, past TEXT_GROUPS_MAX of
+ * them, merges those that share their first frames and prints the largest (text_groups).
  * Every text line starts with "==PID== scvgc: ". Unknown values are null in the JSON,
  * never invented. With sampled stacks (SCVGC_SAMPLE, alloc.c "sampling") the groups are
  * scaled to estimates and marked so; the totals stay exact (docs/reports.md).
@@ -341,14 +343,81 @@ static void scale_sampled(scvgc_leak_t *l, uint64_t rate) {
   l->bytes = (uint64_t)((double)l->bytes * w + 0.5);
 }
 
+/* The symbolized frames of each pc met in this report (inlined ones included), so that a pc
+ * shared by many groups (a recursion's return addresses: 131072 groups of 12 frames share 10
+ * pcs) asks libdw once: dwarf_getscopes per frame made the JSON of such a program take a
+ * minute. Open addressing by pc; the frames' strings are the symbolizer session's (S1), so
+ * the cache lives from the report's scvgc_symbolize_begin to its end. */
+#define MAX_INLINE 8
+typedef struct {
+  uintptr_t pc; /* 0: empty */
+  uint32_t first, n; /* fcache[first .. first + n) */
+} fslot_t;
+static fslot_t *fslots;
+static size_t fslots_cap, fslots_used;
+static scvgc_frame_t *fcache;
+static size_t fcache_len, fcache_cap;
+
+static void fcache_free(void) {
+  free(fslots);
+  free(fcache);
+  fslots = NULL;
+  fcache = NULL;
+  fslots_cap = fslots_used = fcache_len = fcache_cap = 0;
+}
+
+static inline size_t fslot_of(uintptr_t pc, size_t cap) {
+  return (size_t)((pc * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+/* The cache's slot for pc (its entry, or the empty slot to fill); NULL: no memory. */
+static fslot_t *fcache_slot(uintptr_t pc) {
+  if (fslots_used * 2 >= fslots_cap) {
+    size_t cap = fslots_cap ? 2 * fslots_cap : 4096;
+    fslot_t *t = calloc(cap, sizeof *t);
+    if (!t) return NULL;
+    for (size_t i = 0; i < fslots_cap; i++) {
+      if (!fslots[i].pc) continue;
+      size_t j = fslot_of(fslots[i].pc, cap);
+      while (t[j].pc) j = (j + 1) & (cap - 1);
+      t[j] = fslots[i];
+    }
+    free(fslots);
+    fslots = t;
+    fslots_cap = cap;
+  }
+  size_t j = fslot_of(pc, fslots_cap);
+  while (fslots[j].pc && fslots[j].pc != pc) j = (j + 1) & (fslots_cap - 1);
+  return &fslots[j];
+}
+
 /* The frames at pc k of group g, symbolized: the functions inlined there, then the one
  * that holds the code (only the pc where the symbolizer knows nothing). Returns how many. */
-#define MAX_INLINE 8
 static int frames_of(const group_t *g, int k, scvgc_frame_t *out) {
-  int n = scvgc_symbolize_frames(g->pcs[k], out, MAX_INLINE);
+  uintptr_t pc = g->pcs[k];
+  fslot_t *c = pc ? fcache_slot(pc) : NULL;
+  if (c && c->pc == pc) {
+    memcpy(out, &fcache[c->first], c->n * sizeof *out);
+    return (int)c->n;
+  }
+  int n = scvgc_symbolize_frames(pc, out, MAX_INLINE);
   if (n <= 0 || !out[n - 1].module) {
-    out[0] = (scvgc_frame_t){.pc = g->pcs[k]};
+    out[0] = (scvgc_frame_t){.pc = pc};
     n = 1;
+  }
+  if (c && fcache_len + (size_t)n > fcache_cap) {
+    size_t cap = fcache_cap ? 2 * fcache_cap : 4096;
+    scvgc_frame_t *f = realloc(fcache, cap * sizeof *f);
+    if (f) {
+      fcache = f;
+      fcache_cap = cap;
+    }
+  }
+  if (c && fcache_len + (size_t)n <= fcache_cap) {
+    memcpy(&fcache[fcache_len], out, (size_t)n * sizeof *out);
+    *c = (fslot_t){.pc = pc, .first = (uint32_t)fcache_len, .n = (uint32_t)n};
+    fcache_len += (size_t)n;
+    fslots_used++;
   }
   return n;
 }
@@ -433,6 +502,84 @@ static void text_suppressions(out_t *o, const char *pre) {
   out_fmt(o, "%s\n", pre);
 }
 
+/* The text report's groups. Up to TEXT_GROUPS_MAX leak groups: each one as it is (SPEC: one
+ * block per allocation stack). More: merged where they share their kind and their first
+ * TEXT_TOP_FRAMES frames, at most TEXT_GROUPS_MAX of those printed, the rest summed in one
+ * line; the JSON report keeps every group. A program that leaks from a recursion has a group
+ * per path through it (GCBench: ~1 M; test/progs/leak_tree: 131072), and printed whole the
+ * text ran to hundreds of MB. */
+#define TEXT_TOP_FRAMES 8
+#define TEXT_GROUPS_MAX 1000
+typedef struct {
+  const group_t *rep; /* the largest member: its whole stack is printed */
+  uint64_t objects, bytes;
+  uint64_t stacks; /* groups merged into this one */
+} tgroup_t;
+
+static uint64_t top_key(const group_t *e) {
+  int n = e->nframes < TEXT_TOP_FRAMES ? e->nframes : TEXT_TOP_FRAMES;
+  uint64_t h = (uint64_t)e->leak->kind * 0x9E3779B97F4A7C15ull + (uint64_t)n;
+  for (int k = 0; k < n; k++) h = (h ^ e->pcs[k]) * 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 31);
+}
+
+static bool same_top(const group_t *a, const group_t *b) {
+  int na = a->nframes < TEXT_TOP_FRAMES ? a->nframes : TEXT_TOP_FRAMES;
+  int nb = b->nframes < TEXT_TOP_FRAMES ? b->nframes : TEXT_TOP_FRAMES;
+  if (na != nb || a->leak->kind != b->leak->kind) return false;
+  for (int k = 0; k < na; k++)
+    if (a->pcs[k] != b->pcs[k]) return false;
+  return true;
+}
+
+static int tgroup_by_bytes(const void *a, const void *b) {
+  const tgroup_t *x = a, *y = b;
+  if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+  if (x->objects != y->objects) return x->objects < y->objects ? 1 : -1;
+  return x->rep < y->rep ? -1 : x->rep > y->rep; /* g is sorted: the JSON's order */
+}
+
+/* The text groups of g (sorted largest first), largest first; NULL when out of memory (the
+ * report then prints the groups unmerged, still at most TEXT_GROUPS_MAX: *nt is their count). */
+static tgroup_t *text_groups(const group_t *g, size_t ng, size_t *nt) {
+  size_t n = 0, cap = 64;
+  for (size_t i = 0; i < ng; i++)
+    if (!g[i].suppressed && !g[i].unsampled && g[i].leak->kind != SCVGC_LEAK_RECLAIMED) n++;
+  while (cap < 2 * n) cap *= 2;
+  tgroup_t *t = malloc((n ? n : 1) * sizeof *t);
+  uint32_t *slot = calloc(cap, sizeof *slot); /* index + 1 into t, by top_key */
+  if (!t || !slot) {
+    free(t);
+    free(slot);
+    *nt = n;
+    return NULL;
+  }
+  size_t m = 0;
+  bool merge = n > TEXT_GROUPS_MAX;
+  for (size_t i = 0; i < ng; i++) {
+    const group_t *e = &g[i];
+    if (e->suppressed || e->unsampled || e->leak->kind == SCVGC_LEAK_RECLAIMED) continue;
+    if (!merge) {
+      t[m++] = (tgroup_t){.rep = e, .objects = e->leak->objects, .bytes = e->leak->bytes, .stacks = 1};
+      continue;
+    }
+    size_t j = (size_t)top_key(e) & (cap - 1);
+    while (slot[j] && !same_top(t[slot[j] - 1].rep, e)) j = (j + 1) & (cap - 1);
+    if (!slot[j]) {
+      t[m] = (tgroup_t){.rep = e};
+      slot[j] = (uint32_t)++m;
+    }
+    tgroup_t *x = &t[slot[j] - 1];
+    x->objects += e->leak->objects;
+    x->bytes += e->leak->bytes;
+    x->stacks++;
+  }
+  free(slot);
+  qsort(t, m, sizeof *t, tgroup_by_bytes);
+  *nt = m;
+  return t;
+}
+
 static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_report_t *r, unsigned seq) {
   const char *pre = r->prefix;
   if (seq) out_fmt(o, "%ssnapshot %u of the running program (SCVGC_REPORT_SIGNAL)\n", pre, seq);
@@ -448,16 +595,36 @@ static void text_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
     if (rate)
       out_fmt(o, "%sstacks sampled, one per %lu bytes allocated on average (SCVGC_SAMPLE): the "
                  "groups are estimates, the summary and totals exact\n", pre, (unsigned long)rate);
-    for (size_t i = 0; i < ng; i++) {
-      if (g[i].suppressed || g[i].unsampled || g[i].leak->kind == SCVGC_LEAK_RECLAIMED) continue;
+    size_t nt = 0;
+    tgroup_t *t = text_groups(g, ng, &nt);
+    size_t shown = nt < TEXT_GROUPS_MAX ? nt : TEXT_GROUPS_MAX;
+    for (size_t i = 0, k = 0; i < shown; i++, k++) {
+      if (!t) /* out of memory: the first leak groups as they are */
+        while (g[k].suppressed || g[k].unsampled || g[k].leak->kind == SCVGC_LEAK_RECLAIMED) k++;
+      const group_t *e = t ? t[i].rep : &g[k];
+      uint64_t objects = t ? t[i].objects : e->leak->objects, bytes = t ? t[i].bytes : e->leak->bytes;
       out_fmt(o, "%s\n%s%lu bytes in %lu object%s %s leaked%s, allocated at:\n", pre, pre,
-              (unsigned long)g[i].leak->bytes, (unsigned long)g[i].leak->objects,
-              g[i].leak->objects == 1 ? "" : "s",
-              g[i].leak->kind == SCVGC_LEAK_DIRECT ? (g[i].leak->objects == 1 ? "is directly" : "are directly")
-                                                  : (g[i].leak->objects == 1 ? "is indirectly" : "are indirectly"),
+              (unsigned long)bytes, (unsigned long)objects, objects == 1 ? "" : "s",
+              e->leak->kind == SCVGC_LEAK_DIRECT ? (objects == 1 ? "is directly" : "are directly")
+                                                 : (objects == 1 ? "is indirectly" : "are indirectly"),
               est);
-      text_stack(o, pre, &g[i]);
+      text_stack(o, pre, e);
+      if (t && t[i].stacks > 1)
+        out_fmt(o, "%s    (the stack of the largest of %lu groups with these first %d frames; "
+                   "%s)\n", pre, (unsigned long)t[i].stacks, TEXT_TOP_FRAMES,
+                scvgc_opt.json ? "the JSON report has each" : "SCVGC_JSON would list each");
     }
+    if (t && nt > shown) {
+      uint64_t rest = 0, restg = 0;
+      for (size_t i = shown; i < nt; i++) {
+        rest += t[i].bytes;
+        restg += t[i].stacks;
+      }
+      out_fmt(o, "%s\n%s... and %lu more groups (%lu bytes) in the JSON report%s\n", pre, pre,
+              (unsigned long)restg, (unsigned long)rest,
+              scvgc_opt.json ? "" : " (SCVGC_JSON=FILE writes it)");
+    }
+    free(t);
     out_fmt(o, "%s\n", pre);
   }
   if (r->reclaimed_objects) { /* collect mode: what the sweeps gave back, largest first */
@@ -588,7 +755,7 @@ static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
   out_str(o, "]}\n", 3);
 }
 
-static scvgc_lock_t report_lock = SCVGC_LOCK_INIT;
+static scvgc_lock_t report_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_REPORT);
 
 /* Write the report of the last cycle (or only count it: scvgc_leak_counts); fills *r with its
  * totals. */
@@ -708,6 +875,7 @@ static void report_write(scvgc_report_t *r, bool write, unsigned seq) {
       close(o.fd);
     }
   }
+  fcache_free();
   scvgc_symbolize_end();
   atomic_fetch_sub(&scvgc_gc_paused, 1);
   free(g);

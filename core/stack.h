@@ -39,12 +39,16 @@ void scvgc_stack_modules_changed(void) SCVGC_HIDDEN;
 typedef struct {
   size_t stacks;          /* distinct stacks in the depot */
   size_t depot_bytes;     /* mapped for the depot (tables and frames; in scvgc_gc_sys) */
+  size_t index_slots;     /* slots of the depot's current index (doubles at half full) */
   size_t unwind_bytes;    /* mapped for the walker's rule cache (in scvgc_gc_sys) */
   uint64_t nested;        /* captures refused because the thread was already capturing */
   uint64_t truncated;     /* walks that stopped at a frame without usable unwind info */
   uint64_t rule_misses;   /* unwind rules decoded from .eh_frame */
 } scvgc_stack_stats_t;
 void scvgc_stack_stats(scvgc_stack_stats_t *st) SCVGC_HIDDEN;
+
+/* The depot's checker (D1-D4 of stack.c; tests): aborts on a broken invariant. */
+void scvgc_stack_check(void) SCVGC_HIDDEN;
 
 /* The depot's mappings (for the root finder: they are the library's own, never scanned). */
 void scvgc_stack_foreach_mapping(void (*fn)(void *base, size_t len, void *arg),

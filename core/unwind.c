@@ -3,7 +3,8 @@
  * Owns: (1) the rule cache: for every code address met on a stack, in one word, how to step
  * from that frame to its caller, decoded once from the module's DWARF call-frame information
  * (.eh_frame via .eh_frame_hdr, found with _dl_find_object); (2) one walker per thread: a ring
- * of its recent walks (memos, see memo_t) and a small private rule cache. A new walk follows
+ * of its recent walks (memos, see memo_t; which of them a walk checks: scvgc_unwind, and
+ * walker_t.other_skip) and a small private rule cache. A new walk follows
  * a memo's frames where they still hold (one load per frame) and steps by rules only where
  * the stack changed; see docs/stacks.md for the design and the measurements. (3) For the
  * collector (gc.c E1), scvgc_unwind_regs: a slow, uncached walk that also recovers each outer
@@ -123,7 +124,7 @@ typedef struct {
 
 static _Atomic(rtab_t *) rtab;
 static _Atomic uint64_t rgen = 1; /* global generation: + 1 per scvgc_unwind_modules_changed */
-static _Atomic uint64_t n_misses, n_truncated, n_signal;
+static _Atomic uint64_t n_misses, n_truncated, n_signal, n_other_skips;
 static _Atomic size_t rule_bytes;
 
 static rtab_t *rtab_new(uint32_t bits, uint64_t base) {
@@ -688,15 +689,22 @@ typedef struct walker {
   memo_t m[NMEMO];
   uint8_t lru[NMEMO]; /* indices into m, most recently used first */
   uint8_t last;       /* the memo of the thread's last capture (lru[0]) */
+  /* The check of another memo (scvgc_unwind) pays where it finds walks whole: python finds
+   * many that way. In a recursion it never does, and costs 12% of GCBench's walker
+   * instructions: after OTHER_FAILS checks in a row that found none, the next OTHER_SKIP
+   * captures do not check. */
+  uint8_t other_fail, other_skip;
   l0_t l0[1u << L0_BITS];
   uintptr_t lo, hi;    /* U4: the thread's stack as far as it is known; hi 0: unknown */
   struct walker *next; /* on the free list */
 } walker_t;
 
+#define OTHER_FAILS 32
+#define OTHER_SKIP 96
 #define WALKER_CHUNK ((size_t)256 << 10)
 static __thread walker_t *my_walker __attribute__((tls_model("initial-exec")));
 static __thread int walker_gone __attribute__((tls_model("initial-exec"))); /* exited or none */
-static scvgc_lock_t walker_lock = SCVGC_LOCK_INIT; /* free list, chunk cursor, key creation */
+static scvgc_lock_t walker_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_WALKER); /* free list, chunk cursor, key creation */
 static walker_t *walker_free;
 static char *walker_cur, *walker_end;
 static pthread_key_t walker_key;
@@ -780,6 +788,7 @@ static walker_t *walker_new(void) {
     w->lru[k] = (uint8_t)k;
   }
   w->last = 0;
+  w->other_fail = w->other_skip = 0;
   stack_bounds(&w->lo, &w->hi);
   if (pthread_setspecific(walker_key, w) != 0) {
     walker_release(w);
@@ -932,7 +941,9 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
       memo_used(T, 0);
       return old->n - old->nlead;
     }
-    for (int k = 1; npc && k < NMEMO; k++) {
+    bool other = T->other_skip == 0;
+    if (!other) T->other_skip--;
+    for (int k = 1; other && npc && k < NMEMO; k++) {
       const memo_t *m = &T->m[T->lru[k]];
       if (T->lru[k] == sk || m->gen != g || m->n <= e0 + 1 || m->f[e0 + 1].pc != npc ||
           m->f[0].pc != pc)
@@ -941,9 +952,15 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
       bool mk;
       int ek = memo_check(m, 0, MEMO_CAP, &dk, &bk, &mk, &nk);
       if (memo_whole(m, ek, max)) {
+        T->other_fail = 0;
         *tag = m->tag;
         memo_used(T, k);
         return m->n - m->nlead;
+      }
+      if (++T->other_fail == OTHER_FAILS) { /* see walker_t.other_skip */
+        T->other_fail = 0;
+        T->other_skip = OTHER_SKIP;
+        atomic_fetch_add_explicit(&n_other_skips, 1, memory_order_relaxed);
       }
       if (ek > e0) {
         ri = k;
@@ -955,6 +972,9 @@ __attribute__((noinline, no_sanitize_address)) int scvgc_unwind(uintptr_t *pcs, 
         b = bk;
         moved = mk;
       }
+      /* One other memo at most: in a recursion most memos share the first frames and each
+       * check ran far before diverging (GCBench: a sixth of the walker's instructions). */
+      break;
     }
   }
 
@@ -1120,6 +1140,7 @@ void scvgc_unwind_stats(scvgc_unwind_stats_t *st) {
   st->rule_misses = atomic_load_explicit(&n_misses, memory_order_relaxed);
   st->truncated = atomic_load_explicit(&n_truncated, memory_order_relaxed);
   st->signal_frames = atomic_load_explicit(&n_signal, memory_order_relaxed);
+  st->other_skips = atomic_load_explicit(&n_other_skips, memory_order_relaxed);
   st->rule_bytes = atomic_load_explicit(&rule_bytes, memory_order_relaxed) +
                   atomic_load_explicit(&walker_bytes, memory_order_relaxed);
 }

@@ -57,6 +57,7 @@ typedef struct {
   uint64_t rule_misses;   /* rules computed from .eh_frame */
   uint64_t truncated;     /* walks stopped early at a frame they could not step through */
   uint64_t signal_frames; /* signal trampolines stepped through */
+  uint64_t other_skips;   /* times a thread stopped checking other memos for a while */
   size_t rule_bytes;      /* rule-cache tables and per-thread walkers mapped (in scvgc_gc_sys) */
 } scvgc_unwind_stats_t;
 void scvgc_unwind_stats(scvgc_unwind_stats_t *st) SCVGC_HIDDEN;

@@ -181,6 +181,38 @@ def suppression_lines(rep):
     return out
 
 
+# With more than TEXT_GROUPS_MAX leak groups the library's text report merges those that share
+# their kind and first TEXT_TOP_FRAMES frames (the return addresses: inlined frames are the
+# same pc) and prints the TEXT_GROUPS_MAX largest (core/report.c, docs/reports.md); the JSON
+# keeps each group.
+TEXT_TOP_FRAMES = 8
+TEXT_GROUPS_MAX = 1000
+
+
+def text_groups(leaks):
+    """The text report's merged groups, largest first: dicts of rep (the largest member, whose
+    stack is printed), objects, bytes, stacks (groups merged)."""
+    groups, index = [], {}
+    merge = len(leaks) > TEXT_GROUPS_MAX
+    for i, g in enumerate(leaks):
+        if not merge:
+            groups.append({"rep": g, "i": i, "objects": num(g.get("objects"), 0),
+                           "bytes": num(g.get("bytes"), 0), "stacks": 1})
+            continue
+        pcs = tuple(sval(f.get("pc")) for f in g["stack"]
+                    if f.get("inlined") is not True)[:TEXT_TOP_FRAMES]
+        key = (g.get("kind"), pcs)
+        t = index.get(key)
+        if t is None:
+            t = index[key] = {"rep": g, "i": i, "objects": 0, "bytes": 0, "stacks": 0}
+            groups.append(t)
+        t["objects"] += num(g.get("objects"), 0)
+        t["bytes"] += num(g.get("bytes"), 0)
+        t["stacks"] += 1
+    groups.sort(key=lambda t: (-t["bytes"], -t["objects"], t["i"]))
+    return groups
+
+
 def text_report(rep):
     """The report in the library's text format (docs/reports.md), line for line where the
     JSON holds the same facts; `reclaimed` and `timeline` lines only when the report has them."""
@@ -205,16 +237,28 @@ def text_report(rep):
         if is_num(sb) and sb > 0:  # the library's line (docs/reports.md "Sampled stacks")
             out.append("stacks sampled, one per %d bytes allocated on average (SCVGC_SAMPLE): the "
                        "groups are estimates, the summary and totals exact" % sb)
-        for g in leaks:
+        tg = text_groups(leaks)
+        for x in tg[:TEXT_GROUPS_MAX]:
+            g = x["rep"]
             out.append("")
-            head = group_head(g)
+            head = group_head({"kind": g.get("kind"), "objects": x["objects"],
+                               "bytes": x["bytes"]} if x["stacks"] > 1 else g)
             if g.get("estimated") is True:
                 head = head[:-len(", allocated at:")] + " (estimated), allocated at:"
             out.append(head)
-            if is_num(g.get("reclaimed_objects")) or is_num(g.get("reclaimed_bytes")):
+            if x["stacks"] == 1 and (is_num(g.get("reclaimed_objects")) or
+                                     is_num(g.get("reclaimed_bytes"))):
                 out.append("    (and %s bytes in %s objects from this stack reclaimed during the run)"
                            % (n_text(g.get("reclaimed_bytes")), n_text(g.get("reclaimed_objects"))))
             out.extend(stack_lines(g))
+            if x["stacks"] > 1:
+                out.append("    (the stack of the largest of %d groups with these first %d frames; "
+                           "the JSON report has each)" % (x["stacks"], TEXT_TOP_FRAMES))
+        if len(tg) > TEXT_GROUPS_MAX:
+            rest = tg[TEXT_GROUPS_MAX:]
+            out.append("")
+            out.append("... and %d more groups (%s bytes) in the JSON report" % (
+                sum(x["stacks"] for x in rest), n_text(sum(x["bytes"] for x in rest))))
         out.append("")
     for g in rep.get("reclaimed") or []:
         if out[-1]:
@@ -682,6 +726,28 @@ def sarif_location(f, root, with_message=True):
     return loc
 
 
+# HTML and SARIF show the largest groups only: a program that leaks from a recursion has a
+# group per path through it (131072 in test/progs/leak_tree.c), and the page or the SARIF file
+# of all of them ran to GBs (SARIF: 2 GB and 20 GB of memory). The JSON keeps every group.
+GROUPS_SHOWN_MAX = 5000
+
+
+def largest_groups(groups):
+    """(the GROUPS_SHOWN_MAX largest groups in report order, how many left out, their bytes)."""
+    if len(groups) <= GROUPS_SHOWN_MAX:
+        return groups, 0, 0
+    order = sorted(range(len(groups)), key=lambda i: -num(groups[i].get("bytes"), 0))
+    keep = sorted(order[:GROUPS_SHOWN_MAX])
+    rest = order[GROUPS_SHOWN_MAX:]
+    return ([groups[i] for i in keep], len(rest),
+            sum(num(groups[i].get("bytes"), 0) for i in rest))
+
+
+def omitted_note(n, nbytes):
+    return ("the %d largest leak groups are shown; %d more groups (%s bytes) are in the JSON "
+            "report only" % (GROUPS_SHOWN_MAX, n, n_text(nbytes)))
+
+
 def sarif(rep, source, root, version=None):
     import hashlib
     note = sample_note(rep)
@@ -691,7 +757,8 @@ def sarif(rep, source, root, version=None):
               "help": {"text": full + " See libscvgc's docs/reports.md."}}
              for rid, name, level, short, full in SARIF_RULES]
     results = []
-    for g in rep["leaks"]:
+    shown, n_omitted, omitted_bytes = largest_groups(rep["leaks"])
+    for g in shown:
         kind = g.get("kind")
         ri = 1 if kind == "indirect" else 0
         st = g["stack"]
@@ -750,6 +817,9 @@ def sarif(rep, source, root, version=None):
     notes = []
     if note:
         notes.append(note)
+    if n_omitted:
+        notes.append(omitted_note(n_omitted, omitted_bytes))
+        run["properties"]["groups_omitted"] = n_omitted
     if rep.get("complete") is False:
         notes.append("the leak check was incomplete (a thread could not be stopped): its leaks "
                      "are unknown")
@@ -842,13 +912,13 @@ def html_report(rep, source, title=None):
     r = obj(rep.get("rss"))
     pid = rep.get("pid")
     mode = rep.get("mode")
-    leaks = rep["leaks"]
+    leaks, n_omitted, omitted_bytes = largest_groups(rep["leaks"])
     reclaimed = rep.get("reclaimed") or []
     tl = timeline(rep)
 
     nbytes = sum(num(t.get(k), 0) for k in ("direct_bytes", "indirect_bytes"))
     nobjs = sum(num(t.get(k), 0) for k in ("direct_objects", "indirect_objects"))
-    if nobjs or leaks:
+    if nobjs or rep["leaks"]:
         verdict = '<p class="verdict leak">%s in %s objects leaked (%s mode)</p>' % (
             esc(human_bytes(nbytes)), cell_num(nobjs), esc(mode))
     else:
@@ -860,6 +930,10 @@ def html_report(rep, source, title=None):
     if note:  # the groups are estimates (~), the verdict and the totals exact (docs/reports.md)
         verdict += ('<p class="warn">This report has %s (shown with ~); the totals are exact.</p>'
                     % esc(note))
+
+    if n_omitted:
+        verdict += '<p class="warn">On this page: %s.</p>' % esc(
+            omitted_note(n_omitted, omitted_bytes))
 
     def est(g, cell):
         return "~" + cell if g.get("estimated") is True else cell

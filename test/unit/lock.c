@@ -11,8 +11,8 @@
 static scvgc_lock_t heap_like = SCVGC_LOCK_RANKED(SCVGC_RANK_HEAP);
 static scvgc_lock_t central_like = SCVGC_LOCK_RANKED(SCVGC_RANK_CENTRAL);
 static scvgc_lock_t meta_like = SCVGC_LOCK_RANKED(SCVGC_RANK_META);
-static scvgc_lock_t arr[2] = {SCVGC_LOCK_RANKED(SCVGC_RANK_SHARD),
-                              SCVGC_LOCK_RANKED(SCVGC_RANK_SHARD)};
+static scvgc_lock_t arr[2] = {SCVGC_LOCK_RANKED(SCVGC_RANK_CENTRAL),
+                              SCVGC_LOCK_RANKED(SCVGC_RANK_CENTRAL)};
 
 Test(lock, locks_taken_in_rank_order_pass_and_are_recorded_as_held) {
   cr_assert_eq(scvgc_lock_dbg_depth(), 0);

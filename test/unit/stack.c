@@ -35,6 +35,12 @@ __attribute__((noinline)) static uint32_t site_b(void) {
   return id;
 }
 
+__attribute__((noinline)) static uint32_t site_c(void) {
+  uint32_t id = scvgc_stack_capture();
+  sink += 3;
+  return id;
+}
+
 /* [start, end) of the function containing pc, from its unwind info. */
 static void function_of(uintptr_t pc, uintptr_t *start, uintptr_t *end) {
   unw_proc_info_t pi;
@@ -69,6 +75,24 @@ static void alternate(int rounds, uint32_t ids[2]) {
     if (i < 2) ids[i] = id;
     cr_assert_eq(id, ids[i & 1], "capture %d", i);
   }
+}
+
+Test(stack, walks_found_whole_in_other_memos_keep_them_checked, .init = depth16) {
+  /* three sites in a scattered order through one caller: the next is mostly neither the
+   * last one's successor nor the last one, and is found whole in an older memo */
+  uint32_t (*const site[3])(void) = {site_a, site_b, site_c};
+  uint32_t first[3] = {0, 0, 0};
+  unsigned x = 12345;
+  for (int i = 0; i < 3000; i++) {
+    x = x * 1103515245u + 12345u;
+    int k = (int)((x >> 16) % 3);
+    uint32_t id = site[k]();
+    if (!first[k]) first[k] = id;
+    cr_assert_eq(id, first[k], "capture %d", i);
+  }
+  scvgc_unwind_stats_t u;
+  scvgc_unwind_stats(&u);
+  cr_assert_eq(u.other_skips, 0);
 }
 
 Test(stack, different_call_sites_get_different_ids, .init = depth16) {
@@ -360,10 +384,115 @@ Test(stack, concurrent_inserts_of_new_stacks_get_distinct_dense_ids) {
   scvgc_stack_stats_t st;
   scvgc_stack_stats(&st);
   cr_assert_eq(st.stacks, 4 * 20000, "two threads per key set: every stack once");
+  scvgc_stack_check();
   for (uint32_t id = 1; id <= 4 * 20000; id++) {
     const uintptr_t *pcs;
     cr_assert_eq(scvgc_stack_get(id, &pcs), 2, "id %u", id);
   }
+}
+
+static void add_resident(void *base, size_t len, void *arg) {
+  size_t pages = (len + 4095) / 4096;
+  unsigned char *v = malloc(pages);
+  cr_assert_not_null(v);
+  cr_assert_eq(mincore(base, len, v), 0);
+  for (size_t i = 0; i < pages; i++) *(size_t *)arg += (v[i] & 1) ? 4096 : 0;
+  free(v);
+}
+
+/* D3, D4: the index doubles as stacks come, and a stack interned before a growth is found
+ * again after it under the same id (GCBench interns ~1 M recursive stacks). */
+Test(stack, the_depot_index_grows_with_ids_stable_and_every_stack_found_again) {
+  enum { N = 200000 };
+  uintptr_t pcs[3] = {0x400000, 0, 0x500000};
+  scvgc_stack_stats_t st;
+  size_t first = 0;
+  for (uint32_t i = 1; i <= N; i++) {
+    pcs[1] = 0x1000 + 16 * (uintptr_t)i;
+    cr_assert_eq(scvgc_stack_intern(pcs, 3), i, "stack %u", i);
+    if (i == 1) {
+      scvgc_stack_stats(&st);
+      first = st.index_slots;
+    }
+  }
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.stacks, N);
+  cr_assert_gt(first, 0);
+  cr_assert_lt(first, N, "the test must pass the first index's size");
+  cr_assert_geq(st.index_slots, 2 * (size_t)N, "at most half full");
+  for (uint32_t i = 1; i <= N; i++) {
+    pcs[1] = 0x1000 + 16 * (uintptr_t)i;
+    cr_assert_eq(scvgc_stack_intern(pcs, 3), i, "stack %u after the growth", i);
+    const uintptr_t *got;
+    cr_assert_eq(scvgc_stack_get(i, &got), 3);
+    cr_assert_eq(got[1], pcs[1]);
+  }
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.stacks, N, "nothing inserted twice");
+  scvgc_stack_check();
+  size_t mapped = 0;
+  scvgc_stack_foreach_mapping(add_len, &mapped);
+  cr_assert_eq(mapped, st.depot_bytes + st.unwind_bytes, "replaced indexes are still told of");
+  /* the replaced indexes (2^14 .. 2^18 slots: ~3.9 MiB) gave their pages back */
+  size_t resident = 0;
+  scvgc_stack_foreach_mapping(add_resident, &resident);
+  cr_assert_leq(resident + ((size_t)3 << 20), st.depot_bytes + st.unwind_bytes,
+                "resident %zu of %zu mapped", resident, st.depot_bytes + st.unwind_bytes);
+}
+
+/* A recursion that goes down by the bits of path, from one of two call sites per level: each
+ * path is a stack, and with 8 frames kept the paths that end alike share one. */
+#define DESCENT_LEVELS 11
+__attribute__((noinline)) static uint32_t descend(int level, unsigned path) {
+  uint32_t id;
+  if (level == 0) {
+    id = scvgc_stack_capture();
+  } else if (path & 1) {
+    id = descend(level - 1, path >> 1);
+    sink++;
+  } else {
+    id = descend(level - 1, path >> 1);
+    sink += 2;
+  }
+  return id;
+}
+
+static void depth8(void) { scvgc_opt.stack_depth = 8; }
+
+/* D1 and the depot's hint (the id after the thread's last one): walked in the order the
+ * stacks were interned, in reverse and in a scattered order, each path gets the id of its
+ * stack, and no two ids name the same frames (a hint taken without comparing the frames
+ * would give the next stack's id). */
+Test(stack, a_recursion_walked_in_any_order_gets_one_id_per_stack, .init = depth8) {
+  enum { N = 1 << DESCENT_LEVELS };
+  static uint32_t ids[N];
+  for (unsigned p = 0; p < N; p++) ids[p] = descend(DESCENT_LEVELS, p);
+  scvgc_stack_stats_t st;
+  scvgc_stack_stats(&st);
+  cr_assert_gt(st.stacks, 64, "the paths' last levels make distinct stacks");
+  cr_assert_lt(st.stacks, N, "paths that end alike share a stack (8 frames kept)");
+  for (unsigned p = N; p-- > 0;)
+    cr_assert_eq(descend(DESCENT_LEVELS, p), ids[p], "path %u, in reverse", p);
+  for (unsigned k = 0; k < N; k++) {
+    unsigned p = (k * 1237u) % N;
+    cr_assert_eq(descend(DESCENT_LEVELS, p), ids[p], "path %u, scattered", p);
+  }
+  for (unsigned p = 0; p < N; p++)
+    cr_assert_eq(descend(DESCENT_LEVELS, p), ids[p], "path %u, in order again", p);
+  size_t stacks = st.stacks;
+  scvgc_stack_stats(&st);
+  cr_assert_eq(st.stacks, stacks, "nothing interned twice");
+  scvgc_unwind_stats_t u;
+  scvgc_unwind_stats(&u);
+  cr_assert_gt(u.other_skips, 0, "a recursion's walks are never found whole in another memo: "
+                                 "the walker stops checking them for a while");
+  scvgc_stack_check();
+  for (uint32_t a = 1; a <= stacks; a++)
+    for (uint32_t b = a + 1; b <= stacks; b++) {
+      const uintptr_t *pa, *pb;
+      int na = scvgc_stack_get(a, &pa), nb = scvgc_stack_get(b, &pb);
+      cr_assert(na != nb || memcmp(pa, pb, (size_t)na * sizeof *pa) != 0, "ids %u and %u", a, b);
+    }
 }
 
 Test(stack, a_module_change_keeps_ids_and_frames, .init = depth16) {
