@@ -32,7 +32,9 @@
  * caller's location), as addr2line -i and gdb show them.
  *
  * Invariants: S1 a frame's strings point into the session's Dwfl data or into strings it
- * owns (freed at end); S2 every answer for a pc is the same within a session (cached).
+ * owns (freed at end); S2 every answer for a pc is the same within a session (cached);
+ * S3 what a session allocates is library-owned (scvgc_in_lib from begin to end): alive in
+ * every cycle, never reported.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -43,6 +45,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "own.h"
 #include "symbolize.h"
 
 /* libdw's entry points, resolved once by load_libdw (NULL members: not loaded). */
@@ -156,13 +159,20 @@ static void open_session(void) {
   }
 }
 
+/* S3: a session is library-owned from begin to end (scvgc_in_lib, own.h), whoever opened
+ * it: libdw's state, the cache and the strings are malloc'd and referenced only from this
+ * file's data and libdw's, which are no roots; a cycle that a session's own allocations
+ * start (collect mode) must keep them. Held here, not by each caller (a bad-free
+ * diagnostic symbolizes outside any report). */
 void scvgc_symbolize_begin(void) {
   scvgc_lock(&session_lock);
+  scvgc_lib_enter();
   open_session();
 }
 
 bool scvgc_symbolize_try_begin(void) {
   if (!scvgc_trylock(&session_lock)) return false;
+  scvgc_lib_enter();
   open_session();
   return true;
 }
@@ -170,6 +180,7 @@ bool scvgc_symbolize_try_begin(void) {
 void scvgc_symbolize_end(void) {
   if (!active) return;
   release_session();
+  scvgc_lib_leave();
   scvgc_unlock(&session_lock);
 }
 

@@ -19,6 +19,7 @@
 #include "gc.h"
 #include "mark.h"
 #include "roots.h"
+#include "symbolize.h"
 
 static void start(void) {
   setenv("SCVGC_MODE", "leak", 1);
@@ -140,6 +141,34 @@ Test(roots, an_object_the_library_allocated_for_itself_stays_alive, .init = star
   cr_assert(scvgc_marked(s, i), "reached from a library-owned object");
   cr_assert(scvgc_find_object((uintptr_t)own_page[2], &s, &i));
   cr_assert_not(scvgc_marked(s, i), "the program's object, referenced from the library's memory only");
+}
+
+/* A symbolizing session allocates libdw's state through malloc, referenced only from the
+ * library's data: what a session allocates is library-owned, whoever opened it — the
+ * report, or a bad-free diagnostic (diag.c, try_begin), which is no report. Before this, a
+ * cycle that the session's own allocations started in collect mode freed libdw's objects
+ * under it (faults.sh's bad frees in collect mode: a diagnostic for a free libdw made). */
+__attribute__((noinline)) static void allocate_in_a_session(void) {
+  cr_assert(scvgc_symbolize_try_begin(), "no other session is open");
+  own_page[0] = scvgc_malloc(72);
+  own_page[1] = scvgc_malloc(48000); /* a large object */
+  scvgc_symbolize_end();
+  own_page[2] = scvgc_malloc(72); /* after the session: the program's */
+}
+
+Test(roots, what_a_symbolizing_session_allocates_is_the_librarys_and_stays_alive, .init = start) {
+  own_page = scvgc_sys_map_meta(4096); /* the library's own mapping: not a root */
+  cr_assert(own_page);
+  in_thread(allocate_in_a_session);
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  scvgc_span_t *s;
+  uint32_t i;
+  cr_assert(scvgc_find_object((uintptr_t)own_page[0], &s, &i));
+  cr_assert(scvgc_marked(s, i), "small object allocated in the session");
+  cr_assert(scvgc_find_object((uintptr_t)own_page[1], &s, &i));
+  cr_assert(scvgc_marked(s, i), "large object allocated in the session");
+  cr_assert(scvgc_find_object((uintptr_t)own_page[2], &s, &i));
+  cr_assert_not(scvgc_marked(s, i), "the program's object after the session ended");
 }
 
 /* A thread made to run with a thread pointer that points nowhere (a raw clone() with a TLS
