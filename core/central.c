@@ -108,6 +108,7 @@ static void unpark(scvgc_span_t *s) {
 static void span_to_heap(central_t *c, scvgc_span_t *s) {
   if (s->where) unlink_partial(c, s);
   atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
+  if (scvgc_heap_defer(s)) return; /* pageheap.c H10: after the concurrent mark */
   if (s->meta) scvgc_meta_free(s->meta, scvgc_objmeta_bytes(s->nelems));
   scvgc_heap_free(s);
 }

@@ -44,9 +44,11 @@
 #include "stw.h"
 #include "sweep.h"
 #include "unwind.h"
+#include "wp.h"
 
 static scvgc_lock_t gc_lock = SCVGC_LOCK_INIT;
 _Atomic size_t scvgc_gc_next = SIZE_MAX;
+_Atomic int scvgc_gc_marking; /* C1-C3: the world may run while marking (pageheap.c H10) */
 /* No periodic cycle while a report symbolizes (report.c): libdw allocates a lot. Only for
  * speed: what the report allocates is library-owned (scvgc_in_lib), alive in any cycle. */
 _Atomic int scvgc_gc_paused;
@@ -251,6 +253,87 @@ void scvgc_gc_start(void) {
 
 bool scvgc_gc_ready(void) { return atomic_load_explicit(&gc_ready, memory_order_acquire); }
 
+/* ---- concurrent marking (C1-C5) -------------------------------------------------------------
+ * With SCVGC_CONCURRENT on (the default in collect mode) and the kernel's written-page
+ * tracking there (wp.c), a cycle is Boehm, Demers and Shenker's mostly-parallel collector:
+ *   C0 (world running) reset the tracking: every heap page is write-protected, so each page
+ *      written from here on is reported (wp.c W3) — before the marks are cleared and the roots
+ *      read, so that nothing written after what the marker reads can be missed;
+ *   C1 (world stopped, every lock held) clear the marks, grey the library's objects and the
+ *      roots (registers, stacks, data, other mappings) as a stop-the-world cycle does; turn
+ *      on scvgc_gc_marking (pageheap.c H10: no span leaves use until C4) and restart;
+ *   C2 (world running, gc_lock only) the collector and its helpers drain the grey objects
+ *      (mark.c M4-M7); then pre-clean: scan again the marked objects on pages written
+ *      meanwhile (re-protecting them), drain, a few rounds while that shrinks;
+ *   C3 (world stopped again, every lock held) scan every root again, the marked objects on
+ *      the pages written since the last pre-clean, drain;
+ *   C4 end marking (scvgc_gc_marking off), classify and tally as a stop-the-world cycle,
+ *      begin the sweep, restart; hand back the spans freed meanwhile (H10);
+ *   C5 the sweep, unchanged (sweep.h).
+ * Allocation is black in every mode (alloc.c scvgc_track sets the mark bit), so an object
+ * allocated during C2 is never reclaimed by this cycle, and its contents are scanned in C3
+ * where its page was written. A free during C2 stays a free: the slot's metadata word is 0
+ * and the marker's compare-and-swap never marks it (mark.c M5). Correctness: at the end of
+ * C3 no marked object holds a pointer to an unmarked one — every store since C0 is on a
+ * written page (rescanned) or in a root (rescanned). Where the tracking cannot be had, or
+ * process_vm_readv (M6) is refused, the cycle stops the world throughout (said once). */
+static int conc_said; /* the fallback was traced */
+
+static bool concurrent_start(void) {
+  if (!scvgc_opt.concurrent) return false;
+  if (!scvgc_mark_concurrent_ok()) {
+    if (scvgc_opt.trace && !conc_said++)
+      scvgc_message("gc: concurrent marking unavailable (process_vm_readv refused); marking "
+                    "with the world stopped");
+    return false;
+  }
+  if (scvgc_wp_reset()) return true;
+  if (scvgc_opt.trace && !conc_said++)
+    scvgc_message("gc: concurrent marking unavailable (%s); marking with the world stopped",
+                  scvgc_wp_unavailable() ? scvgc_wp_unavailable() : "userfaultfd refused");
+  return false;
+}
+
+/* C2's pre-clean: rounds of written-page rescans while a round still finds this many pages. */
+#define PRECLEAN_ROUNDS 4
+#define PRECLEAN_SMALL 256
+
+/* Bucket b = 16 g + k holds [k, k + 1) for g = 0 and [(16 + k) << (g - 1), (17 + k) << (g - 1))
+ * above: 16 buckets per power of two from 16 ns on. */
+static int pause_bucket(uint64_t ns) {
+  if (ns < SCVGC_PH_SUB) return (int)ns;
+  int e = 63 - __builtin_clzll(ns) - 4; /* ns >> e is in [16, 32) */
+  return (e + 1) * SCVGC_PH_SUB + (int)((ns >> e) - SCVGC_PH_SUB);
+}
+
+uint64_t scvgc_gc_pause_quantile(double q) {
+  const scvgc_gcstats_t *g = &scvgc_gcstats;
+  if (!g->pauses) return 0;
+  uint64_t want = (uint64_t)(q * (double)g->pauses + 0.999999), seen = 0;
+  if (want < 1) want = 1;
+  for (int b = 0; b < SCVGC_PH_BUCKETS; b++) {
+    seen += g->pause_hist[b];
+    if (seen < want) continue;
+    int e = b / SCVGC_PH_SUB, k = b % SCVGC_PH_SUB;
+    uint64_t lo = e ? (uint64_t)(SCVGC_PH_SUB + k) << (e - 1) : (uint64_t)k;
+    uint64_t hi = e ? (uint64_t)(SCVGC_PH_SUB + k + 1) << (e - 1) : (uint64_t)k + 1;
+    uint64_t mid = lo + (hi - lo) / 2;
+    return mid > g->pause_max_ns ? g->pause_max_ns : mid;
+  }
+  return g->pause_max_ns;
+}
+
+/* One stop of the world of ns nanoseconds: counted in the total, the longest, the histogram. */
+static void count_pause(uint64_t ns) {
+  scvgc_gcstats_t *g = &scvgc_gcstats;
+  g->pause_total_ns += ns;
+  if (ns > g->pause_max_ns) g->pause_max_ns = ns;
+  int b = pause_bucket(ns);
+  if (b >= SCVGC_PH_BUCKETS) b = SCVGC_PH_BUCKETS - 1;
+  g->pause_hist[b]++;
+  g->pauses++;
+}
+
 static void lock_all(void) {
   scvgc_tcache_lock_registry();
   scvgc_central_lock_all();
@@ -450,15 +533,24 @@ static void trace_cycle(const scvgc_gcstats_t *g, const scvgc_leaks_t *t) {
                     : c->failed_threads ? "a thread could not be stopped"
                     : c->roots_incomplete ? "the roots could not be read"
                                           : "out of memory";
+  char conc[160] = "";
+  if (c->concurrent) {
+    char p1[32], p2[32], cm[32];
+    ms3(p1, sizeof p1, c->pause_start_ns);
+    ms3(p2, sizeof p2, c->pause_finish_ns);
+    ms3(cm, sizeof cm, c->conc_mark_ns);
+    scvgc_snprintf(conc, sizeof conc, "; concurrent: %s+%s ms pause start+finish, %s ms mark, %lu pages rescanned",
+                   p1, p2, cm, (unsigned long)c->pages_rescanned);
+  }
   scvgc_message("gc %lu @%lu.%03lus %lu%%: %s+%s+%s+%s ms sweepterm+stop+mark+markterm, "
-                "%lu->%lu->%lu MB, %lu MB goal, %d threads, %d markers, %lu %s%s%s%s",
+                "%lu->%lu->%lu MB, %lu MB goal, %d threads, %d markers, %lu %s%s%s%s%s",
                 (unsigned long)g->cycles, (unsigned long)(since / 1000000000),
                 (unsigned long)(since / 1000000 % 1000), (unsigned long)share, a, b, d, e,
                 (unsigned long)(c->heap_before >> 20), (unsigned long)(c->heap_after >> 20),
                 (unsigned long)(c->live >> 20), (unsigned long)(c->goal == SIZE_MAX ? 0 : c->goal >> 20),
                 c->threads, g->markers, (unsigned long)found,
                 scvgc_collecting ? "unreachable" : "leaked",
-                why ? " (incomplete: " : "", why ? why : "", why ? ")" : "");
+                why ? " (incomplete: " : "", why ? why : "", why ? ")" : "", conc);
   if (scvgc_opt.trace < 2) return;
   ms3(a, sizeof a, c->roots_ns);
   ms3(b, sizeof b, c->mark_ns);
@@ -510,6 +602,28 @@ static __attribute__((noinline)) bool entry_of(int reason, scvgc_uwregs_t *e) {
 
 /* ---- the cycle ------------------------------------------------------------------------------ */
 
+/* E1: the collecting thread counts as it entered the library (after each stop). */
+static void self_entry(bool have_entry, const scvgc_uwregs_t *entry, uintptr_t sp) {
+  if (world.nthreads && world.threads[0].state == SCVGC_STW_SELF && have_entry) {
+    scvgc_thread_t *me = &world.threads[0]; /* E1: as it entered the library */
+    me->sp = me->regs[SCVGC_REG_RSP] = entry->sp;
+    me->regs[SCVGC_REG_RBX] = entry->rbx;
+    me->regs[SCVGC_REG_RBP] = entry->rbp;
+    me->regs[SCVGC_REG_R12] = entry->r12;
+    me->regs[SCVGC_REG_R13] = entry->r13;
+    me->regs[SCVGC_REG_R14] = entry->r14;
+    me->regs[SCVGC_REG_R15] = entry->r15;
+    me->nregs = SCVGC_STW_NREGS; /* roots.c reads regs[0, nregs): r12-r15 are 12-15 */
+  } else if (world.nthreads && world.threads[0].state == SCVGC_STW_SELF) {
+    /* This thread's live stack starts at the cycle's frame (roots.c cuts the collector's own
+     * stack at its sp exactly, sp: the cycle's own): the frames of what it calls from there on — the clear, the
+     * scan, the sweep — hold the collector's working values (span bases: the address of
+     * each span's first object), never roots. stw.c recorded the sp inside its own frame,
+     * which these calls overwrite. */
+    world.threads[0].sp = sp;
+  }
+}
+
 __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   if (!scvgc_tracking || !scvgc_gc_ready()) return false;
   if (!process_check()) { /* P1: another process of this address space */
@@ -539,6 +653,8 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_gc_worker = 1;
   scvgc_sweep_finish(); /* sweep termination: the last cycle's sweep is done (sweep.c S1) */
   uint64_t ts = scvgc_nanotime();
+  bool concurrent_wanted = reason != SCVGC_GC_EXIT && concurrent_start(); /* C0 */
+  if (concurrent_wanted) ts = scvgc_nanotime(); /* the reset is no pause: the world runs */
   lock_all();
   bool room = scvgc_sweep_reserve();
   scvgc_stats_t st;
@@ -546,28 +662,15 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   size_t before = atomic_load(&scvgc_heap_inuse);
   atomic_store(&scvgc_mark_objects, 0);
   atomic_store(&scvgc_mark_live, 0);
+  bool conc = concurrent_wanted;
+  uintptr_t cur_sp;
   int rc = scvgc_stw_stop(&world);
-  if (world.nthreads && world.threads[0].state == SCVGC_STW_SELF && have_entry) {
-    scvgc_thread_t *me = &world.threads[0]; /* E1: as it entered the library */
-    me->sp = me->regs[SCVGC_REG_RSP] = entry.sp;
-    me->regs[SCVGC_REG_RBX] = entry.rbx;
-    me->regs[SCVGC_REG_RBP] = entry.rbp;
-    me->regs[SCVGC_REG_R12] = entry.r12;
-    me->regs[SCVGC_REG_R13] = entry.r13;
-    me->regs[SCVGC_REG_R14] = entry.r14;
-    me->regs[SCVGC_REG_R15] = entry.r15;
-    me->nregs = SCVGC_STW_NREGS; /* roots.c reads regs[0, nregs): r12-r15 are 12-15 */
-  } else if (world.nthreads && world.threads[0].state == SCVGC_STW_SELF) {
-    /* This thread's live stack starts at this frame (roots.c cuts the collector's own stack
-     * at its sp exactly): the frames of what it calls from here on — the clear, the scan,
-     * the sweep — hold the collector's working values (span bases: the address of each
-     * span's first object), never roots. stw.c recorded the sp inside its own frame, which
-     * these calls overwrite. */
-    uintptr_t sp;
-    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
-    world.threads[0].sp = sp;
-  }
+  __asm__ volatile("mov %%rsp, %0" : "=r"(cur_sp));
+  self_entry(have_entry, &entry, cur_sp);
   uint64_t t1 = scvgc_nanotime(), t2 = t1, t3 = t1, t3b = t1;
+  uint64_t pause1 = 0, tc2 = t1, ts3 = t1;
+  long rescanned = 0;
+  bool guard = false;
   scvgc_marker_t m;
   scvgc_marker_init(&m);
   bool roots_ok = true;
@@ -579,9 +682,54 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
       if (cycle_keep[k]) scvgc_mark_word(&m, cycle_keep[k]);
     roots_ok = scvgc_roots_scan(&m, &world);
     t2 = scvgc_nanotime();
+  }
+  if (rc == 0 && roots_ok && !m.oom && conc) {
+    /* C1 ends: the world runs while the markers drain (C2) */
+    atomic_store(&scvgc_gc_marking, 1); /* pageheap.c H10, under the heap lock */
+    scvgc_mark_concurrent(true);
+    scvgc_wb_heap_unlocked(true);
+    scvgc_stw_start(&world);
+    tc2 = scvgc_nanotime();
+    pause1 = tc2 - ts;
+    unlock_all();
+    scvgc_mark_parallel(&m);
+    for (int k = 0; k < PRECLEAN_ROUNDS && !m.oom; k++) {
+      long n = scvgc_wp_written(scvgc_mark_written, &m, true);
+      if (n < 0) { /* the tracking broke down: this cycle cannot know what was written */
+        m.oom = true;
+        break;
+      }
+      rescanned += n;
+      scvgc_mark_parallel(&m);
+      if (n < PRECLEAN_SMALL) break;
+    }
+    /* C3 */
+    ts3 = scvgc_nanotime();
+    lock_all();
+    scvgc_wb_heap_unlocked(false);
+    scvgc_mark_concurrent(false);
+    rc = scvgc_stw_stop(&world);
+    __asm__ volatile("mov %%rsp, %0" : "=r"(cur_sp));
+  self_entry(have_entry, &entry, cur_sp);
+    if (rc == 0) {
+      if (!scvgc_roots_scan(&m, &world)) roots_ok = false;
+      long n = scvgc_wp_written(scvgc_mark_written, &m, false);
+      if (n < 0) m.oom = true;
+      else rescanned += n;
+      scvgc_mark_guard(true); /* protected pages of live objects (mark.c M3) */
+      guard = true;
+      scvgc_mark_parallel(&m);
+    }
+    atomic_store(&scvgc_gc_marking, 0); /* H10: the deferred spans go back after the restart */
+    t3 = scvgc_nanotime();
+  } else if (rc == 0) {
+    conc = false;
     scvgc_mark_guard(true); /* protected pages of live objects (mark.c M3) */
+    guard = true;
     scvgc_mark_parallel(&m);
     t3 = scvgc_nanotime();
+  } else {
+    conc = false;
   }
   bool valid = rc == 0 && !m.oom && roots_ok;
   /* The leak table: always in leak mode; in collect mode only when asked for (exit, a
@@ -599,7 +747,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     scvgc_heap_foreach_span(classify_span, &c);
     scvgc_heap_foreach_span(tally_span, t);
   }
-  uint64_t skipped = rc == 0 ? scvgc_mark_guard(false) : 0;
+  uint64_t skipped = guard ? scvgc_mark_guard(false) : 0;
   if (skipped && scvgc_opt.trace)
     scvgc_message("gc: %lu protected pages of live objects skipped", (unsigned long)skipped);
   t3b = scvgc_nanotime();
@@ -626,6 +774,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     nstopped += world.threads[i].state == SCVGC_STW_STOPPED || world.threads[i].state == SCVGC_STW_SELF;
   size_t after = atomic_load(&scvgc_heap_inuse);
   unlock_all();
+  scvgc_heap_flush_deferred(); /* H10: what was freed during C2 */
   scvgc_gc_worker = 0;
   if (valid) {
     last_live = scvgc_collecting ? live : after;
@@ -644,10 +793,11 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_sweep_wake();
 
   scvgc_gcstats_t *g = &scvgc_gcstats;
-  uint64_t pause = t4 - ts;
+  uint64_t pause2 = conc ? t4 - ts3 : t4 - ts;
   g->cycles++;
-  g->pause_total_ns += pause;
-  if (pause > g->pause_max_ns) g->pause_max_ns = pause;
+  if (conc) count_pause(pause1);
+  count_pause(pause2);
+  g->pages_rescanned += (uint64_t)rescanned;
   g->last = (scvgc_cycle_t){.reason = reason, .valid = valid, .full = full,
                             .sweepterm_ns = ts - t0, .stop_ns = t1 - ts,
                             .roots_ns = t2 - t1, .mark_ns = t3 - t2, .classify_ns = t3b - t3,
@@ -657,7 +807,10 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
                             .unreachable = st.live_objects > marked ? st.live_objects - marked : 0,
                             .sweep_bytes = unswept, .wb_bytes = wb,
                             .threads = nstopped, .failed_threads = world.nfailed,
-                            .roots_incomplete = !roots_ok,
+                            .roots_incomplete = !roots_ok, .concurrent = conc,
+                            .pause_start_ns = pause1, .pause_finish_ns = conc ? pause2 : 0,
+                            .conc_mark_ns = conc ? ts3 - tc2 : 0,
+                            .pages_rescanned = (uint64_t)rescanned,
                             .method = world.method, .end_ns = t4};
   if (scvgc_opt.trace) trace_cycle(g, t);
   scvgc_timeline_sample(SCVGC_TL_GC);
@@ -715,6 +868,12 @@ long scvgc_gc_copy_leaks(scvgc_leak_t **out, scvgc_leaks_t *totals) {
 
 void scvgc_gc_fork_child(void) {
   scvgc_lock_reset(&gc_lock);
+  /* a fork during a concurrent mark (C2): the child's heap frees again; what was deferred
+   * goes back at the end of its first cycle (H10) */
+  atomic_store(&scvgc_gc_marking, 0);
+  scvgc_mark_concurrent(false);
+  scvgc_wb_heap_unlocked(false);
+  scvgc_wp_fork_child(); /* wp.c W5 */
   if (atomic_load(&gc_ready)) process_mark(); /* P1: this child is one the library knows */
   scvgc_mark_fork_child();
   scvgc_wb_fork_child();

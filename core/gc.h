@@ -27,16 +27,30 @@ typedef struct {
 typedef struct {
   int reason, valid, full, threads, failed_threads, method;
   int roots_incomplete; /* the roots could not be read whole (roots.c): nothing freed */
+  int concurrent;       /* marked with the world running (C1-C4 in gc.c) */
+  uint64_t pause_start_ns, pause_finish_ns; /* concurrent: the two pauses (C1, C3-C4) */
+  uint64_t conc_mark_ns;  /* concurrent: from the first restart to the second stop (C2) */
+  uint64_t pages_rescanned; /* OS pages written during the mark and read again (C2, C3) */
   uint64_t sweepterm_ns, stop_ns, roots_ns, mark_ns, classify_ns, term_ns, end_ns;
   uint64_t marked_objects, scanned_bytes, live, unreachable;
   size_t heap_before, heap_after, goal, sweep_bytes, wb_bytes;
 } scvgc_cycle_t;
 
+/* Pause histogram: every stop of the world (one per stop-the-world cycle, two per concurrent
+ * one) by its length, in buckets of 1/SCVGC_PH_SUB of a power of two (6% wide). */
+#define SCVGC_PH_SUB 16
+#define SCVGC_PH_BUCKETS (64 * SCVGC_PH_SUB)
 typedef struct {
   uint64_t cycles, pause_total_ns, pause_max_ns, start_ns;
   int markers;
+  uint64_t pauses;          /* stops of the world counted in pause_hist */
+  uint64_t pages_rescanned; /* all cycles: OS pages written during a concurrent mark, read again */
+  uint32_t pause_hist[SCVGC_PH_BUCKETS];
   scvgc_cycle_t last;
 } scvgc_gcstats_t;
+/* The q-th quantile (0..1) of the pauses in ns (a bucket's middle, at most pause_max_ns);
+ * 0 with no pause yet. */
+uint64_t scvgc_gc_pause_quantile(double q) SCVGC_HIDDEN;
 
 extern scvgc_gcstats_t scvgc_gcstats SCVGC_HIDDEN;
 extern _Atomic int scvgc_gc_paused SCVGC_HIDDEN;

@@ -248,6 +248,9 @@ typedef struct scvgc_span {
                            coalesces with it (pageheap.c H8) */
   uint8_t scavenged;    /* central SMALL: its free pages were released by the scavenger and
                            nothing changed since but remote frees (xfree); central lock */
+  uint8_t deferred;     /* freed while a concurrent cycle marked: on the heap's deferred
+                           list (through xnext), no object in it, skipped by
+                           scvgc_heap_foreach_span (pageheap.c H10); heap lock */
   struct slab *slab;    /* the span-struct slab this struct lives in (fixalloc.c) */
 } scvgc_span_t;
 
@@ -335,6 +338,13 @@ scvgc_span_t *scvgc_heap_alloc_huge(size_t npages, size_t align, void *meta) SCV
  * changed (the OS refused). The caller owns the object (no one else frees it meanwhile). */
 bool scvgc_heap_move_huge(scvgc_span_t *s, size_t npages) SCVGC_HIDDEN;
 void scvgc_heap_free(scvgc_span_t *s) SCVGC_HIDDEN;
+/* H10 (pageheap.c): while a concurrent cycle marks (scvgc_gc_marking), spans are not freed
+ * but deferred: scvgc_heap_defer(s) defers wholly free span s and returns true then (its
+ * metadata block included), false otherwise (nothing done); the collector hands them back
+ * with scvgc_heap_flush_deferred once marking is over (no core lock held). */
+extern _Atomic int scvgc_gc_marking SCVGC_HIDDEN;
+bool scvgc_heap_defer(scvgc_span_t *s) SCVGC_HIDDEN;
+void scvgc_heap_flush_deferred(void) SCVGC_HIDDEN;
 /* Free large span s if it is still in use (false: it was already freed: a double free).
  * Its side metadata block is handed back in *meta for the caller to free. */
 bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) SCVGC_HIDDEN;
@@ -603,6 +613,8 @@ typedef struct {
   const char *suppress;  /* path or NULL */
   int markers;           /* SCVGC_MARKERS: marking threads; 0 = one per core (at most 16) */
   int report_signal;     /* SCVGC_REPORT_SIGNAL: 0 = off (snapshot.c) */
+  int concurrent;        /* SCVGC_CONCURRENT: 1 = mark concurrently where the kernel allows
+                            (gc.c C1-C4); default in collect mode only */
 } scvgc_options_t;
 
 extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;

@@ -37,12 +37,21 @@ static size_t wb_nspans;
 static scvgc_span_t *wb_retired; /* W2: spans of no workbuf, to reuse or free */
 static size_t wb_nretired;
 
+/* W3 While a concurrent cycle marks with the world running (gc.c C2), the collector holds
+ *    no heap lock: new spans are taken with scvgc_heap_alloc, which takes it (so wb_lock
+ *    comes before the heap lock then; no thread takes them the other way round). */
+static _Atomic int heap_unlocked;
+
+void scvgc_wb_heap_unlocked(bool on) { atomic_store(&heap_unlocked, on); }
+
 static scvgc_workbuf_t *new_workbufs(void) {
   scvgc_span_t *s = wb_retired;
   if (s) {
     wb_retired = s->next;
     wb_nretired--;
-  } else if (!(s = scvgc_heap_alloc_locked(WB_SPAN_BYTES >> SCVGC_PAGE_SHIFT, SCVGC_SPAN_MANUAL))) {
+  } else if (!(s = atomic_load(&heap_unlocked)
+                       ? scvgc_heap_alloc(WB_SPAN_BYTES >> SCVGC_PAGE_SHIFT, 0, SCVGC_SPAN_MANUAL, 0, NULL)
+                       : scvgc_heap_alloc_locked(WB_SPAN_BYTES >> SCVGC_PAGE_SHIFT, SCVGC_SPAN_MANUAL))) {
     return NULL;
   }
   s->next = wb_spans;
