@@ -367,6 +367,22 @@ static void clear_bits(scvgc_span_t *s, void *arg) {
   memset(scvgc_visited_bits(s), 0, 2 * (size_t)scvgc_bitmap_words(s->nelems) * 8);
 }
 
+/* The same with the world running (C0): the program may free or allocate any slot
+ * meanwhile, so the bit is cleared with an atomic AND (a plain one could bring a freed
+ * slot's size back). An object allocated black after its span was passed keeps its bit. */
+static void clear_bits_live(scvgc_span_t *s, void *arg) {
+  size_t *nlib = arg;
+  if (!s->meta) return;
+  uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t *w = &s->meta[i].size;
+    uint32_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+    if (v & SCVGC_META_MARK) v = __atomic_fetch_and(w, ~SCVGC_META_MARK, __ATOMIC_RELAXED);
+    *nlib += s->meta[i].stack >= SCVGC_STACK_IGNORED && v;
+  }
+  memset(scvgc_visited_bits(s), 0, 2 * (size_t)scvgc_bitmap_words(s->nelems) * 8);
+}
+
 /* The library-owned objects: the first roots of the cycle. */
 static void grey_lib(scvgc_span_t *s, void *arg) {
   scvgc_marker_t *m = arg;
@@ -594,8 +610,10 @@ static int entry_exit(uintptr_t pc, uintptr_t fn, void *arg) {
   return fn == libc_exit ? SCVGC_UW_OUT : SCVGC_UW_CONTINUE;
 }
 
+static __thread int bg_cycle __attribute__((tls_model("initial-exec"))); /* B1 */
+
 static __attribute__((noinline)) bool entry_of(int reason, scvgc_uwregs_t *e) {
-  if (reason == SCVGC_GC_FORCED) return false;
+  if (reason == SCVGC_GC_FORCED || bg_cycle) return false;
   if (reason == SCVGC_GC_EXIT && libc_exit && scvgc_unwind_regs(e, entry_exit, NULL)) return true;
   return scvgc_unwind_regs(e, entry_api, NULL);
 }
@@ -654,7 +672,19 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_sweep_finish(); /* sweep termination: the last cycle's sweep is done (sweep.c S1) */
   uint64_t ts = scvgc_nanotime();
   bool concurrent_wanted = reason != SCVGC_GC_EXIT && concurrent_start(); /* C0 */
-  if (concurrent_wanted) ts = scvgc_nanotime(); /* the reset is no pause: the world runs */
+  scvgc_marker_t m;
+  if (concurrent_wanted) {
+    /* The rest of C0, with the world running: H10 from here on, then the clear, under the
+     * heap lock alone (the span walk; grey_lib's workbufs come from the locked heap) */
+    scvgc_heap_lock_all();
+    atomic_store(&scvgc_gc_marking, 1);
+    scvgc_marker_init(&m);
+    size_t nlib = 0;
+    scvgc_heap_foreach_span(clear_bits_live, &nlib);
+    if (nlib) scvgc_heap_foreach_span(grey_lib, &m);
+    scvgc_heap_unlock_all();
+    ts = scvgc_nanotime(); /* none of C0 is a pause */
+  }
   lock_all();
   bool room = scvgc_sweep_reserve();
   scvgc_stats_t st;
@@ -671,12 +701,11 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   uint64_t pause1 = 0, tc2 = t1, ts3 = t1;
   long rescanned = 0;
   bool guard = false;
-  scvgc_marker_t m;
-  scvgc_marker_init(&m);
+  if (!conc) scvgc_marker_init(&m);
   bool roots_ok = true;
   if (rc == 0) { /* a thread still running could unmap what the scan reads: skip it all */
     size_t nlib = 0;
-    scvgc_heap_foreach_span(clear_bits, &nlib);
+    if (!conc) scvgc_heap_foreach_span(clear_bits, &nlib);
     if (nlib) scvgc_heap_foreach_span(grey_lib, &m);
     for (int k = 0; k < 2; k++) /* E1: in flight in the library's frames */
       if (cycle_keep[k]) scvgc_mark_word(&m, cycle_keep[k]);
@@ -731,6 +760,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   } else {
     conc = false;
   }
+  atomic_store(&scvgc_gc_marking, 0); /* H10 (C0 turned it on even where C1 failed) */
   bool valid = rc == 0 && !m.oom && roots_ok;
   /* The leak table: always in leak mode; in collect mode only when asked for (exit, a
    * leak check): a periodic cycle there leaves the garbage to the sweep. */
@@ -775,6 +805,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   size_t after = atomic_load(&scvgc_heap_inuse);
   unlock_all();
   scvgc_heap_flush_deferred(); /* H10: what was freed during C2 */
+  if (concurrent_wanted) scvgc_wp_release(); /* wp.c W3: no fault until the next cycle */
   scvgc_gc_worker = 0;
   if (valid) {
     last_live = scvgc_collecting ? live : after;
@@ -820,11 +851,40 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
 
 /* From the allocation path, when the heap reached the goal. Markers and the collector
  * never start one (they allocate workbufs, not objects, but be sure). */
+/* B1 Background cycles. In collect mode with concurrent marking, a cycle that pacing starts
+ *    runs on the sweeper thread (a library thread: its stack is never a root, gc.c E1), so the
+ *    allocating thread goes on and sees only the two pauses, as in Go. The allocating thread
+ *    asks (bg_request, the sweeper woken) and returns; while the cycle runs, the trigger is
+ *    SIZE_MAX. If the heap meanwhile outgrows twice the goal the cycle started for, an
+ *    allocating thread waits for the cycle's end (gc_lock) rather than let the heap run
+ *    away: Go's mark assist, in its crudest form. */
+static _Atomic int bg_request, bg_running;
+static _Atomic size_t bg_limit = SIZE_MAX;
+
+bool scvgc_gc_background_pending(void) { return atomic_load(&bg_request); }
+
+void scvgc_gc_background_run(void) {
+  if (!atomic_exchange(&bg_request, 0)) return;
+  int worker = scvgc_gc_worker;
+  bg_cycle = 1;
+  scvgc_gc_cycle(SCVGC_GC_PERIODIC);
+  bg_cycle = 0;
+  scvgc_gc_worker = worker;
+  atomic_store(&bg_limit, SIZE_MAX);
+  atomic_store(&bg_running, 0);
+}
+
 void scvgc_gc_periodic(const void *keep) {
   if (scvgc_gc_worker || starting_threads || !scvgc_gc_ready() || atomic_load(&scvgc_gc_paused))
     return;
   size_t next = atomic_load(&scvgc_gc_next);
   size_t inuse = atomic_load(&scvgc_heap_inuse);
+  if (unlikely(inuse > atomic_load_explicit(&bg_limit, memory_order_relaxed)) &&
+      atomic_load(&bg_running)) { /* B1: the assist, crude: wait for the cycle's end */
+    scvgc_lock(&gc_lock);
+    scvgc_unlock(&gc_lock);
+    return;
+  }
   if (inuse < next) return;
   if (scvgc_collecting) { /* pages still to sweep are garbage, not use (pacing above) */
     size_t u = scvgc_sweep_unswept_bytes();
@@ -832,6 +892,14 @@ void scvgc_gc_periodic(const void *keep) {
   }
   /* one thread runs it; the others go on allocating rather than queue up behind it */
   if (!atomic_compare_exchange_strong(&scvgc_gc_next, &next, SIZE_MAX)) return;
+  if (scvgc_collecting && scvgc_opt.concurrent && !scvgc_wp_failed() && sweeper_wanted &&
+      scvgc_sweep_thread_running()) { /* B1 */
+    atomic_store(&bg_limit, next * 2 > next ? next * 2 : SIZE_MAX);
+    atomic_store(&bg_running, 1);
+    atomic_store(&bg_request, 1);
+    scvgc_sweep_wake();
+    return;
+  }
   cycle_keep[0] = (uintptr_t)keep; /* E1 */
   scvgc_gc_cycle(SCVGC_GC_PERIODIC);
   cycle_keep[0] = 0;
@@ -871,6 +939,11 @@ void scvgc_gc_fork_child(void) {
   /* a fork during a concurrent mark (C2): the child's heap frees again; what was deferred
    * goes back at the end of its first cycle (H10) */
   atomic_store(&scvgc_gc_marking, 0);
+  if (atomic_exchange(&bg_running, 0) || atomic_exchange(&bg_request, 0)) {
+    atomic_store(&bg_request, 0); /* B1: the parent's sweeper ran it; the child paces anew */
+    atomic_store(&bg_limit, SIZE_MAX);
+    set_next(last_goal);
+  }
   scvgc_mark_concurrent(false);
   scvgc_wb_heap_unlocked(false);
   scvgc_wp_fork_child(); /* wp.c W5 */

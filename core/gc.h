@@ -89,6 +89,9 @@ void scvgc_own_reset_lock(void) SCVGC_HIDDEN;
 /* The constructor: start the background sweeper at the first collect-mode cycle (T1). The
  * unit tests leave it off: they move spans through the sweep states themselves. */
 void scvgc_gc_want_sweeper(void) SCVGC_HIDDEN;
+/* B1 (gc.c): a periodic cycle asked of the sweeper thread; the sweeper runs it. */
+bool scvgc_gc_background_pending(void) SCVGC_HIDDEN;
+void scvgc_gc_background_run(void) SCVGC_HIDDEN;
 /* Whether the marker helpers were started (gc.c T1; tests). */
 bool scvgc_gc_markers_started(void) SCVGC_HIDDEN;
 

@@ -288,19 +288,24 @@ typedef struct { scvgc_range_fn fn; void *arg; } guarded_t;
  * on a page the program protected (or unmapped) instead of faulting. What the buffer holds
  * is marked as the object would be: marking reads values, never their addresses. */
 static _Atomic int reading_live;
-#define COPY_CHUNK 4096
+#define COPY_CHUNK (32u << 10) /* the marker threads' stacks are 256 KiB */
 
 static void copied_fn(guarded_t *k, uintptr_t lo, uintptr_t hi) {
   uintptr_t buf[COPY_CHUNK / sizeof(uintptr_t)];
   pid_t pid = (pid_t)syscall(SYS_getpid);
   for (uintptr_t at = lo; at < hi;) {
-    uintptr_t e = (at | (COPY_CHUNK - 1)) + 1; /* chunks end at page boundaries */
-    if (e > hi) e = hi;
-    struct iovec l = {buf, e - at}, r = {(void *)at, e - at};
+    uintptr_t want = hi - at < COPY_CHUNK ? hi - at : COPY_CHUNK;
+    struct iovec l = {buf, want}, r = {(void *)at, want};
     ssize_t n = syscall(SYS_process_vm_readv, pid, &l, 1UL, &r, 1UL, 0UL);
     if (n > 0) k->fn(k->arg, (uintptr_t)buf, (uintptr_t)buf + (uintptr_t)n);
-    if (n < (ssize_t)(e - at)) atomic_fetch_add_explicit(&guard_skipped, 1, memory_order_relaxed);
-    at = e;
+    if (n == (ssize_t)want) {
+      at += want;
+      continue;
+    }
+    /* the page at at + n cannot be read: skip it (a partial read stops at a page's start) */
+    uintptr_t bad = at + (n > 0 ? (uintptr_t)n : 0);
+    at = (bad | 4095) + 1;
+    atomic_fetch_add_explicit(&guard_skipped, 1, memory_order_relaxed);
   }
 }
 

@@ -14,6 +14,8 @@ bool scvgc_wp_reset(void) SCVGC_HIDDEN;
 /* fn over the runs of OS pages written since the last reset or scan; those pages are
  * protected again when reprotect. Returns the number of pages, -1 on failure (W4). */
 long scvgc_wp_written(scvgc_range_fn fn, void *arg, bool reprotect) SCVGC_HIDDEN;
+/* Lift the protection of every page (the cycle is over): no fault between cycles. */
+void scvgc_wp_release(void) SCVGC_HIDDEN;
 /* Why tracking is unavailable for good (W4), or NULL. */
 const char *scvgc_wp_unavailable(void) SCVGC_HIDDEN;
 bool scvgc_wp_failed(void) SCVGC_HIDDEN;
