@@ -855,7 +855,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
  *    runs on the sweeper thread (a library thread: its stack is never a root, gc.c E1), so the
  *    allocating thread goes on and sees only the two pauses, as in Go. The allocating thread
  *    asks (bg_request, the sweeper woken) and returns; while the cycle runs, the trigger is
- *    SIZE_MAX. If the heap meanwhile outgrows twice the goal the cycle started for, an
+ *    twice the goal it started at (bg_limit). If the heap meanwhile outgrows that, an
  *    allocating thread waits for the cycle's end (gc_lock) rather than let the heap run
  *    away: Go's mark assist, in its crudest form. */
 static _Atomic int bg_request, bg_running;
@@ -894,9 +894,12 @@ void scvgc_gc_periodic(const void *keep) {
   if (!atomic_compare_exchange_strong(&scvgc_gc_next, &next, SIZE_MAX)) return;
   if (scvgc_collecting && scvgc_opt.concurrent && !scvgc_wp_failed() && sweeper_wanted &&
       scvgc_sweep_thread_running()) { /* B1 */
-    atomic_store(&bg_limit, next * 2 > next ? next * 2 : SIZE_MAX);
+    size_t limit = next * 2 > next ? next * 2 : SIZE_MAX;
+    atomic_store(&bg_limit, limit);
     atomic_store(&bg_running, 1);
     atomic_store(&bg_request, 1);
+    size_t none = SIZE_MAX; /* the trigger becomes the assist's limit, unless the cycle ended */
+    atomic_compare_exchange_strong(&scvgc_gc_next, &none, limit);
     scvgc_sweep_wake();
     return;
   }

@@ -42,7 +42,8 @@ if python3 - "$T/trace.err" >"$T/trace.why" 2>&1 <<'PY'
 import re, sys
 pat = re.compile(r'^==(\d+)== scvgc: gc (\d+) @(\d+\.\d{3})s (\d+)%: (\d+\.\d{3})\+(\d+\.\d{3})\+(\d+\.\d{3})\+(\d+\.\d{3}) ms '
                  r'sweepterm\+stop\+mark\+markterm, (\d+)->(\d+)->(\d+) MB, (\d+) MB goal, (\d+) threads, (\d+) markers, '
-                 r'(\d+) (unreachable|leaked)( \(incomplete: [a-z ]+\))?$')
+                 r'(\d+) (unreachable|leaked)( \(incomplete: [a-z ]+\))?'
+                 r'(; concurrent: (\d+\.\d{3})\+(\d+\.\d{3}) ms pause start\+finish, (\d+\.\d{3}) ms mark, (\d+) pages rescanned)?$')
 n, last, t = 0, 0, 0.0
 for line in open(sys.argv[1]):
     if ' scvgc: gc ' not in line or ' detail:' in line:
