@@ -278,6 +278,8 @@ bool scvgc_gc_ready(void) { return atomic_load_explicit(&gc_ready, memory_order_
  * written page (rescanned) or in a root (rescanned). Where the tracking cannot be had, or
  * process_vm_readv (M6) is refused, the cycle stops the world throughout (said once). */
 static int conc_said; /* the fallback was traced */
+void (*scvgc_gc_test_hook)(void);
+bool scvgc_gc_test_no_rescan;
 
 static bool concurrent_start(void) {
   if (!scvgc_opt.concurrent) return false;
@@ -722,8 +724,9 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     pause1 = tc2 - ts;
     unlock_all();
     scvgc_mark_parallel(&m);
+    if (scvgc_gc_test_hook) scvgc_gc_test_hook();
     for (int k = 0; k < PRECLEAN_ROUNDS && !m.oom; k++) {
-      long n = scvgc_wp_written(scvgc_mark_written, &m, true);
+      long n = scvgc_wp_written(scvgc_gc_test_no_rescan ? NULL : scvgc_mark_written, &m, true);
       if (n < 0) { /* the tracking broke down: this cycle cannot know what was written */
         m.oom = true;
         break;
@@ -742,7 +745,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   self_entry(have_entry, &entry, cur_sp);
     if (rc == 0) {
       if (!scvgc_roots_scan(&m, &world)) roots_ok = false;
-      long n = scvgc_wp_written(scvgc_mark_written, &m, false);
+      long n = scvgc_wp_written(scvgc_gc_test_no_rescan ? NULL : scvgc_mark_written, &m, false);
       if (n < 0) m.oom = true;
       else rescanned += n;
       scvgc_mark_guard(true); /* protected pages of live objects (mark.c M3) */

@@ -92,6 +92,10 @@ void scvgc_gc_want_sweeper(void) SCVGC_HIDDEN;
 /* B1 (gc.c): a periodic cycle asked of the sweeper thread; the sweeper runs it. */
 bool scvgc_gc_background_pending(void) SCVGC_HIDDEN;
 void scvgc_gc_background_run(void) SCVGC_HIDDEN;
+/* Tests: called by the collector in C2 after the first drain, the world running; and the
+ * written pages' rescan turned off (to show what it is for). */
+extern void (*scvgc_gc_test_hook)(void) SCVGC_HIDDEN;
+extern bool scvgc_gc_test_no_rescan SCVGC_HIDDEN;
 /* Whether the marker helpers were started (gc.c T1; tests). */
 bool scvgc_gc_markers_started(void) SCVGC_HIDDEN;
 
