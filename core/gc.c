@@ -469,6 +469,32 @@ static void classify_span(scvgc_span_t *s, void *arg) {
   }
 }
 
+/* G1 Classifying and tallying the leaks need no stopped world (issue 15 point 4): nothing
+ *    the program can reach is unmarked, so nothing it does touches an unmarked object but an
+ *    allocation (black, never classified) or a free of a marked one. Where no sweep starts
+ *    (the exit check, leak mode), they run after the world restarts, under the heap lock
+ *    alone (the span walk; the flood's workbufs come from the locked heap) with spans kept
+ *    in use (pageheap.c H10) and large objects read as a concurrent mark reads them (mark.c
+ *    M6). A collect-mode leak check begins a sweep at its restart: it classifies in the
+ *    pause, before the sweep can free what it reads. */
+static void tally_span(scvgc_span_t *s, void *arg);
+
+static void classify_late(scvgc_leaks_t *t) {
+  scvgc_heap_lock_all();
+  atomic_store(&scvgc_gc_marking, 1);
+  scvgc_mark_concurrent(true);
+  scvgc_marker_t m;
+  scvgc_marker_init(&m);
+  classify_t c = {&m, 0};
+  scvgc_heap_foreach_span(classify_span, &c);
+  scvgc_heap_foreach_span(tally_span, t);
+  if (m.oom) t->incomplete = true; /* a group could not be flooded whole */
+  scvgc_marker_done(&m);
+  scvgc_mark_concurrent(false);
+  atomic_store(&scvgc_gc_marking, 0);
+  scvgc_heap_unlock_all();
+}
+
 /* ---- step 5: the leak table ---------------------------------------------------------------- */
 
 static bool table_grow(scvgc_leaks_t *t) {
@@ -673,7 +699,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_gc_worker = 1;
   scvgc_sweep_finish(); /* sweep termination: the last cycle's sweep is done (sweep.c S1) */
   uint64_t ts = scvgc_nanotime();
-  bool concurrent_wanted = reason != SCVGC_GC_EXIT && concurrent_start(); /* C0 */
+  bool concurrent_wanted = concurrent_start(); /* C0 */
   scvgc_marker_t m;
   if (concurrent_wanted) {
     /* The rest of C0, with the world running: H10 from here on, then the clear, under the
@@ -775,7 +801,9 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     t->ngroups = 0;
     t->incomplete = !valid;
   }
-  if (valid && full) {
+  /* C4': after the restart where no sweep can free what it reads (G1) */
+  bool late = valid && full && (reason == SCVGC_GC_EXIT || !scvgc_collecting);
+  if (valid && full && !late) {
     classify_t c = {&m, 0};
     scvgc_heap_foreach_span(classify_span, &c);
     scvgc_heap_foreach_span(tally_span, t);
@@ -807,6 +835,9 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     nstopped += world.threads[i].state == SCVGC_STW_STOPPED || world.threads[i].state == SCVGC_STW_SELF;
   size_t after = atomic_load(&scvgc_heap_inuse);
   unlock_all();
+  uint64_t tl0 = scvgc_nanotime();
+  if (late) classify_late(t);
+  uint64_t late_ns = scvgc_nanotime() - tl0;
   scvgc_heap_flush_deferred(); /* H10: what was freed during C2 */
   if (concurrent_wanted) scvgc_wp_release(); /* wp.c W3: no fault until the next cycle */
   scvgc_gc_worker = 0;
@@ -834,7 +865,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   g->pages_rescanned += (uint64_t)rescanned;
   g->last = (scvgc_cycle_t){.reason = reason, .valid = valid, .full = full,
                             .sweepterm_ns = ts - t0, .stop_ns = t1 - ts,
-                            .roots_ns = t2 - t1, .mark_ns = t3 - t2, .classify_ns = t3b - t3,
+                            .roots_ns = t2 - t1, .mark_ns = t3 - t2, .classify_ns = late ? late_ns : t3b - t3,
                             .term_ns = t4 - t3,
                             .marked_objects = marked, .scanned_bytes = m.bytes, .live = live,
                             .heap_before = before, .heap_after = after, .goal = last_goal,
