@@ -897,6 +897,14 @@ static _Atomic size_t bg_limit = SIZE_MAX;
 
 bool scvgc_gc_background_pending(void) { return atomic_load(&bg_request); }
 
+void scvgc_gc_wait_marking(void) {
+  if (scvgc_gc_worker) return; /* the collector, a marker: never */
+  while (atomic_load(&scvgc_gc_marking)) {
+    scvgc_lock(&gc_lock); /* held for the whole cycle: this waits for its end */
+    scvgc_unlock(&gc_lock);
+  }
+}
+
 void scvgc_gc_background_run(void) {
   if (!atomic_exchange(&bg_request, 0)) return;
   int worker = scvgc_gc_worker;

@@ -344,6 +344,8 @@ void scvgc_heap_free(scvgc_span_t *s) SCVGC_HIDDEN;
  * with scvgc_heap_flush_deferred once marking is over (no core lock held). */
 extern _Atomic int scvgc_gc_marking SCVGC_HIDDEN;
 bool scvgc_heap_defer(scvgc_span_t *s) SCVGC_HIDDEN;
+/* Wait until no concurrent cycle marks (gc.c): a huge block's move or shrink. No lock held. */
+void scvgc_gc_wait_marking(void) SCVGC_HIDDEN;
 void scvgc_heap_flush_deferred(void) SCVGC_HIDDEN;
 /* Free large span s if it is still in use (false: it was already freed: a double free).
  * Its side metadata block is handed back in *meta for the caller to free. */

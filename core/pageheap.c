@@ -42,7 +42,8 @@
  *      cleared under the heap lock), no in-use span leaves use: a span that would go back
  *      to the heap (a free large object, an empty central span, a workbuf span) waits on
  *      the deferred list with its identity and metadata block intact (`deferred` set, its
- *      objects free), and a huge block is neither shrunk nor moved; so a marker that read
+ *      objects free), and a huge block is neither shrunk nor moved (realloc waits for the
+ *      mark's end, scvgc_gc_wait_marking, rather than copy it); so a marker that read
  *      an in-use state (acquire: init_inuse publishes the state last, with release) reads
  *      an identity that holds for the whole mark. The collector hands them back after the
  *      cycle (scvgc_heap_flush_deferred).
@@ -631,6 +632,7 @@ bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t np) {
 
 void scvgc_heap_shrink_inplace(scvgc_span_t *s, size_t np) {
   uint64_t now = scvgc_clock();
+  if (np && np < s->npages && s->state == SCVGC_SPAN_LARGE && is_huge(s)) scvgc_gc_wait_marking(); /* H10 */
   scvgc_lock(&heap.lock);
   if (s->state == SCVGC_SPAN_LARGE && np && np < s->npages && is_huge(s)) {
     /* H10: a marker may be reading the pages that would become PROT_NONE */
@@ -776,6 +778,7 @@ static void huge_release(const huge_gone_t *g) {
 
 bool scvgc_heap_move_huge(scvgc_span_t *s, size_t np) {
   if (np == 0 || np > (SCVGC_MAX_REQUEST >> SCVGC_PAGE_SHIFT) || !is_huge(s)) return false;
+  scvgc_gc_wait_marking(); /* H10: rather than copy gigabytes */
   size_t bytes = np << SCVGC_PAGE_SHIFT;
   size_t resv = (bytes + SCVGC_ARENA_SIZE - 1) & ~(SCVGC_ARENA_SIZE - 1);
   char *mem = scvgc_sys_reserve(resv, SCVGC_ARENA_SIZE);

@@ -7,15 +7,20 @@
  *      off unless concurrency is asked for, never before a cycle), O_CLOEXEC, with
  *      UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED: a write to a protected page is
  *      resolved in the kernel (no signal, no thread, no event to read) and only clears the
- *      page's protection; a page never populated, or zapped by madvise(DONTNEED) of the
- *      scavenger, counts as protected until written (WP_UNPOPULATED; a zapped page comes
- *      back as written once: a rescan too many, never one too few).
+ *      page's protection. (WP_UNPOPULATED is what lets PAGEMAP_SCAN protect, with
+ *      PM_SCAN_CHECK_WPASYNC; its pte markers are never made, W3.)
  *   W2 every range of the table is registered (UFFDIO_REGISTER_MODE_WP) while the descriptor
- *      is open: at the open for those made before, at scvgc_wp_add for later ones, which are
- *      write-protected at once (a registered but unprotected page reads as written).
- *   W3 scvgc_wp_reset protects every page; scvgc_wp_written reports the pages written since
- *      (PAGEMAP_SCAN, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, category PAGE_IS_WRITTEN)
- *      and protects them again in the same walk, so no write between two scans is lost.
+ *      is open: at the open for those made before, at scvgc_wp_add for later ones.
+ *   W3 Only populated pages are ever protected: every scan (PAGEMAP_SCAN, PM_SCAN_WP_MATCHING |
+ *      PM_SCAN_CHECK_WPASYNC) takes the pages present or swapped out, not the shared zero
+ *      page, and unprotected (PAGE_IS_WRITTEN). A hole (never touched, or zapped by the
+ *      scavenger's madvise) is left alone: a write there makes a new page, unprotected,
+ *      which the next scan reports; protecting holes would put a pte marker in each, which
+ *      the page tables then report as swapped out, and a sparse 64 GiB block would look
+ *      touched all over to the marker (os.c scvgc_sys_touched). A page of the zero page was
+ *      only read. scvgc_wp_reset protects every written page; scvgc_wp_written reports the
+ *      pages written since and protects them again in the same walk, so no write between
+ *      two scans is lost.
  *      scvgc_wp_release lifts the protection at the end of a cycle: between cycles the
  *      program's first write to each page would otherwise fault (in the kernel, about a
  *      microsecond each: GCBench spent 0.34 s of system time so, against 0.03 s).
@@ -64,6 +69,9 @@ struct wp_scan_arg {
 #define PM_SCAN_WP_MATCHING (1 << 0)
 #define PM_SCAN_CHECK_WPASYNC (1 << 1)
 #define PAGE_IS_WRITTEN (1 << 1)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
 #else
 #define wp_page_region page_region
 #define wp_scan_arg pm_scan_arg
@@ -87,7 +95,7 @@ static bool wp_range(uintptr_t base, size_t len, bool on) {
 
 static bool register_range(uintptr_t base, size_t len) {
   struct uffdio_register r = {.range = {base, len}, .mode = UFFDIO_REGISTER_MODE_WP};
-  return ioctl(uffd, UFFDIO_REGISTER, &r) == 0 && wp_range(base, len, true);
+  return ioctl(uffd, UFFDIO_REGISTER, &r) == 0;
 }
 
 static void fail(const char *reason) {
@@ -168,7 +176,10 @@ static long scan_range(int pm, uintptr_t lo, uintptr_t hi, bool reprotect, scvgc
     struct wp_scan_arg a = {.size = sizeof a,
                             .flags = reprotect ? PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC : 0,
                             .start = at, .end = hi, .vec = (uintptr_t)r, .vec_len = 64,
-                            .category_mask = PAGE_IS_WRITTEN, .return_mask = PAGE_IS_WRITTEN};
+                            .category_inverted = PAGE_IS_PFNZERO,
+                            .category_mask = PAGE_IS_WRITTEN | PAGE_IS_PFNZERO,
+                            .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                            .return_mask = PAGE_IS_WRITTEN};
     long n = ioctl(pm, WP_PAGEMAP_SCAN, &a);
     if (n < 0) return -1;
     for (long i = 0; i < n; i++) {
