@@ -27,6 +27,9 @@
  *   W4 any failure (no userfaultfd: ENOSYS, EPERM from vm.unprivileged_userfaultfd=0 even
  *      with UFFD_USER_MODE_ONLY, seccomp; no WP_ASYNC; no PAGEMAP_SCAN) closes the descriptor
  *      for good: the cycles mark with the world stopped (gc.c), said once in the trace.
+ *   W6 each cycle checks first that the descriptor is still the one it opened (fstat: device
+ *      and inode): a program that closed it (closefrom) gets the fallback, and an ioctl never
+ *      reaches a file of the program's that took its number.
  *   W5 a fork child inherits the descriptor but none of the registrations (no
  *      UFFD_FEATURE_EVENT_FORK): scvgc_wp_fork_child closes it, the child's first concurrent
  *      cycle opens its own.
@@ -43,6 +46,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -84,6 +88,8 @@ static scvgc_lock_t wp_lock = SCVGC_LOCK_INIT;
 static wp_range_t *ranges; /* mapped (metadata); grows by doubling */
 static size_t nranges, cap;
 static int uffd = -1;
+static dev_t uffd_dev; /* W6: what the descriptor was when opened */
+static ino_t uffd_ino;
 static int state;           /* 0 not tried, 1 open, -1 failed for good (W4) */
 static const char *why;     /* W4: the reason, for the trace */
 static int test_fail;       /* tests: the next open fails */
@@ -119,6 +125,8 @@ static bool open_uffd(void) {
     return false;
   }
   uffd = fd;
+  struct stat st;
+  if (fstat(uffd, &st) == 0) uffd_dev = st.st_dev, uffd_ino = st.st_ino;
   struct uffdio_api api = {.api = UFFD_API,
                            .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
   if (ioctl(uffd, UFFDIO_API, &api) != 0) {
@@ -212,9 +220,19 @@ static long scan_all(bool reprotect, scvgc_range_fn fn, void *arg) {
   return total;
 }
 
+/* W6: the program may have closed the descriptor (closefrom in a daemon), and its number
+ * may name a file of the program's now: never an ioctl on that. */
+static bool still_ours(void) {
+  struct stat st;
+  if (fstat(uffd, &st) == 0 && st.st_dev == uffd_dev && st.st_ino == uffd_ino) return true;
+  uffd = -1; /* not ours to close */
+  fail("the program closed the userfaultfd descriptor");
+  return false;
+}
+
 bool scvgc_wp_reset(void) {
   scvgc_lock(&wp_lock);
-  bool ok = state == 1 || (state == 0 && open_uffd());
+  bool ok = (state == 1 && still_ours()) || (state == 0 && open_uffd());
   /* a scan that protects what was written since the last one: every page protected */
   if (ok) ok = scan_all(true, NULL, NULL) >= 0;
   scvgc_unlock(&wp_lock);

@@ -4,9 +4,13 @@
  * is black; a free during the mark stays a free and a freed span waits for the mark's end;
  * without userfaultfd the cycle stops the world. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gc.h"
 #include "mark.h"
@@ -251,4 +255,33 @@ Test(wp, pauses_are_counted_two_per_concurrent_cycle_with_quantiles, .init = sta
   cr_assert_leq(p50, p99);
   cr_assert_leq(p99, scvgc_gcstats.pause_max_ns);
   cr_assert_geq(scvgc_gcstats.pause_total_ns, p50 * 5, "the total holds every pause");
+}
+
+/* The descriptor's number, from /proc/self/fd; -1 when none is open. */
+static int uffd_number(void) {
+  for (int fd = 3; fd < 1024; fd++) {
+    char path[64], link[128];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    if (n <= 0) continue;
+    link[n] = 0;
+    if (strstr(link, "userfaultfd")) return fd;
+  }
+  return -1;
+}
+
+Test(wp, a_descriptor_the_program_closed_and_reused_is_never_used, .init = start) {
+  cycle();
+  cr_assert(scvgc_gcstats.last.concurrent);
+  int fd = uffd_number();
+  cr_assert_geq(fd, 0, "the library's userfaultfd is open");
+  int null = open("/dev/null", O_RDWR);
+  cr_assert_eq(dup2(null, fd), fd, "the program closes it and puts a file of its own there");
+  close(null);
+  cycle();
+  cr_assert_not(scvgc_gcstats.last.concurrent, "the cycle stopped the world");
+  cr_assert_not_null(scvgc_wp_unavailable());
+  struct stat st;
+  cr_assert_eq(fstat(fd, &st), 0, "the program's file is still open");
+  cr_assert(S_ISCHR(st.st_mode));
 }
