@@ -596,6 +596,19 @@ static void trace_cycle(const scvgc_gcstats_t *g, const scvgc_leaks_t *t) {
                 scvgc_collecting ? "unreachable" : "leaked",
                 why ? " (incomplete: " : "", why ? why : "", why ? ")" : "", conc);
   if (scvgc_opt.trace < 2) return;
+  if (c->concurrent) {
+    char f1[32], f2[32], f3[32], f4[32], f5[32];
+    ms3(f1, sizeof f1, c->fin_stop_ns);
+    ms3(f2, sizeof f2, c->fin_roots_ns);
+    ms3(f3, sizeof f3, c->fin_written_ns);
+    ms3(f4, sizeof f4, c->fin_drain_ns);
+    ms3(f5, sizeof f5, c->fin_term_ns);
+    char f6[32];
+    ms3(f6, sizeof f6, c->fin_sweep_ns);
+    scvgc_message("gc %lu detail: finish pause: stop %s, roots %s, written pages %s, drain %s, "
+                  "markterm %s ms (of which the sweep's start %s ms)", (unsigned long)g->cycles,
+                  f1, f2, f3, f4, f5, f6);
+  }
   ms3(a, sizeof a, c->roots_ns);
   ms3(b, sizeof b, c->mark_ns);
   ms3(d, sizeof d, c->classify_ns);
@@ -726,7 +739,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   __asm__ volatile("mov %%rsp, %0" : "=r"(cur_sp));
   self_entry(have_entry, &entry, cur_sp);
   uint64_t t1 = scvgc_nanotime(), t2 = t1, t3 = t1, t3b = t1;
-  uint64_t pause1 = 0, tc2 = t1, ts3 = t1;
+  uint64_t pause1 = 0, tc2 = t1, ts3 = t1, f_stop = t1, f_roots = t1, f_written = t1;
   long rescanned = 0;
   bool guard = false;
   if (!conc) scvgc_marker_init(&m);
@@ -769,11 +782,14 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     rc = scvgc_stw_stop(&world);
     __asm__ volatile("mov %%rsp, %0" : "=r"(cur_sp));
   self_entry(have_entry, &entry, cur_sp);
+    f_stop = scvgc_nanotime();
     if (rc == 0) {
       if (!scvgc_roots_scan(&m, &world)) roots_ok = false;
+      f_roots = scvgc_nanotime();
       long n = scvgc_wp_written(scvgc_gc_test_no_rescan ? NULL : scvgc_mark_written, &m, false);
       if (n < 0) m.oom = true;
       else rescanned += n;
+      f_written = scvgc_nanotime();
       scvgc_mark_guard(true); /* protected pages of live objects (mark.c M3) */
       guard = true;
       scvgc_mark_parallel(&m);
@@ -826,7 +842,9 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
    * ended with pthread_exit is a zombie whose stack and TLS nobody stops; exit handlers run
    * on whichever thread ended last), and the report still allocates (the symbolizer, the
    * loader's dlopen) after it: a sweep then would hand out what the loader still uses. */
+  uint64_t sb0 = scvgc_nanotime();
   scvgc_sweep_begin(valid && room && reason != SCVGC_GC_EXIT, live, goal);
+  uint64_t sb1 = scvgc_nanotime();
   size_t unswept = scvgc_sweep_unswept_bytes();
   scvgc_stw_start(&world);
   uint64_t t4 = scvgc_nanotime();
@@ -876,6 +894,9 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
                             .pause_start_ns = pause1, .pause_finish_ns = conc ? pause2 : 0,
                             .conc_mark_ns = conc ? ts3 - tc2 : 0,
                             .pages_rescanned = (uint64_t)rescanned,
+                            .fin_stop_ns = f_stop - ts3, .fin_roots_ns = f_roots - f_stop,
+                            .fin_written_ns = f_written - f_roots, .fin_drain_ns = t3 - f_written,
+                            .fin_term_ns = t4 - t3, .fin_sweep_ns = sb1 - sb0,
                             .method = world.method, .end_ns = t4};
   if (scvgc_opt.trace) trace_cycle(g, t);
   scvgc_timeline_sample(SCVGC_TL_GC);

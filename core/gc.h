@@ -31,6 +31,7 @@ typedef struct {
   uint64_t pause_start_ns, pause_finish_ns; /* concurrent: the two pauses (C1, C3-C4) */
   uint64_t conc_mark_ns;  /* concurrent: from the first restart to the second stop (C2) */
   uint64_t pages_rescanned; /* OS pages written during the mark and read again (C2, C3) */
+  uint64_t fin_stop_ns, fin_roots_ns, fin_written_ns, fin_drain_ns, fin_term_ns, fin_sweep_ns; /* C3-C4 */
   uint64_t sweepterm_ns, stop_ns, roots_ns, mark_ns, classify_ns, term_ns, end_ns;
   uint64_t marked_objects, scanned_bytes, live, unreachable;
   size_t heap_before, heap_after, goal, sweep_bytes, wb_bytes;
