@@ -2,7 +2,8 @@
  * collector; mark.c, roots.c, workbuf.c and report.c do the parts.
  *
  * A cycle (scvgc_gc_cycle), one at a time under gc_lock, in the process the library knows
- * (P1: a raw fork child is reset first, a clone(CLONE_VM) task runs none):
+ * (P1: a raw fork child is reset first, a clone(CLONE_VM) task runs none), when it marks
+ * with the world stopped:
  *   1. take every core lock (registry, central, heap, meta, the library's mapping
  *      registry): no thread can be stopped while holding one, and the collector may use
  *      the heap's locked functions on behalf of its markers;
@@ -21,10 +22,15 @@
  *   5. add the leaks up by (allocation stack, kind) into the leak table;
  *   6. restart the world, release the locks.
  * The report (report.c) reads the leak table afterwards, symbolizing outside every lock.
+ * With concurrent marking (SCVGC_CONCURRENT, collect mode's default) the world runs during
+ * most of step 3, and steps 4-5 run after step 6 where no sweep starts: C0-C5 and G1 below;
+ * in collect mode a cycle pacing starts runs on the sweeper thread (B1).
  *
  * Locks: gc_lock is the outermost lock of the core: gc_lock -> registry -> central ->
  *   heap -> meta -> own. Between 1 and 6 the collector holds them all and calls nothing
- *   that allocates or takes a lock of libc (no stdio, no malloc).
+ *   that allocates or takes a lock of libc (no stdio, no malloc). A concurrent cycle holds
+ *   gc_lock alone in C2, the heap lock alone in C0 and G1.
+ * Callers: the sweeper thread too (B1, background cycles).
  * Callers: scvgc_collect / scvgc_leak_check (program threads), the exit check, periodic
  *   collections started from the allocation path (with no core lock held).
  */

@@ -23,9 +23,19 @@
  *   M3 reading an object never faults the program: a page it protected is skipped (below,
  *      scvgc_object_words), under a guard that leaves the program's own handlers in charge
  *      of every other fault.
+ *   With the world running (a concurrent cycle's mark, gc.c C2) M2 does not hold; instead:
+ *   M4 a span's state is read first, with acquire (init_inuse publishes it last, with
+ *      release), and an in-use span keeps its identity until the cycle ends (pageheap.c H10).
+ *   M5 the mark bit is set with a compare-and-swap on the metadata word as read: a slot freed
+ *      meanwhile (word 0) is never marked, so no free slot ever carries a lone mark bit.
+ *   M6 no signal handler is installed: an object of a page or more is read through
+ *      process_vm_readv (a protected page fails with EFAULT and is skipped).
+ *   M7 the marked objects on a page written since the tracking started are read again
+ *      (scvgc_mark_written), over their part on that page.
  * Callers: the collector thread and the marker threads, with the world stopped and every
- *   core lock held by the collector. Nothing here allocates or takes a core lock except
- *   wb_lock (per workbuf).
+ *   core lock held by the collector, or (C2) with the world running and gc_lock held by the
+ *   collector. Nothing here allocates or takes a core lock except wb_lock (per workbuf) and,
+ *   during C2, the heap lock for a new workbuf span (workbuf.c W3).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>

@@ -19,7 +19,9 @@
  *   path). New spans come from the page heap through scvgc_heap_alloc_locked: the collector
  *   holds the heap lock for the whole cycle (it takes every core lock before it stops the
  *   world, so no stopped thread can hold one), on behalf of all its markers.
- * Callers: the collector thread and its marker threads, with the world stopped.
+ * Callers: the collector thread and its marker threads, with the world stopped, or during a
+ *   concurrent mark (gc.c C2; W3 below) and the leak classification after the restart (gc.c
+ *   G1, heap lock held by the collector) with the world running.
  */
 #include <string.h>
 
