@@ -814,8 +814,9 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   atomic_store(&scvgc_gc_marking, 0); /* H10 (C0 turned it on even where C1 failed) */
   bool valid = rc == 0 && !m.oom && roots_ok;
   /* The leak table: always in leak mode; in collect mode only when asked for (exit, a
-   * leak check): a periodic cycle there leaves the garbage to the sweep. */
-  bool full = !scvgc_collecting || reason != SCVGC_GC_PERIODIC;
+   * leak check, a report): a periodic, forced or scvgc_collect() cycle there leaves the
+   * garbage to the sweep. */
+  bool full = !scvgc_collecting || reason == SCVGC_GC_EXIT || reason == SCVGC_GC_REQUEST;
   scvgc_leaks_t *t = &scvgc_leaks;
   if (full) {
     memset(&t->totals, 0, sizeof t->totals);

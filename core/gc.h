@@ -5,7 +5,11 @@
 #include "internal.h"
 
 enum { SCVGC_LEAK_DIRECT = 0, SCVGC_LEAK_INDIRECT = 1, SCVGC_LEAK_RECLAIMED = 2 /* report.c only */ };
-enum { SCVGC_GC_EXIT = 0, SCVGC_GC_REQUEST = 1, SCVGC_GC_PERIODIC = 2, SCVGC_GC_FORCED = 3 };
+/* REQUEST: a report is wanted (scvgc_leak_check, the report signal); COLLECT: scvgc_collect(),
+ * which in collect mode, as a periodic or forced cycle, leaves the garbage to the sweep and
+ * builds no leak table (gc.c: the classification is the longest part of a full cycle's pause). */
+enum { SCVGC_GC_EXIT = 0, SCVGC_GC_REQUEST = 1, SCVGC_GC_PERIODIC = 2, SCVGC_GC_FORCED = 3,
+       SCVGC_GC_COLLECT = 4 };
 
 /* One group of the leak table: leaked objects of one allocation stack and kind. */
 typedef struct {
