@@ -718,18 +718,21 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_gc_worker = 1;
   scvgc_sweep_finish(); /* sweep termination: the last cycle's sweep is done (sweep.c S1) */
   uint64_t ts = scvgc_nanotime();
+  scvgc_mark_skipped_reset();
   bool concurrent_wanted = concurrent_start(); /* C0 */
   scvgc_marker_t m;
   if (concurrent_wanted) {
     /* The rest of C0, with the world running: H10 from here on, then the clear, under the
-     * heap lock alone (the span walk; grey_lib's workbufs come from the locked heap) */
+     * heap lock alone, an arena at a time (the span walk; grey_lib's workbufs come from the
+     * locked heap). A span made meanwhile holds only objects allocated black: no bit to clear
+     * (a library object among them is black too: alive this cycle) */
     scvgc_heap_lock_all();
     atomic_store(&scvgc_gc_marking, 1);
     scvgc_marker_init(&m);
-    size_t nlib = 0;
-    scvgc_heap_foreach_span(clear_bits_live, &nlib);
-    if (nlib) scvgc_heap_foreach_span(grey_lib, &m);
     scvgc_heap_unlock_all();
+    size_t nlib = 0;
+    scvgc_heap_foreach_span_chunked(clear_bits_live, &nlib);
+    if (nlib) scvgc_heap_foreach_span_chunked(grey_lib, &m);
     ts = scvgc_nanotime(); /* none of C0 is a pause */
   }
   lock_all();

@@ -367,6 +367,9 @@ void scvgc_heap_check(void) SCVGC_HIDDEN;
 scvgc_span_t *scvgc_heap_alloc_locked(size_t npages, uint8_t state) SCVGC_HIDDEN;
 /* Visit every in-use span (SMALL, LARGE, MANUAL). Heap lock held by the caller. */
 void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) SCVGC_HIDDEN;
+/* The same taking the heap lock itself, an arena at a time (fn called with it held): spans
+ * made meanwhile in arenas already passed are not visited. A concurrent cycle's C0 (gc.c). */
+void scvgc_heap_foreach_span_chunked(void (*fn)(scvgc_span_t *, void *), void *arg) SCVGC_HIDDEN;
 void scvgc_heap_lock_all(void) SCVGC_HIDDEN;   /* fork: take the heap lock */
 void scvgc_heap_unlock_all(void) SCVGC_HIDDEN;
 void scvgc_heap_reset_locks(void) SCVGC_HIDDEN; /* fork child */

@@ -278,7 +278,6 @@ uint64_t scvgc_mark_guard(bool on) {
     sigfillset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, &prog_segv);
     sigaction(SIGBUS, &sa, &prog_bus);
-    atomic_store(&guard_skipped, 0);
     guard_thread(true);
     atomic_store(&guard_on, 1);
     return 0;
@@ -320,6 +319,9 @@ static void copied_fn(guarded_t *k, uintptr_t lo, uintptr_t hi) {
 }
 
 void scvgc_mark_concurrent(bool on) { atomic_store(&reading_live, on); }
+
+/* A cycle's start: the pages skipped by its concurrent reads (M6) and by the guard (M3) add up. */
+void scvgc_mark_skipped_reset(void) { atomic_store(&guard_skipped, 0); }
 
 bool scvgc_mark_concurrent_ok(void) {
   static int ok; /* 0 unknown, 1 yes, -1 no (seccomp, no CONFIG_CROSS_MEMORY_ATTACH) */

@@ -473,8 +473,9 @@ scvgc_span_t *scvgc_heap_alloc_locked(size_t np, uint8_t st) {
   return s;
 }
 
-void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
-  for (scvgc_arena_t *a = heap.arenas; a; a = a->next) {
+/* The in-use spans that start in arena a (heap lock held). */
+static void arena_spans(scvgc_arena_t *a, void (*fn)(scvgc_span_t *, void *), void *arg) {
+  {
     for (size_t pg = 0; pg < SCVGC_ARENA_PAGES;) {
       scvgc_span_t *s = a->spans[pg];
       uintptr_t addr = a->base + (pg << SCVGC_PAGE_SHIFT);
@@ -487,10 +488,29 @@ void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
       pg = end >= a->base + SCVGC_ARENA_SIZE ? SCVGC_ARENA_PAGES : (end - a->base) >> SCVGC_PAGE_SHIFT;
     }
   }
+}
+
+void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
+  for (scvgc_arena_t *a = heap.arenas; a; a = a->next) arena_spans(a, fn, arg);
   for (scvgc_span_t *s = heap.huge, *next; s; s = next) {
     next = s->next;
     if (!s->deferred) fn(s, arg);
   }
+}
+
+void scvgc_heap_foreach_span_chunked(void (*fn)(scvgc_span_t *, void *), void *arg) {
+  scvgc_lock(&heap.lock);
+  for (scvgc_arena_t *a = heap.arenas; a;) {
+    arena_spans(a, fn, arg);
+    a = a->next; /* arenas are never unmapped: the list only grows at its head */
+    scvgc_unlock(&heap.lock);
+    scvgc_lock(&heap.lock);
+  }
+  for (scvgc_span_t *s = heap.huge, *next; s; s = next) {
+    next = s->next;
+    if (!s->deferred) fn(s, arg);
+  }
+  scvgc_unlock(&heap.lock);
 }
 
 /* H10: keep s (in use, its objects all free) until the concurrent cycle ends. Heap lock. */
