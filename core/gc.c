@@ -873,7 +873,14 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     last_live = scvgc_collecting ? live : after;
     last_goal = scvgc_collecting ? goal : goal_of(after);
     atomic_store(&last_allowance, last_goal > last_live ? last_goal - last_live : 0);
-    set_next(last_goal);
+    /* B2 A background cycle marks while the program allocates: as Go's trigger, it starts
+     *    before the goal (at 3/4 of the way from the live heap to it), so that its mark ends
+     *    near the goal rather than far past it. */
+    if (scvgc_collecting && concurrent_wanted && sweeper_wanted && last_goal != SIZE_MAX &&
+        last_goal > last_live)
+      set_next(last_live + (last_goal - last_live) / 4 * 3);
+    else
+      set_next(last_goal);
   } else {
     /* An incomplete cycle moves no goal: the next allocation would start the same cycle
      * again, back to back (a thread that blocks every signal under the fallback fails each

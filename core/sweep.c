@@ -532,8 +532,10 @@ static void *sweeper_main(void *arg) {
     }
     if (list_enter()) { /* pass 1: unowned spans, in list order */
       size_t pages = 0;
-      for (int k = 1; sweep_one(&scvgc_sweepstats.spans_bg, &pages); k++)
+      for (int k = 1; sweep_one(&scvgc_sweepstats.spans_bg, &pages); k++) {
         if (k % 16 == 0) sched_yield();
+        if (scvgc_gc_background_pending()) break; /* gc.c B1: its sweep termination ends this */
+      }
       /* and the spans owners handed back meanwhile (a flush follows every cycle at once) */
       sweep_list(&scvgc_sweepstats.spans_bg);
       list_leave();
