@@ -13,10 +13,12 @@ broken=$(preload_broken)
 
 cm() { env LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none "$@"; }
 
-for args in "4 3 0" "6 3 1"; do
+# Collect mode marks concurrently by default (test/integration/concurrent.sh has more); the
+# stop-the-world marking of SCVGC_CONCURRENT=off runs the same cases.
+for args in "4 3 0 on" "6 3 1 on" "4 3 0 off" "6 3 1 off"; do
 	set -- $args
-	name="gcstress: $1 threads for $2 s$( [ "$3" = 1 ] && echo ', forking children') with SCVGC_GOGC=1"
-	timeout -k 5 120 env SCVGC_GOGC=1 LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none \
+	name="gcstress: $1 threads for $2 s$( [ "$3" = 1 ] && echo ', forking children') with SCVGC_GOGC=1, SCVGC_CONCURRENT=$4"
+	timeout -k 5 120 env SCVGC_CONCURRENT=$4 SCVGC_GOGC=1 LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none \
 		"$BIN/gcstress" "$1" "$2" "$3" >"$T/st.out" 2>"$T/st.err"
 	rc=$?
 	if [ "$rc" = 0 ] && grep -q '^ok ' "$T/st.out"; then

@@ -7,7 +7,8 @@
 #     subtrees of the long-lived tree (pointers moved between scanned and unscanned nodes);
 #   - gcstress: threads relinking shared lists, realloc, explicit frees (also forking);
 #   - SCVGC_CONCURRENT=off marks with the world stopped: no concurrent part in any line;
-#   - the descriptor of userfaultfd is the library's own: closed on exec (O_CLOEXEC).
+#   - the descriptor of userfaultfd is the library's own: closed on exec (O_CLOEXEC);
+#   - as an unprivileged user (where the suite runs as root: setpriv to uid 65534).
 . "$ROOT/test/integration/common.inc"
 
 broken=$(preload_broken)
@@ -71,6 +72,26 @@ for conc in on off; do
 		fi
 	done
 done
+
+# As an unprivileged user: with vm.unprivileged_userfaultfd=0 the library asks for a
+# userfaultfd of user-mode faults only (UFFD_USER_MODE_ONLY), which is all asynchronous
+# write-protection needs. Only where the suite runs as root (it switches to nobody).
+name="treecheck as an unprivileged user (uid 65534, vm.unprivileged_userfaultfd=$(cat /proc/sys/vm/unprivileged_userfaultfd 2>/dev/null || echo '?'))"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+	timeout -k 5 120 setpriv --reuid=65534 --regid=65534 --clear-groups env SCVGC_CONCURRENT=on \
+		LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none SCVGC_GOGC=1 SCVGCTRACE=1 \
+		"$BIN/treecheck" 2 1 >"$T/np.out" 2>"$T/np.err"
+	rc=$?
+	if [ "$rc" != 0 ] || ! grep -q '^ok ' "$T/np.out"; then
+		fail "$name" "$(rc_text "$rc" 120)" "$(tail_of "$T/np.err" 5)"
+	elif [ "$have" = 1 ] && ! grep -q '; concurrent: ' "$T/np.err"; then
+		fail "$name" "no cycle marked concurrently" "$(grep -m1 'unavailable' "$T/np.err")" "$(tail_of "$T/np.err" 2)"
+	else
+		pass "$name"
+	fi
+else
+	echo "SKIP: $name: not root, or no setpriv"
+fi
 
 # The trace line of a concurrent cycle and the JSON gc block (docs/reports.md).
 rm -f "$T/r.json"
