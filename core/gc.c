@@ -1021,7 +1021,7 @@ void scvgc_gc_fork_child(void) {
   scvgc_lock_reset(&gc_lock);
   /* a fork during a concurrent mark (C2): the child's heap frees again; what was deferred
    * goes back at the end of its first cycle (H10) */
-  atomic_store(&scvgc_gc_marking, 0);
+  bool midmark = atomic_exchange(&scvgc_gc_marking, 0);
   if (atomic_exchange(&bg_running, 0) || atomic_exchange(&bg_request, 0)) {
     atomic_store(&bg_request, 0); /* B1: the parent's sweeper ran it; the child paces anew */
     atomic_store(&bg_limit, SIZE_MAX);
@@ -1032,6 +1032,6 @@ void scvgc_gc_fork_child(void) {
   scvgc_wp_fork_child(); /* wp.c W5 */
   if (atomic_load(&gc_ready)) process_mark(); /* P1: this child is one the library knows */
   scvgc_mark_fork_child();
-  scvgc_wb_fork_child();
+  scvgc_wb_fork_child(midmark);
   scvgc_own_reset_lock();
 }

@@ -29,7 +29,8 @@ size_t scvgc_wb_spans(void) SCVGC_HIDDEN;
 size_t scvgc_wb_bytes(void) SCVGC_HIDDEN;
 void scvgc_wb_retire(void) SCVGC_HIDDEN;
 size_t scvgc_wb_release(size_t n) SCVGC_HIDDEN;
-void scvgc_wb_fork_child(void) SCVGC_HIDDEN;
+/* The fork child (midmark: the fork came during a concurrent mark, W3). */
+void scvgc_wb_fork_child(bool midmark) SCVGC_HIDDEN;
 /* W3: the collector does not hold the heap lock (a concurrent mark): on or off. */
 void scvgc_wb_heap_unlocked(bool on) SCVGC_HIDDEN;
 

@@ -41,7 +41,10 @@ static size_t wb_nretired;
 
 /* W3 While a concurrent cycle marks with the world running (gc.c C2), the collector holds
  *    no heap lock: new spans are taken with scvgc_heap_alloc, which takes it (so wb_lock
- *    comes before the heap lock then; no thread takes them the other way round). */
+ *    comes before the heap lock then). The other way round (the heap lock held, then
+ *    wb_lock) only in gc.c C0 and G1, where no marker runs: the two never meet. A fork in
+ *    the middle of C2 leaves the child the parent's grey objects: scvgc_wb_fork_child
+ *    empties them. */
 static _Atomic int heap_unlocked;
 
 void scvgc_wb_heap_unlocked(bool on) { atomic_store(&heap_unlocked, on); }
@@ -165,4 +168,19 @@ size_t scvgc_wb_bytes(void) {
          WB_SPAN_BYTES;
 }
 
-void scvgc_wb_fork_child(void) { scvgc_lock_reset(&wb_lock); }
+void scvgc_wb_fork_child(bool midmark) {
+  scvgc_lock_reset(&wb_lock);
+  if (!midmark) return;
+  /* A fork during a concurrent mark (gc.c C2): the grey objects and the workbufs the markers
+   * held are the parent's; in the child every workbuf of the busy spans is empty again (W2
+   * for its next cycle). */
+  wb_full = wb_empty = NULL;
+  wb_nfull = 0;
+  for (scvgc_span_t *s = wb_spans; s; s = s->next)
+    for (uintptr_t off = 0; off + sizeof(scvgc_workbuf_t) <= WB_SPAN_BYTES; off += sizeof(scvgc_workbuf_t)) {
+      scvgc_workbuf_t *b = (scvgc_workbuf_t *)(s->base + off);
+      b->nobj = 0;
+      b->next = wb_empty;
+      wb_empty = b;
+    }
+}
