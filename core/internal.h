@@ -19,6 +19,8 @@
  *
  * Global lock order (take left before right, never the reverse):
  *   tcache registry lock -> central[c].lock -> heap lock -> metadata allocator lock.
+ *   The written-page table's lock (wp.c) is a leaf, taken under the heap lock. During a
+ *   concurrent mark the markers take the workbuf lock before the heap lock (workbuf.c W3).
  * No lock is held while calling out of the core except where a function says so.
  */
 #ifndef SCVGC_INTERNAL_H
