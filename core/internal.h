@@ -621,7 +621,7 @@ typedef struct {
   int markers;           /* SCVGC_MARKERS: marking threads; 0 = one per core (at most 16) */
   int report_signal;     /* SCVGC_REPORT_SIGNAL: 0 = off (snapshot.c) */
   int concurrent;        /* SCVGC_CONCURRENT: 1 = mark concurrently where the kernel allows
-                            (gc.c C1-C4); default in collect mode only */
+                            (gc.c C0-C4); off by default (docs/limitations.md) */
 } scvgc_options_t;
 
 extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;

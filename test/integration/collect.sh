@@ -13,8 +13,8 @@ broken=$(preload_broken)
 
 cm() { env LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none "$@"; }
 
-# Collect mode marks concurrently by default (test/integration/concurrent.sh has more); the
-# stop-the-world marking of SCVGC_CONCURRENT=off runs the same cases.
+# Stop-the-world marking (the default) and concurrent marking (SCVGC_CONCURRENT=on;
+# test/integration/concurrent.sh has more) run the same cases.
 for args in "4 3 0 on" "6 3 1 on" "4 3 0 off" "6 3 1 off"; do
 	set -- $args
 	name="gcstress: $1 threads for $2 s$( [ "$3" = 1 ] && echo ', forking children') with SCVGC_GOGC=1, SCVGC_CONCURRENT=$4"

@@ -4,8 +4,8 @@
 # collections on the core, every object checked against a shadow model (test/fuzz/engine.c).
 #
 #   libFuzzer target, collect mode          12 s (skipped, with a SKIP line, without clang-14)
-#   standalone driver, collect mode          8 s (concurrent marking, the default)
-#   standalone driver, collect mode, SCVGC_CONCURRENT=off   4 s (stop-the-world marking)
+#   standalone driver, collect mode          8 s (stop-the-world marking, the default)
+#   standalone driver, collect mode, SCVGC_CONCURRENT=on    4 s (concurrent marking)
 #   standalone driver, leak mode with SCVGC_CONCURRENT=on    4 s
 #   standalone driver, leak and off modes    4 s each
 #
@@ -72,7 +72,7 @@ libfuzzer_case() {
 
 libfuzzer_case
 driver_case collect 8
-driver_case collect 4 off
+driver_case collect 4 on
 driver_case leak 4 on
 driver_case leak 4
 driver_case off 4

@@ -21,6 +21,7 @@ static void start(void) {
   setenv("SCVGC_MODE", "collect", 1);
   setenv("SCVGC_REPORT", "none", 1);
   setenv("SCVGC_GOGC", "off", 1);
+  setenv("SCVGC_CONCURRENT", "on", 1);
   scvgc_init();
   scvgc_gc_start();
 }
