@@ -341,11 +341,14 @@ scvgc_span_t *scvgc_heap_alloc_huge(size_t npages, size_t align, void *meta) SCV
 bool scvgc_heap_move_huge(scvgc_span_t *s, size_t npages) SCVGC_HIDDEN;
 void scvgc_heap_free(scvgc_span_t *s) SCVGC_HIDDEN;
 /* H10 (pageheap.c): while a concurrent cycle marks (scvgc_gc_marking), spans are not freed
- * but deferred: scvgc_heap_defer(s) defers wholly free span s and returns true then (its
- * metadata block included), false otherwise (nothing done); the collector hands them back
- * with scvgc_heap_flush_deferred once marking is over (no core lock held). */
+ * but deferred: scvgc_heap_free_or_defer(s) frees wholly free small span s and returns false
+ * (the caller then frees the metadata block it saved), or defers it with its metadata block
+ * and returns true — decided and done under one hold of the heap lock: a test and a free in
+ * two steps let a cycle start between them (a span deferred with its metadata already freed:
+ * freed twice, shared by two spans). The collector hands deferred spans back with
+ * scvgc_heap_flush_deferred once marking is over (no core lock held). */
 extern _Atomic int scvgc_gc_marking SCVGC_HIDDEN;
-bool scvgc_heap_defer(scvgc_span_t *s) SCVGC_HIDDEN;
+bool scvgc_heap_free_or_defer(scvgc_span_t *s) SCVGC_HIDDEN;
 /* Wait until no concurrent cycle marks (gc.c): a huge block's move or shrink. No lock held. */
 void scvgc_gc_wait_marking(void) SCVGC_HIDDEN;
 void scvgc_heap_flush_deferred(void) SCVGC_HIDDEN;

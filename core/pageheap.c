@@ -520,10 +520,12 @@ static void defer_locked(scvgc_span_t *s) {
   heap.deferred = s;
 }
 
-bool scvgc_heap_defer(scvgc_span_t *s) {
+bool scvgc_heap_free_or_defer(scvgc_span_t *s) {
+  uint64_t now = scvgc_clock();
   scvgc_lock(&heap.lock);
   bool d = atomic_load_explicit(&scvgc_gc_marking, memory_order_relaxed);
-  if (d) defer_locked(s);
+  if (d) defer_locked(s); /* in one hold of the lock with the test: never half of each */
+  else free_locked(s, now);
   scvgc_unlock(&heap.lock);
   return d;
 }
