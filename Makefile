@@ -23,8 +23,9 @@ UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(B)/test/unit-%)
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 SCORE_OBJ := $(CORE_SRC:core/%.c=$(B)/score/%.o)
 # Not test/unit/gc.c: its exact leak counts assume no stale copies of pointers survive in
-# the process, and ASan keeps frames on fake stacks of its own (scanned as roots).
-SAN_BIN  := $(filter-out $(B)/test/unit-san-gc $(B)/test/unit-san-sweep,$(UNIT_SRC:test/unit/%.c=$(B)/test/unit-san-%))
+# the process, and ASan keeps frames on fake stacks of its own (scanned as roots); nor
+# test/unit/wp.c, whose objects must be unreachable but from where the test hides them.
+SAN_BIN  := $(filter-out $(B)/test/unit-san-gc $(B)/test/unit-san-sweep $(B)/test/unit-san-wp,$(UNIT_SRC:test/unit/%.c=$(B)/test/unit-san-%))
 # The multi-threaded tests of the core under ThreadSanitizer (test/tsan/*.c, plain C: criterion
 # crashes under TSan), against a TSan build of the debug core. gcc rejects atomic_thread_fence
 # under -fsanitize=thread unless told -Wno-tsan (TSan does not model standalone fences).

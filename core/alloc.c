@@ -405,9 +405,14 @@ static void *realloc_impl(void *ptr, size_t n) {
     cap = s->elemsize;
     if (n <= cap && (n > cap / 2 || cap <= 32)) {
       if (s->meta) { /* the mark bit stays: a sweeper may not have reached the span yet */
+        /* and only the size bits change, atomically: a concurrent cycle's marker may set the
+         * mark bit (gc.c C2) or its clear may drop it (C0) meanwhile, and a plain store of
+         * the bit read before would undo either — a grey object unmarked (then swept though
+         * reachable), or a cleared one marked black without ever being scanned */
         uint32_t *w = &s->meta[scvgc_slot_index(s, (uintptr_t)ptr)].size;
-        __atomic_store_n(w, (__atomic_load_n(w, __ATOMIC_RELAXED) & SCVGC_META_MARK) | ((uint32_t)n + 1),
-                         __ATOMIC_RELAXED);
+        uint32_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+        while (!__atomic_compare_exchange_n(w, &v, (v & SCVGC_META_MARK) | ((uint32_t)n + 1), true,
+                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
       }
       return ptr;
     }

@@ -115,8 +115,10 @@ static void span_to_heap(central_t *c, scvgc_span_t *s) {
   SCVGC_ASSERT_HELD(&c->lock);
   if (s->where) unlink_partial(c, s);
   atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
-  if (s->meta) scvgc_meta_free(s->meta, scvgc_objmeta_bytes(s->nelems));
-  scvgc_heap_free(s);
+  void *meta = s->meta;
+  size_t mbytes = meta ? scvgc_objmeta_bytes(s->nelems) : 0;
+  /* pageheap.c H10: during a concurrent mark the span (and its metadata) waits for its end */
+  if (!scvgc_heap_free_or_defer(s) && meta) scvgc_meta_free(meta, mbytes);
 }
 
 static scvgc_span_t *new_span(uint32_t cls) {

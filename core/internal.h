@@ -83,6 +83,9 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
  *               mapping enters it, so it is under any lock that maps.
  *   WB          workbuf.c wb_lock: the mark stack; markers take it alone, the collector
  *               with every lock above held.
+ *   WP          wp.c wp_lock: the written-page table of concurrent marking; under the heap
+ *               lock (arenas mapped and unmapped) and in the collector's pauses; nothing
+ *               is taken under it (the table grows with it dropped).
  * Not a scvgc_lock_t: stw.c's stop-the-world lock (its word is the holder's pid) ranks
  * between OWN and WB: the collector takes it with REGISTRY..OWN held, and WB after it.
  * Every lock of the core carries its rank (SCVGC_LOCK_RANKED); SCVGC_LOCK_INIT (rank NONE,
@@ -110,6 +113,7 @@ enum {
   SCVGC_RANK_TIMELINE,
   SCVGC_RANK_OWN,
   SCVGC_RANK_WB,
+  SCVGC_RANK_WP,
   SCVGC_NRANKS
 };
 
@@ -308,6 +312,9 @@ typedef struct scvgc_span {
                            coalesces with it (pageheap.c H8) */
   uint8_t scavenged;    /* central SMALL: its free pages were released by the scavenger and
                            nothing changed since but remote frees (xfree); central lock */
+  uint8_t deferred;     /* freed while a concurrent cycle marked: on the heap's deferred
+                           list (through xnext), no object in it, skipped by
+                           scvgc_heap_foreach_span (pageheap.c H10); heap lock */
   struct slab *slab;    /* the span-struct slab this struct lives in (fixalloc.c) */
 } scvgc_span_t;
 
@@ -395,6 +402,18 @@ scvgc_span_t *scvgc_heap_alloc_huge(size_t npages, size_t align, void *meta) SCV
  * changed (the OS refused). The caller owns the object (no one else frees it meanwhile). */
 bool scvgc_heap_move_huge(scvgc_span_t *s, size_t npages) SCVGC_HIDDEN;
 void scvgc_heap_free(scvgc_span_t *s) SCVGC_HIDDEN;
+/* H10 (pageheap.c): while a concurrent cycle marks (scvgc_gc_marking), spans are not freed
+ * but deferred: scvgc_heap_free_or_defer(s) frees wholly free small span s and returns false
+ * (the caller then frees the metadata block it saved), or defers it with its metadata block
+ * and returns true — decided and done under one hold of the heap lock: a test and a free in
+ * two steps let a cycle start between them (a span deferred with its metadata already freed:
+ * freed twice, shared by two spans). The collector hands deferred spans back with
+ * scvgc_heap_flush_deferred once marking is over (no core lock held). */
+extern _Atomic int scvgc_gc_marking SCVGC_HIDDEN;
+bool scvgc_heap_free_or_defer(scvgc_span_t *s) SCVGC_HIDDEN;
+/* Wait until no concurrent cycle marks (gc.c): a huge block's move or shrink. No lock held. */
+void scvgc_gc_wait_marking(void) SCVGC_HIDDEN;
+void scvgc_heap_flush_deferred(void) SCVGC_HIDDEN;
 /* Free large span s if it is still in use (false: it was already freed: a double free).
  * Its side metadata block is handed back in *meta for the caller to free. */
 bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) SCVGC_HIDDEN;
@@ -415,6 +434,9 @@ void scvgc_heap_check(void) SCVGC_HIDDEN;
 scvgc_span_t *scvgc_heap_alloc_locked(size_t npages, uint8_t state) SCVGC_HIDDEN;
 /* Visit every in-use span (SMALL, LARGE, MANUAL). Heap lock held by the caller. */
 void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) SCVGC_HIDDEN;
+/* The same taking the heap lock itself, an arena at a time (fn called with it held): spans
+ * made meanwhile in arenas already passed are not visited. A concurrent cycle's C0 (gc.c). */
+void scvgc_heap_foreach_span_chunked(void (*fn)(scvgc_span_t *, void *), void *arg) SCVGC_HIDDEN;
 void scvgc_heap_lock_all(void) SCVGC_HIDDEN;   /* fork: take the heap lock */
 /* The heap lock is held, by this thread or by the collector for its markers (assertions). */
 bool scvgc_heap_locked(void) SCVGC_HIDDEN;
@@ -669,6 +691,8 @@ typedef struct {
   const char *suppress;  /* path or NULL */
   int markers;           /* SCVGC_MARKERS: marking threads; 0 = one per core (at most 16) */
   int report_signal;     /* SCVGC_REPORT_SIGNAL: 0 = off (snapshot.c) */
+  int concurrent;        /* SCVGC_CONCURRENT: 1 = mark concurrently where the kernel allows
+                            (gc.c C0-C4); off by default (docs/limitations.md) */
 } scvgc_options_t;
 
 extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;

@@ -58,6 +58,7 @@ static const char *const rank_name[SCVGC_NRANKS] = {
     [SCVGC_RANK_TIMELINE] = "the timeline lock (timeline.c)",
     [SCVGC_RANK_OWN] = "the own-registry lock (own.c)",
     [SCVGC_RANK_WB] = "the workbuf lock (workbuf.c)",
+    [SCVGC_RANK_WP] = "the written-page table lock (wp.c)",
 };
 
 static int32_t my_tid(void) {

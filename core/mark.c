@@ -23,9 +23,19 @@
  *   M3 reading an object never faults the program: a page it protected is skipped (below,
  *      scvgc_object_words), under a guard that leaves the program's own handlers in charge
  *      of every other fault.
+ *   With the world running (a concurrent cycle's mark, gc.c C2) M2 does not hold; instead:
+ *   M4 a span's state is read first, with acquire (init_inuse publishes it last, with
+ *      release), and an in-use span keeps its identity until the cycle ends (pageheap.c H10).
+ *   M5 the mark bit is set with a compare-and-swap on the metadata word as read: a slot freed
+ *      meanwhile (word 0) is never marked, so no free slot ever carries a lone mark bit.
+ *   M6 no signal handler is installed: an object of a page or more is read through
+ *      process_vm_readv (a protected page fails with EFAULT and is skipped).
+ *   M7 the marked objects on a page written since the tracking started are read again
+ *      (scvgc_mark_written), over their part on that page.
  * Callers: the collector thread and the marker threads, with the world stopped and every
- *   core lock held by the collector. Nothing here allocates or takes a core lock except
- *   wb_lock (per workbuf).
+ *   core lock held by the collector, or (C2) with the world running and gc_lock held by the
+ *   collector. Nothing here allocates or takes a core lock except wb_lock (per workbuf) and,
+ *   during C2, the heap lock for a new workbuf span (workbuf.c W3).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -35,6 +45,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "gc.h"
@@ -45,12 +56,12 @@
 bool scvgc_find_object(uintptr_t w, scvgc_span_t **sp, uint32_t *idx) {
   scvgc_span_t *s = scvgc_spanof(w);
   if (!s) return false;
+  uint8_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE); /* M4: before the identity */
+  if (st != SCVGC_SPAN_SMALL && st != SCVGC_SPAN_LARGE) return false;
   uintptr_t off = w - s->base;
   uint32_t i;
   if (off >= s->limit - s->base) return false; /* limit: the end of a large span */
-  if (s->state == SCVGC_SPAN_SMALL) i = scvgc_slot_index(s, w);
-  else if (s->state == SCVGC_SPAN_LARGE) i = 0;
-  else return false;
+  i = st == SCVGC_SPAN_SMALL ? scvgc_slot_index(s, w) : 0;
   if (!s->meta || s->meta[i].size == 0) return false; /* a free slot */
   *sp = s;
   *idx = i;
@@ -114,15 +125,27 @@ static void push(scvgc_marker_t *m, uintptr_t obj) {
   m->objects++;
 }
 
+/* M1, M5: set the mark bit of the metadata word at w, read as v, if the slot is allocated and
+ * unmarked; true when this call set it (the caller greys the object). A compare-and-swap,
+ * not an OR: with the world running (a concurrent cycle) the program may free the slot
+ * between the read and the write, and an OR would then leave a lone mark bit on a free slot,
+ * which reads as allocated. */
+static inline bool set_mark(uint32_t *word, uint32_t v) {
+  while (v && !(v & SCVGC_META_MARK))
+    if (__atomic_compare_exchange_n(word, &v, v | SCVGC_META_MARK, true, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+      return true;
+  return false;
+}
+
 void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) {
   scvgc_span_t *s;
   uint32_t i;
   if (!scvgc_find_object(w, &s, &i)) return;
-  uint32_t *word = &s->meta[i].size;
-  if (__atomic_load_n(word, __ATOMIC_RELAXED) & SCVGC_META_MARK) return;
-  if (__atomic_fetch_or(word, SCVGC_META_MARK, __ATOMIC_RELAXED) & SCVGC_META_MARK) return; /* M1 */
+  uint32_t v = __atomic_load_n(&s->meta[i].size, __ATOMIC_RELAXED);
+  if (!set_mark(&s->meta[i].size, v)) return;
   m->live += s->state == SCVGC_SPAN_SMALL ? s->elemsize : s->npages << SCVGC_PAGE_SHIFT;
-  push(m, grey(s, scvgc_object_base(s, i), s->meta[i].size));
+  push(m, grey(s, scvgc_object_base(s, i), v));
 }
 
 /* Mark the candidates of a batch of words. Each check is a chain of dependent loads (the
@@ -140,13 +163,14 @@ static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
   for (int k = 0; k < n; k++) {
     scvgc_span_t *sp = s[k];
     if (!sp) continue;
+    uint8_t st = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE); /* M4 */
     uintptr_t off = w[k] - sp->base;
-    if (off >= sp->limit - sp->base || !sp->meta ||
-        (sp->state != SCVGC_SPAN_SMALL && sp->state != SCVGC_SPAN_LARGE)) {
+    if ((st != SCVGC_SPAN_SMALL && st != SCVGC_SPAN_LARGE) || off >= sp->limit - sp->base ||
+        !sp->meta) {
       s[k] = NULL;
       continue;
     }
-    uint32_t i = sp->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(sp, w[k]) : 0;
+    uint32_t i = st == SCVGC_SPAN_SMALL ? scvgc_slot_index(sp, w[k]) : 0;
     idx[k] = i;
     __builtin_prefetch(&sp->meta[i], 1);
   }
@@ -156,7 +180,7 @@ static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
     uint32_t i = idx[k];
     uint32_t *word = &sp->meta[i].size, v = __atomic_load_n(word, __ATOMIC_RELAXED);
     if (!v || (v & SCVGC_META_MARK)) continue; /* a free slot, or marked already */
-    if (__atomic_fetch_or(word, SCVGC_META_MARK, __ATOMIC_RELAXED) & SCVGC_META_MARK) continue; /* M1 */
+    if (!set_mark(word, v)) continue; /* M1 */
     uintptr_t obj = scvgc_object_base(sp, i);
     __builtin_prefetch((void *)obj); /* it will be scanned soon */
     m->live += sp->state == SCVGC_SPAN_SMALL ? sp->elemsize : sp->npages << SCVGC_PAGE_SHIFT;
@@ -254,7 +278,6 @@ uint64_t scvgc_mark_guard(bool on) {
     sigfillset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, &prog_segv);
     sigaction(SIGBUS, &sa, &prog_bus);
-    atomic_store(&guard_skipped, 0);
     guard_thread(true);
     atomic_store(&guard_on, 1);
     return 0;
@@ -268,8 +291,55 @@ uint64_t scvgc_mark_guard(bool on) {
 
 typedef struct { scvgc_range_fn fn; void *arg; } guarded_t;
 
+/* M6: while the world runs (a concurrent cycle's mark, gc.c C2) no signal handler of the
+ * library's is installed: an object of a page or more is read through process_vm_readv of
+ * the process itself, a chunk at a time into the marker's buffer, which fails with EFAULT
+ * on a page the program protected (or unmapped) instead of faulting. What the buffer holds
+ * is marked as the object would be: marking reads values, never their addresses. */
+static _Atomic int reading_live;
+#define COPY_CHUNK (32u << 10) /* the marker threads' stacks are 256 KiB */
+
+static void copied_fn(guarded_t *k, uintptr_t lo, uintptr_t hi) {
+  uintptr_t buf[COPY_CHUNK / sizeof(uintptr_t)];
+  pid_t pid = (pid_t)syscall(SYS_getpid);
+  for (uintptr_t at = lo; at < hi;) {
+    uintptr_t want = hi - at < COPY_CHUNK ? hi - at : COPY_CHUNK;
+    struct iovec l = {buf, want}, r = {(void *)at, want};
+    ssize_t n = syscall(SYS_process_vm_readv, pid, &l, 1UL, &r, 1UL, 0UL);
+    if (n > 0) k->fn(k->arg, (uintptr_t)buf, (uintptr_t)buf + (uintptr_t)n);
+    if (n == (ssize_t)want) {
+      at += want;
+      continue;
+    }
+    /* the page at at + n cannot be read: skip it (a partial read stops at a page's start) */
+    uintptr_t bad = at + (n > 0 ? (uintptr_t)n : 0);
+    at = (bad | 4095) + 1;
+    atomic_fetch_add_explicit(&guard_skipped, 1, memory_order_relaxed);
+  }
+}
+
+void scvgc_mark_concurrent(bool on) { atomic_store(&reading_live, on); }
+
+/* A cycle's start: the pages skipped by its concurrent reads (M6) and by the guard (M3) add up. */
+void scvgc_mark_skipped_reset(void) { atomic_store(&guard_skipped, 0); }
+
+bool scvgc_mark_concurrent_ok(void) {
+  static int ok; /* 0 unknown, 1 yes, -1 no (seccomp, no CONFIG_CROSS_MEMORY_ATTACH) */
+  if (!ok) {
+    uintptr_t a = 42, b = 0;
+    struct iovec l = {&b, sizeof b}, r = {&a, sizeof a};
+    ok = syscall(SYS_process_vm_readv, (pid_t)syscall(SYS_getpid), &l, 1UL, &r, 1UL, 0UL) ==
+                 (long)sizeof a && b == 42 ? 1 : -1;
+  }
+  return ok == 1;
+}
+
 static void guarded_fn(void *g, uintptr_t lo, uintptr_t hi) {
   guarded_t *k = g;
+  if (hi - lo >= 4096 && atomic_load_explicit(&reading_live, memory_order_relaxed)) {
+    copied_fn(k, lo, hi);
+    return;
+  }
   if (hi - lo < 4096 || !atomic_load_explicit(&guard_on, memory_order_relaxed)) {
     k->fn(k->arg, lo, hi); /* holds no whole page: the program cannot have protected it */
     return;
@@ -308,6 +378,47 @@ static void scan_object(scvgc_marker_t *m, uintptr_t e) {
     n = scvgc_object_size(s, s->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(s, obj) : 0);
   }
   scvgc_object_words(obj, obj + n, mark_range_fn, m);
+}
+
+/* ---- written pages (gc.c C2, C3) -------------------------------------------------------- *
+ * M7 A page written since the tracking started may hold a pointer stored after its object
+ *    was scanned: every marked object on it is read again, over its part on the page only —
+ *    the rest of it did not change since it was scanned, or it is grey and will be scanned
+ *    whole. An unmarked object needs nothing: if it is marked later, it is scanned whole. */
+void scvgc_mark_written(void *arg, uintptr_t lo, uintptr_t hi) {
+  scvgc_marker_t *m = arg;
+  for (uintptr_t p = lo; p < hi;) {
+    scvgc_span_t *s = scvgc_spanof(p);
+    uintptr_t next = (p | (SCVGC_PAGE_SIZE - 1)) + 1;
+    uint8_t st = s ? __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) : 0;
+    if ((st != SCVGC_SPAN_SMALL && st != SCVGC_SPAN_LARGE) || !s->meta ||
+        p - s->base >= (s->npages << SCVGC_PAGE_SHIFT)) {
+      p = next < hi ? next : hi;
+      continue;
+    }
+    uintptr_t end = s->base + (s->npages << SCVGC_PAGE_SHIFT);
+    if (end > hi) end = hi;
+    if (st == SCVGC_SPAN_LARGE) {
+      uint32_t v = __atomic_load_n(&s->meta[0].size, __ATOMIC_RELAXED);
+      uintptr_t a = s->base, b = a + ((s->reqsize + 7) & ~(uintptr_t)7);
+      if (a < p) a = p;
+      if (b > end) b = end;
+      if ((v & SCVGC_META_MARK) && (v & ~SCVGC_META_MARK) && a < b)
+        scvgc_object_words(a, b, mark_range_fn, m);
+    } else {
+      for (uint32_t i = scvgc_slot_index(s, p); i < s->nelems; i++) {
+        uintptr_t a = scvgc_object_base(s, i);
+        if (a >= end) break;
+        uint32_t v = __atomic_load_n(&s->meta[i].size, __ATOMIC_RELAXED);
+        if (!(v & SCVGC_META_MARK) || !(v & ~SCVGC_META_MARK)) continue;
+        uintptr_t b = a + ((((v & ~SCVGC_META_MARK) - 1) + 7) & ~(uintptr_t)7);
+        if (a < p) a = p;
+        if (b > end) b = end;
+        if (a < b) scvgc_mark_range(m, a, b);
+      }
+    }
+    p = end;
+  }
 }
 
 /* ---- termination and the marker threads ------------------------------------------------ */

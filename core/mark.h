@@ -30,7 +30,10 @@ size_t scvgc_wb_spans(void) SCVGC_HIDDEN;
 size_t scvgc_wb_bytes(void) SCVGC_HIDDEN;
 void scvgc_wb_retire(void) SCVGC_HIDDEN;
 size_t scvgc_wb_release(size_t n) SCVGC_HIDDEN;
-void scvgc_wb_fork_child(void) SCVGC_HIDDEN;
+/* The fork child (midmark: the fork came during a concurrent mark, W3). */
+void scvgc_wb_fork_child(bool midmark) SCVGC_HIDDEN;
+/* W3: the collector does not hold the heap lock (a concurrent mark): on or off. */
+void scvgc_wb_heap_unlocked(bool on) SCVGC_HIDDEN;
 
 /* ---- per-object collector bits ------------------------------------------------------- *
  * The mark bit is in each object's metadata word (SCVGC_META_MARK, internal.h). After the
@@ -78,9 +81,18 @@ size_t scvgc_object_size(const scvgc_span_t *s, uint32_t idx) SCVGC_HIDDEN;
 void scvgc_object_words(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) SCVGC_HIDDEN;
 /* The guard of scvgc_object_words (mark.c M3): on before the drain, off after the leaks are
  * classified, by the collector with the world stopped (the markers join it by themselves).
- * Off returns the number of pages skipped since on (unreadable pages of live objects). */
+ * Off returns the number of pages skipped since the cycle's start (scvgc_mark_skipped_reset:
+ * unreadable pages of live objects, the concurrent reads' included). */
 uint64_t scvgc_mark_guard(bool on) SCVGC_HIDDEN;
 
+/* Concurrent marking (gc.c C2): on, large objects are read as M6 says (no signal handler);
+ * the caller turns it on with the world stopped, after scvgc_mark_concurrent_ok(). */
+void scvgc_mark_concurrent(bool on) SCVGC_HIDDEN;
+bool scvgc_mark_concurrent_ok(void) SCVGC_HIDDEN;
+void scvgc_mark_skipped_reset(void) SCVGC_HIDDEN; /* a cycle's start: see scvgc_mark_guard */
+/* M7: scan again the marked objects' parts of the written OS pages [lo, hi) (arg: the
+ * marker; a scvgc_range_fn for scvgc_wp_written). */
+void scvgc_mark_written(void *m, uintptr_t lo, uintptr_t hi) SCVGC_HIDDEN;
 void scvgc_marker_init(scvgc_marker_t *m) SCVGC_HIDDEN;
 void scvgc_marker_done(scvgc_marker_t *m) SCVGC_HIDDEN;
 /* Grey every object that a word-aligned word of [lo, hi) points into. The checks may be

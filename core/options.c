@@ -26,7 +26,7 @@
 scvgc_options_t scvgc_opt;
 int scvgc_tracking;
 
-typedef enum { K_MODE, K_GOGC, K_INT, K_DURATION, K_BYTES, K_STRING, K_SIGNAL } kind_t;
+typedef enum { K_MODE, K_GOGC, K_INT, K_DURATION, K_BYTES, K_STRING, K_SIGNAL, K_ONOFF } kind_t;
 
 typedef struct {
   const char *name;
@@ -38,7 +38,7 @@ typedef struct {
 } option_t;
 
 #define F(f) offsetof(scvgc_options_t, f)
-enum { K_INDEX_GOGC = 1, K_INDEX_FORCEGC = 4, K_INDEX_SAMPLE = 7 }; /* their rows below (checked at start-up) */
+enum { K_INDEX_GOGC = 1, K_INDEX_FORCEGC = 4, K_INDEX_SAMPLE = 7, K_INDEX_CONCURRENT = 8 }; /* their rows below (checked at start-up) */
 static const option_t options[] = {
     {"SCVGC_MODE", K_MODE, "leak", 0, 0, F(mode),
      "leak: free() honoured, unreachable objects reported at exit, never freed by the "
@@ -67,6 +67,12 @@ static const option_t options[] = {
      "Go's MemProfileRate); 0 captures every allocation's stack. The default holds in collect "
      "mode; leak mode captures every stack unless this is set. Sampled tables are estimates "
      "and say so (docs/reports.md)"},
+    {"SCVGC_CONCURRENT", K_ONOFF, "off", 0, 0, F(concurrent),
+     "on: mark concurrently with the program (userfaultfd write-protect tracking of the heap, "
+     "Linux 6.7+), stopping the world only to start and to finish a cycle; where the kernel "
+     "refuses it, cycles stop the world (said once by SCVGCTRACE). off: stop-the-world "
+     "marking. Off by default for now: under heavy thread churn a concurrent cycle was seen "
+     "to free a live block (docs/limitations.md)"},
     {"SCVGC_REPORT", K_STRING, "stderr", 0, 0, F(report),
      "where the text report goes: stderr, none, or a path (%p becomes the pid)"},
     {"SCVGC_JSON", K_STRING, NULL, 0, 0, F(json), "path of the JSON report (%p becomes the pid)"},
@@ -186,6 +192,11 @@ static bool parse(const option_t *o, const char *v, scvgc_options_t *opt) {
     return scvgc_parse_bytes(v, (uint64_t *)dst);
   case K_SIGNAL:
     return scvgc_parse_signal(v, (int *)dst);
+  case K_ONOFF:
+    if (!strcmp(v, "on") || !strcmp(v, "1")) *(int *)dst = 1;
+    else if (!strcmp(v, "off") || !strcmp(v, "0")) *(int *)dst = 0;
+    else return false;
+    return true;
   case K_STRING: {
     /* A copy, never a pointer into the environment block: programs reuse that block for
      * their process title (setproctitle: redis, nginx, postgres), and the report paths are
@@ -303,6 +314,8 @@ static void leak_mode_pacing(scvgc_options_t *o) {
     if (origin[K_INDEX_FORCEGC] == FROM_DEFAULT) o->forcegc_ns = 0;
     /* and keeps exact stacks: a leak checker's report names every leaking stack (SPEC) */
     if (origin[K_INDEX_SAMPLE] == FROM_DEFAULT) o->sample = 0;
+    /* and marks with the world stopped unless asked: a leak checker's cycles are few */
+    if (origin[K_INDEX_CONCURRENT] == FROM_DEFAULT) o->concurrent = 0; /* (the default, too) */
   }
   if (!o->stack_depth) o->sample = 0; /* no stacks: nothing to sample, every count exact */
 }
@@ -348,7 +361,8 @@ void scvgc_options_init(void) {
   scvgc_turned_off = 0;
   SCVGC_CHECK(!strcmp(options[K_INDEX_GOGC].name, "SCVGC_GOGC") &&
               !strcmp(options[K_INDEX_FORCEGC].name, "SCVGC_FORCEGC") &&
-              !strcmp(options[K_INDEX_SAMPLE].name, "SCVGC_SAMPLE"));
+              !strcmp(options[K_INDEX_SAMPLE].name, "SCVGC_SAMPLE") &&
+              !strcmp(options[K_INDEX_CONCURRENT].name, "SCVGC_CONCURRENT"));
   for (size_t i = 0; i < NOPTIONS; i++)
     if (options[i].def) SCVGC_CHECK(parse(&options[i], options[i].def, &o));
   const char *all = secure ? NULL : scvgc_getenv("SCVGC_OPTIONS");

@@ -36,12 +36,24 @@
  * lock dropped, then sets their released bits and puts them back: the heap lock is never
  * held across a madvise. batch_lock (before the heap lock) is held for a whole batch, so
  * fork waits for a batch to be back on the lists.
+ *   H9 every arena mapping and every huge block is in the written-page table (wp.c) from
+ *      its mapping to its unmapping or move.
+ *   H10 while a concurrent cycle marks with the world running (scvgc_gc_marking, set and
+ *      cleared under the heap lock), no in-use span leaves use: a span that would go back
+ *      to the heap (a free large object, an empty central span, a workbuf span) waits on
+ *      the deferred list with its identity and metadata block intact (`deferred` set, its
+ *      objects free), and a huge block is neither shrunk nor moved (realloc waits for the
+ *      mark's end, scvgc_gc_wait_marking, rather than copy it); so a marker that read
+ *      an in-use state (acquire: init_inuse publishes the state last, with release) reads
+ *      an identity that holds for the whole mark. The collector hands them back after the
+ *      cycle (scvgc_heap_flush_deferred).
  */
 #include <string.h>
 
 #include "internal.h"
 #include "lock.h"
 #include "sweep.h"
+#include "wp.h"
 
 scvgc_arena_t *scvgc_arena_l1[SCVGC_L1_ENTRIES];
 _Atomic size_t scvgc_heap_inuse;
@@ -81,6 +93,7 @@ static struct {
   scvgc_span_t *huge;
   size_t huge_pages;
   uintptr_t tomb[HUGE_TOMBS]; /* U4: bases of freed huge blocks kept as PROT_NONE, 0: none */
+  scvgc_span_t *deferred;     /* H10: spans freed while a concurrent cycle marks */
   size_t tomb_next;           /* the slot the next tombstone takes (the oldest) */
 } heap = {.lock = SCVGC_LOCK_RANKED(SCVGC_RANK_HEAP)};
 
@@ -277,6 +290,7 @@ static bool grow(size_t np) {
     __atomic_store_n(&scvgc_arena_l1[a->base >> SCVGC_ARENA_SHIFT], a, __ATOMIC_RELEASE);
   }
   if (!bytes) { scvgc_spanstruct_free(s); return false; }
+  scvgc_wp_add((uintptr_t)mem, bytes); /* H9 */
   heap.sys += bytes;
   heap.released_pages += bytes >> SCVGC_PAGE_SHIFT;
   s->base = (uintptr_t)mem;
@@ -336,7 +350,7 @@ static void init_inuse(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   s->sweepgen = scvgc_sweepgen_now(); /* a new span has nothing to sweep (sweep.c S2) */
   s->limit = s->base + (uintptr_t)s->nelems * s->elemsize;
   if (!cls) s->limit = s->base + (s->npages << SCVGC_PAGE_SHIFT);
-  s->state = st;
+  __atomic_store_n(&s->state, st, __ATOMIC_RELEASE); /* H10: the identity before the state */
 }
 
 /* Turn free span s (already trimmed, off the lists) into an in-use span of state st. */
@@ -461,14 +475,14 @@ scvgc_span_t *scvgc_heap_alloc_locked(size_t np, uint8_t st) {
   return s;
 }
 
-void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
-  SCVGC_ASSERT_HELD(&heap.lock);
-  for (scvgc_arena_t *a = heap.arenas; a; a = a->next) {
+/* The in-use spans that start in arena a (heap lock held). */
+static void arena_spans(scvgc_arena_t *a, void (*fn)(scvgc_span_t *, void *), void *arg) {
+  {
     for (size_t pg = 0; pg < SCVGC_ARENA_PAGES;) {
       scvgc_span_t *s = a->spans[pg];
       uintptr_t addr = a->base + (pg << SCVGC_PAGE_SHIFT);
       if (!s) { pg++; continue; } /* cannot happen (H1); kept for robustness */
-      if (s->base == addr && s->state >= SCVGC_SPAN_SMALL) fn(s, arg);
+      if (s->base == addr && s->state >= SCVGC_SPAN_SMALL && !s->deferred) fn(s, arg);
       /* from the first page of any span (H2), skip to its end, which may lie in a later
        * arena: then this arena is done */
       uintptr_t end = s->base + (s->npages << SCVGC_PAGE_SHIFT);
@@ -476,26 +490,96 @@ void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
       pg = end >= a->base + SCVGC_ARENA_SIZE ? SCVGC_ARENA_PAGES : (end - a->base) >> SCVGC_PAGE_SHIFT;
     }
   }
+}
+
+void scvgc_heap_foreach_span(void (*fn)(scvgc_span_t *, void *), void *arg) {
+  SCVGC_ASSERT_HELD(&heap.lock);
+  for (scvgc_arena_t *a = heap.arenas; a; a = a->next) arena_spans(a, fn, arg);
   for (scvgc_span_t *s = heap.huge, *next; s; s = next) {
     next = s->next;
-    fn(s, arg);
+    if (!s->deferred) fn(s, arg);
   }
+}
+
+void scvgc_heap_foreach_span_chunked(void (*fn)(scvgc_span_t *, void *), void *arg) {
+  scvgc_lock(&heap.lock);
+  for (scvgc_arena_t *a = heap.arenas; a;) {
+    arena_spans(a, fn, arg);
+    a = a->next; /* arenas are never unmapped: the list only grows at its head */
+    scvgc_unlock(&heap.lock);
+    scvgc_lock(&heap.lock);
+  }
+  for (scvgc_span_t *s = heap.huge, *next; s; s = next) {
+    next = s->next;
+    if (!s->deferred) fn(s, arg);
+  }
+  scvgc_unlock(&heap.lock);
+}
+
+/* H10: keep s (in use, its objects all free) until the concurrent cycle ends. Heap lock. */
+static void defer_locked(scvgc_span_t *s) {
+  s->deferred = 1;
+  s->xnext = heap.deferred; /* not next: a huge span stays on heap.huge meanwhile */
+  heap.deferred = s;
+}
+
+bool scvgc_heap_free_or_defer(scvgc_span_t *s) {
+  uint64_t now = scvgc_clock();
+  scvgc_lock(&heap.lock);
+  bool d = atomic_load_explicit(&scvgc_gc_marking, memory_order_relaxed);
+  if (d) defer_locked(s); /* in one hold of the lock with the test: never half of each */
+  else free_locked(s, now);
+  scvgc_unlock(&heap.lock);
+  return d;
 }
 
 void scvgc_heap_free(scvgc_span_t *s) {
   uint64_t now = scvgc_clock();
   scvgc_lock(&heap.lock);
   SCVGC_ASSERT(!is_huge(s)); /* huge spans go through scvgc_heap_free_large */
-  free_locked(s, now);
+  if (atomic_load_explicit(&scvgc_gc_marking, memory_order_relaxed)) defer_locked(s);
+  else free_locked(s, now);
   scvgc_unlock(&heap.lock);
+}
+
+void scvgc_heap_flush_deferred(void) {
+  scvgc_lock(&heap.lock);
+  scvgc_span_t *list = atomic_load_explicit(&scvgc_gc_marking, memory_order_relaxed) ? NULL : heap.deferred;
+  if (list) heap.deferred = NULL;
+  scvgc_unlock(&heap.lock);
+  while (list) {
+    scvgc_span_t *s = list;
+    list = s->xnext;
+    void *meta = s->meta;
+    size_t mbytes = meta ? scvgc_objmeta_bytes(s->state == SCVGC_SPAN_SMALL ? s->nelems : 1) : 0;
+    huge_gone_t g = {0, 0};
+    scvgc_lock(&heap.lock);
+    s->deferred = 0;
+    s->xnext = NULL;
+    if (s->state == SCVGC_SPAN_SMALL) {
+      s->meta = NULL;
+      free_locked(s, scvgc_clock());
+    } else if (is_huge(s)) {
+      huge_unlink_locked(s, &g);
+    } else {
+      free_locked(s, scvgc_clock());
+    }
+    scvgc_unlock(&heap.lock);
+    if (g.base) huge_release(&g);
+    if (meta) scvgc_meta_free(meta, mbytes);
+  }
 }
 
 bool scvgc_heap_free_large(scvgc_span_t *s, void **meta) {
   uint64_t now = scvgc_clock();
   huge_gone_t g = {0, 0};
   scvgc_lock(&heap.lock);
-  bool ok = s->state == SCVGC_SPAN_LARGE;
-  if (ok) {
+  bool ok = s->state == SCVGC_SPAN_LARGE && !s->deferred;
+  if (ok && atomic_load_explicit(&scvgc_gc_marking, memory_order_relaxed)) { /* H10 */
+    *meta = NULL;
+    if (s->meta) __atomic_store_n(&s->meta[0].size, 0, __ATOMIC_RELAXED); /* no object now */
+    defer_locked(s);
+  } else if (ok) {
     *meta = s->meta;
     if (is_huge(s)) huge_unlink_locked(s, &g);
     else free_locked(s, now);
@@ -573,9 +657,11 @@ bool scvgc_heap_grow_inplace(scvgc_span_t *s, size_t np) {
 
 void scvgc_heap_shrink_inplace(scvgc_span_t *s, size_t np) {
   uint64_t now = scvgc_clock();
+  if (np && np < s->npages && s->state == SCVGC_SPAN_LARGE && is_huge(s)) scvgc_gc_wait_marking(); /* H10 */
   scvgc_lock(&heap.lock);
   if (s->state == SCVGC_SPAN_LARGE && np && np < s->npages && is_huge(s)) {
-    huge_resize_locked(s, np);
+    /* H10: a marker may be reading the pages that would become PROT_NONE */
+    if (!atomic_load_explicit(&scvgc_gc_marking, memory_order_relaxed)) huge_resize_locked(s, np);
   } else if (s->state == SCVGC_SPAN_LARGE && np && np < s->npages) {
     scvgc_span_t *t = scvgc_spanstruct_alloc();
     if (t) { /* without a struct the tail simply stays with the object */
@@ -670,6 +756,7 @@ scvgc_span_t *scvgc_heap_alloc_huge(size_t np, size_t align, void *meta) {
   s->next = heap.huge;
   if (heap.huge) heap.huge->prev = s;
   heap.huge = s;
+  scvgc_wp_add(s->base, resv); /* H9 */
   __atomic_thread_fence(__ATOMIC_RELEASE); /* identity before the map, as in take() */
   l1_set(s->base, resv, huge_entry(s));
   heap.huge_pages += np;
@@ -684,6 +771,7 @@ scvgc_span_t *scvgc_heap_alloc_huge(size_t np, size_t align, void *meta) {
 static void huge_unlink_locked(scvgc_span_t *s, huge_gone_t *g) {
   g->base = s->base;
   g->resv = huge_resv(s);
+  scvgc_wp_remove(g->base, g->resv); /* H9: unmapped (or PROT_NONE) from now on */
   if (s->prev) s->prev->next = s->next;
   else heap.huge = s->next;
   if (s->next) s->next->prev = s->prev;
@@ -715,6 +803,7 @@ static void huge_release(const huge_gone_t *g) {
 
 bool scvgc_heap_move_huge(scvgc_span_t *s, size_t np) {
   if (np == 0 || np > (SCVGC_MAX_REQUEST >> SCVGC_PAGE_SHIFT) || !is_huge(s)) return false;
+  scvgc_gc_wait_marking(); /* H10: rather than copy gigabytes */
   size_t bytes = np << SCVGC_PAGE_SHIFT;
   size_t resv = (bytes + SCVGC_ARENA_SIZE - 1) & ~(SCVGC_ARENA_SIZE - 1);
   char *mem = scvgc_sys_reserve(resv, SCVGC_ARENA_SIZE);
@@ -728,10 +817,17 @@ bool scvgc_heap_move_huge(scvgc_span_t *s, size_t np) {
    * NULL before the pages move (nobody else may use the object meanwhile), the new ones
    * name it once s says where it is (U2). */
   scvgc_lock(&heap.lock);
+  if (atomic_load_explicit(&scvgc_gc_marking, memory_order_relaxed)) { /* H10: copied instead */
+    scvgc_unlock(&heap.lock);
+    scvgc_sys_unmap(mem, resv);
+    return false;
+  }
   uintptr_t old = s->base;
   size_t oldresv = huge_resv(s);
+  scvgc_wp_remove(old, oldresv); /* H9: mremap drops the registration */
   l1_set(old, oldresv, NULL);
   if (!scvgc_sys_move((void *)old, len, mem)) {
+    scvgc_wp_add(old, oldresv);
     l1_set(old, oldresv, huge_entry(s));
     scvgc_unlock(&heap.lock);
     scvgc_sys_unmap(mem + len, resv - len); /* [mem, mem + len) may be a hole now: not ours */
@@ -747,6 +843,7 @@ bool scvgc_heap_move_huge(scvgc_span_t *s, size_t np) {
   publish_inuse();
   __atomic_thread_fence(__ATOMIC_RELEASE);
   l1_set(s->base, resv, huge_entry(s));
+  scvgc_wp_add(s->base, resv); /* H9 */
   scvgc_unlock(&heap.lock);
   if (oldresv > len) scvgc_sys_unmap((void *)(old + len), oldresv - len); /* its PROT_NONE tail */
   return true;

@@ -730,9 +730,11 @@ static void json_report(out_t *o, const group_t *g, size_t ng, const scvgc_repor
           (unsigned long)h->sys_bytes, (unsigned long)h->inuse_bytes, (unsigned long)h->idle_bytes,
           (unsigned long)h->released_bytes, (unsigned long)h->consumed_bytes,
           (unsigned long)h->gc_sys_bytes, (unsigned long)h->live_objects);
-  out_fmt(o, " \"gc\": {\"cycles\": %lu, \"pause_total_ns\": %lu, \"pause_max_ns\": %lu},\n",
+  out_fmt(o, " \"gc\": {\"cycles\": %lu, \"pause_total_ns\": %lu, \"pause_max_ns\": %lu, "
+          "\"pause_p50_ns\": %lu, \"pause_p99_ns\": %lu, \"pages_rescanned\": %lu},\n",
           (unsigned long)scvgc_gcstats.cycles, (unsigned long)scvgc_gcstats.pause_total_ns,
-          (unsigned long)scvgc_gcstats.pause_max_ns);
+          (unsigned long)scvgc_gcstats.pause_max_ns, (unsigned long)scvgc_gc_pause_quantile(0.5),
+          (unsigned long)scvgc_gc_pause_quantile(0.99), (unsigned long)scvgc_gcstats.pages_rescanned);
   if (r->rss_peak >= 0)
     out_fmt(o, " \"rss\": {\"peak_bytes\": %ld, \"exit_bytes\": %ld},\n", (long)r->rss_peak, (long)r->rss_now);
   else

@@ -541,6 +541,8 @@ size_t scvgc_sweep_finish(void) {
 
 /* ---- the background sweeper ---------------------------------------------------------------- */
 
+static _Atomic int sweeper_running; /* B1 */
+
 static void *sweeper_main(void *arg) {
   (void)arg;
   scvgc_gc_worker = 1; /* never starts a cycle from its own allocations (it makes none) */
@@ -550,10 +552,17 @@ static void *sweeper_main(void *arg) {
     while ((e = atomic_load(&sw.epoch)) == seen) futex(&sw.epoch, FUTEX_WAIT, seen, NULL);
     seen = e;
     if (atomic_load(&scvgc_libthreads_quit)) return NULL; /* own.c L3 */
+    if (scvgc_gc_background_pending()) { /* gc.c B1: a cycle pacing asked for */
+      scvgc_gc_background_run();
+      seen = atomic_load(&sw.epoch) - 1; /* and sweep what it left, without waiting */
+      continue;
+    }
     if (list_enter()) { /* pass 1: unowned spans, in list order */
       size_t pages = 0;
-      for (int k = 1; sweep_one(&scvgc_sweepstats.spans_bg, &pages); k++)
+      for (int k = 1; sweep_one(&scvgc_sweepstats.spans_bg, &pages); k++) {
         if (k % 16 == 0) sched_yield();
+        if (scvgc_gc_background_pending()) break; /* gc.c B1: its sweep termination ends this */
+      }
       /* and the spans owners handed back meanwhile (a flush follows every cycle at once) */
       sweep_list(&scvgc_sweepstats.spans_bg);
       list_leave();
@@ -582,7 +591,11 @@ static void *sweeper_main(void *arg) {
 void scvgc_sweep_start_thread(void) {
   static _Atomic int started;
   if (!scvgc_tracking || atomic_exchange(&started, 1)) return;
-  scvgc_libthread_start(sweeper_main, NULL);
+  if (scvgc_libthread_start(sweeper_main, NULL)) atomic_store(&sweeper_running, 1);
+}
+
+bool scvgc_sweep_thread_running(void) {
+  return atomic_load(&sweeper_running) && !atomic_load(&scvgc_libthreads_quit);
 }
 
 /* ---- fork ------------------------------------------------------------------------------------ */
@@ -595,6 +608,7 @@ void scvgc_sweep_fork_parent(void) { scvgc_unlock(&reclaim_lock); }
  * pushed are lost to the child: never reused, never corrupting). */
 void scvgc_sweep_fork_child(void) {
   scvgc_lock_reset(&reclaim_lock);
+  atomic_store(&sweeper_running, 0); /* no sweeper in the child: no background cycle (B1) */
   atomic_store(&sw.busy, 0);
   if (!atomic_load(&sw.open)) return;
   uint32_t sg = scvgc_sweepgen_now();

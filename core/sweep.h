@@ -48,6 +48,8 @@ void scvgc_sweep_check(void) SCVGC_HIDDEN;
 void scvgc_sweep_wake(void) SCVGC_HIDDEN;
 /* The background sweeper thread: outside malloc (the constructor). */
 void scvgc_sweep_start_thread(void) SCVGC_HIDDEN;
+/* The sweeper thread runs (and was not told to end): it can run background cycles (gc.c B1). */
+bool scvgc_sweep_thread_running(void) SCVGC_HIDDEN;
 /* Pages of listed spans that no sweeper has reached yet (an estimate, for pacing). */
 size_t scvgc_sweep_unswept_bytes(void) SCVGC_HIDDEN;
 /* Proportional sweeping: the caller took npages from the page heap. */

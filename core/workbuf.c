@@ -19,7 +19,9 @@
  *   path); WB, the last of internal.h's lock ranks: nothing is taken under it. New spans come from the page heap through scvgc_heap_alloc_locked: the collector
  *   holds the heap lock for the whole cycle (it takes every core lock before it stops the
  *   world, so no stopped thread can hold one), on behalf of all its markers.
- * Callers: the collector thread and its marker threads, with the world stopped.
+ * Callers: the collector thread and its marker threads, with the world stopped, or during a
+ *   concurrent mark (gc.c C2; W3 below) and the leak classification after the restart (gc.c
+ *   G1, heap lock held by the collector) with the world running.
  */
 #include <string.h>
 
@@ -37,14 +39,18 @@ static size_t wb_nspans;
 static scvgc_span_t *wb_retired; /* W2: spans of no workbuf, to reuse or free */
 static size_t wb_nretired;
 
-static scvgc_workbuf_t *new_workbufs(void) {
-  scvgc_span_t *s = wb_retired;
-  if (s) {
-    wb_retired = s->next;
-    wb_nretired--;
-  } else if (!(s = scvgc_heap_alloc_locked(WB_SPAN_BYTES >> SCVGC_PAGE_SHIFT, SCVGC_SPAN_MANUAL))) {
-    return NULL;
-  }
+/* W3 While a concurrent cycle marks with the world running (gc.c C2), the collector holds
+ *    no heap lock: a marker that needs a new span drops wb_lock and takes it with
+ *    scvgc_heap_alloc (the heap lock), then takes wb_lock again: the one order of
+ *    internal.h (HEAP before WB) holds in every phase. A fork in
+ *    the middle of C2 leaves the child the parent's grey objects: scvgc_wb_fork_child
+ *    empties them. */
+static _Atomic int heap_unlocked;
+
+void scvgc_wb_heap_unlocked(bool on) { atomic_store(&heap_unlocked, on); }
+
+/* Carve span s into workbufs (wb_lock held): all but the first go on the empty list. */
+static scvgc_workbuf_t *carve(scvgc_span_t *s) {
   s->next = wb_spans;
   wb_spans = s;
   wb_nspans++;
@@ -60,12 +66,29 @@ static scvgc_workbuf_t *new_workbufs(void) {
   return first;
 }
 
-/* An empty workbuf, or NULL when the heap cannot give a new span (out of memory). */
+/* An empty workbuf, or NULL when the heap cannot give a new span (out of memory). A new
+ * span comes from a retired one, or from the page heap: under wb_lock where the collector
+ * holds the heap lock (internal.h's order: HEAP before WB), and with wb_lock dropped for the
+ * call while a concurrent mark runs with the heap unlocked (W3: no lock is taken under WB). */
 scvgc_workbuf_t *scvgc_wb_getempty(void) {
   scvgc_lock(&wb_lock);
   scvgc_workbuf_t *b = wb_empty;
-  if (b) wb_empty = b->next;
-  else b = new_workbufs();
+  if (b) {
+    wb_empty = b->next;
+  } else if (wb_retired) {
+    scvgc_span_t *s = wb_retired;
+    wb_retired = s->next;
+    wb_nretired--;
+    b = carve(s);
+  } else if (atomic_load(&heap_unlocked)) {
+    scvgc_unlock(&wb_lock);
+    scvgc_span_t *s = scvgc_heap_alloc(WB_SPAN_BYTES >> SCVGC_PAGE_SHIFT, 0, SCVGC_SPAN_MANUAL, 0, NULL);
+    scvgc_lock(&wb_lock);
+    if (s) b = carve(s);
+  } else {
+    scvgc_span_t *s = scvgc_heap_alloc_locked(WB_SPAN_BYTES >> SCVGC_PAGE_SHIFT, SCVGC_SPAN_MANUAL);
+    if (s) b = carve(s);
+  }
   scvgc_unlock(&wb_lock);
   if (b) b->nobj = 0;
   return b;
@@ -154,4 +177,19 @@ size_t scvgc_wb_bytes(void) {
          WB_SPAN_BYTES;
 }
 
-void scvgc_wb_fork_child(void) { scvgc_lock_reset(&wb_lock); }
+void scvgc_wb_fork_child(bool midmark) {
+  scvgc_lock_reset(&wb_lock);
+  if (!midmark) return;
+  /* A fork during a concurrent mark (gc.c C2): the grey objects and the workbufs the markers
+   * held are the parent's; in the child every workbuf of the busy spans is empty again (W2
+   * for its next cycle). */
+  wb_full = wb_empty = NULL;
+  wb_nfull = 0;
+  for (scvgc_span_t *s = wb_spans; s; s = s->next)
+    for (uintptr_t off = 0; off + sizeof(scvgc_workbuf_t) <= WB_SPAN_BYTES; off += sizeof(scvgc_workbuf_t)) {
+      scvgc_workbuf_t *b = (scvgc_workbuf_t *)(s->base + off);
+      b->nobj = 0;
+      b->next = wb_empty;
+      wb_empty = b;
+    }
+}

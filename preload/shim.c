@@ -345,7 +345,7 @@ EXPORT void scvgc_collect(void) {
   scvgc_init();
   if (scvgc_api_turned_off()) return;
   int c = housekeeping_enter();
-  scvgc_gc_cycle(SCVGC_GC_REQUEST);
+  scvgc_gc_cycle(SCVGC_GC_COLLECT);
   housekeeping_leave(c);
 }
 

@@ -13,10 +13,12 @@ broken=$(preload_broken)
 
 cm() { env LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none "$@"; }
 
-for args in "4 3 0" "6 3 1"; do
+# Stop-the-world marking (the default) and concurrent marking (SCVGC_CONCURRENT=on;
+# test/integration/concurrent.sh has more) run the same cases.
+for args in "4 3 0 on" "6 3 1 on" "4 3 0 off" "6 3 1 off"; do
 	set -- $args
-	name="gcstress: $1 threads for $2 s$( [ "$3" = 1 ] && echo ', forking children') with SCVGC_GOGC=1"
-	timeout -k 5 120 env SCVGC_GOGC=1 LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none \
+	name="gcstress: $1 threads for $2 s$( [ "$3" = 1 ] && echo ', forking children') with SCVGC_GOGC=1, SCVGC_CONCURRENT=$4"
+	timeout -k 5 120 env SCVGC_CONCURRENT=$4 SCVGC_GOGC=1 LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none \
 		"$BIN/gcstress" "$1" "$2" "$3" >"$T/st.out" 2>"$T/st.err"
 	rc=$?
 	if [ "$rc" = 0 ] && grep -q '^ok ' "$T/st.out"; then
@@ -42,7 +44,8 @@ if python3 - "$T/trace.err" >"$T/trace.why" 2>&1 <<'PY'
 import re, sys
 pat = re.compile(r'^==(\d+)== scvgc: gc (\d+) @(\d+\.\d{3})s (\d+)%: (\d+\.\d{3})\+(\d+\.\d{3})\+(\d+\.\d{3})\+(\d+\.\d{3}) ms '
                  r'sweepterm\+stop\+mark\+markterm, (\d+)->(\d+)->(\d+) MB, (\d+) MB goal, (\d+) threads, (\d+) markers, '
-                 r'(\d+) (unreachable|leaked)( \(incomplete: [a-z ]+\))?$')
+                 r'(\d+) (unreachable|leaked)( \(incomplete: [a-z ]+\))?'
+                 r'(; concurrent: (\d+\.\d{3})\+(\d+\.\d{3}) ms pause start\+finish, (\d+\.\d{3}) ms mark, (\d+) pages rescanned)?$')
 n, last, t = 0, 0, 0.0
 for line in open(sys.argv[1]):
     if ' scvgc: gc ' not in line or ' detail:' in line:

@@ -4,7 +4,9 @@
 # collections on the core, every object checked against a shadow model (test/fuzz/engine.c).
 #
 #   libFuzzer target, collect mode          12 s (skipped, with a SKIP line, without clang-14)
-#   standalone driver, collect mode          8 s
+#   standalone driver, collect mode          8 s (stop-the-world marking, the default)
+#   standalone driver, collect mode, SCVGC_CONCURRENT=on    4 s (concurrent marking)
+#   standalone driver, leak mode with SCVGC_CONCURRENT=on    4 s
 #   standalone driver, leak and off modes    4 s each
 #
 # A case passes when the run ends by itself with its closing line and status 0. On a failure
@@ -26,13 +28,14 @@ saved_inputs() {
 	done
 }
 
-driver_case() { # MODE SECONDS
-	_label="random heap operation sequences keep every object intact (standalone driver, SCVGC_MODE=$1, $2 s)"
+driver_case() { # MODE SECONDS [SCVGC_CONCURRENT]
+	_conc=${3:-}
+	_label="random heap operation sequences keep every object intact (standalone driver, SCVGC_MODE=$1${_conc:+ SCVGC_CONCURRENT=$_conc}, $2 s)"
 	if [ ! -x "$DRV" ]; then
 		fail "$_label" "$DRV is not built (make test builds it)"
 		return
 	fi
-	timeout -k 5 $(($2 + 60)) env SCVGC_MODE="$1" SCVGC_REPORT=none "$DRV" -t "$2" -o "$T/crash" \
+	timeout -k 5 $(($2 + 60)) env ${_conc:+SCVGC_CONCURRENT=$_conc} SCVGC_MODE="$1" SCVGC_REPORT=none "$DRV" -t "$2" -o "$T/crash" \
 		>"$T/drv-$1.out" 2>"$T/drv-$1.err"
 	rc=$?
 	if [ "$rc" = 0 ] && grep -q ': ok$' "$T/drv-$1.out"; then
@@ -69,6 +72,8 @@ libfuzzer_case() {
 
 libfuzzer_case
 driver_case collect 8
+driver_case collect 4 on
+driver_case leak 4 on
 driver_case leak 4
 driver_case off 4
 exit 0
