@@ -937,10 +937,11 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
  *    allocating thread waits for the cycle's end (gc_lock) rather than let the heap run
  *    away: Go's mark assist, in its crudest form. */
 /*    Off (SCVGC_BG_CYCLES 0): with it on, test/progs/last_thread_exit crashed in about half of
- *    its runs in collect mode (free() of a 1 MiB block found a span of another base: the page
- *    heap corrupted) and churn 64 once in three suite runs; not understood yet, so periodic
- *    cycles run on the allocating thread, which waits for the whole cycle (the other threads
- *    see the two pauses only). */
+ *    its runs in collect mode. The cause was not B1's but any cycle's after the main thread's
+ *    pthread_exit, which they made likely: no root but the stacks was read (roots.c; fixed,
+ *    0 in 30 with B1 on since). churn 64 once in three suite runs is still unexplained, so
+ *    periodic cycles run on the allocating thread, which waits for the whole cycle (the other
+ *    threads see the two pauses only). */
 static _Atomic int bg_request, bg_running;
 static _Atomic size_t bg_limit = SIZE_MAX;
 

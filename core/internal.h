@@ -630,6 +630,12 @@ bool scvgc_sys_move(void *from, size_t n, void *to) SCVGC_HIDDEN;
  * when they cannot be read. System calls only: safe with the world stopped. */
 typedef void (*scvgc_range_fn)(void *arg, uintptr_t lo, uintptr_t hi);
 void scvgc_sys_touched(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) SCVGC_HIDDEN;
+/* Open (read-only, close-on-exec, raw system call) /proc/thread-self/NAME, or /proc/self/NAME
+ * where the kernel has no thread-self: the address space's files seen through the calling
+ * thread. /proc/self is the thread group leader's view, and once the main thread has called
+ * pthread_exit its maps read empty and its pagemap cannot be opened (a collector reading its
+ * roots there saw no mapping and freed what only globals held). -1 with errno on failure. */
+int scvgc_open_proc_self(const char *name) SCVGC_HIDDEN;
 void scvgc_sys_pagemap_scan(bool on) SCVGC_HIDDEN; /* tests: false reads /proc/self/pagemap */
 void scvgc_sys_unmap(void *p, size_t n) SCVGC_HIDDEN;
 void scvgc_sys_release(void *p, size_t n) SCVGC_HIDDEN; /* MADV_DONTNEED */

@@ -211,12 +211,27 @@ static void clip_fn(void *c, uintptr_t a, uintptr_t b) {
   if (a < b) k->fn(k->arg, a, b);
 }
 
+int scvgc_open_proc_self(const char *name) {
+  char path[64];
+  size_t k = scvgc_snprintf(path, sizeof path, "/proc/thread-self/%s", name);
+  if (k >= sizeof path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0 && errno == ENOENT) { /* Linux before 3.17: no thread-self */
+    scvgc_snprintf(path, sizeof path, "/proc/self/%s", name);
+    fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  }
+  return (int)fd;
+}
+
 void scvgc_sys_touched(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) {
   if (hi <= lo) return;
   int e = errno;
   uintptr_t alo = lo & ~(SCVGC_OSPAGE_SIZE - 1);
   uintptr_t ahi = (hi + SCVGC_OSPAGE_SIZE - 1) & ~(SCVGC_OSPAGE_SIZE - 1);
-  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  int fd = scvgc_open_proc_self("pagemap");
   if (fd < 0) { /* no /proc: every page may hold pointers */
     fn(arg, lo, hi);
     errno = e;

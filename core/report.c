@@ -148,7 +148,7 @@ static int open_path(const char *tmpl, unsigned seq) {
 /* VmHWM and VmRSS of /proc/self/status, in bytes; -1 when unknown. */
 void scvgc_read_rss(int64_t *peak, int64_t *now) {
   *peak = *now = -1;
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  int fd = scvgc_open_proc_self("status");
   if (fd < 0) return;
   char buf[4096];
   ssize_t n = read(fd, buf, sizeof buf - 1);

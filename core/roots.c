@@ -38,7 +38,12 @@
  *   SIGBUS, caught on the collector's thread for the scan only) ends the scan, and the cycle
  *   frees nothing.
  * Invariant R3: a cycle that could not read /proc/self/maps whole frees nothing (below, at
- *   read_maps: what the read needs is held before the program can take it).
+ *   read_maps: what the read needs is held before the program can take it). The maps and
+ *   pagemap are read through /proc/thread-self (scvgc_open_proc_self): /proc/self is the
+ *   thread group leader's, empty once the main thread called pthread_exit; and an empty
+ *   list is a failed read, never "no roots".
+ * Invariant R7: only a thread's own stack block is cut: a descriptor without one (the main
+ *   thread's: stackblock NULL, stackblock_size holding __libc_stack_end) cuts nothing.
  * Invariant R4: the pause does not grow with virtual size where the kernel has PAGEMAP_SCAN:
  *   untouched ranges are skipped by the kernel, arenas and own stretches found by lookups.
  * Invariant R5: writable and executable memory (a JIT's code) is read at every byte offset.
@@ -136,8 +141,8 @@ static int fail(const char *why, int err) {
 }
 
 /* open(2) of a file of /proc, also when every descriptor the soft limit allows is taken. */
-static int open_proc(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+static int open_proc(const char *name) { /* the calling thread's view (internal.h) */
+  int fd = scvgc_open_proc_self(name);
   if (fd >= 0 || errno != EMFILE) return fd;
   struct rlimit rl, more;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
@@ -151,7 +156,7 @@ static int open_proc(const char *path) {
     errno = EMFILE;
     return -1;
   }
-  fd = open(path, O_RDONLY | O_CLOEXEC);
+  fd = scvgc_open_proc_self(name);
   int e = errno;
   setrlimit(RLIMIT_NOFILE, &rl); /* lowering it below an open descriptor is allowed */
   errno = e;
@@ -167,7 +172,7 @@ static ssize_t read_maps(void) {
       if (!maps_buf) return fail("no memory for the buffer of /proc/self/maps", ENOMEM);
       maps_cap = MAPS_START;
     }
-    int fd = open_proc("/proc/self/maps");
+    int fd = open_proc("maps");
     if (fd < 0) return fail("/proc/self/maps could not be opened", errno);
     size_t n = 0;
     ssize_t r = 0;
@@ -176,7 +181,11 @@ static ssize_t read_maps(void) {
     close(fd);
     if (r < 0) return fail("/proc/self/maps could not be read", e);
     if (n < maps_cap) {
-      if (n && maps_buf[n - 1] != '\n') return fail("/proc/self/maps ended in a line", 0);
+      /* never an empty list: the library's own code and stack are mapped (a list read
+       * through a view without the address space, as /proc/self's once the main thread
+       * exited, would make every global look unreachable) */
+      if (n == 0) return fail("/proc/self/maps listed no mapping", 0);
+      if (maps_buf[n - 1] != '\n') return fail("/proc/self/maps ended in a line", 0);
       if (n > maps_cap / 2) { /* room for the maps to double before the buffer must grow */
         char *bigger = scvgc_sys_map_meta(maps_cap * 2);
         if (bigger) {
@@ -241,7 +250,7 @@ static char *put_hex(char *o, uintptr_t v) {
  * this time (no ioctl, an error, no room): the caller reads the text. */
 static ssize_t read_maps_query(uintptr_t main_sp, bool names) {
   if (pq_state < 0 || pq_test < 0 || !maps_buf) return -1;
-  int fd = open_proc("/proc/self/maps");
+  int fd = open_proc("maps");
   if (fd < 0) return -1;
   static char name[4096];
   size_t n = 0;
@@ -423,7 +432,11 @@ static bool exited_block(uintptr_t tp, range_t *r) {
   if (!probe(tp, h) || !probe(tp + 16, s) || h[0] != tp || s[0] != tp) return false;
   if (!probe(tp + (tcb_tid_off & ~(size_t)7), id) || !probe(tp + tcb_block_off, blk)) return false;
   if ((int32_t)(id[0] >> (8 * (tcb_tid_off & 7))) > 0) return false; /* running, or reused */
-  if (tp <= blk[0] || tp - blk[0] >= blk[1]) return false;
+  /* The main thread's descriptor has no block: glibc keeps stackblock NULL there and puts
+   * __libc_stack_end in stackblock_size (for pthread_getattr_np), which read as a block would
+   * cut [0, tp): every mapping below the main thread's TLS, the program's data and the heap's
+   * roots with it, once the main thread called pthread_exit. */
+  if (blk[0] == 0 || tp <= blk[0] || tp - blk[0] >= blk[1]) return false;
   *r = (range_t){blk[0], tp};
   return true;
 }
@@ -527,7 +540,7 @@ void scvgc_roots_test_pagemap(int how) { pm_test = how; }
 /* The process's swapped-out bytes (VmSwap), 0 when unknown. */
 static char status_buf[4096];
 static uint64_t vm_swap(void) {
-  int fd = open_proc("/proc/self/status");
+  int fd = open_proc("status");
   if (fd < 0) return 0;
   ssize_t n = read(fd, status_buf, sizeof status_buf - 1);
   close(fd);
@@ -898,7 +911,7 @@ bool scvgc_roots_scan(scvgc_marker_t *m, const scvgc_world_t *w) {
   uint64_t t0 = scvgc_nanotime();
   root_bytes = 0;
   nstw_maps = scvgc_stw_mappings(w, stw_maps, 8);
-  pm_fd = pm_test < 0 ? -1 : open_proc("/proc/self/pagemap");
+  pm_fd = pm_test < 0 ? -1 : open_proc("pagemap");
   /* VmSwap (a read of /proc/self/status, ~20-40 us, twice) matters only to a range read
    * through mincore, which cannot see a page in swap. Where the kernel has PAGEMAP_SCAN, which
    * lists swapped pages itself, no range is, unless the ioctl fails mid-scan: then the end

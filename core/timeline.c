@@ -38,7 +38,7 @@ void scvgc_timeline_start(void) {
 /* The second field of /proc/self/statm: resident pages. Raw system calls: no stdio, and
  * no file descriptor kept (a program that closes every descriptor must not see ours). */
 int64_t scvgc_rss_now(void) {
-  long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC, 0);
+  long fd = scvgc_open_proc_self("statm");
   if (fd < 0) return -1;
   char buf[128];
   long k = syscall(SYS_read, fd, buf, sizeof buf - 1);

@@ -213,7 +213,7 @@ static long scan_range(int pm, uintptr_t lo, uintptr_t hi, bool reprotect, scvgc
 }
 
 static long scan_all(bool reprotect, scvgc_range_fn fn, void *arg) {
-  int pm = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  int pm = scvgc_open_proc_self("pagemap");
   if (pm < 0) {
     fail("/proc/self/pagemap cannot be opened");
     return -1;

@@ -30,6 +30,13 @@ if [ -f "$DLIB" ]; then
 else
 	fail "thread churn under the debug build" "$DLIB is missing (make build/libscvgc-debug.so)"
 fi
+# A cycle after the main thread's pthread_exit sees every root: /proc/self's maps read empty
+# then and the main thread's descriptor names no stack block (roots.c), and collect mode freed
+# every object only a global held (glibc's dlopen state too: a crash in _dl_fini at exit).
+PROG_OK='^leader_exit: OK'
+for mode in default collect; do
+	prog_case "objects held by globals survive a cycle after the main thread exited" "$mode" 60 leader_exit
+done
 PROG_OK=
 
 for mode in off default collect; do
