@@ -693,7 +693,7 @@ typedef struct {
   int markers;           /* SCVGC_MARKERS: marking threads; 0 = one per core (at most 16) */
   int report_signal;     /* SCVGC_REPORT_SIGNAL: 0 = off (snapshot.c) */
   int concurrent;        /* SCVGC_CONCURRENT: 1 = mark concurrently where the kernel allows
-                            (gc.c C0-C4); off by default (docs/limitations.md) */
+                            (gc.c C0-C4); the default in collect mode (options.c) */
 } scvgc_options_t;
 
 extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;
