@@ -216,7 +216,9 @@ void scvgc_sys_touched(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg)
   int e = errno;
   uintptr_t alo = lo & ~(SCVGC_OSPAGE_SIZE - 1);
   uintptr_t ahi = (hi + SCVGC_OSPAGE_SIZE - 1) & ~(SCVGC_OSPAGE_SIZE - 1);
-  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  /* roots.c R7: /proc/self/pagemap fails once the main thread has ended */
+  int fd = open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (fd < 0) { /* no /proc: every page may hold pointers */
     fn(arg, lo, hi);
     errno = e;

@@ -215,8 +215,16 @@ static long scan_range(int pm, uintptr_t lo, uintptr_t hi, bool reprotect, scvgc
   return pages;
 }
 
+/* roots.c R7: /proc/self/pagemap fails (ESRCH) once the main thread has ended, which would
+ * turn the tracking off for good; thread-self still works (Linux 3.17). */
+static int open_pagemap(void) {
+  int pm = (int)syscall(SYS_openat, AT_FDCWD, "/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (pm < 0) pm = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  return pm;
+}
+
 static long scan_all(bool reprotect, scvgc_range_fn fn, void *arg) {
-  int pm = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  int pm = open_pagemap();
   if (pm < 0) {
     fail("/proc/self/pagemap cannot be opened");
     return -1;
@@ -273,7 +281,7 @@ long scvgc_wp_written(scvgc_range_fn fn, void *arg, bool reprotect) {
     scvgc_unlock(&wp_lock);
     return -1;
   }
-  int pm = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  int pm = open_pagemap();
   if (pm < 0) {
     fail("/proc/self/pagemap cannot be opened");
     scvgc_unlock(&wp_lock);
