@@ -273,7 +273,8 @@ bool scvgc_gc_ready(void) { return atomic_load_explicit(&gc_ready, memory_order_
  *   C2 (world running, gc_lock only) the collector and its helpers drain the grey objects
  *      (mark.c M4-M7); then pre-clean: scan again the marked objects on pages written
  *      meanwhile (re-protecting them), drain, a few rounds while that shrinks;
- *   C3 (world stopped again, every lock held) scan every root again, the marked objects on
+ *   C3 (every lock held: room for C4's sweep list, for every span in use now, C2's new ones
+ *      included; then the world stopped again) scan every root again, the marked objects on
  *      the pages written since the last pre-clean, drain;
  *   C4 end marking (scvgc_gc_marking off), classify and tally as a stop-the-world cycle,
  *      begin the sweep, restart; hand back the spans freed meanwhile (H10);
@@ -742,7 +743,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     ts = scvgc_nanotime(); /* none of C0 is a pause */
   }
   lock_all();
-  bool room = scvgc_sweep_reserve();
+  bool room = scvgc_sweep_reserve(); /* again in C3 for a concurrent cycle */
   scvgc_stats_t st;
   scvgc_stats_read_locked(&st);
   size_t before = atomic_load(&scvgc_heap_inuse);
@@ -792,6 +793,10 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     /* C3 */
     ts3 = scvgc_nanotime();
     lock_all();
+    /* C4's sweep list needs an entry per span in use then: C1's reservation did not count
+     * the spans the program took during C2, and with the heap lock held from here on no
+     * more come (sweep.c S6) */
+    room = scvgc_sweep_reserve();
     scvgc_wb_heap_unlocked(false);
     scvgc_mark_concurrent(false);
     rc = scvgc_stw_stop(&world);

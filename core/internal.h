@@ -85,7 +85,8 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
  *               with every lock above held.
  *   WP          wp.c wp_lock: the written-page table of concurrent marking; under the heap
  *               lock (arenas mapped and unmapped) and in the collector's pauses; nothing
- *               is taken under it (the table grows with it dropped).
+ *               is taken under it (the table grows, and the written pages are rescanned,
+ *               with it dropped: wp.c W7).
  * Not a scvgc_lock_t: stw.c's stop-the-world lock (its word is the holder's pid) ranks
  * between OWN and WB: the collector takes it with REGISTRY..OWN held, and WB after it.
  * Every lock of the core carries its rank (SCVGC_LOCK_RANKED); SCVGC_LOCK_INIT (rank NONE,
@@ -698,7 +699,7 @@ typedef struct {
   int markers;           /* SCVGC_MARKERS: marking threads; 0 = one per core (at most 16) */
   int report_signal;     /* SCVGC_REPORT_SIGNAL: 0 = off (snapshot.c) */
   int concurrent;        /* SCVGC_CONCURRENT: 1 = mark concurrently where the kernel allows
-                            (gc.c C0-C4); off by default (docs/limitations.md) */
+                            (gc.c C0-C4); the default in collect mode (options.c) */
 } scvgc_options_t;
 
 extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;

@@ -67,12 +67,12 @@ static const option_t options[] = {
      "Go's MemProfileRate); 0 captures every allocation's stack. The default holds in collect "
      "mode; leak mode captures every stack unless this is set. Sampled tables are estimates "
      "and say so (docs/reports.md)"},
-    {"SCVGC_CONCURRENT", K_ONOFF, "off", 0, 0, F(concurrent),
+    {"SCVGC_CONCURRENT", K_ONOFF, "on", 0, 0, F(concurrent),
      "on: mark concurrently with the program (userfaultfd write-protect tracking of the heap, "
      "Linux 6.7+), stopping the world only to start and to finish a cycle; where the kernel "
      "refuses it, cycles stop the world (said once by SCVGCTRACE). off: stop-the-world "
-     "marking. Off by default for now: under heavy thread churn a concurrent cycle was seen "
-     "to free a live block (docs/limitations.md)"},
+     "marking. The default is on where the kernel allows it, in collect mode; leak mode "
+     "marks with the world stopped unless this is set (its cycles are few)"},
     {"SCVGC_REPORT", K_STRING, "stderr", 0, 0, F(report),
      "where the text report goes: stderr, none, or a path (%p becomes the pid)"},
     {"SCVGC_JSON", K_STRING, NULL, 0, 0, F(json), "path of the JSON report (%p becomes the pid)"},
@@ -315,7 +315,7 @@ static void leak_mode_pacing(scvgc_options_t *o) {
     /* and keeps exact stacks: a leak checker's report names every leaking stack (SPEC) */
     if (origin[K_INDEX_SAMPLE] == FROM_DEFAULT) o->sample = 0;
     /* and marks with the world stopped unless asked: a leak checker's cycles are few */
-    if (origin[K_INDEX_CONCURRENT] == FROM_DEFAULT) o->concurrent = 0; /* (the default, too) */
+    if (origin[K_INDEX_CONCURRENT] == FROM_DEFAULT) o->concurrent = 0;
   }
   if (!o->stack_depth) o->sample = 0; /* no stacks: nothing to sample, every count exact */
 }

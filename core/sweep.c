@@ -52,6 +52,16 @@
  *      one span's sweep per thread inside, never for the rest of their pass. (A sweeper
  *      that walked its whole pass first, yielding every 16 spans, held a collection of 300
  *      busy threads for up to a minute on two cores.)
+ *   S6 every span in use when a sweep begins is on its list. Room for the list is made
+ *      (scvgc_sweep_reserve) with every core lock held, the heap's from there to the
+ *      listing, so no span is made in between: a concurrent cycle makes it again in C3 (gc.c),
+ *      C1's room not counting the spans the program took during C2. A span left off would
+ *      keep the last generation's value, read after the advance as "needs sweeping" or
+ *      "cached before the sweep", out of sweep termination's reach (it walks the list),
+ *      and be swept later — during the next concurrent mark, whose marks C0 clears with the
+ *      world running: live objects freed (churn 64 3, about 1 run in 10, before the C3
+ *      reservation). Should the list still fill up, the sweep does not begin: the cycle
+ *      reclaims nothing, and no span is left behind.
  *   Sweeping a span takes the central or heap lock only through central.c / pageheap.c.
  * Callers: the background sweeper, program threads (allocation slow paths), the collector
  *   before it stops the world. Never with the world stopped except scvgc_sweep_begin.
@@ -90,6 +100,7 @@ static struct {
   uint64_t begin_ns;
   _Atomic int complete; /* every listed span swept (pacing may use the heap figure) */
   _Atomic int wb_pending; /* the mark stack's spans wait to be freed */
+  bool overflow;        /* S6: a span found no room on the list being made */
 } sw;
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts) {
@@ -380,6 +391,8 @@ static bool sweep_one(uint64_t *route, size_t *pages) {
   return true;
 }
 
+size_t scvgc_sweep_room(void) { return sw.cap; }
+
 bool scvgc_sweep_reserve(void) {
   if (!scvgc_collecting) return true;
   scvgc_heapstat_t hs;
@@ -410,7 +423,10 @@ static void list_span(scvgc_span_t *s, void *arg) {
   else if (v == sg + 1) __atomic_store_n(&s->sweepgen, sg + 3, __ATOMIC_RELAXED);
   /* S1 as the list is made: swept, swept and cached, or in a stopped sweeper's hands */
   SCVGC_ASSERT(s->sweepgen == sg || s->sweepgen == sg + 3 || s->sweepgen == sg - 1);
-  if (sw.n == sw.cap) return; /* cannot happen: reserve counted every page */
+  if (sw.n == sw.cap) { /* S6: cannot happen, reserve counted every page; never half a list */
+    sw.overflow = true;
+    return;
+  }
   sw.spans[sw.n++] = s;
   *pages += s->npages;
 }
@@ -442,7 +458,12 @@ void scvgc_sweep_begin(bool reclaim, size_t live, size_t goal) {
   if (!reclaim || !scvgc_collecting || !sw.spans) return;
   size_t pages = 0;
   sw.n = 0;
+  sw.overflow = false;
   scvgc_heap_foreach_span(list_span, &pages);
+  if (sw.overflow) { /* S6: no sweep rather than one that misses spans (the list stays shut) */
+    sw.n = 0;
+    return;
+  }
   atomic_store(&sw.next, 0);
   atomic_store(&sw.unswept_pages, pages);
   atomic_store(&sw.credit_alloc, 0);

@@ -36,8 +36,11 @@ static inline uint32_t scvgc_span_sweepgen(const scvgc_span_t *s) {
 /* Before lock_all and the stop: sweep everything the last cycle left (sweep termination).
  * Returns the spans this call had to sweep itself. No core lock held. */
 size_t scvgc_sweep_finish(void) SCVGC_HIDDEN;
-/* Every core lock held, world not stopped yet: room for the next sweep list. */
+/* Every core lock held, world not stopped yet: room for the next sweep list, for every span
+ * in use; the heap lock stays held until the list is made (sweep.c S6). */
 bool scvgc_sweep_reserve(void) SCVGC_HIDDEN;
+/* Tests: the entries the sweep list has room for. */
+size_t scvgc_sweep_room(void) SCVGC_HIDDEN;
 /* World stopped, marking done: list the spans to sweep and advance sg (collect mode), and
  * retire the mark stack's spans (every mode). live: the bytes marked. */
 void scvgc_sweep_begin(bool reclaim, size_t live, size_t goal) SCVGC_HIDDEN;

@@ -37,8 +37,9 @@
  *   registration) leave the table first (scvgc_wp_remove); the pageheap never frees or
  *   moves a block while a concurrent cycle marks (pageheap.c H10).
  * Locks: wp_lock (rank WP, the innermost of internal.h's ranks: nothing is taken under it;
- *   the table grows with it dropped): taken under the heap lock (scvgc_wp_add,
- *   scvgc_wp_remove) and by the collector (gc_lock held, every lock to WB in the pauses).
+ *   the table grows with it dropped, scvgc_wp_written's callback runs with it dropped, W7):
+ *   taken under the heap lock (scvgc_wp_add, scvgc_wp_remove) and by the collector (gc_lock
+ *   held, every lock to OWN in the pauses).
  * Callers: the page heap (any thread, heap lock held), the collector. System calls only: safe
  *   with the world stopped; a descriptor opened for each PAGEMAP_SCAN (/proc/self/pagemap) is
  *   closed before the call returns.
@@ -94,6 +95,7 @@ static ino_t uffd_ino;
 static int state;           /* 0 not tried, 1 open, -1 failed for good (W4) */
 static const char *why;     /* W4: the reason, for the trace */
 static int test_fail;       /* tests: the next open fails */
+static uint64_t removals;   /* W7: ranges removed so far (the table reorders) */
 
 static bool wp_range(uintptr_t base, size_t len, bool on) {
   struct uffdio_writeprotect w = {.range = {base, len}, .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
@@ -181,6 +183,7 @@ void scvgc_wp_remove(uintptr_t base, size_t len) {
   for (size_t i = 0; i < nranges; i++)
     if (ranges[i].base == base && ranges[i].len == len) {
       ranges[i] = ranges[--nranges];
+      removals++;
       break;
     }
   scvgc_unlock(&wp_lock);
@@ -213,7 +216,7 @@ static long scan_range(int pm, uintptr_t lo, uintptr_t hi, bool reprotect, scvgc
 }
 
 static long scan_all(bool reprotect, scvgc_range_fn fn, void *arg) {
-  int pm = scvgc_open_proc_self("pagemap");
+  int pm = scvgc_open_proc_self("pagemap"); /* roots.c R3: the thread's view */
   if (pm < 0) {
     fail("/proc/self/pagemap cannot be opened");
     return -1;
@@ -258,11 +261,45 @@ void scvgc_wp_release(void) {
   scvgc_unlock(&wp_lock);
 }
 
+/* W7 fn (the marker's rescan, which pushes on workbufs: WB, and during C2 the heap lock for
+ *    a new workbuf span) runs with wp_lock dropped: nothing is taken under it. A range at a
+ *    time is read under the lock and scanned without it; ranges added meanwhile (new arenas)
+ *    are appended and scanned in turn. A removal (a huge block unmapped or moved, which H10
+ *    keeps out of a mark; only defensively) reorders the table: the walk starts again from
+ *    the first range, which only reports again what was written since. */
 long scvgc_wp_written(scvgc_range_fn fn, void *arg, bool reprotect) {
   scvgc_lock(&wp_lock);
-  long n = state == 1 ? scan_all(reprotect, fn, arg) : -1;
+  if (state != 1) {
+    scvgc_unlock(&wp_lock);
+    return -1;
+  }
+  int pm = scvgc_open_proc_self("pagemap");
+  if (pm < 0) {
+    fail("/proc/self/pagemap cannot be opened");
+    scvgc_unlock(&wp_lock);
+    return -1;
+  }
+  long total = 0;
+  uint64_t seen = removals;
+  for (size_t i = 0; i < nranges; i++) {
+    wp_range_t r = ranges[i];
+    scvgc_unlock(&wp_lock);
+    long n = scan_range(pm, r.base, r.base + r.len, reprotect, fn, arg);
+    scvgc_lock(&wp_lock);
+    if (n < 0 || state != 1) {
+      if (state == 1) fail("PAGEMAP_SCAN refused (Linux 6.7 or later wanted)");
+      total = -1;
+      break;
+    }
+    total += n;
+    if (removals != seen) { /* the table was reordered: walk it again */
+      seen = removals;
+      i = (size_t)-1;
+    }
+  }
+  syscall(SYS_close, pm);
   scvgc_unlock(&wp_lock);
-  return n;
+  return total;
 }
 
 const char *scvgc_wp_unavailable(void) { return state == -1 ? why : NULL; }

@@ -12,7 +12,8 @@ void scvgc_wp_remove(uintptr_t base, size_t len) SCVGC_HIDDEN;
  * W1): from now on a write is recorded. false: tracking is not available (W4). */
 bool scvgc_wp_reset(void) SCVGC_HIDDEN;
 /* fn over the runs of OS pages written since the last reset or scan; those pages are
- * protected again when reprotect. Returns the number of pages, -1 on failure (W4). */
+ * protected again when reprotect (fn runs with no lock of wp.c held, W7). Returns the number
+ * of pages, -1 on failure (W4). */
 long scvgc_wp_written(scvgc_range_fn fn, void *arg, bool reprotect) SCVGC_HIDDEN;
 /* Lift the protection of every page (the cycle is over): no fault between cycles. */
 void scvgc_wp_release(void) SCVGC_HIDDEN;

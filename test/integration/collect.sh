@@ -13,7 +13,7 @@ broken=$(preload_broken)
 
 cm() { env LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none "$@"; }
 
-# Stop-the-world marking (the default) and concurrent marking (SCVGC_CONCURRENT=on;
+# Stop-the-world marking (SCVGC_CONCURRENT=off) and concurrent marking (the default;
 # test/integration/concurrent.sh has more) run the same cases.
 for args in "4 3 0 on" "6 3 1 on" "4 3 0 off" "6 3 1 off"; do
 	set -- $args

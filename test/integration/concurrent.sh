@@ -7,6 +7,7 @@
 #     subtrees of the long-lived tree (pointers moved between scanned and unscanned nodes);
 #   - gcstress: threads relinking shared lists, realloc, explicit frees (also forking);
 #   - SCVGC_CONCURRENT=off marks with the world stopped: no concurrent part in any line;
+#   - unset, collect mode marks concurrently and leak mode with the world stopped;
 #   - the descriptor of userfaultfd is the library's own: closed on exec (O_CLOEXEC);
 #   - as an unprivileged user (where the suite runs as root: setpriv to uid 65534).
 . "$ROOT/test/integration/common.inc"
@@ -92,6 +93,24 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
 else
 	echo "SKIP: $name: not root, or no setpriv"
 fi
+
+# The default (SCVGC_CONCURRENT unset): concurrent in collect mode where the kernel allows it,
+# stop-the-world in leak mode (its cycles are few).
+for mode in collect leak; do
+	name="SCVGC_CONCURRENT unset: $( [ $mode = collect ] && echo 'concurrent cycles' || echo 'stop-the-world cycles') in $mode mode"
+	timeout -k 5 60 env -u SCVGC_CONCURRENT LD_PRELOAD="$LIB" SCVGC_MODE=$mode SCVGC_REPORT=none SCVGC_GOGC=1 \
+		SCVGCTRACE=1 "$BIN/treecheck" 1 0.5 >/dev/null 2>"$T/def.err"
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		fail "$name" "treecheck: $(rc_text "$rc" 60)" "$(tail_of "$T/def.err" 3)"
+	elif [ $mode = collect ] && ! concurrent_lines "$name" "$T/def.err"; then
+		:
+	elif [ $mode = leak ] && grep -q '; concurrent: ' "$T/def.err"; then
+		fail "$name" "a leak-mode cycle marked concurrently" "$(grep -m1 '; concurrent' "$T/def.err")"
+	else
+		pass "$name"
+	fi
+done
 
 # The trace line of a concurrent cycle and the JSON gc block (docs/reports.md).
 rm -f "$T/r.json"

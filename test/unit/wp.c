@@ -224,6 +224,51 @@ Test(wp, a_free_during_the_mark_stays_a_free_and_a_freed_span_waits_for_its_end,
             "the large span went back to the heap after the cycle");
 }
 
+/* sweep.c S6: spans the program takes during C2 are on the sweep list the cycle makes in C4.
+ * C1's room for it counted the spans in use then; spans past it were left off the list,
+ * kept the last generation's sweepgen and, unswept by sweep termination, were swept during
+ * the next concurrent mark with its marks half made (churn 64 3 lost live blocks). */
+#define MANY_MAX 8192
+static void *many[MANY_MAX]; /* a root: every large object the hook allocates stays alive */
+static size_t many_n;
+
+static void allocate_many_spans(void) {
+  for (size_t i = 0; i < many_n; i++) {
+    many[i] = scvgc_malloc(SCVGC_MAX_SMALL + 1); /* a span of its own each */
+    cr_assert_not_null(many[i]);
+  }
+}
+
+static void span_swept(scvgc_span_t *s, void *arg) {
+  size_t *bad = arg;
+  if ((s->state != SCVGC_SPAN_SMALL && s->state != SCVGC_SPAN_LARGE) || !s->meta) return;
+  uint32_t d = scvgc_span_sweepgen(s) - scvgc_sweepgen_now();
+  *bad += d != 0 && d != 3; /* S1: swept, or swept and cached, when the next cycle starts */
+}
+
+Test(wp, spans_taken_during_the_mark_are_on_the_sweep_list_and_swept_before_the_next_mark,
+     .init = start) {
+  cycle(); /* the list's room is made for this heap */
+  void *garbage = scvgc_malloc(100);
+  uintptr_t hidden_garbage = (uintptr_t)garbage ^ HIDE;
+  garbage = NULL;
+  /* more spans than C1 can make room for: room now, plus the pages C1 will count, plus some */
+  many_n = scvgc_sweep_room() + (atomic_load(&scvgc_heap_inuse) >> SCVGC_PAGE_SHIFT) * 2 + 64;
+  cr_assert_leq(many_n, MANY_MAX);
+  scvgc_gc_test_hook = allocate_many_spans;
+  uint32_t sg = scvgc_sweepgen_now();
+  cycle(); /* ends with scvgc_sweep_finish, as the next cycle starts */
+  scvgc_gc_test_hook = NULL;
+  cr_assert(scvgc_gcstats.last.concurrent);
+  cr_assert_eq(scvgc_sweepgen_now(), sg + 2, "the cycle swept");
+  cr_assert_not(hidden_allocated(hidden_garbage), "its garbage was reclaimed");
+  size_t bad = 0;
+  scvgc_heap_foreach_span_chunked(span_swept, &bad);
+  cr_assert_eq(bad, 0, "%zu spans in use were left unswept by sweep termination", bad);
+  for (size_t i = 0; i < many_n; i++) cr_assert(allocated(many[i]), "object %zu is alive", i);
+  for (size_t i = 0; i < many_n; i++) scvgc_free(many[i]);
+}
+
 Test(wp, without_userfaultfd_the_cycle_stops_the_world, .init = start) {
   scvgc_wp_test_fail(true);
   scvgc_gc_test_hook = move_pointer; /* never called: no concurrent phase */
