@@ -138,17 +138,7 @@ bool scvgc_sys_recommit(void *p, size_t n) {
  * mincore: it calls a swapped-out page absent, and that page may hold the only pointer to
  * an object. */
 
-#ifndef PAGEMAP_SCAN
-struct page_region { uint64_t start, end, categories; };
-struct pm_scan_arg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
-      category_mask, category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
-#define PAGE_IS_PFNZERO (1 << 5)
-#endif
+#include "pagemap.h"
 
 static _Atomic int pagemap_scan_works = 1; /* cleared for good when the kernel lacks it */
 

@@ -91,18 +91,7 @@
 #include "own.h"
 #include "stw.h"
 
-#ifndef PAGEMAP_SCAN /* linux/fs.h of Linux 6.7; the ioctl is tried and given up if missing */
-struct page_region { uint64_t start, end, categories; };
-struct pm_scan_arg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
-      category_mask, category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_FILE (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
-#define PAGE_IS_PFNZERO (1 << 5)
-#endif
+#include "pagemap.h"
 
 #define RED_ZONE 128
 #define TCB_BYTES 2304 /* sizeof(struct pthread) in glibc 2.36: the marker threads' TCBs */

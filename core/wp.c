@@ -65,24 +65,7 @@
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
 #endif
-#ifndef PM_SCAN_WP_MATCHING
-struct wp_page_region { uint64_t start, end, categories; };
-struct wp_scan_arg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
-      category_mask, category_anyof_mask, return_mask;
-};
-#define WP_PAGEMAP_SCAN _IOWR('f', 16, struct wp_scan_arg)
-#define PM_SCAN_WP_MATCHING (1 << 0)
-#define PM_SCAN_CHECK_WPASYNC (1 << 1)
-#define PAGE_IS_WRITTEN (1 << 1)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
-#define PAGE_IS_PFNZERO (1 << 5)
-#else
-#define wp_page_region page_region
-#define wp_scan_arg pm_scan_arg
-#define WP_PAGEMAP_SCAN PAGEMAP_SCAN
-#endif
+#include "pagemap.h"
 
 typedef struct { uintptr_t base, len; } wp_range_t;
 
@@ -192,18 +175,18 @@ void scvgc_wp_remove(uintptr_t base, size_t len) {
 /* One range's written pages: fn for each run; reprotect them when asked. -1: failed. */
 static long scan_range(int pm, uintptr_t lo, uintptr_t hi, bool reprotect, scvgc_range_fn fn,
                        void *arg) {
-  struct wp_page_region r[64];
+  struct page_region r[64];
   long pages = 0;
   uintptr_t at = lo;
   while (at < hi) {
-    struct wp_scan_arg a = {.size = sizeof a,
+    struct pm_scan_arg a = {.size = sizeof a,
                             .flags = reprotect ? PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC : 0,
                             .start = at, .end = hi, .vec = (uintptr_t)r, .vec_len = 64,
                             .category_inverted = PAGE_IS_PFNZERO,
                             .category_mask = PAGE_IS_WRITTEN | PAGE_IS_PFNZERO,
                             .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
                             .return_mask = PAGE_IS_WRITTEN};
-    long n = ioctl(pm, WP_PAGEMAP_SCAN, &a);
+    long n = ioctl(pm, PAGEMAP_SCAN, &a);
     if (n < 0) return -1;
     for (long i = 0; i < n; i++) {
       pages += (long)((r[i].end - r[i].start) >> SCVGC_OSPAGE_SHIFT);
