@@ -152,12 +152,20 @@ void scvgc_track(void *p, size_t n) {
   scvgc_span_t *s = scvgc_spanof((uintptr_t)p);
   uint32_t i = s->cls ? scvgc_slot_index(s, (uintptr_t)p) : 0;
   if (!s->cls) s->reqsize = n;
-  if (s->meta) {
+  if (s->cls && scvgc_lean) { /* internal.h, the lean layout */
+    void **o = p;
+    uint32_t st = likely(!(scvgc_in_lib | scvgc_disabled)) ? sampled_stack(n)
+                  : scvgc_in_lib ? SCVGC_STACK_LIB : SCVGC_STACK_IGNORED;
+    scvgc_lean_mark(s, i); /* L1: black, then allocated */
+    __atomic_store_n(&o[1], NULL, __ATOMIC_RELEASE);
+    if (unlikely(st)) scvgc_special_set(s, (uintptr_t)p, st, (uint32_t)n);
+  } else if (s->meta) {
     s->meta[i].stack = likely(!(scvgc_in_lib | scvgc_disabled)) ? sampled_stack(n)
                        : scvgc_in_lib ? SCVGC_STACK_LIB : SCVGC_STACK_IGNORED;
     __atomic_store_n(&s->meta[i].size, (s->cls ? (uint32_t)n + 1 : 1) | SCVGC_META_MARK,
                      __ATOMIC_RELAXED);
   }
+  ((void **)p)[1] = NULL; /* the caller left the key: see scvgc_malloc_class */
   scvgc_alloc_leave();
 }
 
@@ -221,10 +229,10 @@ static void *malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) {
     return NULL;
   }
   p[0] = NULL; /* as in scvgc_malloc_class */
-  p[1] = NULL;
   if (likely(tc->state == SCVGC_TC_ACTIVE)) scvgc_stat_inc(&tc->bins[cls].nalloc);
   else scvgc_stats_orphan(1, 0);
-  if (scvgc_tracking) scvgc_track(p, n);
+  if (scvgc_tracking) scvgc_track(p, n); /* it clears word 1 */
+  else p[1] = NULL;
   if (unlikely(atomic_load_explicit(&scvgc_heap_inuse, memory_order_relaxed) >=
                atomic_load_explicit(&scvgc_gc_next, memory_order_relaxed)))
     gc_periodic_nocancel(p); /* no core lock is held here and the cache is consistent */
@@ -288,7 +296,8 @@ static void free_slow(scvgc_span_t *s, uintptr_t p) {
       scvgc_bad_free("free", o, "double free");
       return;
     }
-    if (s->meta) s->meta[i].size = 0;
+    if (scvgc_span_lean(s)) scvgc_special_drop(s, p); /* P1: before the key */
+    else if (s->meta) s->meta[i].size = 0;
     o[1] = (void *)(scvgc_free_key ^ p);
     if (SCVGC_RACY_LOAD(s->owner) == tc) { /* the fast path's checks are a superset: not reached */
       scvgc_link_set(o, s->freelist);
@@ -350,6 +359,7 @@ size_t scvgc_usable_size(const void *ptr) {
   if (s->meta) {
     if (s->state == SCVGC_SPAN_LARGE) return s->reqsize;
     if (s->state != SCVGC_SPAN_SMALL) return 0;
+    if (scvgc_lean) return s->elemsize; /* the marker reads the whole slot */
     uint32_t v = __atomic_load_n(&s->meta[scvgc_slot_index(s, (uintptr_t)ptr)].size,
                                  __ATOMIC_RELAXED) & ~SCVGC_META_MARK;
     return v ? v - 1 : 0;
@@ -404,7 +414,7 @@ static void *realloc_impl(void *ptr, size_t n) {
   if (s->state == SCVGC_SPAN_SMALL) {
     cap = s->elemsize;
     if (n <= cap && (n > cap / 2 || cap <= 32)) {
-      if (s->meta) { /* the mark bit stays: a sweeper may not have reached the span yet */
+      if (s->meta && !scvgc_lean) { /* the mark bit stays: a sweeper may not have reached the span yet */
         /* and only the size bits change, atomically: a concurrent cycle's marker may set the
          * mark bit (gc.c C2) or its clear may drop it (C0) meanwhile, and a plain store of
          * the bit read before would undo either — a grey object unmarked (then swept though
@@ -525,10 +535,12 @@ void scvgc_fork_prepare(void) {
   scvgc_central_lock_all();
   scvgc_heap_lock_all();
   scvgc_meta_lock_all();
+  scvgc_special_lock_all();
 }
 
 void scvgc_fork_parent(void) {
   if (!fork_nolocks) {
+    scvgc_special_unlock_all();
     scvgc_meta_unlock_all();
     scvgc_heap_unlock_all();
     scvgc_central_unlock_all();
@@ -548,6 +560,7 @@ void scvgc_fork_child(void) {
 #endif
   scvgc_gc_fork_child(); /* its own locks, and a child has no marker threads */
   scvgc_report_fork_child();
+  scvgc_special_reset_locks();
   scvgc_meta_reset_locks();
   scvgc_heap_reset_locks();
   scvgc_central_reset_locks();

@@ -38,11 +38,12 @@ static inline void *scvgc_malloc_class(uint32_t cls, size_t n) {
   if (unlikely(!p)) return scvgc_malloc_slow(tc, cls, n);
   b->free = scvgc_link_next(p, b->nbase, b->len16); /* L2 */
   /* clear the list link (a stale pointer to the next free object would keep whatever is
-   * allocated there alive for the conservative marker) and the double-free key */
+   * allocated there alive for the conservative marker) and the double-free key — which
+   * scvgc_track clears itself, after the mark bit (internal.h L1) */
   p[0] = NULL;
-  p[1] = NULL;
   scvgc_stat_inc(&b->nalloc);
   if (unlikely(scvgc_tracking)) scvgc_track(p, n);
+  else p[1] = NULL;
   return p;
 }
 
@@ -51,11 +52,11 @@ static inline void *scvgc_malloc_inline(size_t n) {
   return scvgc_malloc_large(n, 0);
 }
 
-/* Is the object at p (start of slot i of small span s) allocated? Only the metadata knows
- * exactly; in mode off the key is the evidence. For a span the calling thread owns
+/* Is the object at p (start of slot i of small span s) allocated? The full layout's
+ * metadata knows exactly; in mode off and the lean layout the key is the evidence. For a span the calling thread owns
  * (relmask is 0 then: central.c R2); otherwise scvgc_small_is_free_any. */
 static inline bool scvgc_small_is_free(scvgc_span_t *s, uint32_t i, void **o) {
-  if (s->meta) return s->meta[i].size == 0;
+  if (s->meta && !scvgc_lean) return s->meta[i].size == 0;
   /* slots are carved from the span's start in address order: past ncarved, never used */
   return i >= s->ncarved || o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
 }
@@ -64,7 +65,7 @@ static inline bool scvgc_small_is_free(scvgc_span_t *s, uint32_t i, void **o) {
  * R1) is free though its page reads zero, double-free key included. relmask is read before
  * the object, so a released page is not faulted in. */
 static inline bool scvgc_small_is_free_any(scvgc_span_t *s, uint32_t i, void **o) {
-  if (s->meta) return s->meta[i].size == 0;
+  if (s->meta && !scvgc_lean) return s->meta[i].size == 0;
   uint64_t rm = __atomic_load_n(&s->relmask, __ATOMIC_RELAXED);
   if (unlikely(rm) && (scvgc_slot_ospages(s, i) & rm)) return true;
   return i >= SCVGC_RACY_LOAD(s->ncarved) || o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
@@ -80,7 +81,10 @@ static inline bool scvgc_free_inline(void *ptr) {
   void **o = ptr;
   if (likely(SCVGC_RACY_LOAD(s->owner) == tc && p - s->base < s->limit - s->base &&
              s->base + (uintptr_t)i * s->elemsize == p && !scvgc_small_is_free(s, i, o))) {
-    if (unlikely(s->meta != NULL)) s->meta[i].size = 0;
+    if (unlikely(s->meta != NULL)) {
+      if (scvgc_lean) scvgc_special_drop(s, p); /* special.c P1 */
+      else s->meta[i].size = 0;
+    }
     scvgc_link_set(o, s->freelist);
     o[1] = (void *)(scvgc_free_key ^ p);
     s->freelist = o;

@@ -81,6 +81,8 @@ EXPORT int scvgc_ignore_object(const void *p) {
   scvgc_span_t *s;
   uint32_t i;
   if (!on() || !p || !scvgc_find_object((uintptr_t)p, &s, &i)) return 0;
+  if (scvgc_span_lean(s)) /* special.c: a root from the next cycle on (P3) */
+    return scvgc_special_set(s, scvgc_object_base(s, i), SCVGC_STACK_IGNORED, s->elemsize);
   /* a plain 32-bit store: a cycle reads it with this thread stopped, before or after */
   __atomic_store_n(&s->meta[i].stack, SCVGC_STACK_IGNORED, __ATOMIC_RELAXED);
   return 1;

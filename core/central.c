@@ -34,7 +34,8 @@
  *      span full again before draining it) clears UNLINKED and queues nothing.
  *
  * Pages released inside central spans (the scavenger, scvgc_central_scavenge):
- *   R1 s->relmask bit j set: OS page j of the span was madvised and nothing was written to
+ *   R1 s->relmask bit j set: OS page j of the span was madvised (the bit is set just before,
+ *      under the central lock: internal.h L3) and nothing was written to
  *      it since (it reads zero, is not resident), and every slot overlapping it is free.
  *      A free slot below s->bump that overlaps a set bit is *parked*: on no list (its link
  *      would be in a released page). Slots at or above bump are the bump region as before.
@@ -107,7 +108,8 @@ static void unpark(scvgc_span_t *s) {
   }
   atomic_fetch_sub_explicit(&scvgc_inspan_released, (size_t)__builtin_popcountll(s->relmask),
                             memory_order_relaxed);
-  SCVGC_RACY_STORE(s->relmask, 0);
+  /* after the keys: a lean reader that sees no bit finds the key (internal.h L3) */
+  __atomic_store_n(&s->relmask, 0, __ATOMIC_RELEASE);
 }
 
 /* Return a wholly free span to the page heap. Central lock of its class held. */
@@ -116,7 +118,8 @@ static void span_to_heap(central_t *c, scvgc_span_t *s) {
   if (s->where) unlink_partial(c, s);
   atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
   void *meta = s->meta;
-  size_t mbytes = meta ? scvgc_objmeta_bytes(s->nelems) : 0;
+  size_t mbytes = meta ? scvgc_span_meta_bytes(true, s->nelems) : 0;
+  SCVGC_ASSERT(!scvgc_span_lean(s) || !s->nspecial); /* special.c P1 */
   /* pageheap.c H10: during a concurrent mark the span (and its metadata) waits for its end */
   if (!scvgc_heap_free_or_defer(s) && meta) scvgc_meta_free(meta, mbytes);
 }
@@ -124,9 +127,9 @@ static void span_to_heap(central_t *c, scvgc_span_t *s) {
 static scvgc_span_t *new_span(uint32_t cls) {
   const scvgc_class_t *k = &scvgc_classes[cls];
   void *meta = NULL;
-  if (scvgc_tracking && !(meta = scvgc_meta_alloc(scvgc_objmeta_bytes(k->nelems)))) return NULL;
+  if (scvgc_tracking && !(meta = scvgc_meta_alloc(scvgc_span_meta_bytes(true, k->nelems)))) return NULL;
   scvgc_span_t *s = scvgc_heap_alloc(k->npages, 0, SCVGC_SPAN_SMALL, cls, meta);
-  if (!s && meta) scvgc_meta_free(meta, scvgc_objmeta_bytes(k->nelems));
+  if (!s && meta) scvgc_meta_free(meta, scvgc_span_meta_bytes(true, k->nelems));
   return s;
 }
 
@@ -273,8 +276,10 @@ void *scvgc_span_xfree_grab(scvgc_span_t *s, uint32_t *n) {
   return (void *)(x & SCVGC_XF_PTRMASK);
 }
 
-/* Link up to one page's worth of never-used objects of s (at least one), in address order.
- * Owner only. Returns the list, NULL when the bump region is empty. */
+/* Link up to one page's worth of never-used objects of s (at least one), in address order,
+ * each with the double-free key: a carved object is free like any other (the lean layout
+ * tells free from allocated by the key, internal.h). Owner only. Returns the list, NULL when
+ * the bump region is empty. */
 void *scvgc_span_carve(scvgc_span_t *s) {
   if (s->bump >= s->limit) return NULL;
   uintptr_t n = SCVGC_PAGE_SIZE / s->elemsize;
@@ -282,10 +287,15 @@ void *scvgc_span_carve(scvgc_span_t *s) {
   uintptr_t left = (s->limit - s->bump) / s->elemsize;
   if (n > left) n = left;
   char *first = (char *)s->bump, *p = first;
-  for (uintptr_t i = 1; i < n; i++, p += s->elemsize) scvgc_link_set(p, p + s->elemsize);
+  for (uintptr_t i = 1; i < n; i++, p += s->elemsize) {
+    scvgc_link_set(p, p + s->elemsize);
+    ((uintptr_t *)p)[1] = scvgc_free_key ^ (uintptr_t)p;
+  }
   scvgc_link_set(p, NULL);
+  ((uintptr_t *)p)[1] = scvgc_free_key ^ (uintptr_t)p;
   s->bump += n * s->elemsize;
-  SCVGC_RACY_STORE(s->ncarved, s->ncarved + (uint32_t)n);
+  /* after the keys: a reader that counts the slots carved finds them (scvgc_lean_allocated) */
+  __atomic_store_n(&s->ncarved, s->ncarved + (uint32_t)n, __ATOMIC_RELEASE);
   return first;
 }
 
@@ -340,7 +350,7 @@ static size_t scav_span(central_t *c, scvgc_span_t *s, bool *gone) {
   SCVGC_ASSERT(ne <= sizeof freeb * 8 && s->npages <= 32);
   for (void **o = s->freelist; o; o = scvgc_span_next(s, o)) {
     uint32_t i = scvgc_slot_index(s, (uintptr_t)o);
-    SCVGC_ASSERT(!s->meta || s->meta[i].size == 0);
+    SCVGC_ASSERT(!s->meta || !scvgc_allocated(s, i));
     freeb[i / 64] |= 1ull << (i % 64);
   }
   uint64_t newm = 0;
@@ -374,6 +384,9 @@ static size_t scav_span(central_t *c, scvgc_span_t *s, bool *gone) {
     if (tail) scvgc_link_set(tail, NULL);
     s->freelist = keep;
     s->nfreelist = kept;
+    /* the bits before the pages go: a lean sweeper that read a released page as zero reads
+     * relmask after it and finds the slot parked (internal.h L3, sweep.c) */
+    __atomic_store_n(&s->relmask, all, __ATOMIC_RELEASE);
     for (uint32_t j = 0; j < 64;) { /* madvise each run of new pages */
       if (!((newm >> j) & 1)) { j++; continue; }
       uint32_t k = j;
@@ -382,7 +395,6 @@ static size_t scav_span(central_t *c, scvgc_span_t *s, bool *gone) {
                         (uintptr_t)(k - j) << SCVGC_OSPAGE_SHIFT);
       j = k;
     }
-    SCVGC_RACY_STORE(s->relmask, all);
     n = (size_t)__builtin_popcountll(newm);
     atomic_fetch_add_explicit(&scvgc_inspan_released, n, memory_order_relaxed);
   }
@@ -439,7 +451,7 @@ void scvgc_central_check(void) {
         SCVGC_CHECK(!((seen[i / 64] >> (i % 64)) & 1)); /* once */
         seen[i / 64] |= 1ull << (i % 64);
         SCVGC_CHECK(!(scvgc_slot_ospages(s, i) & s->relmask)); /* R1: parked is off-list */
-        SCVGC_CHECK(!s->meta || s->meta[i].size == 0);
+        SCVGC_CHECK(!s->meta || !scvgc_allocated(s, i));
       }
       SCVGC_CHECK(k == s->nfreelist);
     }

@@ -262,6 +262,13 @@ size_t scvgc_objmeta_bytes(uint32_t nelems) {
   return (size_t)nelems * sizeof(scvgc_objmeta_t) + 2 * (size_t)((nelems + 63) / 64) * 8;
 }
 
+/* Lean: mark, visited and indirect bitmaps (internal.h "lean layout"); the mark words first,
+ * so a freed block's link word (FREE_LINK_MARK) reads as marked there too. */
+size_t scvgc_span_meta_bytes(bool small, uint32_t nelems) {
+  if (small && scvgc_lean) return 3 * (size_t)((nelems + 63) / 64) * 8;
+  return scvgc_objmeta_bytes(small ? nelems : 1);
+}
+
 void scvgc_meta_lock_all(void) { scvgc_lock(&meta_lock); }
 void scvgc_meta_unlock_all(void) { scvgc_unlock(&meta_lock); }
 void scvgc_meta_reset_locks(void) { scvgc_lock_reset(&meta_lock); }

@@ -350,6 +350,7 @@ static void lock_all(void) {
   scvgc_central_lock_all();
   scvgc_heap_lock_all();
   scvgc_meta_lock_all();
+  scvgc_special_lock_all();
   scvgc_own_lock();
 #if SCVGC_DEBUG /* the structure checkers, with every core lock held */
   scvgc_sweep_check();
@@ -359,6 +360,7 @@ static void lock_all(void) {
 
 static void unlock_all(void) {
   scvgc_own_unlock();
+  scvgc_special_unlock_all();
   scvgc_meta_unlock_all();
   scvgc_heap_unlock_all();
   scvgc_central_unlock_all();
@@ -374,6 +376,10 @@ static void unlock_all(void) {
 static void clear_bits(scvgc_span_t *s, void *arg) {
   size_t *nlib = arg;
   if (!s->meta) return;
+  if (scvgc_span_lean(s)) { /* marks and both bitmaps; the roots are counted in special.c */
+    memset(scvgc_lean_marks(s), 0, 3 * (size_t)scvgc_bitmap_words(s->nelems) * 8);
+    return;
+  }
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
   for (uint32_t i = 0; i < n; i++) {
     s->meta[i].size &= ~SCVGC_META_MARK;
@@ -388,6 +394,12 @@ static void clear_bits(scvgc_span_t *s, void *arg) {
 static void clear_bits_live(scvgc_span_t *s, void *arg) {
   size_t *nlib = arg;
   if (!s->meta) return;
+  if (scvgc_span_lean(s)) { /* a word at a time: the program's allocations OR into them */
+    uint64_t *w = scvgc_lean_marks(s);
+    for (uint32_t k = 0, n = 3 * scvgc_bitmap_words(s->nelems); k < n; k++)
+      __atomic_store_n(&w[k], 0, __ATOMIC_RELAXED);
+    return;
+  }
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t *w = &s->meta[i].size;
@@ -401,7 +413,7 @@ static void clear_bits_live(scvgc_span_t *s, void *arg) {
 /* The library-owned objects: the first roots of the cycle. */
 static void grey_lib(scvgc_span_t *s, void *arg) {
   scvgc_marker_t *m = arg;
-  if (!s->meta) return;
+  if (!s->meta || scvgc_span_lean(s)) return; /* lean: scvgc_special_roots */
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
   for (uint32_t i = 0; i < n; i++)
     if (unlikely(s->meta[i].stack >= SCVGC_STACK_IGNORED) && s->meta[i].size) /* and ignored */
@@ -474,7 +486,7 @@ static void classify_span(scvgc_span_t *s, void *arg) {
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
   uint64_t *vis = scvgc_visited_bits(s);
   for (uint32_t i = 0; i < n; i++) {
-    if (!s->meta[i].size || scvgc_marked(s, i) || scvgc_bit(vis, i)) continue;
+    if (scvgc_marked(s, i) || scvgc_bit(vis, i) || !scvgc_allocated(s, i)) continue;
     scvgc_setbit(vis, i); /* a new leader: direct unless a later one reaches it */
     c->leader = scvgc_object_base(s, i);
     flood_push(c->m, c->leader);
@@ -500,7 +512,9 @@ static void classify_late(scvgc_leaks_t *t) {
   scvgc_marker_init(&m);
   classify_t c = {&m, 0};
   scvgc_heap_foreach_span(classify_span, &c);
+  scvgc_special_lock_all(); /* tally_span reads the lean layout's stacks */
   scvgc_heap_foreach_span(tally_span, t);
+  scvgc_special_unlock_all();
   if (m.oom) t->incomplete = true; /* a group could not be flooded whole */
   scvgc_marker_done(&m);
   scvgc_mark_concurrent(false);
@@ -550,15 +564,25 @@ static void tally_span(scvgc_span_t *s, void *arg) {
   if (s->state == SCVGC_SPAN_MANUAL || !s->meta) return;
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
   uint64_t *ind = scvgc_indirect_bits(s);
+  bool lean = scvgc_span_lean(s);
   for (uint32_t i = 0; i < n; i++) {
-    if (!s->meta[i].size) continue;
+    if (!scvgc_allocated(s, i)) continue;
     if (scvgc_marked(s, i)) {
       t->totals.live_objects++;
       continue;
     }
-    size_t bytes = s->state == SCVGC_SPAN_LARGE ? s->reqsize : (s->meta[i].size & ~SCVGC_META_MARK) - 1;
+    size_t bytes;
+    uint32_t stack;
+    if (lean) { /* special.c: a sampled object's stack and size; the slot's size otherwise */
+      uint32_t sz;
+      if (scvgc_special_get_locked(scvgc_object_base(s, i), &stack, &sz)) bytes = sz;
+      else stack = 0, bytes = s->elemsize;
+    } else {
+      bytes = s->state == SCVGC_SPAN_LARGE ? s->reqsize : (s->meta[i].size & ~SCVGC_META_MARK) - 1;
+      stack = s->meta[i].stack;
+    }
     int kind = scvgc_bit(ind, i) ? SCVGC_LEAK_INDIRECT : SCVGC_LEAK_DIRECT;
-    table_add(t, s->meta[i].stack, kind, bytes);
+    table_add(t, stack, kind, bytes);
     if (kind == SCVGC_LEAK_DIRECT) {
       t->totals.direct_objects++;
       t->totals.direct_bytes += bytes;
@@ -764,6 +788,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     size_t nlib = 0;
     if (!conc) scvgc_heap_foreach_span(clear_bits, &nlib);
     if (nlib) scvgc_heap_foreach_span(grey_lib, &m);
+    scvgc_special_roots(&m); /* the lean layout's (special.c P3): special_lock held */
     for (int k = 0; k < 2; k++) /* E1: in flight in the library's frames */
       if (cycle_keep[k]) scvgc_mark_word(&m, cycle_keep[k]);
     roots_ok = scvgc_roots_scan(&m, &world);

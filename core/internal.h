@@ -77,6 +77,9 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
  *   CENTRAL     central.c central[c].lock, one per class.
  *   HEAP        pageheap.c heap.lock.
  *   META        fixalloc.c meta_lock: side-metadata blocks (span structs are HEAP's).
+ *   SPECIAL     special.c special_lock: the lean layout's table of sampled, library-owned
+ *               and ignored objects; taken on the allocation and free paths with no lock
+ *               held, by sweepers under CENTRAL, by the late classification under HEAP.
  *   TIMELINE    timeline.c tl_lock: taken with none of REGISTRY..META held (the stats it
  *               samples are read first); its array maps metadata (OWN under it).
  *   OWN         own.c own_lock: the registry of what the library owns; every metadata
@@ -92,8 +95,8 @@ void scvgc_assert_fail(const char *expr, const char *file, int line) SCVGC_HIDDE
  * Every lock of the core carries its rank (SCVGC_LOCK_RANKED); SCVGC_LOCK_INIT (rank NONE,
  * not checked) is left for tests.
  * The fork handlers (alloc.c) take BATCH, WALKER, DEPOT, RECLAIM, REGISTRY,
- * CENTRAL, HEAP, META in this order; the collector (gc.c) GC, REGISTRY, CENTRAL, HEAP,
- * META, OWN, then the stop-the-world lock. No lock is taken in a signal handler nor by the
+ * CENTRAL, HEAP, META, SPECIAL in this order; the collector (gc.c) GC, REGISTRY, CENTRAL,
+ * HEAP, META, SPECIAL, OWN, then the stop-the-world lock. No lock is taken in a signal handler nor by the
  * tracer task; with the world stopped only the collector and its markers take locks
  * (WB, and OWN, which the markers skip: the collector holds it for them). */
 enum {
@@ -111,6 +114,7 @@ enum {
   SCVGC_RANK_CENTRAL,
   SCVGC_RANK_HEAP,
   SCVGC_RANK_META,
+  SCVGC_RANK_SPECIAL,
   SCVGC_RANK_TIMELINE,
   SCVGC_RANK_OWN,
   SCVGC_RANK_WB,
@@ -207,6 +211,34 @@ typedef struct {
                      the "allocated" test so the marker's check is one cache miss */
 } scvgc_objmeta_t;
 #define SCVGC_META_MARK 0x80000000u
+
+/* ---- the lean layout ------------------------------------------------------------------- *
+ * In collect mode with sampled stacks (the default: scvgc_lean, fixed at start-up) a small
+ * span's side block holds no scvgc_objmeta_t: s->meta points to three bitmaps of
+ * W = ceil(nelems/64) words, one bit per slot,
+ *   mark      the collector's mark bit (first: a freed block's link word reads as marked)
+ *   visited   } the leak classification's bits (mark.h), as in the full layout
+ *   indirect  }
+ * — 3 bits per object, 2.3% of a heap of 16-byte objects (the full layout: 8 bytes, 50%).
+ * The rest lives elsewhere:
+ *   allocated  an object is free when its slot is past s->ncarved, parked (s->relmask), or
+ *              holds the double-free key in word 1 (every free path writes it, the
+ *              allocation clears it: scvgc_lean_allocated); no bit.
+ *   stack id   only a sampled, library-owned or ignored object has one: special.c.
+ *   size       the slot size: the marker scans the whole slot, malloc_usable_size says so,
+ *              and an object without a sampled stack is counted by its slot size.
+ * Large spans keep the full layout (one scvgc_objmeta_t) in every mode.
+ *   L1 allocation is black (sweep.c S3): the allocation sets the mark bit with an atomic OR
+ *      before it clears the key (alloc.c scvgc_track), so a sweeper that reads the slot's
+ *      word 1 without the key, and then the mark bit, sees the bit.
+ *   L2 the marker marks every slot a word points into, scanning only the allocated ones: an
+ *      allocation stopped between its OR and the key's clear keeps its mark through a cycle
+ *      that cleared it (its pointer is in the stopped thread's registers).
+ *   L3 a remote sweeper decides from memory a concurrent free of the span may hand to
+ *      another use: it reads the slots, then checks that it still holds the span's sweep
+ *      (s->sweepgen == sg - 1: a span freed meanwhile has sg or more) before it frees one
+ *      (sweep.c); a span holding a dead object is never freed under it (S4). */
+extern int scvgc_lean SCVGC_HIDDEN;
 #define SCVGC_STACK_LIB 0xffffffffu
 #define SCVGC_STACK_IGNORED 0xfffffffeu /* ids at or above it are roots of every cycle */
 
@@ -317,6 +349,8 @@ typedef struct scvgc_span {
                            list (through xnext), no object in it, skipped by
                            scvgc_heap_foreach_span (pageheap.c H10); heap lock */
   struct slab *slab;    /* the span-struct slab this struct lives in (fixalloc.c) */
+  uint32_t nspecial;    /* lean layout: entries of special.c for objects of this span (P2);
+                           changed under special_lock, read by free with none: SCVGC_RACY */
 } scvgc_span_t;
 
 /* ---- arenas and the address map (pageheap.c) ---------------------------------------- */
@@ -745,5 +779,55 @@ void scvgc_bad_free(const char *what, const void *p, const char *why) SCVGC_HIDD
 void scvgc_fork_prepare(void) SCVGC_HIDDEN;
 void scvgc_fork_parent(void) SCVGC_HIDDEN;
 void scvgc_fork_child(void) SCVGC_HIDDEN;
+
+
+/* ---- the lean layout's tests (the layout is told at scvgc_lean above) ------------------- */
+static inline uint64_t *scvgc_lean_marks(const scvgc_span_t *s) { return (uint64_t *)(void *)s->meta; }
+static inline bool scvgc_span_lean(const scvgc_span_t *s) { return scvgc_lean && s->cls && s->meta; }
+/* Is slot i, at o, of lean span s allocated? Past ncarved a slot was never used; a parked
+ * one reads zero (relmask before the object: no released page faulted in); any other free
+ * one holds the key. A reader that must not mistake a page released meanwhile for an
+ * object reads relmask again after (scvgc_lean_parked). */
+SCVGC_NO_SANITIZE static inline bool scvgc_lean_allocated(const scvgc_span_t *s, uint32_t i,
+                                                          void **o) {
+  if (i >= __atomic_load_n(&s->ncarved, __ATOMIC_ACQUIRE)) return false;
+  if (unlikely(SCVGC_RACY_LOAD(s->relmask)) && (scvgc_slot_ospages(s, i) & s->relmask)) return false;
+  return __atomic_load_n(&o[1], __ATOMIC_ACQUIRE) != (void *)(scvgc_free_key ^ (uintptr_t)o);
+}
+static inline bool scvgc_lean_parked(const scvgc_span_t *s, uint32_t i) {
+  uint64_t rm = __atomic_load_n(&s->relmask, __ATOMIC_ACQUIRE);
+  return rm && (scvgc_slot_ospages(s, i) & rm);
+}
+static inline bool scvgc_lean_marked(const scvgc_span_t *s, uint32_t i) {
+  return (__atomic_load_n(&scvgc_lean_marks(s)[i / 64], __ATOMIC_ACQUIRE) >> (i % 64)) & 1;
+}
+/* Set the mark bit of slot i: true when this call set it (a read first: most candidates of
+ * a marker are marked already, and a locked OR would write their line). */
+static inline bool scvgc_lean_mark(const scvgc_span_t *s, uint32_t i) {
+  uint64_t b = 1ull << (i % 64), *w = &scvgc_lean_marks(s)[i / 64];
+  if (__atomic_load_n(w, __ATOMIC_RELAXED) & b) return false;
+  return !(__atomic_fetch_or(w, b, __ATOMIC_ACQ_REL) & b);
+}
+/* Is slot i of tracked span s (small or large) an allocated object? */
+static inline bool scvgc_allocated(const scvgc_span_t *s, uint32_t i) {
+  if (scvgc_span_lean(s)) return scvgc_lean_allocated(s, i, (void **)(s->base + (uintptr_t)i * s->elemsize));
+  return __atomic_load_n(&s->meta[i].size, __ATOMIC_RELAXED) != 0;
+}
+/* special.c (P1-P3): the sampled, library-owned and ignored objects of lean spans. */
+bool scvgc_special_set(scvgc_span_t *s, uintptr_t a, uint32_t stack, uint32_t size) SCVGC_HIDDEN;
+bool scvgc_special_take(scvgc_span_t *s, uintptr_t a, uint32_t *stack, uint32_t *size) SCVGC_HIDDEN;
+bool scvgc_special_take_locked(scvgc_span_t *s, uintptr_t a, uint32_t *stack, uint32_t *size) SCVGC_HIDDEN;
+bool scvgc_special_get_locked(uintptr_t a, uint32_t *stack, uint32_t *size) SCVGC_HIDDEN;
+static inline void scvgc_special_drop(scvgc_span_t *s, uintptr_t a) { /* a free: P1 */
+  uint32_t st, sz;
+  if (unlikely(SCVGC_RACY_LOAD(s->nspecial))) scvgc_special_take(s, a, &st, &sz);
+}
+size_t scvgc_special_nroots(void) SCVGC_HIDDEN;
+size_t scvgc_special_count(void) SCVGC_HIDDEN;
+void scvgc_special_lock_all(void) SCVGC_HIDDEN;
+void scvgc_special_unlock_all(void) SCVGC_HIDDEN;
+void scvgc_special_reset_locks(void) SCVGC_HIDDEN;
+/* The side block of a span: lean (small spans in a lean heap) or full. */
+size_t scvgc_span_meta_bytes(bool small, uint32_t nelems) SCVGC_HIDDEN;
 
 #endif

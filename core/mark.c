@@ -62,7 +62,7 @@ bool scvgc_find_object(uintptr_t w, scvgc_span_t **sp, uint32_t *idx) {
   uint32_t i;
   if (off >= s->limit - s->base) return false; /* limit: the end of a large span */
   i = st == SCVGC_SPAN_SMALL ? scvgc_slot_index(s, w) : 0;
-  if (!s->meta || s->meta[i].size == 0) return false; /* a free slot */
+  if (!s->meta || !scvgc_allocated(s, i)) return false; /* a free slot */
   *sp = s;
   *idx = i;
   return true;
@@ -73,6 +73,7 @@ uintptr_t scvgc_object_base(const scvgc_span_t *s, uint32_t idx) {
 }
 
 size_t scvgc_object_size(const scvgc_span_t *s, uint32_t idx) {
+  if (scvgc_span_lean(s)) return s->elemsize; /* the whole slot (internal.h, lean layout) */
   size_t n = s->state == SCVGC_SPAN_LARGE ? s->reqsize : (size_t)(s->meta[idx].size & ~SCVGC_META_MARK) - 1;
   return (n + 7) & ~(size_t)7;
 }
@@ -107,7 +108,6 @@ static inline uintptr_t grey(const scvgc_span_t *s, uintptr_t obj, uint32_t meta
   uintptr_t n = (((meta_size & ~SCVGC_META_MARK) - 1) + 7) & ~(uintptr_t)7;
   return obj | (n << GREY_SHIFT);
 }
-
 static void push(scvgc_marker_t *m, uintptr_t obj) {
   if (unlikely(!m->wb || m->wb->nobj == SCVGC_WB_NOBJ)) {
     scvgc_workbuf_t *e = scvgc_wb_getempty();
@@ -123,6 +123,17 @@ static void push(scvgc_marker_t *m, uintptr_t obj) {
   }
   m->wb->obj[m->wb->nobj++] = obj;
   m->objects++;
+}
+
+/* The lean layout's (internal.h L2): the slot is marked whatever it holds, and greyed, the
+ * whole slot, only when it holds an object. */
+static inline bool lean_mark(scvgc_marker_t *m, const scvgc_span_t *s, uint32_t i) {
+  if (!scvgc_lean_mark(s, i)) return false;
+  uintptr_t obj = scvgc_object_base(s, i);
+  if (!scvgc_lean_allocated(s, i, (void **)obj)) return false;
+  m->live += s->elemsize;
+  push(m, obj | ((uintptr_t)s->elemsize << GREY_SHIFT));
+  return true;
 }
 
 /* M1, M5: set the mark bit of the metadata word at w, read as v, if the slot is allocated and
@@ -141,6 +152,11 @@ static inline bool set_mark(uint32_t *word, uint32_t v) {
 void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) {
   scvgc_span_t *s;
   uint32_t i;
+  if (scvgc_lean && (s = scvgc_spanof(w)) &&
+      __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SCVGC_SPAN_SMALL) { /* M4 */
+    if (w - s->base < s->limit - s->base && s->meta) lean_mark(m, s, scvgc_slot_index(s, w));
+    return; /* L2: free slots too */
+  }
   if (!scvgc_find_object(w, &s, &i)) return;
   uint32_t v = __atomic_load_n(&s->meta[i].size, __ATOMIC_RELAXED);
   if (!set_mark(&s->meta[i].size, v)) return;
@@ -172,12 +188,21 @@ static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
     }
     uint32_t i = st == SCVGC_SPAN_SMALL ? scvgc_slot_index(sp, w[k]) : 0;
     idx[k] = i;
-    __builtin_prefetch(&sp->meta[i], 1);
+    if (scvgc_lean && st == SCVGC_SPAN_SMALL) {
+      __builtin_prefetch(&scvgc_lean_marks(sp)[i / 64], 1);
+      __builtin_prefetch((void *)scvgc_object_base(sp, i)); /* word 1 says allocated */
+    } else {
+      __builtin_prefetch(&sp->meta[i], 1);
+    }
   }
   for (int k = 0; k < n; k++) {
     scvgc_span_t *sp = s[k];
     if (!sp) continue;
     uint32_t i = idx[k];
+    if (scvgc_lean && sp->cls) {
+      lean_mark(m, sp, i);
+      continue;
+    }
     uint32_t *word = &sp->meta[i].size, v = __atomic_load_n(word, __ATOMIC_RELAXED);
     if (!v || (v & SCVGC_META_MARK)) continue; /* a free slot, or marked already */
     if (!set_mark(word, v)) continue; /* M1 */
@@ -409,9 +434,15 @@ void scvgc_mark_written(void *arg, uintptr_t lo, uintptr_t hi) {
       for (uint32_t i = scvgc_slot_index(s, p); i < s->nelems; i++) {
         uintptr_t a = scvgc_object_base(s, i);
         if (a >= end) break;
-        uint32_t v = __atomic_load_n(&s->meta[i].size, __ATOMIC_RELAXED);
-        if (!(v & SCVGC_META_MARK) || !(v & ~SCVGC_META_MARK)) continue;
-        uintptr_t b = a + ((((v & ~SCVGC_META_MARK) - 1) + 7) & ~(uintptr_t)7);
+        uintptr_t b;
+        if (scvgc_span_lean(s)) {
+          if (!scvgc_lean_marked(s, i) || !scvgc_lean_allocated(s, i, (void **)a)) continue;
+          b = a + s->elemsize;
+        } else {
+          uint32_t v = __atomic_load_n(&s->meta[i].size, __ATOMIC_RELAXED);
+          if (!(v & SCVGC_META_MARK) || !(v & ~SCVGC_META_MARK)) continue;
+          b = a + ((((v & ~SCVGC_META_MARK) - 1) + 7) & ~(uintptr_t)7);
+        }
         if (a < p) a = p;
         if (b > end) b = end;
         if (a < b) scvgc_mark_range(m, a, b);

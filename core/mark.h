@@ -43,13 +43,18 @@ void scvgc_wb_heap_unlocked(bool on) SCVGC_HIDDEN;
  *   indirect  reached from another leaked object
  * Mark bits and both bitmaps are cleared at the start of each cycle. */
 static inline uint32_t scvgc_bitmap_words(uint32_t nelems) { return (nelems + 63) / 64; }
-static inline uint64_t *scvgc_visited_bits(const scvgc_span_t *s) { return (uint64_t *)(s->meta + s->nelems); }
+static inline uint64_t *scvgc_visited_bits(const scvgc_span_t *s) {
+  if (scvgc_span_lean(s)) return scvgc_lean_marks(s) + scvgc_bitmap_words(s->nelems);
+  return (uint64_t *)(s->meta + (s->state == SCVGC_SPAN_SMALL ? s->nelems : 1));
+}
 static inline uint64_t *scvgc_indirect_bits(const scvgc_span_t *s) {
-  return scvgc_visited_bits(s) + scvgc_bitmap_words(s->nelems);
+  return scvgc_visited_bits(s) + scvgc_bitmap_words(s->state == SCVGC_SPAN_SMALL ? s->nelems : 1);
 }
 static inline bool scvgc_marked(const scvgc_span_t *s, uint32_t i) {
+  if (scvgc_span_lean(s)) return scvgc_lean_marked(s, i);
   return s->meta[i].size & SCVGC_META_MARK;
 }
+
 static inline bool scvgc_bit(const uint64_t *bits, uint32_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
 static inline void scvgc_setbit(uint64_t *bits, uint32_t i) { bits[i / 64] |= 1ull << (i % 64); }
 
@@ -102,6 +107,8 @@ void scvgc_mark_range(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) SCVGC_HIDDE
 void scvgc_mark_range_bytes(scvgc_marker_t *m, uintptr_t lo, uintptr_t hi) SCVGC_HIDDEN;
 void scvgc_mark_flush(scvgc_marker_t *m) SCVGC_HIDDEN;
 void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) SCVGC_HIDDEN;
+/* The greying of the lean layout's library-owned and ignored objects (special.c P3). */
+void scvgc_special_roots(scvgc_marker_t *m) SCVGC_HIDDEN;
 /* Scan grey objects until no marker has any left (termination over all markers). */
 void scvgc_mark_drain(scvgc_marker_t *m) SCVGC_HIDDEN;
 /* Parallel marking: the marker threads (started outside malloc by scvgc_mark_start) join

@@ -25,6 +25,7 @@
 
 scvgc_options_t scvgc_opt;
 int scvgc_tracking;
+int scvgc_lean; /* internal.h "lean layout": fixed here, before the first span */
 
 typedef enum { K_MODE, K_GOGC, K_INT, K_DURATION, K_BYTES, K_STRING, K_SIGNAL, K_ONOFF } kind_t;
 
@@ -384,6 +385,10 @@ void scvgc_options_init(void) {
   scvgc_opt = o;
   scvgc_tracking = o.mode != SCVGC_MODE_OFF;
   scvgc_collecting = o.mode == SCVGC_MODE_COLLECT;
+  /* Collect mode with sampled stacks keeps no per-object word. The layout stays whatever the
+   * program's compiled-in defaults say later (both layouts work in every mode: a lean heap
+   * in leak mode keeps its stacks in special.c). */
+  scvgc_lean = o.mode == SCVGC_MODE_COLLECT && o.sample != 0;
 }
 
 /* The table for humans: "markdown" for docs/env.md, anything else for --help. */

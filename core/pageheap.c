@@ -551,7 +551,7 @@ void scvgc_heap_flush_deferred(void) {
     scvgc_span_t *s = list;
     list = s->xnext;
     void *meta = s->meta;
-    size_t mbytes = meta ? scvgc_objmeta_bytes(s->state == SCVGC_SPAN_SMALL ? s->nelems : 1) : 0;
+    size_t mbytes = meta ? scvgc_span_meta_bytes(s->state == SCVGC_SPAN_SMALL, s->nelems) : 0;
     huge_gone_t g = {0, 0};
     scvgc_lock(&heap.lock);
     s->deferred = 0;

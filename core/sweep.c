@@ -202,12 +202,15 @@ long scvgc_sweep_copy_reclaimed(scvgc_reclaim_t **out) {
 /* The dead objects of small span s (S3: allocated, not marked), unlinked from nothing —
  * they were on no list — and made free: metadata cleared (S4 ends here), the double-free
  * key set, linked through word 0 into *head..*tail. Returns how many. */
+static uint32_t collect_dead_lean(scvgc_span_t *s, void **head, void **tail, acc_t *acc);
+
 static uint32_t collect_dead(scvgc_span_t *s, void **head, void **tail, acc_t *acc) {
   scvgc_objmeta_t *meta = s->meta;
   uintptr_t base = s->base, size = s->elemsize;
   uint32_t n = s->nelems, k = 0;
   void **h = NULL, **t = NULL;
   if (!meta) return 0;
+  if (scvgc_span_lean(s)) return collect_dead_lean(s, head, tail, acc);
   for (uint32_t i = 0; i < n; i++) {
     uint32_t v = __atomic_load_n(&meta[i].size, __ATOMIC_RELAXED);
     if (!v || (v & SCVGC_META_MARK)) continue;
@@ -219,6 +222,52 @@ static uint32_t collect_dead(scvgc_span_t *s, void **head, void **tail, acc_t *a
     h = o;
     if (!t) t = o;
     k++;
+  }
+  *head = h;
+  *tail = t;
+  return k;
+}
+
+/* The same in the lean layout (internal.h L1-L3). A slot is dead when it holds an object
+ * (scvgc_lean_allocated: not past ncarved, not parked, no key in word 1) and, read after
+ * that word, no mark bit (L1: an allocation sets the bit before it clears the key), and
+ * relmask read after the word does not say parked (a page released meanwhile reads zero:
+ * central.c sets the bit before the madvise). The slots are read first and freed only if
+ * this sweeper still holds the span's sweep (L3). */
+static uint32_t collect_dead_lean(scvgc_span_t *s, void **head, void **tail, acc_t *acc) {
+  uintptr_t base = s->base, size = s->elemsize;
+  uint32_t n = s->nelems, k = 0, sg = scvgc_sweepgen_now();
+  uint64_t dead[(SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4]; /* nelems <= 2048 */
+  const uint64_t *marks = scvgc_lean_marks(s);
+  uint32_t nw = scvgc_bitmap_words(n);
+  SCVGC_CHECK(nw <= sizeof dead / sizeof dead[0]);
+  for (uint32_t w = 0; w < nw; w++) {
+    uint64_t cand = ~__atomic_load_n(&marks[w], __ATOMIC_ACQUIRE), d = 0;
+    if (w == nw - 1 && n % 64) cand &= (1ull << (n % 64)) - 1;
+    for (; cand; cand &= cand - 1) {
+      uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(cand);
+      void **o = (void **)(base + (uintptr_t)i * size);
+      if (!scvgc_lean_allocated(s, i, o) || scvgc_lean_marked(s, i) || scvgc_lean_parked(s, i))
+        continue;
+      d |= 1ull << (i % 64);
+    }
+    dead[w] = d;
+  }
+  if (__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) != sg - 1) return 0; /* L3 */
+  void **h = NULL, **t = NULL;
+  for (uint32_t w = 0; w < nw; w++) {
+    for (uint64_t d = dead[w]; d; d &= d - 1) {
+      uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(d);
+      void **o = (void **)(base + (uintptr_t)i * size);
+      uint32_t stack = 0, bytes = (uint32_t)size;
+      if (SCVGC_RACY_LOAD(s->nspecial)) scvgc_special_take(s, (uintptr_t)o, &stack, &bytes);
+      acc_add(acc, stack, bytes);
+      o[1] = (void *)(scvgc_free_key ^ (uintptr_t)o);
+      scvgc_link_set(o, h);
+      h = o;
+      if (!t) t = o;
+      k++;
+    }
   }
   *head = h;
   *tail = t;
