@@ -124,8 +124,10 @@ uint64_t scvgc_sample_draw(uint64_t rate) {
   return x > 1e18 ? (uint64_t)1e18 : (uint64_t)x;
 }
 
-/* The stack of an allocation of n bytes: captured, or 0 when this one is not sampled. */
-static uint32_t sampled_stack(size_t n) {
+/* The stack of an allocation of n bytes: captured, or 0 when this one is not sampled.
+ * Inlined: its frame would be one the walker does not know as the library's (unwind.c
+ * self_fns, where the core is linked into the program). */
+static inline __attribute__((always_inline)) uint32_t sampled_stack(size_t n) {
   uint64_t rate = scvgc_opt.sample, left = sample_left;
   if (!rate) return scvgc_stack_capture();
   if (unlikely(!left)) left = scvgc_sample_draw(rate);
