@@ -274,6 +274,13 @@ static uint32_t collect_dead_lean(scvgc_span_t *s, void **head, void **tail, acc
   return k;
 }
 
+uint32_t scvgc_sweep_collect_dead(scvgc_span_t *s, void **head, void **tail) {
+  acc_t acc = {.n = 0};
+  uint32_t k = collect_dead(s, head, tail, &acc);
+  acc_flush(&acc);
+  return k;
+}
+
 /* In place: the caller owns s and holds its sweep (sg - 1). */
 static uint32_t sweep_in_place(scvgc_span_t *s, acc_t *acc) {
   void *h, *t;

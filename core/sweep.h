@@ -69,6 +69,10 @@ void scvgc_sweep_uncache(scvgc_span_t *s) SCVGC_HIDDEN;
  * the objects reclaimed. */
 uint32_t scvgc_sweep_cached(scvgc_span_t *s) SCVGC_HIDDEN;
 
+/* Tests: the dead objects of small span s, made free and linked head..tail, as a sweeper
+ * holding its sweep (sg - 1) finds them; the caller hands them on. */
+uint32_t scvgc_sweep_collect_dead(scvgc_span_t *s, void **head, void **tail) SCVGC_HIDDEN;
+
 /* ---- what was reclaimed ----------------------------------------------------------------- */
 typedef struct {
   uint32_t stack;   /* allocation stack (depot id); 0 = none */

@@ -1,0 +1,280 @@
+/* The lean layout (internal.h "lean layout", special.c, sweep.c): collect mode with sampled
+ * stacks keeps 3 bits per small object; an object is free by its double-free key; the stacks
+ * of sampled, library-owned and ignored objects live in special.c; the marker marks a free
+ * slot it is pointed into without scanning it (L2); a sweeper that no longer holds its span's
+ * sweep frees nothing (L3). */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "gc.h"
+#include "mark.h"
+#include "own.h"
+#include "sweep.h"
+#include "../../include/scvgc.h"
+
+#define HIDE ((uintptr_t)0x5a5a5a5a5a5a5a5aull)
+
+static void start_with(const char *mode, const char *sample) {
+  setenv("SCVGC_MODE", mode, 1);
+  setenv("SCVGC_REPORT", "none", 1);
+  setenv("SCVGC_GOGC", "off", 1);
+  if (sample) setenv("SCVGC_SAMPLE", sample, 1);
+  else unsetenv("SCVGC_SAMPLE");
+  scvgc_init();
+  scvgc_gc_start();
+}
+static void start(void) { start_with("collect", NULL); }
+static void start_sample_all(void) { start_with("collect", "1"); } /* every allocation sampled */
+static void start_exact(void) { start_with("collect", "0"); }
+static void start_leak(void) { start_with("leak", NULL); }
+
+void *volatile keep, *volatile keep2;
+static uintptr_t hidden[128];
+
+__attribute__((noinline)) static void scrub(void) {
+  volatile char pad[65536];
+  memset((char *)pad, 0, sizeof pad);
+  __asm__ volatile("xor %%eax,%%eax; xor %%ecx,%%ecx; xor %%edx,%%edx; xor %%esi,%%esi;"
+                   "xor %%edi,%%edi; xor %%r8d,%%r8d; xor %%r9d,%%r9d; xor %%r10d,%%r10d;"
+                   "xor %%r11d,%%r11d" ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
+}
+
+static void *call(void *fn) {
+  ((void (*)(void))fn)();
+  return NULL;
+}
+
+/* fn on a thread whose stack is unmapped afterwards: what it dropped is garbage. */
+static void in_thread(void (*fn)(void)) {
+  size_t sz = 1 << 20;
+  void *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setstack(&a, stack, sz);
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, &a, call, (void *)fn), 0);
+  pthread_join(t, NULL);
+  munmap(stack, sz);
+}
+
+static void cycle(void) {
+  scrub();
+  __asm__ volatile("xor %%ebx,%%ebx; xor %%r12d,%%r12d; xor %%r13d,%%r13d; xor %%r14d,%%r14d;"
+                   "xor %%r15d,%%r15d" ::: "rbx", "r12", "r13", "r14", "r15");
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST), "the cycle is complete");
+  scvgc_sweep_finish();
+}
+
+static bool allocated(uintptr_t p) {
+  scvgc_span_t *s;
+  uint32_t i;
+  return scvgc_find_object(p, &s, &i);
+}
+
+static bool marked(uintptr_t p) {
+  scvgc_span_t *s = scvgc_spanof(p);
+  return scvgc_marked(s, scvgc_slot_index(s, p));
+}
+
+/* ---- which layout ------------------------------------------------------------------------ */
+
+Test(lean, collect_mode_with_sampled_stacks_is_lean, .init = start) {
+  cr_assert(scvgc_lean);
+  void *p = scvgc_malloc(40);
+  cr_assert(scvgc_span_lean(scvgc_spanof((uintptr_t)p)));
+  void *big = scvgc_malloc(100000);
+  cr_assert_not(scvgc_span_lean(scvgc_spanof((uintptr_t)big)), "large objects keep the full layout");
+  cr_assert_eq(scvgc_usable_size(p), 48, "the whole slot is scanned, and usable");
+  cr_assert_eq(scvgc_usable_size(big), 100000);
+}
+
+Test(lean, every_stack_in_collect_mode_keeps_the_full_layout, .init = start_exact) {
+  cr_assert_not(scvgc_lean);
+  cr_assert_eq(scvgc_usable_size(scvgc_malloc(40)), 40);
+}
+
+Test(lean, leak_mode_keeps_the_full_layout, .init = start_leak) { cr_assert_not(scvgc_lean); }
+
+/* issue 14 point 2: GC metadata below 3% of the heap for 16-64 byte objects */
+Test(lean, the_side_block_is_under_3_percent_of_a_span_of_16_to_64_byte_objects, .init = start) {
+  int seen = 0;
+  for (uint32_t c = 1; c < SCVGC_NCLASSES; c++) {
+    const scvgc_class_t *k = &scvgc_classes[c];
+    if (k->size < 16 || k->size > 64) continue;
+    size_t meta = scvgc_span_meta_bytes(true, k->nelems), span = (size_t)k->npages * SCVGC_PAGE_SIZE;
+    cr_assert_lt(meta * 1000, span * 30, "class %u (%u bytes): %zu of %zu bytes", c, k->size, meta, span);
+    cr_assert_leq(meta * 8, (size_t)(k->nelems + 63) / 64 * 64 * 3, "3 bits per slot");
+    seen++;
+  }
+  cr_assert_geq(seen, 4);
+}
+
+/* ---- allocated or free --------------------------------------------------------------------- */
+
+Test(lean, carved_slots_not_yet_allocated_are_free_and_a_new_object_is_black, .init = start) {
+  char *p = scvgc_malloc(48);
+  cr_assert(allocated((uintptr_t)p));
+  cr_assert(marked((uintptr_t)p), "allocation is black (L1)");
+  scvgc_span_t *s = scvgc_spanof((uintptr_t)p);
+  uint32_t i = scvgc_slot_index(s, (uintptr_t)p);
+  /* the slots after it were carved into this thread's cache with it: free, key and all */
+  cr_assert_lt(i + 1, s->ncarved);
+  cr_assert_not(allocated((uintptr_t)p + 48), "a carved slot holds the key");
+  scvgc_free(p);
+  cr_assert_not(allocated((uintptr_t)p));
+}
+
+/* ---- special.c --------------------------------------------------------------------------- */
+
+Test(lean, a_sampled_object_has_its_stack_and_size_until_freed, .init = start_sample_all) {
+  size_t before = scvgc_special_count();
+  char *p = scvgc_malloc(40);
+  scvgc_span_t *s = scvgc_spanof((uintptr_t)p);
+  cr_assert_eq(s->nspecial, 1);
+  cr_assert_eq(scvgc_special_count(), before + 1);
+  uint32_t stack = 0, size = 0;
+  scvgc_special_lock_all();
+  cr_assert(scvgc_special_get_locked((uintptr_t)p, &stack, &size));
+  scvgc_special_unlock_all();
+  cr_assert_neq(stack, 0);
+  cr_assert_eq(size, 40);
+  scvgc_free(p);
+  cr_assert_eq(s->nspecial, 0, "the free drops it (P1)");
+  cr_assert_eq(scvgc_special_count(), before);
+}
+
+Test(lean, the_table_grows_and_deletes_without_losing_an_entry, .init = start_sample_all) {
+  enum { N = 5000 };
+  static char *obj[N];
+  for (int i = 0; i < N; i++) obj[i] = scvgc_malloc(16 + (size_t)(i % 4) * 16);
+  for (int i = 0; i < N; i += 2) scvgc_free(obj[i]); /* holes in every probe run */
+  scvgc_special_lock_all();
+  for (int i = 1; i < N; i += 2) {
+    uint32_t stack, size;
+    cr_assert(scvgc_special_get_locked((uintptr_t)obj[i], &stack, &size), "object %d", i);
+    cr_assert_eq(size, 16 + (uint32_t)(i % 4) * 16);
+  }
+  for (int i = 0; i < N; i += 2) {
+    uint32_t stack, size;
+    cr_assert_not(scvgc_special_get_locked((uintptr_t)obj[i], &stack, &size));
+  }
+  scvgc_special_unlock_all();
+  for (int i = 1; i < N; i += 2) scvgc_free(obj[i]);
+}
+
+__attribute__((noinline)) static void drop_sampled(void) {
+  for (int i = 0; i < 100; i++) (void)scvgc_malloc(40);
+}
+
+Test(lean, reclaimed_sampled_objects_are_counted_with_their_stack_and_requested_size,
+     .init = start_sample_all) {
+  in_thread(drop_sampled);
+  cycle();
+  scvgc_reclaim_t *r;
+  long n = scvgc_sweep_copy_reclaimed(&r);
+  uint64_t objs = 0, bytes = 0;
+  for (long i = 0; i < n; i++)
+    if (r[i].objects == 100) {
+      objs = r[i].objects;
+      bytes = r[i].bytes;
+      cr_assert_neq(r[i].stack, 0);
+    }
+  cr_assert_eq(objs, 100);
+  cr_assert_eq(bytes, 100 * 40, "the requested size, from special.c");
+  free(r);
+}
+
+__attribute__((noinline)) static void make_ignored(void) {
+  void **a = scvgc_malloc(32), **b = scvgc_malloc(64);
+  a[0] = b;
+  cr_assert_eq(scvgc_ignore_object(a), 1);
+  hidden[0] = (uintptr_t)a ^ HIDE;
+  hidden[1] = (uintptr_t)b ^ HIDE;
+  scvgc_lib_enter();
+  void *l = scvgc_malloc(48);
+  scvgc_lib_leave();
+  hidden[2] = (uintptr_t)l ^ HIDE;
+  hidden[3] = (uintptr_t)scvgc_malloc(48) ^ HIDE; /* plain garbage: the control */
+}
+
+Test(lean, ignored_and_library_owned_objects_are_roots, .init = start) {
+  in_thread(make_ignored);
+  cycle();
+  cr_assert(allocated(hidden[0] ^ HIDE), "the ignored object lives");
+  cr_assert(allocated(hidden[1] ^ HIDE), "and what it reaches");
+  cr_assert(allocated(hidden[2] ^ HIDE), "the library's own object lives");
+  cr_assert_not(allocated(hidden[3] ^ HIDE), "an unreachable plain object is reclaimed");
+}
+
+/* ---- marking and sweeping ------------------------------------------------------------------ */
+
+__attribute__((noinline)) static void make_tree(void) {
+  void **root = scvgc_malloc(64 * sizeof(void *));
+  for (int i = 0; i < 64; i++) {
+    char *o = scvgc_malloc(16 + (size_t)(i % 4) * 16);
+    memset(o, i, 16);
+    root[i] = o;
+    hidden[i] = (uintptr_t)o ^ HIDE;
+    hidden[64 + i] = (uintptr_t)scvgc_malloc(16 + (size_t)(i % 4) * 16) ^ HIDE; /* garbage */
+  }
+  keep = root;
+}
+
+Test(lean, a_cycle_keeps_what_is_reachable_and_reclaims_the_rest, .init = start) {
+  in_thread(make_tree);
+  cycle();
+  for (int i = 0; i < 64; i++) {
+    char *o = (char *)(hidden[i] ^ HIDE);
+    cr_assert(allocated((uintptr_t)o), "reachable object %d", i);
+    for (int k = 0; k < 16; k++) cr_assert_eq(o[k], (char)i, "its contents");
+    cr_assert_not(allocated(hidden[64 + i] ^ HIDE), "garbage object %d reclaimed", i);
+  }
+  cycle(); /* and again: nothing reachable goes */
+  for (int i = 0; i < 64; i++) cr_assert(allocated(hidden[i] ^ HIDE));
+}
+
+__attribute__((noinline)) static void make_stale_slot(void) {
+  void **f = scvgc_malloc(48);
+  void *g = scvgc_malloc(48);
+  keep2 = scvgc_malloc(48); /* live: the span stays in use */
+  f[2] = g; /* the free below leaves word 2 as it was: a stale pointer */
+  scvgc_free(f);
+  keep = f; /* a dangling pointer into a free slot */
+  hidden[0] = (uintptr_t)g ^ HIDE;
+}
+
+Test(lean, a_free_slot_pointed_into_is_marked_but_not_scanned, .init = start) {
+  in_thread(make_stale_slot);
+  cycle();
+  uintptr_t f = (uintptr_t)keep;
+  cr_assert_not(allocated(f), "the slot is still free");
+  cr_assert(marked(f), "marked all the same (L2)");
+  cr_assert_not(allocated(hidden[0] ^ HIDE), "what its stale words name is not kept");
+}
+
+__attribute__((noinline)) static void make_dead_span(void) {
+  for (int i = 0; i < 8; i++) hidden[i] = (uintptr_t)scvgc_malloc(256) ^ HIDE;
+}
+
+/* L3: the dead slots of a span are freed only by the sweeper that still holds its sweep. */
+Test(lean, a_sweeper_that_no_longer_holds_the_sweep_frees_nothing, .init = start) {
+  in_thread(make_dead_span);
+  scvgc_span_t *s = scvgc_spanof(hidden[0] ^ HIDE);
+  for (int i = 0; i < 8; i++) {
+    uint32_t k = scvgc_slot_index(s, hidden[i] ^ HIDE);
+    scvgc_lean_marks(s)[k / 64] &= ~(1ull << (k % 64)); /* unmarked: dead */
+  }
+  uint32_t sg = scvgc_sweepgen_now(), was = s->sweepgen;
+  void *h, *t;
+  s->sweepgen = sg; /* the span was freed and reused: its sweep is gone */
+  cr_assert_eq(scvgc_sweep_collect_dead(s, &h, &t), 0);
+  for (int i = 0; i < 8; i++) cr_assert(allocated(hidden[i] ^ HIDE), "nothing written");
+  s->sweepgen = sg - 1; /* held */
+  cr_assert_eq(scvgc_sweep_collect_dead(s, &h, &t), 8);
+  for (int i = 0; i < 8; i++) cr_assert_not(allocated(hidden[i] ^ HIDE), "object %d made free", i);
+  scvgc_central_remote_free_list(s, h, t, 8);
+  s->sweepgen = was;
+}
