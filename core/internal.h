@@ -13,7 +13,8 @@
  *             free list. The fast paths touch only the calling thread's tcache.
  *   xfree     a span's lock-free list of objects freed by threads that do not own it.
  *   objmeta   per-object side metadata (stack id, requested size), kept only when the mode
- *             tracks objects (leak, collect); mode off allocates none of it.
+ *             tracks objects (leak, collect); mode off allocates none of it. The lean layout
+ *             (collect mode's default, "lean layout" below) keeps 3 bits per small object.
  *   OS page   4 KiB, the unit of madvise: the scavenger (scavenge.c) releases free spans by
  *             heap page and the free parts of central spans by OS page.
  *

@@ -33,10 +33,12 @@ done
 # pointed at start-up (a file: opened again by its path), never into the program's file; with a
 # pipe at start-up (no path) it is lost, and the data file still holds only the data.
 for mode in leak collect; do
+	# collect mode's lean layout counts an unsampled object by its slot: 112 bytes for 100
+	bytes=100; [ $mode = collect ] && bytes=112
 	timeout -k 5 30 env LD_PRELOAD="$LIB" SCVGC_MODE=$mode "$FDS" reuse2 "$T/data" >/dev/null 2>"$T/reuse2.err"
 	rc=$?
 	if [ "$rc" = 0 ] && [ "$(cat "$T/data")" = data ] &&
-		grep -q "scvgc: LEAK SUMMARY ($mode mode): 100 bytes in 1 objects" "$T/reuse2.err"; then
+		grep -q "scvgc: LEAK SUMMARY ($mode mode): $bytes bytes in 1 objects" "$T/reuse2.err"; then
 		pass "a file that took fd 2's place gets no report; stderr's own file does (SCVGC_MODE=$mode)"
 	else
 		fail "a file that took fd 2's place gets no report; stderr's own file does (SCVGC_MODE=$mode)" \
