@@ -163,19 +163,21 @@ static void acc_flush(acc_t *a) {
   a->n = 0;
 }
 
-static void acc_add(acc_t *a, uint32_t stack, uint64_t bytes) {
+static void acc_add_n(acc_t *a, uint32_t stack, uint64_t objects, uint64_t bytes) {
   for (int k = 0; k < a->n; k++)
     if (a->stack[k] == stack) {
-      a->objects[k]++;
+      a->objects[k] += objects;
       a->bytes[k] += bytes;
       return;
     }
   if (a->n == ACC_N) acc_flush(a);
   a->stack[a->n] = stack;
-  a->objects[a->n] = 1;
+  a->objects[a->n] = objects;
   a->bytes[a->n] = bytes;
   a->n++;
 }
+
+static void acc_add(acc_t *a, uint32_t stack, uint64_t bytes) { acc_add_n(a, stack, 1, bytes); }
 
 long scvgc_sweep_copy_reclaimed(scvgc_reclaim_t **out) {
   size_t want = 0;
@@ -255,20 +257,25 @@ static uint32_t collect_dead_lean(scvgc_span_t *s, void **head, void **tail, acc
   }
   if (__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) != sg - 1) return 0; /* L3 */
   void **h = NULL, **t = NULL;
+  uint32_t plain = 0; /* dead objects without a special: counted together, by slot size */
+  uintptr_t key = scvgc_free_key;
   for (uint32_t w = 0; w < nw; w++) {
     for (uint64_t d = dead[w]; d; d &= d - 1) {
       uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(d);
       void **o = (void **)(base + (uintptr_t)i * size);
-      uint32_t stack = 0, bytes = (uint32_t)size;
-      if (SCVGC_RACY_LOAD(s->nspecial)) scvgc_special_take(s, (uintptr_t)o, &stack, &bytes);
-      acc_add(acc, stack, bytes);
-      o[1] = (void *)(scvgc_free_key ^ (uintptr_t)o);
+      uint32_t stack, bytes;
+      if (unlikely(SCVGC_RACY_LOAD(s->nspecial)) && scvgc_special_take(s, (uintptr_t)o, &stack, &bytes))
+        acc_add(acc, stack, bytes);
+      else
+        plain++;
+      o[1] = (void *)(key ^ (uintptr_t)o);
       scvgc_link_set(o, h);
       h = o;
       if (!t) t = o;
       k++;
     }
   }
+  if (plain) acc_add_n(acc, 0, plain, (uint64_t)plain * size);
   *head = h;
   *tail = t;
   return k;
