@@ -126,13 +126,18 @@ static void push(scvgc_marker_t *m, uintptr_t obj) {
 }
 
 /* The lean layout's (internal.h L2): the slot is marked whatever it holds, and greyed, the
- * whole slot, only when it holds an object. */
+ * whole slot; whether it holds an object is asked when it is scanned (GREY_LEAN), from its
+ * word 1, which the scan reads anyway: the mark itself touches only the bitmap (2 MiB for a
+ * GiB of 64-byte objects, where the full layout's words are 128 MiB). */
+#define GREY_LEAN ((uintptr_t)1 << 63)
+#define GREY_SIZE(e) (((e) >> GREY_SHIFT) & 0xffff)
+_Static_assert(GREY_SHIFT + 16 <= 63 && SCVGC_MAX_SMALL < 65536, "a grey entry's fields");
 static inline bool lean_mark(scvgc_marker_t *m, const scvgc_span_t *s, uint32_t i) {
   if (!scvgc_lean_mark(s, i)) return false;
   uintptr_t obj = scvgc_object_base(s, i);
-  if (!scvgc_lean_allocated(s, i, (void **)obj)) return false;
+  __builtin_prefetch((void *)obj); /* it will be scanned soon */
   m->live += s->elemsize;
-  push(m, obj | ((uintptr_t)s->elemsize << GREY_SHIFT));
+  push(m, obj | ((uintptr_t)s->elemsize << GREY_SHIFT) | GREY_LEAN);
   return true;
 }
 
@@ -172,6 +177,12 @@ void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) {
 static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
   scvgc_span_t *s[BATCH];
   uint32_t idx[BATCH];
+  for (int k = 0; k < n; k++) { /* the arenas' page -> span entries: 64 KiB per arena */
+    uintptr_t a = w[k] >> SCVGC_ARENA_SHIFT;
+    const scvgc_arena_t *ar = a < SCVGC_L1_ENTRIES ? scvgc_arena_l1[a] : NULL;
+    if (ar && !((uintptr_t)ar & SCVGC_L1_HUGE))
+      __builtin_prefetch(&ar->spans[(w[k] >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1)]);
+  }
   for (int k = 0; k < n; k++) {
     s[k] = scvgc_spanof(w[k]);
     if (s[k]) __builtin_prefetch(s[k]);
@@ -190,7 +201,6 @@ static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
     idx[k] = i;
     if (scvgc_lean && st == SCVGC_SPAN_SMALL) {
       __builtin_prefetch(&scvgc_lean_marks(sp)[i / 64], 1);
-      __builtin_prefetch((void *)scvgc_object_base(sp, i)); /* word 1 says allocated */
     } else {
       __builtin_prefetch(&sp->meta[i], 1);
     }
@@ -396,8 +406,13 @@ void scvgc_object_words(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg
 
 static void mark_range_fn(void *m, uintptr_t lo, uintptr_t hi) { scvgc_mark_range(m, lo, hi); }
 
-static void scan_object(scvgc_marker_t *m, uintptr_t e) {
-  uintptr_t obj = e & (((uintptr_t)1 << GREY_SHIFT) - 1), n = e >> GREY_SHIFT;
+SCVGC_NO_SANITIZE static void scan_object(scvgc_marker_t *m, uintptr_t e) {
+  uintptr_t obj = e & (((uintptr_t)1 << GREY_SHIFT) - 1), n = GREY_SIZE(e);
+  if ((e & GREY_LEAN) && ((const uintptr_t *)obj)[1] == (scvgc_free_key ^ obj)) {
+    m->live -= n; /* a free slot, marked (L2) but not an object: nothing to scan */
+    m->objects--;
+    return;
+  }
   if (!n) { /* large (or an empty small object: then this costs a lookup, no more) */
     scvgc_span_t *s = scvgc_spanof(obj);
     n = scvgc_object_size(s, s->state == SCVGC_SPAN_SMALL ? scvgc_slot_index(s, obj) : 0);
