@@ -4,7 +4,9 @@
 table of medians: CPU s (user+sys, the exit report included), the program's own time to the end
 of main, peak RSS, collections, longest pause during the run (from SCVGCTRACE=1: stop + mark +
 mark termination of every cycle but the exit one) and the exit cycle's pause.
-  python3 bench/gcbench.py [--runs N]"""
+  python3 bench/gcbench.py [--runs N] [--compare LIB]
+--compare adds a row for another build of the library (an earlier commit's build/libscvgc.so),
+run interleaved with the others."""
 import json, os, resource, statistics, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,6 +29,10 @@ configs = [
     ('libscvgc collect, no frees, SCVGC_SAMPLE=0 (every stack)', [nofree], {'LD_PRELOAD': LIB, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J, 'SCVGC_SAMPLE': '0'}),
     ('libscvgc collect, no frees, SCVGC_STACK_DEPTH=0', [nofree], {'LD_PRELOAD': LIB, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J, 'SCVGC_STACK_DEPTH': '0'}),
 ]
+if '--compare' in sys.argv:
+    other = os.path.abspath(sys.argv[sys.argv.index('--compare') + 1])
+    configs.insert(3, ('libscvgc collect, no frees, the build given by --compare', [nofree],
+                       {'LD_PRELOAD': other, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J}))
 # CPU and peak RSS of the program itself, through /usr/bin/time
 res = {c[0]: [] for c in configs}
 for r in range(runs):
