@@ -355,6 +355,17 @@ typedef struct scvgc_span {
 } scvgc_span_t;
 
 /* ---- arenas and the address map (pageheap.c) ---------------------------------------- */
+/* What the marker needs of a page of a lean small span, without the span struct (mark.c M8):
+ * the span's mark bits, its first page (arena-relative) and its class. marks is NULL for any
+ * other page. Written under the heap lock when the span is taken (before the map names it)
+ * and cleared when it is freed (pageheap.c H11); a marker reads it with no lock while no span
+ * can be freed under it (the world stopped, or H10 during a concurrent mark). */
+typedef struct {
+  uint64_t *marks;
+  uint32_t first;
+  uint32_t cls;
+} scvgc_pinfo_t;
+
 typedef struct scvgc_arena {
   uintptr_t base;                               /* 64 MiB aligned */
   struct scvgc_arena *next;                     /* all arenas, newest first (heap lock) */
@@ -367,6 +378,7 @@ typedef struct scvgc_arena {
                                                    batch reads its own pages' bits without
                                                    it (pageheap.c H8), beside bits that the
                                                    lock holder rewrites: stored SCVGC_RACY */
+  scvgc_pinfo_t pinfo[SCVGC_ARENA_PAGES];       /* the lean marker's page table (above) */
 } scvgc_arena_t;
 
 /* An L1 entry is NULL, an arena, or (bit 0 set, SCVGC_L1_HUGE) the span of the huge block

@@ -132,13 +132,18 @@ static void push(scvgc_marker_t *m, uintptr_t obj) {
 #define GREY_LEAN ((uintptr_t)1 << 63)
 #define GREY_SIZE(e) (((e) >> GREY_SHIFT) & 0xffff)
 _Static_assert(GREY_SHIFT + 16 <= 63 && SCVGC_MAX_SMALL < 65536, "a grey entry's fields");
-static inline bool lean_mark(scvgc_marker_t *m, const scvgc_span_t *s, uint32_t i) {
-  if (!scvgc_lean_mark(s, i)) return false;
-  uintptr_t obj = scvgc_object_base(s, i);
+static inline bool lean_mark_at(scvgc_marker_t *m, uint64_t *marks, uint32_t i, uintptr_t obj,
+                                uint32_t size) {
+  uint64_t b = 1ull << (i % 64), *w = &marks[i / 64];
+  if (__atomic_load_n(w, __ATOMIC_RELAXED) & b) return false;
+  if (__atomic_fetch_or(w, b, __ATOMIC_ACQ_REL) & b) return false;
   __builtin_prefetch((void *)obj); /* it will be scanned soon */
-  m->live += s->elemsize;
-  push(m, obj | ((uintptr_t)s->elemsize << GREY_SHIFT) | GREY_LEAN);
+  m->live += size;
+  push(m, obj | ((uintptr_t)size << GREY_SHIFT) | GREY_LEAN);
   return true;
+}
+static inline bool lean_mark(scvgc_marker_t *m, const scvgc_span_t *s, uint32_t i) {
+  return lean_mark_at(m, scvgc_lean_marks(s), i, scvgc_object_base(s, i), s->elemsize);
 }
 
 /* M1, M5: set the mark bit of the metadata word at w, read as v, if the slot is allocated and
@@ -169,25 +174,57 @@ void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) {
   push(m, grey(s, scvgc_object_base(s, i), v));
 }
 
-/* Mark the candidates of a batch of words. Each check is a chain of dependent loads (the
- * span map, the span, the slot's metadata and mark word), and most of them miss the cache
- * on a large heap: the batch runs the chain stage by stage across its words, prefetching
- * the next stage, so their misses overlap instead of adding up. */
+/* Mark the candidates of a batch of words. Each check is a chain of dependent loads, most of
+ * them cache misses on a large heap: the batch runs the chain stage by stage across its
+ * words, prefetching the next stage, so their misses overlap instead of adding up.
+ * M8 In a lean heap a word into a small span is checked without the span struct: the arena's
+ *    page table (pageheap.c H11) gives the span's mark bits, first page and class, and the
+ *    class table (a few cache lines) the slot; the chain is page entry, mark word. Other
+ *    words (large objects, the full layout, a huge block) go the span's way: page -> span,
+ *    the span, the slot's metadata word. */
 #define BATCH SCVGC_MARK_BATCH
 static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
   scvgc_span_t *s[BATCH];
-  uint32_t idx[BATCH];
-  for (int k = 0; k < n; k++) { /* the arenas' page -> span entries: 64 KiB per arena */
+  const scvgc_arena_t *ar[BATCH];
+  uint64_t *lm[BATCH]; /* M8: the span's mark bits; NULL: the span's way */
+  uintptr_t ob[BATCH];
+  uint32_t idx[BATCH], esz[BATCH], pg[BATCH];
+  for (int k = 0; k < n; k++) { /* stage 0: the arena's page entry */
     uintptr_t a = w[k] >> SCVGC_ARENA_SHIFT;
-    const scvgc_arena_t *ar = a < SCVGC_L1_ENTRIES ? scvgc_arena_l1[a] : NULL;
-    if (ar && !((uintptr_t)ar & SCVGC_L1_HUGE))
-      __builtin_prefetch(&ar->spans[(w[k] >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1)]);
+    ar[k] = a < SCVGC_L1_ENTRIES ? scvgc_arena_l1[a] : NULL;
+    if (!ar[k] || ((uintptr_t)ar[k] & SCVGC_L1_HUGE)) continue;
+    pg[k] = (uint32_t)((w[k] >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1));
+    if (scvgc_lean) __builtin_prefetch(&ar[k]->pinfo[pg[k]]);
+    else __builtin_prefetch(&ar[k]->spans[pg[k]]);
   }
-  for (int k = 0; k < n; k++) {
-    s[k] = scvgc_spanof(w[k]);
+  for (int k = 0; k < n; k++) { /* stage 1: the mark word (M8), or the span */
+    s[k] = NULL;
+    lm[k] = NULL;
+    if (!ar[k]) continue;
+    if ((uintptr_t)ar[k] & SCVGC_L1_HUGE) {
+      s[k] = (scvgc_span_t *)((uintptr_t)ar[k] - SCVGC_L1_HUGE);
+      continue;
+    }
+    if (scvgc_lean) {
+      const scvgc_pinfo_t *pi = &ar[k]->pinfo[pg[k]];
+      uint64_t *mk = __atomic_load_n(&pi->marks, __ATOMIC_ACQUIRE);
+      if (mk) {
+        const scvgc_class_t *c = &scvgc_classes[pi->cls];
+        uintptr_t base = ar[k]->base + ((uintptr_t)pi->first << SCVGC_PAGE_SHIFT), off = w[k] - base;
+        if (off >= (uintptr_t)c->nelems * c->size) continue; /* the span's tail */
+        uint32_t i = (uint32_t)(((uint64_t)off * c->divmul) >> 32);
+        lm[k] = mk;
+        idx[k] = i;
+        esz[k] = c->size;
+        ob[k] = base + (uintptr_t)i * c->size;
+        __builtin_prefetch(&mk[i / 64], 1);
+        continue;
+      }
+    }
+    s[k] = ar[k]->spans[pg[k]];
     if (s[k]) __builtin_prefetch(s[k]);
   }
-  for (int k = 0; k < n; k++) {
+  for (int k = 0; k < n; k++) { /* stage 2, the span's way: its metadata word */
     scvgc_span_t *sp = s[k];
     if (!sp) continue;
     uint8_t st = __atomic_load_n(&sp->state, __ATOMIC_ACQUIRE); /* M4 */
@@ -205,7 +242,11 @@ static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
       __builtin_prefetch(&sp->meta[i], 1);
     }
   }
-  for (int k = 0; k < n; k++) {
+  for (int k = 0; k < n; k++) { /* stage 3: mark and grey */
+    if (lm[k]) {
+      lean_mark_at(m, lm[k], idx[k], ob[k], esz[k]);
+      continue;
+    }
     scvgc_span_t *sp = s[k];
     if (!sp) continue;
     uint32_t i = idx[k];

@@ -47,6 +47,11 @@
  *      an in-use state (acquire: init_inuse publishes the state last, with release) reads
  *      an identity that holds for the whole mark. The collector hands them back after the
  *      cycle (scvgc_heap_flush_deferred).
+ *   H11 in a lean heap (internal.h) every page of an in-use small span has its arena's
+ *      pinfo entry (mark bits, first page, class), set in take() before the map names the
+ *      span, and cleared in free_locked() before the side block can be freed; every other
+ *      page has marks NULL. The marker reads it with no lock while spans stay in use
+ *      (world stopped, or H10), so it never needs the span struct (mark.c M8).
  */
 #include <string.h>
 
@@ -150,6 +155,23 @@ static void map_set(uintptr_t base, size_t npages, scvgc_span_t *s) {
     scvgc_arena_t *a = arena_of(p);
     size_t pg = (p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1);
     for (; pg < SCVGC_ARENA_PAGES && i < npages; pg++, i++) a->spans[pg] = s;
+  }
+}
+
+/* H11 the lean marker's page table (internal.h scvgc_pinfo_t): set for every page of a lean
+ * small span as it is taken, before the map names it; cleared as it is freed, before its
+ * side block can go. */
+static void pinfo_set(const scvgc_span_t *s, uint64_t *marks) {
+  for (size_t i = 0; i < s->npages;) {
+    uintptr_t p = s->base + (i << SCVGC_PAGE_SHIFT);
+    scvgc_arena_t *a = arena_of(p);
+    size_t pg = (p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1);
+    uint32_t first = (uint32_t)((s->base - a->base) >> SCVGC_PAGE_SHIFT);
+    for (; pg < SCVGC_ARENA_PAGES && i < s->npages; pg++, i++) {
+      a->pinfo[pg].first = first;
+      a->pinfo[pg].cls = s->cls;
+      __atomic_store_n(&a->pinfo[pg].marks, marks, __ATOMIC_RELEASE);
+    }
   }
 }
 
@@ -360,6 +382,7 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   heap.released_pages -= rel;
   init_inuse(s, st, cls, meta);
   s->needzero = rel != s->npages;
+  if (st == SCVGC_SPAN_SMALL && meta && scvgc_lean) pinfo_set(s, meta); /* H11 */
   /* identity before the map: a lock-free reader that finds s through the map sees it whole */
   __atomic_thread_fence(__ATOMIC_RELEASE);
   map_set(s->base, s->npages, s);
@@ -461,6 +484,7 @@ static void free_locked(scvgc_span_t *s, uint64_t now) {
     heap.large_nfree++;
     heap.large_bytes -= s->npages << SCVGC_PAGE_SHIFT;
   }
+  if (s->state == SCVGC_SPAN_SMALL && scvgc_lean) pinfo_set(s, NULL); /* H11 (meta may be gone) */
   s->cls = 0;
   SCVGC_RACY_STORE(s->owner, NULL);
   s->meta = NULL;

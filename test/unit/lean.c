@@ -278,3 +278,55 @@ Test(lean, a_sweeper_that_no_longer_holds_the_sweep_frees_nothing, .init = start
   scvgc_central_remote_free_list(s, h, t, 8);
   s->sweepgen = was;
 }
+
+/* ---- the marker's page table (pageheap.c H11, mark.c M8) --------------------------------- */
+
+static const scvgc_pinfo_t *pinfo_of(uintptr_t p) {
+  scvgc_arena_t *a = scvgc_arena_l1[p >> SCVGC_ARENA_SHIFT];
+  return &a->pinfo[(p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1)];
+}
+
+static uint32_t multipage_class(void) {
+  for (uint32_t c = 1; c < SCVGC_NCLASSES; c++)
+    if (scvgc_classes[c].npages >= 2 && scvgc_classes[c].size * scvgc_classes[c].nelems <
+                                            scvgc_classes[c].npages * SCVGC_PAGE_SIZE)
+      return c;
+  return 0;
+}
+
+__attribute__((noinline)) static void make_multipage(void) {
+  uint32_t c = multipage_class();
+  hidden[0] = (uintptr_t)scvgc_malloc(scvgc_classes[c].size) ^ HIDE;
+}
+
+static scvgc_span_t *hidden_span(void) { return scvgc_spanof(hidden[0] ^ HIDE); }
+
+Test(lean, every_page_of_a_small_span_names_its_marks_until_the_span_is_freed, .init = start) {
+  uint32_t c = multipage_class();
+  cr_assert_neq(c, 0, "a class of several pages with a tail");
+  in_thread(make_multipage);
+  scvgc_span_t *s = hidden_span(); /* not a heap object: no root of the object */
+  cr_assert_eq(s->cls, c);
+  size_t np = s->npages;
+  uint32_t nelems = s->nelems, nw = scvgc_bitmap_words(nelems);
+  uint64_t *marks = scvgc_lean_marks(s);
+  for (size_t k = 0; k < np; k++) {
+    const scvgc_pinfo_t *pi = pinfo_of((hidden[0] ^ HIDE) + (k << SCVGC_PAGE_SHIFT));
+    cr_assert_eq(pi->marks, marks, "page %zu", k);
+    cr_assert_eq(pi->cls, c);
+    cr_assert_eq((uintptr_t)pi->first << SCVGC_PAGE_SHIFT, (hidden[0] ^ HIDE) & (SCVGC_ARENA_SIZE - 1));
+  }
+  /* the only root: a word into the span's tail past its last slot, which names no object */
+  keep = (void *)((hidden[0] ^ HIDE) + (uintptr_t)nelems * scvgc_classes[c].size);
+  keep2 = NULL;
+  scrub();
+  cr_assert(scvgc_gc_cycle(SCVGC_GC_REQUEST));
+  for (uint32_t b = 0; b < nw * 64; b++)
+    cr_assert_not((marks[b / 64] >> (b % 64)) & 1, "slot %u marked (of %u)", b, nelems);
+  scvgc_sweep_finish(); /* the object is reclaimed, and its span, wholly free, goes */
+  keep = NULL;
+  cr_assert_not(allocated(hidden[0] ^ HIDE));
+  for (size_t k = 0; k < np; k++)
+    cr_assert_null(pinfo_of((hidden[0] ^ HIDE) + (k << SCVGC_PAGE_SHIFT))->marks,
+                   "a freed span's page %zu names no marks", k);
+}
