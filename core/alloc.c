@@ -158,7 +158,10 @@ void scvgc_track(void *p, size_t n) {
     void **o = p;
     uint32_t st = likely(!(scvgc_in_lib | scvgc_disabled)) ? sampled_stack(n)
                   : scvgc_in_lib ? SCVGC_STACK_LIB : SCVGC_STACK_IGNORED;
-    scvgc_lean_mark(s, i); /* L1: black, then allocated */
+    /* L1: black, then allocated, while a cycle runs or the span is unswept; L4: else no bit */
+    if (unlikely(atomic_load_explicit(&scvgc_gc_black, memory_order_relaxed)) ||
+        unlikely(__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) != scvgc_sweepgen_now() + 3))
+      scvgc_lean_mark(s, i);
     __atomic_store_n(&o[1], NULL, __ATOMIC_RELEASE);
     if (unlikely(st)) scvgc_special_set(s, (uintptr_t)p, st, (uint32_t)n);
   } else if (s->meta) {

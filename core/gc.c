@@ -55,6 +55,7 @@
 static scvgc_lock_t gc_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_GC);
 _Atomic size_t scvgc_gc_next = SIZE_MAX;
 _Atomic int scvgc_gc_marking; /* C1-C3: the world may run while marking (pageheap.c H10) */
+_Atomic int scvgc_gc_black;   /* internal.h L1: a cycle runs, lean allocations are black */
 /* No periodic cycle while a report symbolizes (report.c): libdw allocates a lot. Only for
  * speed: what the report allocates is library-owned (scvgc_in_lib), alive in any cycle. */
 _Atomic int scvgc_gc_paused;
@@ -744,6 +745,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
   scvgc_uwregs_t entry;
   bool have_entry = entry_of(reason, &entry); /* E1 */
   scvgc_lock(&gc_lock);
+  atomic_store(&scvgc_gc_black, 1); /* internal.h L1: until the leak table is made */
   start_threads();
   uint64_t t0 = scvgc_nanotime();
   scvgc_gc_worker = 1;
@@ -953,6 +955,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
                             .method = world.method, .end_ns = t4};
   if (scvgc_opt.trace) trace_cycle(g, t);
   scvgc_timeline_sample(SCVGC_TL_GC);
+  atomic_store(&scvgc_gc_black, 0);
   scvgc_unlock(&gc_lock);
   return valid;
 }
@@ -1064,6 +1067,7 @@ void scvgc_gc_fork_child(void) {
   /* a fork during a concurrent mark (C2): the child's heap frees again; what was deferred
    * goes back at the end of its first cycle (H10) */
   bool midmark = atomic_exchange(&scvgc_gc_marking, 0);
+  atomic_store(&scvgc_gc_black, 0); /* no cycle runs in the child */
   if (atomic_exchange(&bg_running, 0) || atomic_exchange(&bg_request, 0)) {
     atomic_store(&bg_request, 0); /* B1: the parent's sweeper ran it; the child paces anew */
     atomic_store(&bg_limit, SIZE_MAX);

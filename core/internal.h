@@ -229,9 +229,18 @@ typedef struct {
  *   size       the slot size: the marker scans the whole slot, malloc_usable_size says so,
  *              and an object without a sampled stack is counted by its slot size.
  * Large spans keep the full layout (one scvgc_objmeta_t) in every mode.
- *   L1 allocation is black (sweep.c S3): the allocation sets the mark bit with an atomic OR
- *      before it clears the key (alloc.c scvgc_track), so a sweeper that reads the slot's
- *      word 1 without the key, and then the mark bit, sees the bit.
+ *   L1 allocation is black (sweep.c S3) where it must be: while a cycle runs (scvgc_gc_black,
+ *      from before its clear to the end of its leak classification) or while the span is not
+ *      swept in this generation (s->sweepgen != sg + 3: a sweeper may be reading it) the
+ *      allocation sets the mark bit with an atomic OR before it clears the key (alloc.c
+ *      scvgc_track), so a sweeper that reads the slot's word 1 without the key, and then the
+ *      mark bit, sees the bit.
+ *   L4 otherwise the allocation writes no bit at all (no locked instruction on the common
+ *      path): its span is swept, so no sweeper reads it before the next cycle, and that
+ *      cycle either finds the object by tracing, or finds its address in the allocating
+ *      thread's registers (stopped between the test and the clear: L2 marks the slot), or
+ *      reclaims it as garbage. A non-atomic write could not be allowed: it could undo a
+ *      concurrent marker's bit in the same word.
  *   L2 the marker marks every slot a word points into, scanning only the allocated ones: an
  *      allocation stopped between its OR and the key's clear keeps its mark through a cycle
  *      that cleared it (its pointer is in the stopped thread's registers).
@@ -356,13 +365,14 @@ typedef struct scvgc_span {
 
 /* ---- arenas and the address map (pageheap.c) ---------------------------------------- */
 /* What the marker needs of a page of a lean small span, without the span struct (mark.c M8):
- * the span's mark bits, its first page (arena-relative) and its class. marks is NULL for any
- * other page. Written under the heap lock when the span is taken (before the map names it)
+ * the span's mark bits, how many pages back from this one it starts (not an arena-relative
+ * page: a span may begin in the arena below) and its class. marks is NULL for any other
+ * page. Written under the heap lock when the span is taken (before the map names it)
  * and cleared when it is freed (pageheap.c H11); a marker reads it with no lock while no span
  * can be freed under it (the world stopped, or H10 during a concurrent mark). */
 typedef struct {
   uint64_t *marks;
-  uint32_t first;
+  uint32_t back;
   uint32_t cls;
 } scvgc_pinfo_t;
 
@@ -458,6 +468,9 @@ void scvgc_heap_free(scvgc_span_t *s) SCVGC_HIDDEN;
  * freed twice, shared by two spans). The collector hands deferred spans back with
  * scvgc_heap_flush_deferred once marking is over (no core lock held). */
 extern _Atomic int scvgc_gc_marking SCVGC_HIDDEN;
+/* A cycle runs (gc.c, from before its clear or stop to after its leak classification): a lean
+ * allocation sets its mark bit (internal.h L1, L4). */
+extern _Atomic int scvgc_gc_black SCVGC_HIDDEN;
 bool scvgc_heap_free_or_defer(scvgc_span_t *s) SCVGC_HIDDEN;
 /* Wait until no concurrent cycle marks (gc.c): a huge block's move or shrink. No lock held. */
 void scvgc_gc_wait_marking(void) SCVGC_HIDDEN;

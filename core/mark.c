@@ -178,7 +178,7 @@ void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) {
  * them cache misses on a large heap: the batch runs the chain stage by stage across its
  * words, prefetching the next stage, so their misses overlap instead of adding up.
  * M8 In a lean heap a word into a small span is checked without the span struct: the arena's
- *    page table (pageheap.c H11) gives the span's mark bits, first page and class, and the
+ *    page table (pageheap.c H11) gives the span's mark bits, start and class, and the
  *    class table (a few cache lines) the slot; the chain is page entry, mark word. Other
  *    words (large objects, the full layout, a huge block) go the span's way: page -> span,
  *    the span, the slot's metadata word. */
@@ -210,7 +210,8 @@ static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
       uint64_t *mk = __atomic_load_n(&pi->marks, __ATOMIC_ACQUIRE);
       if (mk) {
         const scvgc_class_t *c = &scvgc_classes[pi->cls];
-        uintptr_t base = ar[k]->base + ((uintptr_t)pi->first << SCVGC_PAGE_SHIFT), off = w[k] - base;
+        uintptr_t base = (w[k] & ~(uintptr_t)(SCVGC_PAGE_SIZE - 1)) - ((uintptr_t)pi->back << SCVGC_PAGE_SHIFT);
+        uintptr_t off = w[k] - base;
         if (off >= (uintptr_t)c->nelems * c->size) continue; /* the span's tail */
         uint32_t i = (uint32_t)(((uint64_t)off * c->divmul) >> 32);
         lm[k] = mk;

@@ -48,7 +48,7 @@
  *      an identity that holds for the whole mark. The collector hands them back after the
  *      cycle (scvgc_heap_flush_deferred).
  *   H11 in a lean heap (internal.h) every page of an in-use small span has its arena's
- *      pinfo entry (mark bits, first page, class), set in take() before the map names the
+ *      pinfo entry (mark bits, pages back to the span's start, class), set in take() before the map names the
  *      span, and cleared in free_locked() before the side block can be freed; every other
  *      page has marks NULL. The marker reads it with no lock while spans stay in use
  *      (world stopped, or H10), so it never needs the span struct (mark.c M8).
@@ -166,9 +166,8 @@ static void pinfo_set(const scvgc_span_t *s, uint64_t *marks) {
     uintptr_t p = s->base + (i << SCVGC_PAGE_SHIFT);
     scvgc_arena_t *a = arena_of(p);
     size_t pg = (p >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1);
-    uint32_t first = (uint32_t)((s->base - a->base) >> SCVGC_PAGE_SHIFT);
     for (; pg < SCVGC_ARENA_PAGES && i < s->npages; pg++, i++) {
-      a->pinfo[pg].first = first;
+      a->pinfo[pg].back = (uint32_t)i; /* a span may cross into the next arena */
       a->pinfo[pg].cls = s->cls;
       __atomic_store_n(&a->pinfo[pg].marks, marks, __ATOMIC_RELEASE);
     }

@@ -41,6 +41,9 @@
  *      allocated object without a mark bit is exactly an object that was unreachable when
  *      the world stopped, and a sweeper never reclaims a newer one — even if the span it
  *      reads was freed and reused meanwhile (a reused span holds only black objects).
+ *      The lean layout (internal.h L1-L4) sets the bit only where a sweeper may read the
+ *      span (not swept yet) or a cycle runs; a sweeper reading a span freed and reused
+ *      under it is caught by L3 instead.
  *   S4 a dead object stays allocated (its metadata non-zero) until its sweeper has pushed
  *      it onto a free list, so a span holding one never becomes wholly free under a sweeper.
  * Locks: list access is guarded by a busy count and an open flag (finish closes the list
@@ -204,7 +207,8 @@ long scvgc_sweep_copy_reclaimed(scvgc_reclaim_t **out) {
 /* The dead objects of small span s (S3: allocated, not marked), unlinked from nothing —
  * they were on no list — and made free: metadata cleared (S4 ends here), the double-free
  * key set, linked through word 0 into *head..*tail. Returns how many. */
-static uint32_t collect_dead_lean(scvgc_span_t *s, void **head, void **tail, acc_t *acc);
+static uint32_t collect_dead_lean(scvgc_span_t *s, const uint64_t *marks, void **head, void **tail,
+                                  acc_t *acc);
 
 static uint32_t collect_dead(scvgc_span_t *s, void **head, void **tail, acc_t *acc) {
   scvgc_objmeta_t *meta = s->meta;
@@ -212,7 +216,9 @@ static uint32_t collect_dead(scvgc_span_t *s, void **head, void **tail, acc_t *a
   uint32_t n = s->nelems, k = 0;
   void **h = NULL, **t = NULL;
   if (!meta) return 0;
-  if (scvgc_span_lean(s)) return collect_dead_lean(s, head, tail, acc);
+  /* lean: by the heap's layout, not by s (a remote sweeper's span may be freed under it, its
+   * fields cleared: L3), and with the block read once above */
+  if (scvgc_lean) return collect_dead_lean(s, (const uint64_t *)(void *)meta, head, tail, acc);
   for (uint32_t i = 0; i < n; i++) {
     uint32_t v = __atomic_load_n(&meta[i].size, __ATOMIC_RELAXED);
     if (!v || (v & SCVGC_META_MARK)) continue;
@@ -236,20 +242,25 @@ static uint32_t collect_dead(scvgc_span_t *s, void **head, void **tail, acc_t *a
  * relmask read after the word does not say parked (a page released meanwhile reads zero:
  * central.c sets the bit before the madvise). The slots are read first and freed only if
  * this sweeper still holds the span's sweep (L3). */
-static uint32_t collect_dead_lean(scvgc_span_t *s, void **head, void **tail, acc_t *acc) {
+static uint32_t collect_dead_lean(scvgc_span_t *s, const uint64_t *marks, void **head, void **tail,
+                                  acc_t *acc) {
+  uint32_t sg = scvgc_sweepgen_now(), k = 0;
+  /* L3: still ours before the identity is read (a span freed and reused under a remote
+   * sweeper may describe anything by now, a huge block too), and again before any write */
+  if (__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) != sg - 1) return 0;
   uintptr_t base = s->base, size = s->elemsize;
-  uint32_t n = s->nelems, k = 0, sg = scvgc_sweepgen_now();
+  uint32_t n = s->nelems;
   uint64_t dead[(SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4]; /* nelems <= 2048 */
-  const uint64_t *marks = scvgc_lean_marks(s);
   uint32_t nw = scvgc_bitmap_words(n);
-  SCVGC_CHECK(nw <= sizeof dead / sizeof dead[0]);
+  if (!size || !n || nw > sizeof dead / sizeof dead[0]) return 0;
   for (uint32_t w = 0; w < nw; w++) {
     uint64_t cand = ~__atomic_load_n(&marks[w], __ATOMIC_ACQUIRE), d = 0;
     if (w == nw - 1 && n % 64) cand &= (1ull << (n % 64)) - 1;
     for (; cand; cand &= cand - 1) {
       uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(cand);
       void **o = (void **)(base + (uintptr_t)i * size);
-      if (!scvgc_lean_allocated(s, i, o) || scvgc_lean_marked(s, i) || scvgc_lean_parked(s, i))
+      if (!scvgc_lean_allocated(s, i, o) || ((__atomic_load_n(&marks[w], __ATOMIC_ACQUIRE) >> (i % 64)) & 1) ||
+          scvgc_lean_parked(s, i))
         continue;
       d |= 1ull << (i % 64);
     }
