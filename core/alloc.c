@@ -154,7 +154,7 @@ void scvgc_track(void *p, size_t n) {
   scvgc_span_t *s = scvgc_spanof((uintptr_t)p);
   uint32_t i = s->cls ? scvgc_slot_index(s, (uintptr_t)p) : 0;
   if (!s->cls) s->reqsize = n;
-  if (s->cls && scvgc_lean) { /* internal.h, the lean layout */
+  if (scvgc_span_lean(s)) { /* internal.h, the lean layout */
     void **o = p;
     uint32_t st = likely(!(scvgc_in_lib | scvgc_disabled)) ? sampled_stack(n)
                   : scvgc_in_lib ? SCVGC_STACK_LIB : SCVGC_STACK_IGNORED;
@@ -364,7 +364,7 @@ size_t scvgc_usable_size(const void *ptr) {
   if (s->meta) {
     if (s->state == SCVGC_SPAN_LARGE) return s->reqsize;
     if (s->state != SCVGC_SPAN_SMALL) return 0;
-    if (scvgc_lean) return s->elemsize; /* the marker reads the whole slot */
+    if (scvgc_span_lean(s)) return s->elemsize; /* the marker reads the whole slot */
     uint32_t v = __atomic_load_n(&s->meta[scvgc_slot_index(s, (uintptr_t)ptr)].size,
                                  __ATOMIC_RELAXED) & ~SCVGC_META_MARK;
     return v ? v - 1 : 0;
@@ -419,7 +419,7 @@ static void *realloc_impl(void *ptr, size_t n) {
   if (s->state == SCVGC_SPAN_SMALL) {
     cap = s->elemsize;
     if (n <= cap && (n > cap / 2 || cap <= 32)) {
-      if (s->meta && !scvgc_lean) { /* the mark bit stays: a sweeper may not have reached the span yet */
+      if (s->meta && !scvgc_span_lean(s)) { /* the mark bit stays: a sweeper may not have reached the span yet */
         /* and only the size bits change, atomically: a concurrent cycle's marker may set the
          * mark bit (gc.c C2) or its clear may drop it (C0) meanwhile, and a plain store of
          * the bit read before would undo either — a grey object unmarked (then swept though

@@ -56,7 +56,7 @@ static inline void *scvgc_malloc_inline(size_t n) {
  * metadata knows exactly; in mode off and the lean layout the key is the evidence. For a span the calling thread owns
  * (relmask is 0 then: central.c R2); otherwise scvgc_small_is_free_any. */
 static inline bool scvgc_small_is_free(scvgc_span_t *s, uint32_t i, void **o) {
-  if (s->meta && !scvgc_lean) return s->meta[i].size == 0;
+  if (s->meta && !scvgc_span_lean(s)) return s->meta[i].size == 0;
   /* slots are carved from the span's start in address order: past ncarved, never used */
   return i >= s->ncarved || o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
 }
@@ -65,7 +65,7 @@ static inline bool scvgc_small_is_free(scvgc_span_t *s, uint32_t i, void **o) {
  * R1) is free though its page reads zero, double-free key included. relmask is read before
  * the object, so a released page is not faulted in. */
 static inline bool scvgc_small_is_free_any(scvgc_span_t *s, uint32_t i, void **o) {
-  if (s->meta && !scvgc_lean) return s->meta[i].size == 0;
+  if (s->meta && !scvgc_span_lean(s)) return s->meta[i].size == 0;
   uint64_t rm = __atomic_load_n(&s->relmask, __ATOMIC_RELAXED);
   if (unlikely(rm) && (scvgc_slot_ospages(s, i) & rm)) return true;
   return i >= SCVGC_RACY_LOAD(s->ncarved) || o[1] == (void *)(scvgc_free_key ^ (uintptr_t)o);
@@ -82,7 +82,7 @@ static inline bool scvgc_free_inline(void *ptr) {
   if (likely(SCVGC_RACY_LOAD(s->owner) == tc && p - s->base < s->limit - s->base &&
              s->base + (uintptr_t)i * s->elemsize == p && !scvgc_small_is_free(s, i, o))) {
     if (unlikely(s->meta != NULL)) {
-      if (scvgc_lean) scvgc_special_drop(s, p); /* special.c P1 */
+      if (scvgc_class_lean(s->elemsize)) scvgc_special_drop(s, p); /* special.c P1 */
       else s->meta[i].size = 0;
     }
     scvgc_link_set(o, s->freelist);

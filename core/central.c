@@ -118,7 +118,7 @@ static void span_to_heap(central_t *c, scvgc_span_t *s) {
   if (s->where) unlink_partial(c, s);
   atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
   void *meta = s->meta;
-  size_t mbytes = meta ? scvgc_span_meta_bytes(true, s->nelems) : 0;
+  size_t mbytes = meta ? scvgc_span_meta_bytes(s->cls) : 0;
   SCVGC_ASSERT(!scvgc_span_lean(s) || !s->nspecial); /* special.c P1 */
   /* pageheap.c H10: during a concurrent mark the span (and its metadata) waits for its end */
   if (!scvgc_heap_free_or_defer(s) && meta) scvgc_meta_free(meta, mbytes);
@@ -127,9 +127,9 @@ static void span_to_heap(central_t *c, scvgc_span_t *s) {
 static scvgc_span_t *new_span(uint32_t cls) {
   const scvgc_class_t *k = &scvgc_classes[cls];
   void *meta = NULL;
-  if (scvgc_tracking && !(meta = scvgc_meta_alloc(scvgc_span_meta_bytes(true, k->nelems)))) return NULL;
+  if (scvgc_tracking && !(meta = scvgc_meta_alloc(scvgc_span_meta_bytes(cls)))) return NULL;
   scvgc_span_t *s = scvgc_heap_alloc(k->npages, 0, SCVGC_SPAN_SMALL, cls, meta);
-  if (!s && meta) scvgc_meta_free(meta, scvgc_span_meta_bytes(true, k->nelems));
+  if (!s && meta) scvgc_meta_free(meta, scvgc_span_meta_bytes(cls));
   return s;
 }
 

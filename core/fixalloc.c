@@ -264,9 +264,10 @@ size_t scvgc_objmeta_bytes(uint32_t nelems) {
 
 /* Lean: mark, visited and indirect bitmaps (internal.h "lean layout"); the mark words first,
  * so a freed block's link word (FREE_LINK_MARK) reads as marked there too. */
-size_t scvgc_span_meta_bytes(bool small, uint32_t nelems) {
-  if (small && scvgc_lean) return 3 * (size_t)((nelems + 63) / 64) * 8;
-  return scvgc_objmeta_bytes(small ? nelems : 1);
+size_t scvgc_span_meta_bytes(uint32_t cls) {
+  const scvgc_class_t *k = &scvgc_classes[cls];
+  if (cls && scvgc_class_lean(k->size)) return 3 * (size_t)((k->nelems + 63) / 64) * 8;
+  return scvgc_objmeta_bytes(cls ? k->nelems : 1);
 }
 
 void scvgc_meta_lock_all(void) { scvgc_lock(&meta_lock); }

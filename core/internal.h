@@ -215,7 +215,9 @@ typedef struct {
 
 /* ---- the lean layout ------------------------------------------------------------------- *
  * In collect mode with sampled stacks (the default: scvgc_lean, fixed at start-up) a small
- * span's side block holds no scvgc_objmeta_t: s->meta points to three bitmaps of
+ * span of objects under 4 KiB (scvgc_class_lean: a larger object may begin with a page the
+ * program protected, and this layout reads an object's word 1) has a side block that holds no
+ * scvgc_objmeta_t: s->meta points to three bitmaps of
  * W = ceil(nelems/64) words, one bit per slot,
  *   mark      the collector's mark bit (first: a freed block's link word reads as marked)
  *   visited   } the leak classification's bits (mark.h), as in the full layout
@@ -809,7 +811,14 @@ void scvgc_fork_child(void) SCVGC_HIDDEN;
 
 /* ---- the lean layout's tests (the layout is told at scvgc_lean above) ------------------- */
 static inline uint64_t *scvgc_lean_marks(const scvgc_span_t *s) { return (uint64_t *)(void *)s->meta; }
-static inline bool scvgc_span_lean(const scvgc_span_t *s) { return scvgc_lean && s->cls && s->meta; }
+/* Lean classes: objects smaller than an OS page. A program may protect a page it owns whole, so
+ * an object of 4 KiB or more may have its first words unreadable: those classes keep the full
+ * layout, whose allocation test reads no object (the marker reads them through its guard). */
+#define SCVGC_LEAN_MAX SCVGC_OSPAGE_SIZE
+static inline bool scvgc_class_lean(uint32_t elemsize) { return scvgc_lean && elemsize < SCVGC_LEAN_MAX; }
+static inline bool scvgc_span_lean(const scvgc_span_t *s) {
+  return s->cls && scvgc_class_lean(s->elemsize) && s->meta;
+}
 /* Is slot i, at o, of lean span s allocated? Past ncarved a slot was never used; a parked
  * one reads zero (relmask before the object: no released page faulted in); any other free
  * one holds the key. A reader that must not mistake a page released meanwhile for an
@@ -853,7 +862,7 @@ size_t scvgc_special_count(void) SCVGC_HIDDEN;
 void scvgc_special_lock_all(void) SCVGC_HIDDEN;
 void scvgc_special_unlock_all(void) SCVGC_HIDDEN;
 void scvgc_special_reset_locks(void) SCVGC_HIDDEN;
-/* The side block of a span: lean (small spans in a lean heap) or full. */
-size_t scvgc_span_meta_bytes(bool small, uint32_t nelems) SCVGC_HIDDEN;
+/* The side block of a span of class cls (0: large): lean (a lean class) or full. */
+size_t scvgc_span_meta_bytes(uint32_t cls) SCVGC_HIDDEN;
 
 #endif

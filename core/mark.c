@@ -163,7 +163,8 @@ void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) {
   scvgc_span_t *s;
   uint32_t i;
   if (scvgc_lean && (s = scvgc_spanof(w)) &&
-      __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SCVGC_SPAN_SMALL) { /* M4 */
+      __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SCVGC_SPAN_SMALL && /* M4 */
+      scvgc_class_lean(s->elemsize)) {
     if (w - s->base < s->limit - s->base && s->meta) lean_mark(m, s, scvgc_slot_index(s, w));
     return; /* L2: free slots too */
   }
@@ -237,7 +238,7 @@ static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
     }
     uint32_t i = st == SCVGC_SPAN_SMALL ? scvgc_slot_index(sp, w[k]) : 0;
     idx[k] = i;
-    if (scvgc_lean && st == SCVGC_SPAN_SMALL) {
+    if (st == SCVGC_SPAN_SMALL && scvgc_span_lean(sp)) {
       __builtin_prefetch(&scvgc_lean_marks(sp)[i / 64], 1);
     } else {
       __builtin_prefetch(&sp->meta[i], 1);
@@ -251,7 +252,7 @@ static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
     scvgc_span_t *sp = s[k];
     if (!sp) continue;
     uint32_t i = idx[k];
-    if (scvgc_lean && sp->cls) {
+    if (scvgc_span_lean(sp)) {
       lean_mark(m, sp, i);
       continue;
     }

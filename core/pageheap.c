@@ -381,7 +381,7 @@ static void take(scvgc_span_t *s, uint8_t st, uint32_t cls, void *meta) {
   heap.released_pages -= rel;
   init_inuse(s, st, cls, meta);
   s->needzero = rel != s->npages;
-  if (st == SCVGC_SPAN_SMALL && meta && scvgc_lean) pinfo_set(s, meta); /* H11 */
+  if (st == SCVGC_SPAN_SMALL && meta && scvgc_class_lean(s->elemsize)) pinfo_set(s, meta); /* H11 */
   /* identity before the map: a lock-free reader that finds s through the map sees it whole */
   __atomic_thread_fence(__ATOMIC_RELEASE);
   map_set(s->base, s->npages, s);
@@ -574,7 +574,7 @@ void scvgc_heap_flush_deferred(void) {
     scvgc_span_t *s = list;
     list = s->xnext;
     void *meta = s->meta;
-    size_t mbytes = meta ? scvgc_span_meta_bytes(s->state == SCVGC_SPAN_SMALL, s->nelems) : 0;
+    size_t mbytes = meta ? scvgc_span_meta_bytes(s->state == SCVGC_SPAN_SMALL ? s->cls : 0) : 0;
     huge_gone_t g = {0, 0};
     scvgc_lock(&heap.lock);
     s->deferred = 0;

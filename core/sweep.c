@@ -210,27 +210,51 @@ long scvgc_sweep_copy_reclaimed(scvgc_reclaim_t **out) {
 static uint32_t collect_dead_lean(scvgc_span_t *s, const uint64_t *marks, void **head, void **tail,
                                   acc_t *acc);
 
+/* The sweeper's snapshot of s (L3): read while it holds the span's sweep, before and after,
+ * so a span freed and reused under a remote sweeper is never read half old, half new (a
+ * re-take's stores come after the free's sweepgen store, which the second check would see). */
+static bool snapshot(scvgc_span_t *s, uint32_t sg, void **meta, uintptr_t *base, uintptr_t *size,
+                     uint32_t *n) {
+  if (__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) != sg - 1) return false;
+  *meta = s->meta;
+  *base = s->base;
+  *size = s->elemsize;
+  *n = s->nelems;
+  return __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) == sg - 1 && *meta && *size && *n &&
+         *n <= (SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4 * 64;
+}
+
 static uint32_t collect_dead(scvgc_span_t *s, void **head, void **tail, acc_t *acc) {
-  scvgc_objmeta_t *meta = s->meta;
-  uintptr_t base = s->base, size = s->elemsize;
-  uint32_t n = s->nelems, k = 0;
+  uint32_t sg = scvgc_sweepgen_now(), n, k = 0;
+  void *mb;
+  uintptr_t base, size;
+  if (!snapshot(s, sg, &mb, &base, &size, &n)) return 0;
+  /* the layout by the class of the snapshot (internal.h scvgc_class_lean), the block read
+   * once: a remote sweeper's span may be freed under it, its fields cleared */
+  if (scvgc_class_lean((uint32_t)size)) return collect_dead_lean(s, mb, head, tail, acc);
+  scvgc_objmeta_t *meta = mb;
   void **h = NULL, **t = NULL;
-  if (!meta) return 0;
-  /* lean: by the heap's layout, not by s (a remote sweeper's span may be freed under it, its
-   * fields cleared: L3), and with the block read once above */
-  if (scvgc_lean) return collect_dead_lean(s, (const uint64_t *)(void *)meta, head, tail, acc);
+  /* read all, then free only if the span is still this sweeper's (L3: in a lean heap a freed
+   * full block may be handed to a lean span, whose bitmaps would read as sizes) */
+  uint64_t dead[(SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4] = {0};
   for (uint32_t i = 0; i < n; i++) {
     uint32_t v = __atomic_load_n(&meta[i].size, __ATOMIC_RELAXED);
-    if (!v || (v & SCVGC_META_MARK)) continue;
-    void **o = (void **)(base + (uintptr_t)i * size);
-    acc_add(acc, meta[i].stack, v - 1);
-    __atomic_store_n(&meta[i].size, 0, __ATOMIC_RELAXED);
-    o[1] = (void *)(scvgc_free_key ^ (uintptr_t)o);
-    scvgc_link_set(o, h);
-    h = o;
-    if (!t) t = o;
-    k++;
+    if (v && !(v & SCVGC_META_MARK)) dead[i / 64] |= 1ull << (i % 64);
   }
+  if (__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) != sg - 1) return 0;
+  for (uint32_t w = 0; w < scvgc_bitmap_words(n); w++)
+    for (uint64_t d = dead[w]; d; d &= d - 1) {
+      uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(d);
+      uint32_t v = __atomic_load_n(&meta[i].size, __ATOMIC_RELAXED); /* dead: unchanged */
+      void **o = (void **)(base + (uintptr_t)i * size);
+      acc_add(acc, meta[i].stack, v - 1);
+      __atomic_store_n(&meta[i].size, 0, __ATOMIC_RELAXED);
+      o[1] = (void *)(scvgc_free_key ^ (uintptr_t)o);
+      scvgc_link_set(o, h);
+      h = o;
+      if (!t) t = o;
+      k++;
+    }
   *head = h;
   *tail = t;
   return k;
@@ -244,15 +268,14 @@ static uint32_t collect_dead(scvgc_span_t *s, void **head, void **tail, acc_t *a
  * this sweeper still holds the span's sweep (L3). */
 static uint32_t collect_dead_lean(scvgc_span_t *s, const uint64_t *marks, void **head, void **tail,
                                   acc_t *acc) {
-  uint32_t sg = scvgc_sweepgen_now(), k = 0;
-  /* L3: still ours before the identity is read (a span freed and reused under a remote
-   * sweeper may describe anything by now, a huge block too), and again before any write */
-  if (__atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) != sg - 1) return 0;
-  uintptr_t base = s->base, size = s->elemsize;
-  uint32_t n = s->nelems;
+  uint32_t sg = scvgc_sweepgen_now(), k = 0, n;
+  /* L3: a snapshot while it is ours (a span freed and reused under a remote sweeper may
+   * describe anything by now, a huge block too), and the check again before any write */
+  void *mb;
+  uintptr_t base, size;
+  if (!snapshot(s, sg, &mb, &base, &size, &n) || mb != marks) return 0;
   uint64_t dead[(SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4]; /* nelems <= 2048 */
   uint32_t nw = scvgc_bitmap_words(n);
-  if (!size || !n || nw > sizeof dead / sizeof dead[0]) return 0;
   for (uint32_t w = 0; w < nw; w++) {
     uint64_t cand = ~__atomic_load_n(&marks[w], __ATOMIC_ACQUIRE), d = 0;
     if (w == nw - 1 && n % 64) cand &= (1ull << (n % 64)) - 1;

@@ -47,7 +47,7 @@ for mode in default collect; do
 	roots_case emfile-soft $mode 120 '' \
 		"a leak check while the program holds every descriptor its soft limit allows does not report a list held by a global"
 	roots_case protected $mode 120 'protected pages of live objects skipped' \
-		"cycles over a live buffer with a PROT_NONE page inside neither crash nor free what its readable pages hold, and the program's SIGSEGV handler still works"
+		"cycles over live buffers with a PROT_NONE page inside (a 16 KiB object's first page too) neither crash nor free what their readable pages hold, and the program's SIGSEGV handler still works"
 done
 # Each cycle read the whole 16 TiB through mincore: 3 s (far more on a loaded machine) per
 # cycle, so 30 cycles overran the bound; they take milliseconds now.

@@ -89,6 +89,17 @@ Test(lean, collect_mode_with_sampled_stacks_is_lean, .init = start) {
   cr_assert_not(scvgc_span_lean(scvgc_spanof((uintptr_t)big)), "large objects keep the full layout");
   cr_assert_eq(scvgc_usable_size(p), 48, "the whole slot is scanned, and usable");
   cr_assert_eq(scvgc_usable_size(big), 100000);
+  /* a small object of 4 KiB or more may begin with a page the program protects: its class
+   * keeps the full layout, whose allocation test reads no object */
+  void *q = scvgc_malloc(16000);
+  scvgc_span_t *qs = scvgc_spanof((uintptr_t)q);
+  cr_assert_eq(qs->state, SCVGC_SPAN_SMALL);
+  cr_assert_not(scvgc_span_lean(qs));
+  cr_assert_eq(scvgc_usable_size(q), 16000);
+  cr_assert_null(scvgc_arena_l1[(uintptr_t)q >> SCVGC_ARENA_SHIFT]
+                     ->pinfo[((uintptr_t)q >> SCVGC_PAGE_SHIFT) & (SCVGC_ARENA_PAGES - 1)].marks);
+  void *r = scvgc_malloc(2000);
+  cr_assert(scvgc_span_lean(scvgc_spanof((uintptr_t)r)), "below 4 KiB: lean");
 }
 
 Test(lean, every_stack_in_collect_mode_keeps_the_full_layout, .init = start_exact) {
@@ -104,7 +115,7 @@ Test(lean, the_side_block_is_under_3_percent_of_a_span_of_16_to_64_byte_objects,
   for (uint32_t c = 1; c < SCVGC_NCLASSES; c++) {
     const scvgc_class_t *k = &scvgc_classes[c];
     if (k->size < 16 || k->size > 64) continue;
-    size_t meta = scvgc_span_meta_bytes(true, k->nelems), span = (size_t)k->npages * SCVGC_PAGE_SIZE;
+    size_t meta = scvgc_span_meta_bytes(c), span = (size_t)k->npages * SCVGC_PAGE_SIZE;
     cr_assert_lt(meta * 1000, span * 30, "class %u (%u bytes): %zu of %zu bytes", c, k->size, meta, span);
     cr_assert_leq(meta * 8, (size_t)(k->nelems + 63) / 64 * 64 * 3, "3 bits per slot");
     seen++;
