@@ -428,6 +428,8 @@ static void *realloc_impl(void *ptr, size_t n) {
         uint32_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
         while (!__atomic_compare_exchange_n(w, &v, (v & SCVGC_META_MARK) | ((uint32_t)n + 1), true,
                                             __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+      } else if (s->meta && SCVGC_RACY_LOAD(s->nspecial)) {
+        scvgc_special_resize((uintptr_t)ptr, (uint32_t)n); /* a sampled object's size */
       }
       return ptr;
     }

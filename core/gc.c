@@ -487,7 +487,10 @@ static void classify_span(scvgc_span_t *s, void *arg) {
   uint32_t n = s->state == SCVGC_SPAN_SMALL ? s->nelems : 1;
   uint64_t *vis = scvgc_visited_bits(s);
   for (uint32_t i = 0; i < n; i++) {
-    if (scvgc_marked(s, i) || scvgc_bit(vis, i) || !scvgc_allocated(s, i)) continue;
+    /* the mark read again after the slot (internal.h L1): an allocation during the late
+     * classification (G1) is black, and sets its bit before it clears the key */
+    if (scvgc_marked(s, i) || scvgc_bit(vis, i) || !scvgc_allocated(s, i) || scvgc_marked(s, i))
+      continue;
     scvgc_setbit(vis, i); /* a new leader: direct unless a later one reaches it */
     c->leader = scvgc_object_base(s, i);
     flood_push(c->m, c->leader);
@@ -853,7 +856,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     conc = false;
   }
   atomic_store(&scvgc_gc_marking, 0); /* H10 (C0 turned it on even where C1 failed) */
-  bool valid = rc == 0 && !m.oom && roots_ok;
+  bool valid = rc == 0 && !m.oom && roots_ok && !scvgc_special_root_lost(); /* special.c P4 */
   /* The leak table: always in leak mode; in collect mode only when asked for (exit, a
    * leak check, a report): a periodic, forced or scvgc_collect() cycle there leaves the
    * garbage to the sweep. */

@@ -826,7 +826,8 @@ static inline bool scvgc_span_lean(const scvgc_span_t *s) {
 SCVGC_NO_SANITIZE static inline bool scvgc_lean_allocated(const scvgc_span_t *s, uint32_t i,
                                                           void **o) {
   if (i >= __atomic_load_n(&s->ncarved, __ATOMIC_ACQUIRE)) return false;
-  if (unlikely(SCVGC_RACY_LOAD(s->relmask)) && (scvgc_slot_ospages(s, i) & s->relmask)) return false;
+  uint64_t rm = __atomic_load_n(&s->relmask, __ATOMIC_ACQUIRE);
+  if (unlikely(rm) && (scvgc_slot_ospages(s, i) & rm)) return false;
   return __atomic_load_n(&o[1], __ATOMIC_ACQUIRE) != (void *)(scvgc_free_key ^ (uintptr_t)o);
 }
 static inline bool scvgc_lean_parked(const scvgc_span_t *s, uint32_t i) {
@@ -858,6 +859,8 @@ static inline void scvgc_special_drop(scvgc_span_t *s, uintptr_t a) { /* a free:
   if (unlikely(SCVGC_RACY_LOAD(s->nspecial))) scvgc_special_take(s, a, &st, &sz);
 }
 size_t scvgc_special_nroots(void) SCVGC_HIDDEN;
+bool scvgc_special_root_lost(void) SCVGC_HIDDEN; /* P4 */
+void scvgc_special_resize(uintptr_t a, uint32_t size) SCVGC_HIDDEN; /* realloc in place */
 size_t scvgc_special_count(void) SCVGC_HIDDEN;
 void scvgc_special_lock_all(void) SCVGC_HIDDEN;
 void scvgc_special_unlock_all(void) SCVGC_HIDDEN;

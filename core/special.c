@@ -19,6 +19,7 @@
  *      since the handing-over orders it. 0 -> the free skips the table.
  *   P3 every entry of the library's own objects or ignored ones is greyed at each cycle's
  *      start (scvgc_special_roots), under the lock the collector holds.
+ *   P4 (root_lost below) a root that could not be entered stops every later cycle's frees.
  * Locks: special_lock (SPECIAL in internal.h's lock ranks: under CENTRAL, HEAP and META, which
  *   sweepers and the collector's late classification hold; the growth maps, so OWN is under
  *   it). Taken on the allocation path with no core lock held.
@@ -38,6 +39,12 @@ typedef struct {
 static scvgc_lock_t special_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_SPECIAL);
 static entry_t *tab;
 static size_t cap, used, nroots;
+/* P4 a library-owned or ignored object that found no room (the table could not grow: out of
+ * memory) is a root nobody knows: from then on no cycle frees anything (gc.c, as a cycle
+ * whose mark stack ran out of memory), said once. */
+static _Atomic int root_lost;
+
+bool scvgc_special_root_lost(void) { return atomic_load_explicit(&root_lost, memory_order_relaxed); }
 
 static inline size_t hash(uintptr_t a, size_t c) {
   return (size_t)(((a >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (c - 1);
@@ -85,9 +92,12 @@ bool scvgc_special_set(scvgc_span_t *s, uintptr_t a, uint32_t stack, uint32_t si
     nroots += is_root(stack);
     SCVGC_RACY_STORE(s->nspecial, SCVGC_RACY_LOAD(s->nspecial) + 1);
   } else {
-    ok = false; /* no memory: the object goes without (reported with no stack) */
+    ok = false; /* no memory: a sampled object goes without (reported with no stack) */
   }
   scvgc_unlock(&special_lock);
+  if (!ok && is_root(stack) && !atomic_exchange(&root_lost, 1)) /* P4 */
+    scvgc_message("out of memory for the table of the library's own objects: collect mode "
+                  "frees nothing from now on");
   return ok;
 }
 
@@ -133,6 +143,13 @@ bool scvgc_special_get_locked(uintptr_t a, uint32_t *stack, uint32_t *size) {
   *stack = e->stack;
   *size = e->size;
   return true;
+}
+
+void scvgc_special_resize(uintptr_t a, uint32_t size) {
+  scvgc_lock(&special_lock);
+  entry_t *e = find(a);
+  if (e) e->size = size;
+  scvgc_unlock(&special_lock);
 }
 
 size_t scvgc_special_nroots(void) {
