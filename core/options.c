@@ -26,6 +26,7 @@
 scvgc_options_t scvgc_opt;
 int scvgc_tracking;
 int scvgc_lean; /* internal.h "lean layout": fixed here, before the first span */
+int scvgc_options_lean_test = -1; /* tests: 1 allows the lean layout, 0 forbids it */
 
 typedef enum { K_MODE, K_GOGC, K_INT, K_DURATION, K_BYTES, K_STRING, K_SIGNAL, K_ONOFF } kind_t;
 
@@ -385,10 +386,12 @@ void scvgc_options_init(void) {
   scvgc_opt = o;
   scvgc_tracking = o.mode != SCVGC_MODE_OFF;
   scvgc_collecting = o.mode == SCVGC_MODE_COLLECT;
-  /* Collect mode with sampled stacks keeps no per-object word. The layout stays whatever the
-   * program's compiled-in defaults say later (both layouts work in every mode: a lean heap
-   * in leak mode keeps its stacks in special.c). */
-  scvgc_lean = o.mode == SCVGC_MODE_COLLECT && o.sample != 0;
+  /* Collect mode with sampled stacks may keep no per-object word (internal.h, the lean
+   * layout): built, but off unless the build turns it on (SCVGC_LEAN_DEFAULT) or a test asks.
+   * The layout stays whatever the program's compiled-in defaults say later (both layouts work
+   * in every mode: a lean heap in leak mode keeps its stacks in special.c). */
+  int allow = scvgc_options_lean_test >= 0 ? scvgc_options_lean_test : SCVGC_LEAN_DEFAULT;
+  scvgc_lean = allow && o.mode == SCVGC_MODE_COLLECT && o.sample != 0;
 }
 
 /* The table for humans: "markdown" for docs/env.md, anything else for --help. */

@@ -23,6 +23,7 @@ static void start_with(const char *mode, const char *sample) {
   setenv("SCVGC_GOGC", "off", 1);
   if (sample) setenv("SCVGC_SAMPLE", sample, 1);
   else unsetenv("SCVGC_SAMPLE");
+  scvgc_options_lean_test = 1; /* the layout is off by default (internal.h SCVGC_LEAN_DEFAULT) */
   scvgc_init();
   scvgc_gc_start();
 }
@@ -108,6 +109,19 @@ Test(lean, every_stack_in_collect_mode_keeps_the_full_layout, .init = start_exac
 }
 
 Test(lean, leak_mode_keeps_the_full_layout, .init = start_leak) { cr_assert_not(scvgc_lean); }
+
+static void start_default_build(void) {
+  setenv("SCVGC_MODE", "collect", 1);
+  setenv("SCVGC_REPORT", "none", 1);
+  unsetenv("SCVGC_SAMPLE");
+  scvgc_options_lean_test = -1; /* as the library runs: the build's default */
+  scvgc_init();
+}
+
+Test(lean, the_default_build_keeps_the_full_layout_until_the_lost_node_is_found,
+     .init = start_default_build) {
+  cr_assert_eq(scvgc_lean, SCVGC_LEAN_DEFAULT && 1);
+}
 
 /* issue 14 point 2: GC metadata below 3% of the heap for 16-64 byte objects */
 Test(lean, the_side_block_is_under_3_percent_of_a_span_of_16_to_64_byte_objects, .init = start) {
