@@ -19,34 +19,7 @@ static void start(void) {
 
 void *volatile keep;
 
-/* Drop the dead stack area and the caller-saved registers that may still hold pointers. */
-__attribute__((noinline)) static void scrub(void) {
-  volatile char pad[65536];
-  memset((char *)pad, 0, sizeof pad);
-  __asm__ volatile("xor %%eax,%%eax; xor %%ecx,%%ecx; xor %%edx,%%edx; xor %%esi,%%esi;"
-                   "xor %%edi,%%edi; xor %%r8d,%%r8d; xor %%r9d,%%r9d; xor %%r10d,%%r10d;"
-                   "xor %%r11d,%%r11d" ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
-}
-
-/* Run fn on a thread whose stack is unmapped afterwards: the pointers it leaves behind in
- * registers and dead frames go with it, so what it dropped is exactly what leaks (a stale
- * copy in this thread's frames would be a root, as the conservative marker must assume). */
-static void *call(void *fn) {
-  ((void (*)(void))fn)();
-  return NULL;
-}
-
-static void in_thread(void (*fn)(void)) {
-  size_t sz = 1 << 20;
-  void *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  pthread_attr_t a;
-  pthread_attr_init(&a);
-  pthread_attr_setstack(&a, stack, sz);
-  pthread_t t;
-  cr_assert_eq(pthread_create(&t, &a, call, (void *)fn), 0);
-  pthread_join(t, NULL);
-  munmap(stack, sz);
-}
+#include "threads.h"
 
 static const scvgc_leaks_t *collect(void) {
   scrub();

@@ -26,32 +26,7 @@ static void start(void) {
 
 void *volatile keep;
 
-__attribute__((noinline)) static void scrub(void) {
-  volatile char pad[65536];
-  memset((char *)pad, 0, sizeof pad);
-  __asm__ volatile("xor %%eax,%%eax; xor %%ecx,%%ecx; xor %%edx,%%edx; xor %%esi,%%esi;"
-                   "xor %%edi,%%edi; xor %%r8d,%%r8d; xor %%r9d,%%r9d; xor %%r10d,%%r10d;"
-                   "xor %%r11d,%%r11d" ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
-}
-
-static void *call(void *fn) {
-  ((void (*)(void))fn)();
-  return NULL;
-}
-
-/* Run fn on a thread whose stack is unmapped afterwards (see test/unit/gc.c): what it
- * dropped is garbage, and its cache is flushed to central at its exit. */
-static void in_thread(void (*fn)(void)) {
-  size_t sz = 1 << 20;
-  void *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  pthread_attr_t a;
-  pthread_attr_init(&a);
-  pthread_attr_setstack(&a, stack, sz);
-  pthread_t t;
-  cr_assert_eq(pthread_create(&t, &a, call, (void *)fn), 0);
-  pthread_join(t, NULL);
-  munmap(stack, sz);
-}
+#include "threads.h"
 
 static void cycle(void) {
   scrub();
