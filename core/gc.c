@@ -21,6 +21,9 @@
  *      leaked objects has exactly one direct cause, cycles included;
  *   5. add the leaks up by (allocation stack, kind) into the leak table;
  *   6. restart the world, release the locks.
+ * G4 A cycle frees only on a stop that held every thread it reported stopped until its end
+ *    (scvgc_stw_held, read after the roots of each stop and after the mark): a ptrace stop
+ *    whose tracer died meanwhile let the world run under the marker.
  * The report (report.c) reads the leak table afterwards, symbolizing outside every lock.
  * With concurrent marking (SCVGC_CONCURRENT, collect mode's default) the world runs during
  * most of step 3, and steps 4-5 run after step 6 where no sweep starts: C0-C5 and G1 below;
@@ -796,7 +799,7 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     scvgc_special_roots(&m); /* the lean layout's (special.c P3): special_lock held */
     for (int k = 0; k < 2; k++) /* E1: in flight in the library's frames */
       if (cycle_keep[k]) scvgc_mark_word(&m, cycle_keep[k]);
-    roots_ok = scvgc_roots_scan(&m, &world);
+    roots_ok = scvgc_roots_scan(&m, &world) && scvgc_stw_held(&world); /* G4 */
     t2 = scvgc_nanotime();
   }
   if (rc == 0 && roots_ok && !m.oom && conc) {
@@ -856,7 +859,9 @@ __attribute__((noinline)) bool scvgc_gc_cycle(int reason) {
     conc = false;
   }
   atomic_store(&scvgc_gc_marking, 0); /* H10 (C0 turned it on even where C1 failed) */
-  bool valid = rc == 0 && !m.oom && roots_ok && !scvgc_special_root_lost(); /* special.c P4 */
+  /* G4: the stop held to the end of the mark (stw.c: a tracer that died let the world run) */
+  bool valid = rc == 0 && !m.oom && roots_ok && !scvgc_special_root_lost() && /* special.c P4 */
+               scvgc_stw_held(&world);
   /* The leak table: always in leak mode; in collect mode only when asked for (exit, a
    * leak check, a report): a periodic, forced or scvgc_collect() cycle there leaves the
    * garbage to the sweep. */

@@ -38,6 +38,12 @@
  *     ctl reads TR_IDLE again, and scvgc_stw_start returns only then. Neither the tracer nor
  *     the seizer holds a descriptor between stops, nor is either pinned to a CPU (each
  *     takes back its maker's affinity once running: take_back_affinity).
+ *   - a stop holds every thread it reports STOPPED until scvgc_stw_start. The tracer dies
+ *     with the thread that made it (PR_SET_PDEATHSIG), the seizer with the tracer, and the
+ *     seizer's exit lets go of every thread: so a ptrace stop is reported only with the
+ *     tracer's maker held (the caller, a stopped thread, or a library thread: maker_held);
+ *     one whose maker is exiting lets go and is made again with a tracer of the caller's
+ *     (ptrace_stop_held). A tracer killed from outside is seen by scvgc_stw_held.
  *   - a STOPPED thread's vector registers are all in w->vec (every lane that could be an
  *     address): a thread whose extended state could not be read is FAILED, not STOPPED.
  *   - the fallback handler never touches the thread array (which may move when it grows):
@@ -235,6 +241,7 @@ enum { GO_WAIT = 0, GO_STOP = 1, GO_RESUME = 2 };
  * tracer_owner tells a fork child that tracer_pid is its parent's. Lock holder only. */
 static pid_t tracer_pid;
 static uint32_t tracer_owner;
+static pid_t tracer_maker; /* the thread that made it: its exit kills the tracer (below) */
 #define TRACER_CHECK_NS (1000ull * 1000 * 1000) /* idle tracer or seizer: has the process exec'd? */
 /* /proc/PID/task in the tracer's file table, opened and closed by each seizer. */
 static int seizer_taskfd = -1;
@@ -268,6 +275,7 @@ static struct {
                             our own SIGKILL: set by the tracer (its seizer) and tracer_reap */
   int keep_seizer;       /* the seizer may outlive this stop (set by the caller per stop):
                             not in a process that reaps orphans (see seizer_may_stay) */
+  pid_t maker;           /* tracer_maker, for the seizer (set by the caller per stop) */
 } cyc;
 
 static int force_signals;
@@ -506,6 +514,7 @@ static bool in_vfork(int dirfd, pid_t tid) {
 static const char *status_field(const char *buf, const char *key);
 static bool caller_seccomp(void);
 static const char tracer_died[] = "the tracer died";
+static const char tracer_orphaned[] = "the thread that made the tracer is exiting";
 static const char seccomp_filtered[] =
     "a seccomp filter is installed (one that kills on ptrace would kill the tracer, with a "
     "core dump of the whole address space)";
@@ -717,6 +726,22 @@ static bool seizer_detach_all(scvgc_world_t *w) {
  * between stops the tracer holds no descriptor at all. */
 static void take_back_affinity(void);
 
+/* Is the thread that made the tracer held for the whole stop? The tracer dies with it
+ * (PR_SET_PDEATHSIG), and the seizer with the tracer, and the seizer's exit lets go of every
+ * thread it stopped: a maker that exits during a stop would set the world running while the
+ * collector marks. So the maker must be the caller, stopped (a stopped thread cannot exit:
+ * only a SIGKILL of the whole process ends it, and then nothing is left to mark for), or a
+ * library thread (excluded: it ends only after the program's last thread, own.c L3). A
+ * maker seen exiting or gone fails the stop before it is reported, and the caller makes a
+ * tracer of its own (scvgc_stw_stop). */
+static bool maker_held(const scvgc_world_t *w) {
+  if (cyc.maker == cyc.self) return true;
+  for (int i = 1; i < w->nthreads; i++)
+    if (w->threads[i].tid == cyc.maker)
+      return w->threads[i].state == SCVGC_STW_STOPPED || w->threads[i].state == SCVGC_STW_EXCLUDED;
+  return false;
+}
+
 static int seizer_main(void *arg) {
   sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   take_back_affinity();
@@ -732,6 +757,7 @@ static int seizer_main(void *arg) {
     scvgc_world_t *w = cyc.w;
     seizer_taskfd = (int)sc4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     int r = seizer_taskfd < 0 ? seizer_taskfd : tracer_stop_all(w);
+    if (r == 0 && !maker_held(w)) r = -EOWNERDEAD;
     if (seizer_taskfd >= 0) r_close(seizer_taskfd); /* the tracer's table holds none between stops */
     seizer_taskfd = -1;
     if (r < 0) {
@@ -955,6 +981,7 @@ static const char *tracer_get(void) {
   }
   tracer_pid = (pid_t)pid;
   tracer_owner = cyc.pid;
+  tracer_maker = cyc.self;
   return NULL;
 }
 
@@ -995,6 +1022,7 @@ static const char *ptrace_stop(void) {
   atomic_store(&cyc.outcome, TR_RUNNING);
   const char *why = tracer_get();
   if (why) return why;
+  cyc.maker = tracer_maker; /* a tracer made just now: ours */
   atomic_store(&cyc.go, GO_STOP);
   r_futex(&cyc.go, FUTEX_WAKE_PRIVATE, 1, NULL);
 
@@ -1009,12 +1037,52 @@ static const char *ptrace_stop(void) {
       atomic_load(&cyc.ctl) == TR_EXITED)
     tracer_reap();
   if (atomic_exchange(&cyc.killed_by, 0)) return tracer_killed;
+  if (c == TR_REFUSED && cyc.refusal == EOWNERDEAD) return tracer_orphaned;
   if (c == TR_REFUSED)
     return cyc.refusal != EPERM ? "PTRACE_SEIZE failed"
            : yama_scope == 1    ? "PTRACE_SEIZE refused (EPERM) under Yama ptrace_scope 1, "
                                   "which the library does not lift with PR_SET_PTRACER"
                                 : "PTRACE_SEIZE refused (EPERM): traced already, or seccomp";
   return tracer_died;
+}
+
+/* Kill and reap the tracer (and with it any seizer): the next stop makes another. */
+static void tracer_retire(void) {
+  if (!tracer_pid) return;
+  pid_t s = atomic_load(&cyc.seizer);
+  if (s > 0) sc2(SYS_kill, s, SIGKILL);
+  sc2(SYS_kill, tracer_pid, SIGKILL);
+  tracer_reap();
+  atomic_store(&cyc.ctl, TR_EXITED);
+}
+
+/* The world listed again from scratch (every thread runs: a stop that failed let go of all). */
+static void world_relist(scvgc_world_t *w, const scvgc_thread_t *me) {
+  w->nthreads = 0;
+  w->nvec = 0;
+  cyc.oom = 0;
+  for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
+  add_slot(w, cyc.self, SCVGC_STW_SELF);
+  w->threads[0] = *me; /* slot 0 again */
+  scan_new(w, cyc.taskfd);
+}
+
+/* ptrace_stop, again with a tracer of the caller's own when the tracer's maker was not held
+ * (maker_held): that tracer is doomed, and a stop it made could end at any moment. */
+static const char *ptrace_stop_held(scvgc_world_t *w, const scvgc_thread_t *me) {
+  const char *why = ptrace_stop();
+  if (why != tracer_orphaned) return why;
+  tracer_retire();
+  world_relist(w, me);
+  why = ptrace_stop(); /* the maker is the caller now: not refused again for that */
+  if (why == tracer_orphaned) tracer_retire();
+  return why;
+}
+
+bool scvgc_stw_held(const scvgc_world_t *w) {
+  /* ctl leaves TR_STOPPED only by start's GO_RESUME, or by the tracer's exit (the kernel's
+   * CLONE_CHILD_CLEARTID) before its death reaches the seizer, or after the seizer's */
+  return w->method != SCVGC_STW_PTRACE || atomic_load(&cyc.ctl) == TR_STOPPED;
 }
 
 static void ptrace_start(void) {
@@ -1461,10 +1529,10 @@ int scvgc_stw_stop(scvgc_world_t *w) {
     why = ptrace_never_why;
   } else if (refused_pid == pid && t0 < refused_until) {
     why = fallback_reason;
-  } else if ((why = ptrace_stop()) == seccomp_filtered || why == tracer_killed) {
+  } else if ((why = ptrace_stop_held(w, &me)) == seccomp_filtered || why == tracer_killed) {
     ptrace_never_pid = pid;
     ptrace_never_why = why;
-  } else if (why && why != tracer_died) {
+  } else if (why && why != tracer_died && why != tracer_orphaned) {
     refused_pid = pid; /* a tracer killed meanwhile (its maker exited) is no refusal */
     refused_until = r_now() + SCVGC_STW_PTRACE_RETRY_NS;
   }
@@ -1472,13 +1540,7 @@ int scvgc_stw_stop(scvgc_world_t *w) {
     w->method = SCVGC_STW_PTRACE;
   } else {
     /* The tracer is gone and every thread runs again: start over with signals. */
-    w->nthreads = 0;
-    w->nvec = 0;
-    cyc.oom = 0;
-    for (size_t i = 0; i < w->icap; i++) w->index[i] = 0;
-    add_slot(w, cyc.self, SCVGC_STW_SELF);
-    w->threads[0] = me; /* slot 0 again */
-    scan_new(w, cyc.taskfd);
+    world_relist(w, &me);
     fallback_reason = why;
     if (install_handler() < 0) {
       why = fallback_reason = "no free real-time signal";

@@ -124,6 +124,11 @@ typedef struct {
  * a lock another thread may hold in between. Returns w->nfailed (0: every thread is
  * stopped or gone). */
 int scvgc_stw_stop(scvgc_world_t *w) SCVGC_HIDDEN;
+/* Does the stop still hold every thread it reported stopped? Between stop and start: false
+ * when the ptrace seizer holding them is gone or going (its tracer died, which lets every
+ * thread run): whatever was read of the world since may be torn, and a cycle must not free
+ * on it. Always true under the signal fallback (a thread leaves its handler only at start). */
+bool scvgc_stw_held(const scvgc_world_t *w) SCVGC_HIDDEN;
 /* Resume what scvgc_stw_stop stopped, restore the caller's signal mask, release the lock.
  * The thread array stays readable (tids and states) until the next stop. */
 void scvgc_stw_start(scvgc_world_t *w) SCVGC_HIDDEN;

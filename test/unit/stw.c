@@ -1327,6 +1327,70 @@ Test(stw, a_tracer_whose_maker_thread_exited_is_replaced_and_reaped) {
   scvgc_stw_free(&w);
 }
 
+/* The tracer dies with the thread that made it. Should that thread exit while another stops
+ * the world (a thread of a pool ending while its sibling collects), the tracer's death takes
+ * the seizer with it, and the seizer's exit lets go of every thread it holds: the world ran
+ * while the stop said "stopped" (treecheck in collect mode lost a live subtree so, about 1
+ * run in 100). A stop holds every thread it reports stopped until scvgc_stw_start, whoever
+ * made the tracer: here each round's maker exits just as the main thread stops the world,
+ * and two spinners must stand still for the 2 ms the stop is held. */
+static _Atomic int maker_done;
+static void *stop_then_exit(void *arg) {
+  scvgc_world_t *w = arg;
+  scvgc_stw_stop(w);
+  scvgc_stw_start(w);
+  atomic_store(&maker_done, 1);
+  return NULL;
+}
+
+Test(stw, a_stop_holds_its_threads_while_the_thread_that_made_the_tracer_exits) {
+  NEED_PTRACE();
+  enum { ROUNDS = 400 };
+  worker_t ws[2] = {0};
+  start_workers(ws, 2, spinner);
+  scvgc_world_t w = {0}, mw = {0};
+  int moved = 0, ptraced = 0;
+  for (int r = 0; r < ROUNDS; r++) {
+    pthread_t m;
+    pid_t old = scvgc_stw_tracer();
+    if (old) { /* so that the maker below makes the next one: killed, and dead before it */
+      kill(old, SIGKILL);
+      char path[64];
+      snprintf(path, sizeof path, "/proc/%d/stat", (int)old);
+      for (int i = 0; i < 3000; i++) {
+        FILE *f = fopen(path, "r");
+        char buf[256] = "";
+        if (f && !fgets(buf, sizeof buf, f)) buf[0] = 0;
+        if (f) fclose(f);
+        char *p = strrchr(buf, ')');
+        if (!f || (p && (p[2] == 'Z' || p[2] == 'X'))) break;
+        sleep_ms(1);
+      }
+    }
+    atomic_store(&maker_done, 0);
+    cr_assert_eq(pthread_create(&m, NULL, stop_then_exit, &mw), 0);
+    while (!atomic_load(&maker_done)) {}
+    for (volatile int k = 0; k < (r % 32) * 200; k++) {} /* into its exit, more or less */
+    int nf = scvgc_stw_stop(&w);
+    unsigned long c0 = ws[0].count, c1 = ws[1].count;
+    struct timespec hold = {0, 2000000};
+    syscall(SYS_nanosleep, &hold, NULL); /* no libc lock while stopped */
+    int held = ws[0].count == c0 && ws[1].count == c1;
+    int method = w.method;
+    scvgc_stw_start(&w);
+    pthread_join(m, NULL);
+    if (nf == 0 && method == SCVGC_STW_PTRACE) {
+      ptraced++;
+      moved += !held;
+    }
+  }
+  stop_workers(ws, 2);
+  scvgc_stw_free(&w);
+  scvgc_stw_free(&mw);
+  cr_assert_gt(ptraced, ROUNDS / 2, "only %d of %d stops used ptrace", ptraced, ROUNDS);
+  cr_assert_eq(moved, 0, "in %d of %d stops a thread reported stopped ran", moved, ptraced);
+}
+
 /* A program that reaps orphans (a subreaper, or PID 1 of a namespace) would inherit a
  * seizer that outlived its tracer (the tracer's maker thread exited): there the seizer
  * does not stay between stops, and the program sees no child of ours but the tracer, and
