@@ -1068,7 +1068,9 @@ static void world_relist(scvgc_world_t *w, const scvgc_thread_t *me) {
 }
 
 /* ptrace_stop, again with a tracer of the caller's own when the tracer's maker was not held
- * (maker_held): that tracer is doomed, and a stop it made could end at any moment. */
+ * (maker_held): that tracer is doomed, and a stop it made could end at any moment. A retry
+ * that fails is no refusal of ptrace (the first try seized every thread; a thread the last
+ * seizer still held, were it slow to go, refuses a new one): this stop takes the signals. */
 static const char *ptrace_stop_held(scvgc_world_t *w, const scvgc_thread_t *me) {
   const char *why = ptrace_stop();
   if (why != tracer_orphaned) return why;
@@ -1076,7 +1078,7 @@ static const char *ptrace_stop_held(scvgc_world_t *w, const scvgc_thread_t *me) 
   world_relist(w, me);
   why = ptrace_stop(); /* the maker is the caller now: not refused again for that */
   if (why == tracer_orphaned) tracer_retire();
-  return why;
+  return why && why != seccomp_filtered && why != tracer_killed ? tracer_died : why;
 }
 
 bool scvgc_stw_held(const scvgc_world_t *w) {
