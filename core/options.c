@@ -387,7 +387,7 @@ void scvgc_options_init(void) {
   scvgc_tracking = o.mode != SCVGC_MODE_OFF;
   scvgc_collecting = o.mode == SCVGC_MODE_COLLECT;
   /* Collect mode with sampled stacks may keep no per-object word (internal.h, the lean
-   * layout): built, but off unless the build turns it on (SCVGC_LEAN_DEFAULT) or a test asks.
+   * layout): on unless the build turns it off (SCVGC_LEAN_DEFAULT=0) or a test asks.
    * The layout stays whatever the program's compiled-in defaults say later (both layouts work
    * in every mode: a lean heap in leak mode keeps its stacks in special.c). */
   int allow = scvgc_options_lean_test >= 0 ? scvgc_options_lean_test : SCVGC_LEAN_DEFAULT;

@@ -23,7 +23,7 @@ static void start_with(const char *mode, const char *sample) {
   setenv("SCVGC_GOGC", "off", 1);
   if (sample) setenv("SCVGC_SAMPLE", sample, 1);
   else unsetenv("SCVGC_SAMPLE");
-  scvgc_options_lean_test = 1; /* the layout is off by default (internal.h SCVGC_LEAN_DEFAULT) */
+  scvgc_options_lean_test = 1; /* whatever the build's default (internal.h SCVGC_LEAN_DEFAULT) */
   scvgc_init();
   scvgc_gc_start();
 }
