@@ -93,7 +93,8 @@ void scvgc_init(void) {
 
 /* bytes this thread allocates before its next sampled allocation; 0: not drawn yet (a new
  * thread) */
-static __thread uint64_t sample_left __attribute__((tls_model("initial-exec")));
+__thread uint64_t scvgc_sample_left __attribute__((tls_model("initial-exec")));
+#define sample_left scvgc_sample_left
 static __thread uint64_t sample_rng __attribute__((tls_model("initial-exec"))); /* splitmix64 */
 
 /* ln(u) for u in (0, 1], to about 1e-7 (no libm in the library): u = 2^e * m, m in [1, 2),

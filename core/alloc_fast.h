@@ -7,7 +7,10 @@
 #ifndef SCVGC_ALLOC_FAST_H
 #define SCVGC_ALLOC_FAST_H
 
+#include "gc.h"
 #include "internal.h"
+#include "own.h"
+#include "sweep.h"
 
 void *scvgc_malloc_slow(scvgc_tcache_t *tc, uint32_t cls, size_t n) SCVGC_HIDDEN
     __attribute__((noinline));
@@ -31,7 +34,30 @@ static inline void scvgc_alloc_leave(void) {
   scvgc_in_alloc--;
 }
 
-static inline void *scvgc_malloc_class(uint32_t cls, size_t n) {
+/* The sampling countdown of the calling thread (alloc.c sampled_stack): bytes it allocates
+ * before its next sampled allocation; 0 when not drawn yet. */
+extern __thread uint64_t scvgc_sample_left SCVGC_HIDDEN __attribute__((tls_model("initial-exec")));
+
+/* scvgc_track's common case in the lean layout, inline: an object p of the cache's current
+ * span (T1 in tcache.c: b->free holds only b->span's objects, so no map lookup), not sampled,
+ * allocated by the program, in a cache flushed in this generation, with no cycle running
+ * and the span swept and cached (internal.h L4: no mark bit to set). Clears the key; false
+ * (nothing done) when any of that does not hold: scvgc_track then does it all. No lock, no
+ * atomic read-modify-write, as the fast path it is part of. */
+static inline __attribute__((always_inline)) bool scvgc_track_lean_fast(scvgc_tcache_t *tc, scvgc_bin_t *b, void **p, size_t n) {
+  scvgc_span_t *s = b->span;
+  uint64_t left = scvgc_sample_left;
+  uint32_t sg = scvgc_sweepgen_now();
+  if (!scvgc_span_lean(s) || n >= left || tc->flushgen != sg || (scvgc_in_lib | scvgc_disabled) ||
+      atomic_load_explicit(&scvgc_gc_black, memory_order_relaxed) ||
+      __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) != sg + 3)
+    return false;
+  scvgc_sample_left = left - n;
+  __atomic_store_n(&p[1], NULL, __ATOMIC_RELEASE);
+  return true;
+}
+
+static inline __attribute__((always_inline)) void *scvgc_malloc_class(uint32_t cls, size_t n) {
   scvgc_tcache_t *tc = &scvgc_tc;
   scvgc_bin_t *b = &tc->bins[cls];
   void **p = b->free;
@@ -42,12 +68,15 @@ static inline void *scvgc_malloc_class(uint32_t cls, size_t n) {
    * scvgc_track clears itself, after the mark bit (internal.h L1) */
   p[0] = NULL;
   scvgc_stat_inc(&b->nalloc);
-  if (unlikely(scvgc_tracking)) scvgc_track(p, n);
-  else p[1] = NULL;
+  if (unlikely(scvgc_tracking)) {
+    if (!scvgc_track_lean_fast(tc, b, p, n)) scvgc_track(p, n);
+  } else {
+    p[1] = NULL;
+  }
   return p;
 }
 
-static inline void *scvgc_malloc_inline(size_t n) {
+static inline __attribute__((always_inline)) void *scvgc_malloc_inline(size_t n) {
   if (likely(n <= SCVGC_MAX_SMALL)) return scvgc_malloc_class(scvgc_size_class(n), n);
   return scvgc_malloc_large(n, 0);
 }
