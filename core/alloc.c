@@ -19,7 +19,9 @@
  *
  * Side metadata. In modes leak and collect (scvgc_tracking), each object has an
  * scvgc_objmeta_t (stack id, requested size) that says whether it is allocated; mode off
- * never touches it. With SCVGC_SAMPLE (collect mode's default) only sampled objects get a
+ * never touches it. The lean layout (collect mode's default, internal.h) has none: its
+ * common allocation — unsampled, no cycle running, the span swept — only clears the key,
+ * inline in the fast path (alloc_fast.h scvgc_track_lean_fast); scvgc_track does the rest. With SCVGC_SAMPLE (collect mode's default) only sampled objects get a
  * stack, the others stack 0 ("sampling" below). Bad frees are found by checking the slot (start of an object of an
  * in-use span) and, for double frees, the metadata or, in mode off, a per-process key
  * that free() stores in the object's second word (cleared again by malloc).
