@@ -45,6 +45,7 @@ extern __thread uint64_t scvgc_sample_left SCVGC_HIDDEN __attribute__((tls_model
  * (nothing done) when any of that does not hold: scvgc_track then does it all. No lock, no
  * atomic read-modify-write, as the fast path it is part of. */
 static inline __attribute__((always_inline)) bool scvgc_track_lean_fast(scvgc_tcache_t *tc, scvgc_bin_t *b, void **p, size_t n) {
+  if (!scvgc_lean) return false; /* leak mode, SCVGC_SAMPLE=0: one load, then scvgc_track */
   scvgc_span_t *s = b->span;
   uint64_t left = scvgc_sample_left;
   uint32_t sg = scvgc_sweepgen_now();
