@@ -50,6 +50,7 @@ def allocators(scvgc_lib):
         "tcmalloc": (LIBDIR / "libtcmalloc.so.4", {}, []),
         "libscvgc": (scvgc_lib, dict(scv, SCVGC_MODE="off"), []),
         "libscvgc(leak)": (scvgc_lib, dict(scv, SCVGC_MODE="leak"), []),
+        "libscvgc(collect)": (scvgc_lib, dict(scv, SCVGC_MODE="collect"), []),
     }
 
 
