@@ -46,6 +46,11 @@ extern __thread uint64_t scvgc_sample_left SCVGC_HIDDEN __attribute__((tls_model
  * atomic read-modify-write, as the fast path it is part of. */
 static inline __attribute__((always_inline)) bool scvgc_track_lean_fast(scvgc_tcache_t *tc, scvgc_bin_t *b, void **p, size_t n) {
   if (!scvgc_lean) return false; /* leak mode, SCVGC_SAMPLE=0: one load, then scvgc_track */
+  /* sg is read after p left b->free, never before (the compiler may hoist an acquire load
+   * above plain ones): a cycle between the two would leave p, free and unmarked through it,
+   * allocated without its bit in a span its owner has yet to sweep for that cycle. A cycle
+   * after the read finds p in this thread's registers (L2). */
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
   scvgc_span_t *s = b->span;
   uint64_t left = scvgc_sample_left;
   uint32_t sg = scvgc_sweepgen_now();

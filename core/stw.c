@@ -43,7 +43,9 @@
  *     seizer's exit lets go of every thread: so a ptrace stop is reported only with the
  *     tracer's maker held (the caller, a stopped thread, or a library thread: maker_held);
  *     one whose maker is exiting lets go and is made again with a tracer of the caller's
- *     (ptrace_stop_held). A tracer killed from outside is seen by scvgc_stw_held.
+ *     (ptrace_stop_held). A tracer killed from outside is seen by scvgc_stw_held: the seizer
+ *     moves ctl only by compare-and-swap (ctl_move), so the kernel's zeroing of ctl at the
+ *     tracer's exit is never overwritten.
  *   - a STOPPED thread's vector registers are all in w->vec (every lane that could be an
  *     address): a thread whose extended state could not be read is FAILED, not STOPPED.
  *   - the fallback handler never touches the thread array (which may move when it grows):
@@ -742,6 +744,18 @@ static bool maker_held(const scvgc_world_t *w) {
   return false;
 }
 
+/* The seizer's moves of ctl: a compare-and-swap from the state it expects, never a store.
+ * The kernel zeroes ctl at the tracer's exit (CLONE_CHILD_CLEARTID) some microseconds before
+ * the tracer's death reaches the seizer (PR_SET_PDEATHSIG): a store in that gap would hide the
+ * death from the caller, which would then wait its deadline out with every core lock held,
+ * or claim a dead tracer for the next stop, and kill a seizer pid long reaped. False: ctl no
+ * longer reads `from` (the tracer is gone); the seizer exits, which lets go of every thread. */
+static bool ctl_move(uint32_t from, uint32_t to) {
+  if (!atomic_compare_exchange_strong(&cyc.ctl, &from, to)) return false;
+  r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL); /* shared: see cyc.ctl */
+  return true;
+}
+
 static int seizer_main(void *arg) {
   sc2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   take_back_affinity();
@@ -764,23 +778,20 @@ static int seizer_main(void *arg) {
       cyc.refusal = -r;
       seizer_release_signals(w);
       atomic_store(&cyc.outcome, TR_REFUSED);
-      atomic_store(&cyc.ctl, TR_REFUSED);
-      r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL);
+      ctl_move(TR_RUNNING, TR_REFUSED);
       break; /* our exit lets go of the threads seized so far */
     }
     for (int i = 1; i < w->nthreads; i++)
       if (w->threads[i].state == SCVGC_STW_STOPPED) tracer_fill_regs(&w->threads[i]);
     atomic_store(&cyc.outcome, TR_STOPPED);
-    atomic_store(&cyc.ctl, TR_STOPPED);
-    r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL); /* shared: see cyc.ctl */
+    if (!ctl_move(TR_RUNNING, TR_STOPPED)) break; /* the tracer died: our exit lets go */
     uint32_t g;
     while ((g = atomic_load(&cyc.go)) != GO_RESUME) r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, g, NULL);
     if (!seizer_detach_all(w)) break; /* our exit lets go of the rest */
     /* Every thread runs again. Before TR_IDLE, which lets the caller claim us for the next
      * stop and set GO_STOP. */
     atomic_store(&cyc.go, GO_WAIT);
-    atomic_store(&cyc.ctl, TR_IDLE);
-    r_futex(&cyc.ctl, FUTEX_WAKE, INT32_MAX, NULL);
+    if (!ctl_move(TR_STOPPED, TR_IDLE)) break; /* the tracer died meanwhile */
     while ((g = atomic_load(&cyc.go)) != GO_STOP) {
       struct timespec ts = ns_ts(TRACER_CHECK_NS);
       if (r_futex(&cyc.go, FUTEX_WAIT_PRIVATE, g, &ts) == -ETIMEDOUT && !tracer_still_ours()) {
@@ -929,8 +940,10 @@ static bool tracer_wait_ctl(uint32_t a, uint32_t b, uint64_t deadline) {
   while ((c = atomic_load(&cyc.ctl)) == a || c == b) {
     uint64_t now = r_now();
     if (now >= deadline) {
+      /* a seizer pid is ours only while the tracer lives (ctl not zeroed): a dead tracer's
+       * last seizer was reparented and reaped, and its pid may name anything since */
       pid_t s = atomic_load(&cyc.seizer);
-      if (s > 0) sc2(SYS_kill, s, SIGKILL);
+      if (s > 0 && atomic_load(&cyc.ctl) != TR_EXITED) sc2(SYS_kill, s, SIGKILL);
       sc2(SYS_kill, tracer_pid, SIGKILL);
       tracer_reap();
       return false;
@@ -1031,7 +1044,8 @@ static const char *ptrace_stop(void) {
   uint64_t deadline = r_now() + 4 * cyc.timeout + 1000000000ull;
   bool alive = tracer_wait_ctl(TR_RUNNING, TR_RUNNING, deadline);
   uint32_t c = alive ? atomic_load(&cyc.outcome) : TR_EXITED;
-  if (c == TR_STOPPED) return NULL;
+  if (c == TR_STOPPED && atomic_load(&cyc.ctl) == TR_STOPPED) return NULL;
+  if (c == TR_STOPPED) c = TR_EXITED; /* the tracer died as its seizer said stopped */
   /* Every thread runs again once the seizer is gone: the tracer says so with TR_IDLE. */
   if (alive && tracer_wait_ctl(TR_REFUSED, TR_STOPPED, deadline) &&
       atomic_load(&cyc.ctl) == TR_EXITED)
@@ -1050,7 +1064,7 @@ static const char *ptrace_stop(void) {
 static void tracer_retire(void) {
   if (!tracer_pid) return;
   pid_t s = atomic_load(&cyc.seizer);
-  if (s > 0) sc2(SYS_kill, s, SIGKILL);
+  if (s > 0 && atomic_load(&cyc.ctl) != TR_EXITED) sc2(SYS_kill, s, SIGKILL); /* as above */
   sc2(SYS_kill, tracer_pid, SIGKILL);
   tracer_reap();
   atomic_store(&cyc.ctl, TR_EXITED);

@@ -1391,6 +1391,62 @@ Test(stw, a_stop_holds_its_threads_while_the_thread_that_made_the_tracer_exits) 
   cr_assert_eq(moved, 0, "in %d of %d stops a thread reported stopped ran", moved, ptraced);
 }
 
+/* The other side of the same death: the maker, held by a stop, exits the moment it is let go,
+ * while the seizer still lets go of the others. The kernel zeroes the tracer's control word at
+ * its exit; a seizer that then wrote "idle" over that zero hid the death, and the next stop
+ * claimed a dead tracer and waited out its whole deadline (5 s, every core lock held in the
+ * collector) before it fell back. Every stop here must take well under a second. */
+static _Atomic int maker_go;
+static void *stop_then_wait_then_exit(void *arg) {
+  scvgc_world_t *w = arg;
+  scvgc_stw_stop(w);
+  scvgc_stw_start(w);
+  atomic_store(&maker_done, 1);
+  while (!atomic_load(&maker_go)) {}
+  return NULL;
+}
+
+Test(stw, a_maker_that_exits_as_it_is_let_go_costs_the_next_stop_nothing) {
+  NEED_PTRACE();
+  enum { ROUNDS = 150 };
+  worker_t ws[6] = {0};
+  start_workers(ws, 6, spinner); /* the seizer lets go of them one by one after the maker */
+  scvgc_world_t w = {0}, mw = {0};
+  uint64_t worst = 0;
+  for (int r = 0; r < ROUNDS; r++) {
+    pthread_t m;
+    pid_t old = scvgc_stw_tracer();
+    if (old) kill(old, SIGKILL); /* the maker below makes the next tracer */
+    for (int i = 0; i < 3000 && old && kill(old, 0) == 0; i++) {
+      char path[64], buf[256] = "";
+      snprintf(path, sizeof path, "/proc/%d/stat", (int)old);
+      FILE *f = fopen(path, "r");
+      if (f && !fgets(buf, sizeof buf, f)) buf[0] = 0;
+      if (f) fclose(f);
+      char *p = strrchr(buf, ')');
+      if (!f || (p && (p[2] == 'Z' || p[2] == 'X'))) break;
+      sleep_ms(1);
+    }
+    atomic_store(&maker_done, 0);
+    atomic_store(&maker_go, 0);
+    cr_assert_eq(pthread_create(&m, NULL, stop_then_wait_then_exit, &mw), 0);
+    while (!atomic_load(&maker_done)) {}
+    scvgc_stw_stop(&w);
+    atomic_store(&maker_go, 1); /* it exits as soon as it runs again */
+    scvgc_stw_start(&w);
+    pthread_join(m, NULL);
+    uint64_t t0 = now_ns();
+    scvgc_stw_stop(&w);
+    scvgc_stw_start(&w);
+    uint64_t d = now_ns() - t0;
+    if (d > worst) worst = d;
+  }
+  stop_workers(ws, 6);
+  scvgc_stw_free(&w);
+  scvgc_stw_free(&mw);
+  cr_assert_lt(worst, 1000000000ull, "a stop took %.3f s", worst / 1e9);
+}
+
 /* A program that reaps orphans (a subreaper, or PID 1 of a namespace) would inherit a
  * seizer that outlived its tracer (the tracer's maker thread exited): there the seizer
  * does not stay between stops, and the program sees no child of ours but the tracer, and
