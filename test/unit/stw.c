@@ -1395,7 +1395,7 @@ Test(stw, a_stop_holds_its_threads_while_the_thread_that_made_the_tracer_exits) 
  * while the seizer still lets go of the others. The kernel zeroes the tracer's control word at
  * its exit; a seizer that then wrote "idle" over that zero hid the death, and the next stop
  * claimed a dead tracer and waited out its whole deadline (5 s, every core lock held in the
- * collector) before it fell back. Every stop here must take well under a second. */
+ * collector) before it fell back. No stop here may come near that. */
 static _Atomic int maker_go;
 static void *stop_then_wait_then_exit(void *arg) {
   scvgc_world_t *w = arg;
@@ -1444,7 +1444,11 @@ Test(stw, a_maker_that_exits_as_it_is_let_go_costs_the_next_stop_nothing) {
   stop_workers(ws, 6);
   scvgc_stw_free(&w);
   scvgc_stw_free(&mw);
-  cr_assert_lt(worst, 1000000000ull, "a stop took %.3f s", worst / 1e9);
+  /* The stall was the whole deadline, 4 x 1 s + 1 s. A stop may take up to the 1 s timeout
+   * honestly: pthread_join returns at the maker's mm release, before its exit ends, and a
+   * thread still exiting is waited for until its exit is reported (or the timeout, on a
+   * loaded machine). */
+  cr_assert_lt(worst, 3000000000ull, "a stop took %.3f s", worst / 1e9);
 }
 
 /* A program that reaps orphans (a subreaper, or PID 1 of a namespace) would inherit a
