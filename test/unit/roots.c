@@ -46,23 +46,7 @@ Test(roots, in_a_file_mapping_only_the_pages_the_program_wrote_are_read) {
   cr_assert_not(scvgc_roots_page_written(0, true), "not in memory: the file's");
 }
 
-/* Run fn on a thread whose stack is unmapped afterwards: what it dropped leaves no copy. */
-static void *call(void *fn) {
-  ((void (*)(void))fn)();
-  return NULL;
-}
-
-static void in_thread(void (*fn)(void)) {
-  size_t sz = 1 << 20;
-  void *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  pthread_attr_t a;
-  pthread_attr_init(&a);
-  pthread_attr_setstack(&a, stack, sz);
-  pthread_t t;
-  cr_assert_eq(pthread_create(&t, &a, call, (void *)fn), 0);
-  pthread_join(t, NULL);
-  munmap(stack, sz);
-}
+#include "threads.h"
 
 /* A 64 KiB file mapped private and writable, every page read, then truncated to one page:
  * reading any other page now raises SIGBUS. */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-__attribute__((noinline)) static void scrub(void) {
+__attribute__((noinline, unused)) static void scrub(void) {
   volatile char pad[65536];
   memset((char *)pad, 0, sizeof pad);
   __asm__ volatile("xor %%eax,%%eax; xor %%ecx,%%ecx; xor %%edx,%%edx; xor %%esi,%%esi;"
@@ -23,7 +23,7 @@ static void *call(void *fn) {
   return NULL;
 }
 
-static void in_thread(void (*fn)(void)) {
+__attribute__((unused)) static void in_thread(void (*fn)(void)) {
   size_t sz = 1 << 20;
   void *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   pthread_attr_t a;

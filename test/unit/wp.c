@@ -135,14 +135,7 @@ __attribute__((noinline)) static void *setup_moved(void) {
   return NULL;
 }
 
-/* Drop the dead stack area and the registers that may still hold pointers (as test/unit/gc.c). */
-__attribute__((noinline)) static void scrub(void) {
-  volatile char pad[65536];
-  memset((char *)pad, 0, sizeof pad);
-  __asm__ volatile("xor %%eax,%%eax; xor %%ecx,%%ecx; xor %%edx,%%edx; xor %%esi,%%esi;"
-                   "xor %%edi,%%edi; xor %%r8d,%%r8d; xor %%r9d,%%r9d; xor %%r10d,%%r10d;"
-                   "xor %%r11d,%%r11d" ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
-}
+#include "threads.h"
 
 __attribute__((noinline)) static void cycle(void) {
   scrub();
