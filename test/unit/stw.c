@@ -157,6 +157,28 @@ static int moves(_Atomic unsigned long *c, unsigned long old) {
   return *c != old;
 }
 
+/* Is task pid gone or a zombie (within 3 s)? */
+static int task_ends(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  for (int i = 0; i < 3000; i++) {
+    FILE *f = fopen(path, "r");
+    char buf[256] = "";
+    if (f && !fgets(buf, sizeof buf, f)) buf[0] = 0;
+    if (f) fclose(f);
+    char *p = strrchr(buf, ')');
+    if (!f || (p && (p[2] == 'Z' || p[2] == 'X'))) return 1;
+    sleep_ms(1);
+  }
+  return 0;
+}
+
+/* Kill the tracer there is, and wait for its death: the next stop makes another. */
+static void kill_tracer(void) {
+  pid_t old = scvgc_stw_tracer();
+  if (old && kill(old, SIGKILL) == 0) task_ends(old);
+}
+
 static void start_workers(worker_t *ws, int n, void *(*fn)(void *)) {
   for (int i = 0; i < n; i++) {
     ws[i].quit = 0;
@@ -1303,19 +1325,7 @@ Test(stw, a_tracer_whose_maker_thread_exited_is_replaced_and_reaped) {
   cr_assert_neq((pid_t)(intptr_t)old, 0);
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", (pid_t)(intptr_t)old);
-  int gone = 0;
-  for (int i = 0; i < 3000 && !gone; i++) {
-    FILE *f = fopen(path, "r");
-    char buf[256] = "";
-    if (f) {
-      if (!fgets(buf, sizeof buf, f)) buf[0] = 0;
-      fclose(f);
-    }
-    char *p = strrchr(buf, ')');
-    gone = !f || (p && (p[2] == 'Z' || p[2] == 'X'));
-    if (!gone) sleep_ms(1);
-  }
-  cr_assert(gone, "the tracer outlived the thread that made it");
+  cr_assert(task_ends((pid_t)(intptr_t)old), "the tracer outlived the thread that made it");
   int nf = scvgc_stw_stop(&w);
   int method = w.method;
   scvgc_stw_start(&w);
@@ -1352,21 +1362,7 @@ Test(stw, a_stop_holds_its_threads_while_the_thread_that_made_the_tracer_exits) 
   int moved = 0, ptraced = 0;
   for (int r = 0; r < ROUNDS; r++) {
     pthread_t m;
-    pid_t old = scvgc_stw_tracer();
-    if (old) { /* so that the maker below makes the next one: killed, and dead before it */
-      kill(old, SIGKILL);
-      char path[64];
-      snprintf(path, sizeof path, "/proc/%d/stat", (int)old);
-      for (int i = 0; i < 3000; i++) {
-        FILE *f = fopen(path, "r");
-        char buf[256] = "";
-        if (f && !fgets(buf, sizeof buf, f)) buf[0] = 0;
-        if (f) fclose(f);
-        char *p = strrchr(buf, ')');
-        if (!f || (p && (p[2] == 'Z' || p[2] == 'X'))) break;
-        sleep_ms(1);
-      }
-    }
+    kill_tracer(); /* so that the maker below makes the next one */
     atomic_store(&maker_done, 0);
     cr_assert_eq(pthread_create(&m, NULL, stop_then_exit, &mw), 0);
     while (!atomic_load(&maker_done)) {}
@@ -1415,18 +1411,7 @@ Test(stw, a_maker_that_exits_as_it_is_let_go_costs_the_next_stop_nothing) {
   uint64_t worst = 0;
   for (int r = 0; r < ROUNDS; r++) {
     pthread_t m;
-    pid_t old = scvgc_stw_tracer();
-    if (old) kill(old, SIGKILL); /* the maker below makes the next tracer */
-    for (int i = 0; i < 3000 && old && kill(old, 0) == 0; i++) {
-      char path[64], buf[256] = "";
-      snprintf(path, sizeof path, "/proc/%d/stat", (int)old);
-      FILE *f = fopen(path, "r");
-      if (f && !fgets(buf, sizeof buf, f)) buf[0] = 0;
-      if (f) fclose(f);
-      char *p = strrchr(buf, ')');
-      if (!f || (p && (p[2] == 'Z' || p[2] == 'X'))) break;
-      sleep_ms(1);
-    }
+    kill_tracer(); /* the maker below makes the next tracer */
     atomic_store(&maker_done, 0);
     atomic_store(&maker_go, 0);
     cr_assert_eq(pthread_create(&m, NULL, stop_then_wait_then_exit, &mw), 0);
