@@ -178,7 +178,9 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
   SCVGC_RACY_STORE(s->owner, NULL);
   SCVGC_RACY_STORE(s->nalloc, nalloc);
   s->scavenged = 0;
-  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed), nx;
+  /* acquire, the failed CAS too: a remote free reads the span (its base, its metadata)
+   * before its push; the span may go to the heap below only after those reads (C3) */
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_acquire), nx;
   bool has_free;
   for (;;) {
     if (SCVGC_XF_COUNT(x) == nalloc && !(x & SCVGC_XF_NOTIFY)) {
@@ -189,7 +191,7 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) {
     has_free = list || unbumped || SCVGC_XF_COUNT(x);
     nx = (x & ~SCVGC_XF_UNLINKED) | SCVGC_XF_CENTRAL | (has_free ? 0 : SCVGC_XF_UNLINKED);
     if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_acq_rel,
-                                              memory_order_relaxed))
+                                              memory_order_acquire))
       break;
   }
   if (has_free) {
