@@ -184,6 +184,7 @@ void scvgc_mark_word(scvgc_marker_t *m, uintptr_t w) {
  *    words (large objects, the full layout, a huge block) go the span's way: page -> span,
  *    the span, the slot's metadata word. */
 #define BATCH SCVGC_MARK_BATCH
+#define DRAIN_K 16 /* objects popped and prefetched together (mark.h SCVGC_MARK_BATCH) */
 static void mark_batch(scvgc_marker_t *m, const uintptr_t *w, int n) {
   scvgc_span_t *s[BATCH];
   const scvgc_arena_t *ar[BATCH];
@@ -529,9 +530,9 @@ void scvgc_mark_drain(scvgc_marker_t *m) {
   for (;;) {
     while (m->wb && m->wb->nobj) {
       /* Scan a few objects at a time, prefetched together first: their misses overlap. */
-      uintptr_t objs[8];
+      uintptr_t objs[DRAIN_K];
       int k = 0;
-      while (k < 8 && m->wb->nobj) {
+      while (k < DRAIN_K && m->wb->nobj) {
         objs[k] = m->wb->obj[--m->wb->nobj];
         __builtin_prefetch((void *)(objs[k] & (((uintptr_t)1 << GREY_SHIFT) - 1)));
         k++;
