@@ -3,7 +3,8 @@
 (linked, GC_MALLOC) and against glibc with explicit frees. Runs interleaved, prints a markdown
 table of medians: CPU s (user+sys, the exit report included), the program's own time to the end
 of main, peak RSS, collections, longest pause during the run (from SCVGCTRACE=1: stop + mark +
-mark termination of every cycle but the exit one) and the exit cycle's pause.
+mark termination of every stop-the-world cycle but the exit one; for a concurrent cycle, the
+longer of its two pauses, start and finish) and the exit cycle's pause.
   python3 bench/gcbench.py [--runs N] [--compare LIB]
 --compare adds a row for another build of the library (an earlier commit's build/libscvgc.so),
 run interleaved with the others."""
@@ -49,9 +50,17 @@ for r in range(runs):
         out = p.stdout
         if p.returncode: sys.exit('%s failed (%d): %s' % (name, p.returncode, p.stderr[-500:]))
         cyc = [l for l in p.stderr.splitlines() if ' scvgc: gc ' in l and ' ms sweepterm+stop+mark+markterm' in l]
-        ph = [[float(x) for x in l.split('%: ')[1].split(' ms')[0].split('+')] for l in cyc]
-        runp = max((a[1] + a[2] + a[3] for a in ph[:-1]), default=None)
-        exitp = ph[-1][1] + ph[-1][2] + ph[-1][3] if ph else None
+        def pause(l):
+            # a concurrent cycle stops the world twice ("concurrent: S+F ms pause start+finish"):
+            # its longest pause is the longer of the two, not stop+mark+markterm (the mark ran
+            # with the world going); a stop-the-world cycle's pause is stop+mark+markterm
+            if 'concurrent: ' in l and ' ms pause start+finish' in l:
+                return max(float(x) for x in l.split('concurrent: ')[1].split(' ms')[0].split('+'))
+            a = [float(x) for x in l.split('%: ')[1].split(' ms')[0].split('+')]
+            return a[1] + a[2] + a[3]
+        ph = [pause(l) for l in cyc]
+        runp = max(ph[:-1], default=None)
+        exitp = ph[-1] if ph else None
         wall = [l for l in out.splitlines() if l.startswith('total ')]
         wall = float(wall[0].split()[1]) / 1e3 if wall else None
         u, s, m = open(t).read().split()[-3:]
