@@ -2,9 +2,11 @@
 """GCBench-style benchmark (bench/workloads/gcbench.c): libscvgc collect mode against Boehm GC
 (linked, GC_MALLOC) and against glibc with explicit frees. Runs interleaved, prints a markdown
 table of medians: CPU s (user+sys, the exit report included), the program's own time to the end
-of main, peak RSS, collections, longest pause during the run (from SCVGCTRACE=1: stop + mark +
-mark termination of every stop-the-world cycle but the exit one; for a concurrent cycle, the
-longer of its two pauses, start and finish) and the exit cycle's pause.
+of main, peak RSS, collections, and from SCVGCTRACE=1, over every cycle but the exit one: the
+longest wait of the thread whose allocation started a cycle (it runs the whole cycle: sweep
+termination + stop + mark + mark termination; GCBench has one thread), the world's longest
+stop (a concurrent cycle's longer pause, start or finish; a stop-the-world cycle's stop + mark +
+mark termination); and the exit cycle's whole time.
   python3 bench/gcbench.py [--runs N] [--compare LIB]
 --compare adds a row for another build of the library (an earlier commit's build/libscvgc.so),
 run interleaved with the others."""
@@ -50,16 +52,22 @@ for r in range(runs):
         out = p.stdout
         if p.returncode: sys.exit('%s failed (%d): %s' % (name, p.returncode, p.stderr[-500:]))
         cyc = [l for l in p.stderr.splitlines() if ' scvgc: gc ' in l and ' ms sweepterm+stop+mark+markterm' in l]
-        def pause(l):
-            # a concurrent cycle stops the world twice ("concurrent: S+F ms pause start+finish"):
-            # its longest pause is the longer of the two, not stop+mark+markterm (the mark ran
-            # with the world going); a stop-the-world cycle's pause is stop+mark+markterm
+        def phases(l):
+            return [float(x) for x in l.split('%: ')[1].split(' ms')[0].split('+')]
+        def stop(l):
+            # the world's longest stop: a concurrent cycle stops it twice ("concurrent: S+F ms
+            # pause start+finish") and marks with it going; a stop-the-world cycle stops it
+            # for stop + mark + markterm
             if 'concurrent: ' in l and ' ms pause start+finish' in l:
                 return max(float(x) for x in l.split('concurrent: ')[1].split(' ms')[0].split('+'))
-            a = [float(x) for x in l.split('%: ')[1].split(' ms')[0].split('+')]
+            a = phases(l)
             return a[1] + a[2] + a[3]
-        ph = [pause(l) for l in cyc]
+        # the allocating thread that started a cycle runs it and waits for its end (gc.c B1 is
+        # off): sweep termination + stop + mark + mark termination, concurrent or not
+        ph = [sum(phases(l)) for l in cyc]
+        st = [stop(l) for l in cyc]
         runp = max(ph[:-1], default=None)
+        runstop = max(st[:-1], default=None)
         exitp = ph[-1] if ph else None
         wall = [l for l in out.splitlines() if l.startswith('total ')]
         wall = float(wall[0].split()[1]) / 1e3 if wall else None
@@ -70,10 +78,10 @@ for r in range(runs):
         if os.path.exists(J):
             g = json.load(open(J))['gc']
             coll, pause = g['cycles'], g['pause_max_ns'] / 1e6
-        res[name].append((float(u) + float(s), int(m) / 1024, coll, runp if ph else pause, exitp, wall))
+        res[name].append((float(u) + float(s), int(m) / 1024, coll, runp if ph else pause, exitp, wall, runstop if ph else None))
 base = statistics.median(x[0] for x in res[configs[0][0]])
-print('| configuration | CPU s | ÷ glibc | to end of main s | peak RSS MiB | collections | longest pause in the run ms | exit cycle ms |')
-print('|---|---:|---:|---:|---:|---:|---:|---:|')
+print('| configuration | CPU s | ÷ glibc | to end of main s | peak RSS MiB | collections | longest wait of the allocating thread ms | longest world stop ms | exit cycle ms |')
+print('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
 for name, _, _ in configs:
     xs = res[name]
     cpu = statistics.median(x[0] for x in xs)
@@ -82,7 +90,9 @@ for name, _, _ in configs:
     pauses = [x[3] for x in xs if x[3] is not None]
     exits = [x[4] for x in xs if x[4] is not None]
     walls = [x[5] for x in xs if x[5] is not None]
-    print('| %s | %.2f | %.2fx | %s | %.0f | %s | %s | %s |' % (name, cpu, cpu / base,
+    stops = [x[6] for x in xs if x[6] is not None]
+    print('| %s | %.2f | %.2fx | %s | %.0f | %s | %s | %s | %s |' % (name, cpu, cpu / base,
           '%.2f' % statistics.median(walls) if walls else 'n/a', rss, '—' if coll is None else coll,
           '%.1f' % statistics.median(pauses) if pauses else 'n/a',
+          '%.1f' % statistics.median(stops) if stops else 'n/a',
           '%.1f' % statistics.median(exits) if exits else 'n/a'))
