@@ -13,7 +13,7 @@
  * Why libdw (elfutils' dwfl API) rather than libbacktrace or running addr2line:
  *   - it is maintained with the toolchains: DWARF 5, split DWARF (.dwo/.dwp), compressed
  *     sections, and the debug files distributions ship in /usr/lib/debug, found by build-id
- *     or .gnu_debuglink (dwfl_standard_find_debuginfo, also debuginfod when configured);
+ *     or .gnu_debuglink (dwfl_standard_find_debuginfo, also debuginfod when configured: S4);
  *   - libbacktrace reads only the object itself (no /usr/lib/debug, no build-id lookup), so
  *     for packaged programs, whose debug info lives in -dbgsym packages, it finds no lines;
  *   - spawning addr2line per module forks from a possibly huge process, depends on binutils
@@ -34,7 +34,8 @@
  * Invariants: S1 a frame's strings point into the session's Dwfl data or into strings it
  * owns (freed at end); S2 every answer for a pc is the same within a session (cached);
  * S3 what a session allocates is library-owned (scvgc_in_lib from begin to end): alive in
- * every cycle, never reported.
+ * every cycle, never reported; S4 (find_debuginfo below) no debuginfod client is loaded
+ * unless DEBUGINFOD_URLS asks for one.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -77,6 +78,31 @@ static struct {
   bool inlines;
 } dw;
 static Dwfl_Callbacks callbacks;
+
+/* S4 The separate debug file of a module whose own file holds no DWARF (a program built
+ * without -g, most often): libdw's standard search (the build-id path, the .gnu_debuglink
+ * names) falls back to debuginfod when it finds nothing, and that fallback dlopens
+ * libdebuginfod, libcurl, GnuTLS, OpenSSL's libcrypto, Kerberos (elfutils 0.188), even where
+ * no debuginfod server is configured, in which case libdebuginfod then answers nothing: 6 MiB
+ * of the 12 MiB a report of GCBench in collect mode added to the process's peak RSS, and the
+ * time of loading them. So while DEBUGINFOD_URLS is unset or empty, a module is looked up by
+ * its build id alone (the path Debian's -dbgsym packages use) and, when that finds nothing, by
+ * the standard search only if the file names a debug link; a program without either gets no
+ * separate debug file, as the standard search would have found none. With DEBUGINFOD_URLS set,
+ * the standard search as before. */
+typedef int (*find_debuginfo_fn)(Dwfl_Module *, void **, const char *, Dwarf_Addr, const char *,
+                                 const char *, GElf_Word, char **);
+static find_debuginfo_fn standard_find, build_id_find;
+static bool debuginfod_wanted;
+
+static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *modname, Dwarf_Addr base,
+                          const char *file, const char *debuglink, GElf_Word crc, char **out) {
+  if (debuginfod_wanted || !build_id_find)
+    return standard_find(mod, ud, modname, base, file, debuglink, crc, out);
+  int fd = build_id_find(mod, ud, modname, base, file, debuglink, crc, out);
+  if (fd >= 0 || !debuglink || !*debuglink) return fd;
+  return standard_find(mod, ud, modname, base, file, debuglink, crc, out);
+}
 static _Atomic int dw_state; /* 0: not tried, 1: loaded, -1: cannot be loaded */
 static scvgc_lock_t load_lock = SCVGC_LOCK_RANKED(SCVGC_RANK_SYM_LOAD);
 
@@ -116,8 +142,12 @@ static bool load_libdw(void) {
 #undef OPT
       dw.inlines = in;
       *(void **)&callbacks.find_elf = dlsym(h, "dwfl_linux_proc_find_elf");
-      *(void **)&callbacks.find_debuginfo = dlsym(h, "dwfl_standard_find_debuginfo");
-      ok = callbacks.find_elf && callbacks.find_debuginfo;
+      *(void **)&standard_find = dlsym(h, "dwfl_standard_find_debuginfo");
+      *(void **)&build_id_find = dlsym(h, "dwfl_build_id_find_debuginfo");
+      const char *urls = getenv("DEBUGINFOD_URLS"); /* S4 */
+      debuginfod_wanted = urls && *urls;
+      callbacks.find_debuginfo = find_debuginfo;
+      ok = callbacks.find_elf && standard_find;
     }
     /* h stays open: a second session must not pay the load again, and dlclose of a library
      * that registered atexit handlers (libdw's debuginfod client) is not safe */
