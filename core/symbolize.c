@@ -89,7 +89,7 @@ static Dwfl_Callbacks callbacks;
  * its build id alone (the path Debian's -dbgsym packages use) and, when that finds nothing, by
  * the standard search only if the file names a debug link; a program without either gets no
  * separate debug file, as the standard search would have found none. With DEBUGINFOD_URLS set,
- * the standard search as before. */
+ * the standard search as before; a set-user-ID program (secure_getenv) never gets debuginfod. */
 typedef int (*find_debuginfo_fn)(Dwfl_Module *, void **, const char *, Dwarf_Addr, const char *,
                                  const char *, GElf_Word, char **);
 static find_debuginfo_fn standard_find, build_id_find;
@@ -144,7 +144,7 @@ static bool load_libdw(void) {
       *(void **)&callbacks.find_elf = dlsym(h, "dwfl_linux_proc_find_elf");
       *(void **)&standard_find = dlsym(h, "dwfl_standard_find_debuginfo");
       *(void **)&build_id_find = dlsym(h, "dwfl_build_id_find_debuginfo");
-      const char *urls = getenv("DEBUGINFOD_URLS"); /* S4 */
+      const char *urls = secure_getenv("DEBUGINFOD_URLS"); /* S4; never for set-user-ID */
       debuginfod_wanted = urls && *urls;
       callbacks.find_debuginfo = find_debuginfo;
       ok = callbacks.find_elf && standard_find;
