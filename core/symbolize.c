@@ -83,12 +83,14 @@ static Dwfl_Callbacks callbacks;
  * without -g, most often): libdw's standard search (the build-id path, the .gnu_debuglink
  * names) falls back to debuginfod when it finds nothing, and that fallback dlopens
  * libdebuginfod, libcurl, GnuTLS, OpenSSL's libcrypto, Kerberos (elfutils 0.188), even where
- * no debuginfod server is configured, in which case libdebuginfod then answers nothing: 6 MiB
- * of the 12 MiB a report of GCBench in collect mode added to the process's peak RSS, and the
+ * no debuginfod server is configured, in which case libdebuginfod then answers nothing: ~9 MiB
+ * of the 13-15 MiB a report of GCBench in collect mode added to the peak RSS, and the
  * time of loading them. So while DEBUGINFOD_URLS is unset or empty, a module is looked up by
  * its build id alone (the path Debian's -dbgsym packages use) and, when that finds nothing, by
- * the standard search only if the file names a debug link; a program without either gets no
- * separate debug file, as the standard search would have found none. With DEBUGINFOD_URLS set,
+ * the standard search only if the file names a debug link. What this gives up: a debug file
+ * named after the program (NAME.debug beside it or under /usr/lib/debug) for a program that
+ * has neither a build id file nor a debug link, which the standard search also tries. With
+ * DEBUGINFOD_URLS set,
  * the standard search as before; a set-user-ID program (secure_getenv) never gets debuginfod. */
 typedef int (*find_debuginfo_fn)(Dwfl_Module *, void **, const char *, Dwarf_Addr, const char *,
                                  const char *, GElf_Word, char **);

@@ -74,7 +74,7 @@ fi
 # The report loads no debuginfod client unless DEBUGINFOD_URLS asks for one (symbolize.c S4):
 # libdw's standard search for a module's separate debug file falls back to debuginfod when it
 # finds none, and that dlopens libdebuginfod with libcurl, GnuTLS, libcrypto and Kerberos
-# (elfutils 0.188: 74 objects loaded in all where 15 do; 6 MiB of peak RSS, network libraries
+# (elfutils 0.188: 74 objects loaded in all where 15 do; ~9 MiB of peak RSS, network libraries
 # in a program that asked for none). A leaking program without DWARF (objcopy --strip-debug)
 # and with no debug file for its build id makes the search come up empty.
 name="a report of a program without debug info loads no debuginfod client (DEBUGINFOD_URLS unset)"
