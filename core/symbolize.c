@@ -90,8 +90,8 @@ static Dwfl_Callbacks callbacks;
  * the standard search only if the file names a debug link. What this gives up: a debug file
  * named after the program (NAME.debug beside it or under /usr/lib/debug) for a program that
  * has neither a build id file nor a debug link, which the standard search also tries. With
- * DEBUGINFOD_URLS set,
- * the standard search as before; a set-user-ID program (secure_getenv) never gets debuginfod. */
+ * DEBUGINFOD_URLS set, the standard search as before; a set-user-ID program (secure_getenv)
+ * never gets debuginfod. */
 typedef int (*find_debuginfo_fn)(Dwfl_Module *, void **, const char *, Dwarf_Addr, const char *,
                                  const char *, GElf_Word, char **);
 static find_debuginfo_fn standard_find, build_id_find;
