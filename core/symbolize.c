@@ -41,6 +41,7 @@
 #include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -87,22 +88,39 @@ static Dwfl_Callbacks callbacks;
  * of the 13-15 MiB a report of GCBench in collect mode added to the peak RSS, and the
  * time of loading them. So while DEBUGINFOD_URLS is unset or empty, a module is looked up by
  * its build id alone (the path Debian's -dbgsym packages use) and, when that finds nothing, by
- * the standard search only if the file names a debug link. What this gives up: a debug file
- * named after the program (NAME.debug beside it or under /usr/lib/debug) for a program that
- * has neither a build id file nor a debug link, which the standard search also tries. With
- * DEBUGINFOD_URLS set, the standard search as before; a set-user-ID program (secure_getenv)
- * never gets debuginfod. */
+ * the standard search only if the file names a debug link or a file of the names that search
+ * makes up without one exists (named_debug_exists: NAME.debug beside the file, in .debug/
+ * there, or under /usr/lib/debug, where NAME alone too). With DEBUGINFOD_URLS set, the
+ * standard search as before; a set-user-ID program (secure_getenv) never gets debuginfod. */
 typedef int (*find_debuginfo_fn)(Dwfl_Module *, void **, const char *, Dwarf_Addr, const char *,
                                  const char *, GElf_Word, char **);
 static find_debuginfo_fn standard_find, build_id_find;
 static bool debuginfod_wanted;
+
+/* Does a debug file libdw's standard search would find for a file without a debug link exist
+ * (elfutils' default path ":.debug:/usr/lib/debug", the name NAME.debug, and NAME alone under
+ * /usr/lib/debug)? */
+static bool named_debug_exists(const char *file) {
+  const char *slash = file ? strrchr(file, '/') : NULL;
+  if (!slash || !slash[1]) return false;
+  int dlen = (int)(slash - file);
+  const char *name = slash + 1;
+  char path[4096];
+  const char *const fmt[] = {"%.*s/%s.debug", "%.*s/.debug/%s.debug", "/usr/lib/debug%.*s/%s.debug",
+                             "/usr/lib/debug%.*s/%s"};
+  for (size_t i = 0; i < sizeof fmt / sizeof *fmt; i++) {
+    int n = snprintf(path, sizeof path, fmt[i], dlen, file, name);
+    if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0) return true;
+  }
+  return false;
+}
 
 static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *modname, Dwarf_Addr base,
                           const char *file, const char *debuglink, GElf_Word crc, char **out) {
   if (debuginfod_wanted || !build_id_find)
     return standard_find(mod, ud, modname, base, file, debuglink, crc, out);
   int fd = build_id_find(mod, ud, modname, base, file, debuglink, crc, out);
-  if (fd >= 0 || !debuglink || !*debuglink) return fd;
+  if (fd >= 0 || ((!debuglink || !*debuglink) && !named_debug_exists(file))) return fd;
   return standard_find(mod, ud, modname, base, file, debuglink, crc, out);
 }
 static _Atomic int dw_state; /* 0: not tried, 1: loaded, -1: cannot be loaded */

@@ -93,3 +93,21 @@ if objcopy --strip-debug "$BIN/leak_tree" "$T/nodebug" 2>/dev/null; then
 else
 	fail "$name" "objcopy --strip-debug failed (binutils missing?)"
 fi
+
+# ... and what the standard search finds without a debug link is still found: NAME.debug beside
+# the program (objcopy --only-keep-debug), which the build-id lookup alone would miss.
+name="a report finds a program's debug file named after it (NAME.debug beside it, no debug link)"
+mkdir -p "$T/nd"
+if objcopy --only-keep-debug "$BIN/leak_tree" "$T/nd/leak_tree.debug" 2>/dev/null &&
+	objcopy --strip-debug "$BIN/leak_tree" "$T/nd/leak_tree" 2>/dev/null; then
+	timeout -k 5 60 env -u DEBUGINFOD_URLS LEAK_TREE_LEVELS=1 LD_PRELOAD="$LIB" \
+		"$T/nd/leak_tree" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q 'scvgc: *#0 0x[0-9a-f]* leak_a (test/progs/leak_tree.c:[0-9]*)' "$T/err"; then
+		pass "$name"
+	else
+		fail "$name" "$(rc_text $rc 60), no file:line for leak_a" "$(grep -m2 'leak_a' "$T/err")"
+	fi
+else
+	fail "$name" "objcopy failed (binutils missing?)"
+fi
