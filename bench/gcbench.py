@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """GCBench-style benchmark (bench/workloads/gcbench.c): libscvgc collect mode against Boehm GC
-(linked, GC_MALLOC) and against glibc with explicit frees. Runs interleaved, prints a markdown
+(linked, GC_MALLOC), against glibc with explicit frees, and against Go's runtime on the same
+program ported (bench/workloads/gcbench.go; where `go` is installed). Runs interleaved, prints a markdown
 table of medians: CPU s (user+sys, the exit report included), the program's own time to the end
 of main, peak RSS, collections, and from SCVGCTRACE=1, over every cycle but the exit one: the
 longest wait of the thread whose allocation started a cycle (it runs the whole cycle: sweep
@@ -10,7 +11,7 @@ mark termination); and the exit cycle's whole time.
   python3 bench/gcbench.py [--runs N] [--compare LIB]
 --compare adds a row for another build of the library (an earlier commit's build/libscvgc.so),
 run interleaved with the others."""
-import json, os, resource, statistics, subprocess, sys, tempfile
+import json, os, resource, shutil, statistics, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(ROOT, 'build', 'libscvgc.so')
@@ -25,6 +26,16 @@ def build(name, flags, libs=()):
 
 nofree, withfree, boehm = build('nofree', []), build('free', ['-DFREE']), build('boehm', ['-DBOEHM'], ['-lgc'])
 J = os.path.join(tmp, 'r.json')
+# Go's runtime on the same program (bench/workloads/gcbench.go), where a Go toolchain is installed
+# (Debian: golang-go); its build cache goes to the temporary directory, not to $HOME
+gobin = None
+if shutil.which('go'):
+    gobin = os.path.join(tmp, 'gcbench-go')
+    genv = dict(os.environ, GOCACHE=os.path.join(tmp, 'gocache'), GOPATH=os.path.join(tmp, 'gopath'))
+    subprocess.check_call(['go', 'build', '-o', gobin, os.path.join(ROOT, 'bench', 'workloads', 'gcbench.go')],
+                          env=genv, cwd=tmp)
+    gover = subprocess.run(['go', 'version'], capture_output=True, text=True, env=genv).stdout.split()
+    gover = gover[2][2:] if len(gover) > 2 else '?'
 configs = [
     ('glibc, explicit frees', [withfree], {}),
     ('Boehm GC 8.2, linked (GC_MALLOC)', [boehm], {}),
@@ -32,6 +43,8 @@ configs = [
     ('libscvgc collect, no frees, SCVGC_SAMPLE=0 (every stack)', [nofree], {'LD_PRELOAD': LIB, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J, 'SCVGC_SAMPLE': '0'}),
     ('libscvgc collect, no frees, SCVGC_STACK_DEPTH=0', [nofree], {'LD_PRELOAD': LIB, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J, 'SCVGC_STACK_DEPTH': '0'}),
 ]
+if gobin:
+    configs.insert(2, ('Go %s runtime (gcbench.go, GOGC=100)' % gover, [gobin], {}))
 if '--compare' in sys.argv:
     other = os.path.abspath(sys.argv[sys.argv.index('--compare') + 1])
     configs.insert(3, ('libscvgc collect, no frees, the build given by --compare', [nofree],
