@@ -7,7 +7,8 @@ of main, peak RSS, collections, and from SCVGCTRACE=1, over every cycle but the 
 longest wait of the thread whose allocation started a cycle (it runs the whole cycle: sweep
 termination + stop + mark + mark termination; GCBench has one thread), the world's longest
 stop (a concurrent cycle's longer pause, start or finish; a stop-the-world cycle's stop + mark +
-mark termination); and the exit cycle's whole time.
+mark termination); and the exit cycle's whole time. Go's pauses come from GODEBUG=gctrace=1
+(its two stops per cycle), Boehm's from GC_PRINT_STATS=1 (its marking stops the world).
   python3 bench/gcbench.py [--runs N] [--compare LIB]
 --compare adds a row for another build of the library (an earlier commit's build/libscvgc.so),
 run interleaved with the others."""
@@ -38,13 +39,13 @@ if shutil.which('go'):
     gover = gover[2][2:] if len(gover) > 2 else '?'
 configs = [
     ('glibc, explicit frees', [withfree], {}),
-    ('Boehm GC 8.2, linked (GC_MALLOC)', [boehm], {}),
+    ('Boehm GC 8.2, linked (GC_MALLOC)', [boehm], {'GC_PRINT_STATS': '1'}),
     ('libscvgc collect, no frees', [nofree], {'LD_PRELOAD': LIB, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J}),
     ('libscvgc collect, no frees, SCVGC_SAMPLE=0 (every stack)', [nofree], {'LD_PRELOAD': LIB, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J, 'SCVGC_SAMPLE': '0'}),
     ('libscvgc collect, no frees, SCVGC_STACK_DEPTH=0', [nofree], {'LD_PRELOAD': LIB, 'SCVGC_MODE': 'collect', 'SCVGC_REPORT': 'none', 'SCVGC_JSON': J, 'SCVGC_STACK_DEPTH': '0'}),
 ]
 if gobin:
-    configs.insert(2, ('Go %s runtime (gcbench.go, GOGC=100)' % gover, [gobin], {}))
+    configs.insert(2, ('Go %s runtime (gcbench.go, GOGC=100)' % gover, [gobin], {'GODEBUG': 'gctrace=1'}))
 if '--compare' in sys.argv:
     other = os.path.abspath(sys.argv[sys.argv.index('--compare') + 1])
     configs.insert(3, ('libscvgc collect, no frees, the build given by --compare', [nofree],
@@ -91,7 +92,25 @@ for r in range(runs):
         if os.path.exists(J):
             g = json.load(open(J))['gc']
             coll, pause = g['cycles'], g['pause_max_ns'] / 1e6
-        res[name].append((float(u) + float(s), int(m) / 1024, coll, runp if ph else pause, exitp, wall, runstop if ph else None))
+        err = p.stderr.splitlines()
+        # Go (GODEBUG=gctrace=1): "gc N @t P%: A+B+C ms clock": A and C stop the world (sweep
+        # termination, mark termination), B is the concurrent mark; an allocating goroutine
+        # assists the mark instead of waiting for the cycle (no figure for its wait)
+        goc = [l for l in err if l.startswith('gc ') and ' ms clock' in l]
+        if goc:
+            clk = [[float(x) for x in l.split('%: ')[1].split(' ms clock')[0].split('+')] for l in goc]
+            runstop = max(max(a[0], a[2]) for a in clk)
+        # Boehm (GC_PRINT_STATS=1): the world is stopped for the whole mark ("World-stopped
+        # marking took"); a collection ("Complete collection took") is what the allocating
+        # thread waits for (its sweep is lazy, done by later allocations)
+        def took(key):
+            return [int(l.split(key)[1].split()[0]) + int(l.split(key)[1].split()[2]) / 1e6
+                    for l in err if key in l and ' ns' in l]
+        bstop, ball = took('World-stopped marking took '), took('Complete collection took ')
+        if bstop: runstop = max(bstop)
+        if ball: runp, ph = max(ball), ball
+        res[name].append((float(u) + float(s), int(m) / 1024, coll, runp if ph else pause, exitp if cyc else None,
+                          wall, runstop if (ph or goc or bstop) else None))
 base = statistics.median(x[0] for x in res[configs[0][0]])
 print('| configuration | CPU s | ÷ glibc | to end of main s | peak RSS MiB | collections | longest wait of the allocating thread ms | longest world stop ms | exit cycle ms |')
 print('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
