@@ -1394,10 +1394,7 @@ Test(stw, a_stop_holds_its_threads_while_the_thread_that_made_the_tracer_exits) 
  * collector) before it fell back. No stop here may come near that. */
 static _Atomic int maker_go;
 static void *stop_then_wait_then_exit(void *arg) {
-  scvgc_world_t *w = arg;
-  scvgc_stw_stop(w);
-  scvgc_stw_start(w);
-  atomic_store(&maker_done, 1);
+  stop_then_exit(arg);
   while (!atomic_load(&maker_go)) {}
   return NULL;
 }
