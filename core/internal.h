@@ -770,6 +770,8 @@ typedef struct {
   int report_signal;     /* SCVGC_REPORT_SIGNAL: 0 = off (snapshot.c) */
   int concurrent;        /* SCVGC_CONCURRENT: 1 = mark concurrently where the kernel allows
                             (gc.c C0-C4); the default in collect mode (options.c) */
+  int concurrent_alone;  /* SCVGC_CONCURRENT set explicitly: concurrent even where the thread
+                            that collects is the program's only one (gc.c C6) */
 } scvgc_options_t;
 
 extern scvgc_options_t scvgc_opt SCVGC_HIDDEN;

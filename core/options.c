@@ -73,8 +73,10 @@ static const option_t options[] = {
      "on: mark concurrently with the program (userfaultfd write-protect tracking of the heap, "
      "Linux 6.7+), stopping the world only to start and to finish a cycle; where the kernel "
      "refuses it, cycles stop the world (said once by SCVGCTRACE). off: stop-the-world "
-     "marking. The default is on where the kernel allows it, in collect mode; leak mode "
-     "marks with the world stopped unless this is set (its cycles are few)"},
+     "marking. The default is on where the kernel allows it, in collect mode, for a "
+     "program with more than one thread (a cycle of a program alone with its collector stops "
+     "it: its thread waits for the whole cycle either way); leak mode marks with the world "
+     "stopped unless this is set (its cycles are few)"},
     {"SCVGC_REPORT", K_STRING, "stderr", 0, 0, F(report),
      "where the text report goes: stderr, none, or a path (%p becomes the pid)"},
     {"SCVGC_JSON", K_STRING, NULL, 0, 0, F(json), "path of the JSON report (%p becomes the pid)"},
@@ -320,6 +322,8 @@ static void leak_mode_pacing(scvgc_options_t *o) {
     if (origin[K_INDEX_CONCURRENT] == FROM_DEFAULT) o->concurrent = 0;
   }
   if (!o->stack_depth) o->sample = 0; /* no stacks: nothing to sample, every count exact */
+  /* gc.c C6: by default a program alone with its collector marks with the world stopped */
+  o->concurrent_alone = origin[K_INDEX_CONCURRENT] != FROM_DEFAULT;
 }
 
 void scvgc_options_program_defaults(const char *text, const char *what, bool lsan) {

@@ -112,6 +112,42 @@ for mode in collect leak; do
 	fi
 done
 
+# gc.c C6: a program alone with its collector (one thread: python3) marks with the world
+# stopped by default — its thread waits for the whole cycle either way — and opens no
+# userfaultfd; SCVGC_CONCURRENT=on set explicitly makes its cycles concurrent.
+cat >"$T/alone.py" <<'PY'
+import os
+keep = []
+for r in range(30):
+    junk = [[i, str(i)] for i in range(20000)]
+    keep.append(junk[::1000])
+fds = []
+for f in os.listdir('/proc/self/fd'):
+    try: fds.append(os.readlink('/proc/self/fd/' + f))
+    except OSError: pass  # the listing's own descriptor
+print('userfaultfd', sum('userfaultfd' in f for f in fds), 'kept', sum(len(k) for k in keep))
+PY
+for conc in unset on; do
+	name="a one-thread program (python3), SCVGC_CONCURRENT $conc: $( [ $conc = unset ] && echo 'stop-the-world cycles, no userfaultfd' || echo 'concurrent cycles')"
+	timeout -k 5 60 env $( [ $conc = unset ] && echo -u SCVGC_CONCURRENT || echo SCVGC_CONCURRENT=on) \
+		LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none SCVGC_GOGC=5 SCVGCTRACE=1 \
+		PYTHONMALLOC=malloc python3 -s "$T/alone.py" >"$T/al.out" 2>"$T/al.err"
+	rc=$?
+	ncyc=$(grep -c ' scvgc: gc [0-9]' "$T/al.err")
+	nconc=$(grep -c ' scvgc: gc [0-9].*; concurrent: ' "$T/al.err")
+	if [ "$rc" != 0 ] || ! grep -q 'kept 600$' "$T/al.out"; then
+		fail "$name" "python3: $(rc_text "$rc" 60)" "$(tail_of "$T/al.err" 3)" "$(tail_of "$T/al.out" 2)"
+	elif [ "$ncyc" -lt 3 ]; then
+		fail "$name" "only $ncyc cycles ran" "$(tail_of "$T/al.err" 3)"
+	elif [ $conc = unset ] && { [ "$nconc" != 0 ] || ! grep -q '^userfaultfd 0 ' "$T/al.out"; }; then
+		fail "$name" "$nconc of $ncyc cycles concurrent; $(head -1 "$T/al.out")" "$(grep -m1 '; concurrent' "$T/al.err")"
+	elif [ $conc = on ] && [ "$have" = 1 ] && [ "$nconc" != "$ncyc" ]; then
+		fail "$name" "$nconc of $ncyc cycles concurrent" "$(tail_of "$T/al.err" 2)"
+	else
+		pass "$name ($ncyc cycles, $nconc concurrent)"
+	fi
+done
+
 # The trace line of a concurrent cycle and the JSON gc block (docs/reports.md).
 rm -f "$T/r.json"
 timeout -k 5 60 env SCVGC_CONCURRENT=on LD_PRELOAD="$LIB" SCVGC_MODE=collect SCVGC_REPORT=none SCVGC_GOGC=5 \

@@ -10,10 +10,12 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gc.h"
 #include "mark.h"
+#include "stw.h"
 #include "sweep.h"
 #include "wp.h"
 
@@ -325,4 +327,64 @@ Test(wp, a_descriptor_the_program_closed_and_reused_is_never_used, .init = start
   struct stat st;
   cr_assert_eq(fstat(fd, &st), 0, "the program's file is still open");
   cr_assert(S_ISCHR(st.st_mode));
+}
+
+/* ---- C6: a program alone with its collector --------------------------------------------- */
+
+static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *idle_thread(void *arg) { /* waits, holding nothing, until the test lets it go */
+  (void)arg;
+  pthread_mutex_lock(&idle_mu);
+  pthread_mutex_unlock(&idle_mu);
+  return NULL;
+}
+
+/* The default (SCVGC_CONCURRENT not set): the thread that runs a cycle waits for all of it
+ * either way, so where the last stop found it alone the cycle stops the world; a thread made
+ * since is stopped by that cycle, and the next one is concurrent again; once it is gone the
+ * cycles stop the world again. Set explicitly, every cycle is concurrent (the tests above).
+ * Run in a fork child of the test: criterion's own process has a thread of its own. Returns
+ * NULL or what went wrong. */
+#define EXPECT(c, why) do { if (!(c)) return why; } while (0)
+static const char *alone_sequence(void) {
+  scvgc_opt.concurrent_alone = 0; /* as SCVGC_CONCURRENT unset */
+  cycle();
+  EXPECT(scvgc_gcstats.last.method == SCVGC_STW_ALONE, "a fork child is alone");
+  cycle();
+  EXPECT(!scvgc_gcstats.last.concurrent, "alone: the world is stopped");
+  pthread_mutex_lock(&idle_mu);
+  pthread_t t;
+  EXPECT(pthread_create(&t, NULL, idle_thread, NULL) == 0, "pthread_create");
+  cycle();
+  EXPECT(!scvgc_gcstats.last.concurrent, "the last stop found it alone: stopped");
+  EXPECT(scvgc_gcstats.last.method != SCVGC_STW_ALONE, "this cycle stopped the new thread");
+  cycle();
+  EXPECT(scvgc_gcstats.last.concurrent, "another thread runs: concurrent again");
+  pthread_mutex_unlock(&idle_mu);
+  pthread_join(t, NULL);
+  cycle(); /* its finishing stop finds the caller alone */
+  cycle();
+  EXPECT(!scvgc_gcstats.last.concurrent, "alone again: stopped");
+  scvgc_opt.concurrent_alone = 1;
+  cycle();
+  EXPECT(scvgc_gcstats.last.concurrent, "SCVGC_CONCURRENT set: concurrent alone too");
+  return NULL;
+}
+
+Test(wp, a_program_alone_with_its_collector_stops_the_world_by_default, .init = start) {
+  cycle(); /* started, the descriptor open */
+  scvgc_fork_prepare();
+  pid_t pid = fork();
+  if (pid == 0) {
+    scvgc_fork_child();
+    alarm(30);
+    const char *why = alone_sequence();
+    if (why) fprintf(stderr, "alone_sequence: %s (cycle %lu)\n", why, (unsigned long)scvgc_gcstats.cycles);
+    _exit(why ? 1 : 0);
+  }
+  scvgc_fork_parent();
+  cr_assert_gt(pid, 0);
+  int st;
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's sequence failed (status %#x)", st);
 }
