@@ -266,9 +266,6 @@ static uint32_t collect_dead(scvgc_span_t *s, void **head, void **tail, acc_t *a
  * relmask read after the word does not say parked (a page released meanwhile reads zero:
  * central.c sets the bit before the madvise). The slots are read first and freed only if
  * this sweeper still holds the span's sweep (L3). */
-#ifndef SWEEP_AHEAD
-#define SWEEP_AHEAD 1024
-#endif
 static uint32_t collect_dead_lean(scvgc_span_t *s, const uint64_t *marks, void **head, void **tail,
                                   acc_t *acc) {
   uint32_t sg = scvgc_sweepgen_now(), k = 0, n;
@@ -279,19 +276,12 @@ static uint32_t collect_dead_lean(scvgc_span_t *s, const uint64_t *marks, void *
   if (!snapshot(s, sg, &mb, &base, &size, &n) || mb != marks) return 0;
   uint64_t dead[(SCVGC_PAGE_SIZE / SCVGC_ALIGN + 63) / 64 * 4]; /* nelems <= 2048 */
   uint32_t nw = scvgc_bitmap_words(n);
-  /* Reading word 1 of each candidate is the sweep's one cache miss per object (half of its
-   * time when it is not prefetched): the slots are read in address order, so a prefetch
-   * SWEEP_AHEAD bytes ahead (for the writes that follow: dead slots are linked) keeps
-   * several lines in flight; a prefetch never faults, and none goes past the span. */
-  uintptr_t end = base + (uintptr_t)n * size;
-  for (uintptr_t p = base; p < base + SWEEP_AHEAD && p < end; p += 64) __builtin_prefetch((void *)p, 1, 3);
   for (uint32_t w = 0; w < nw; w++) {
     uint64_t cand = ~__atomic_load_n(&marks[w], __ATOMIC_ACQUIRE), d = 0;
     if (w == nw - 1 && n % 64) cand &= (1ull << (n % 64)) - 1;
     for (; cand; cand &= cand - 1) {
       uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(cand);
       void **o = (void **)(base + (uintptr_t)i * size);
-      if ((uintptr_t)o + SWEEP_AHEAD < end) __builtin_prefetch((char *)o + SWEEP_AHEAD, 1, 3);
       if (!scvgc_lean_allocated(s, i, o) || ((__atomic_load_n(&marks[w], __ATOMIC_ACQUIRE) >> (i % 64)) & 1) ||
           scvgc_lean_parked(s, i))
         continue;

@@ -807,10 +807,16 @@ void scvgc_unwind_set_tag(uint32_t tag) {
 
 /* Memo lru[k] was this capture's: it becomes the most recent, and the previous one's
  * successor. */
+_Static_assert(NMEMO == 8, "memo_used moves the lru bytes as one word");
 static inline void memo_used(walker_t *t, int k) {
-  uint8_t x = t->lru[k];
-  memmove(&t->lru[1], &t->lru[0], (size_t)k);
-  t->lru[0] = x;
+  /* lru[0..k-1] move up one, lru[k] to the front: in one word, not a libc call */
+  uint64_t v;
+  memcpy(&v, t->lru, sizeof v);
+  uint64_t x = (v >> (8 * k)) & 0xff;
+  uint64_t below = ((uint64_t)1 << (8 * k)) - 1;               /* lru[0..k-1] */
+  uint64_t above = k == 7 ? 0 : ~(((uint64_t)1 << (8 * k + 8)) - 1); /* lru[k+1..] */
+  v = (v & above) | ((v & below) << 8) | x;
+  memcpy(t->lru, &v, sizeof v);
   t->m[t->last].succ = x;
   t->last = x;
 }
