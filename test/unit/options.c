@@ -275,3 +275,22 @@ Test(options, lsan_default_options_translate_the_keys_that_mean_something_here) 
   scvgc_options_init();
   cr_assert_eq(scvgc_turned_off, 0);
 }
+
+/* gc.c C6: concurrent marking alone (one program thread) only when SCVGC_CONCURRENT was set */
+Test(options, concurrent_alone_only_when_concurrent_is_set) {
+  setenv("SCVGC_MODE", "collect", 1);
+  unsetenv("SCVGC_CONCURRENT");
+  unsetenv("SCVGC_OPTIONS");
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.concurrent, 1, "collect mode: concurrent by default");
+  cr_assert_eq(scvgc_opt.concurrent_alone, 0, "but not for a program alone with its collector");
+  setenv("SCVGC_CONCURRENT", "on", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.concurrent_alone, 1, "set explicitly");
+  unsetenv("SCVGC_CONCURRENT");
+  setenv("SCVGC_OPTIONS", "concurrent=on", 1);
+  scvgc_options_init();
+  cr_assert_eq(scvgc_opt.concurrent_alone, 1, "set through SCVGC_OPTIONS");
+  unsetenv("SCVGC_OPTIONS");
+  unsetenv("SCVGC_MODE");
+}
