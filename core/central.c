@@ -32,6 +32,8 @@
  *   C6 a span is on its owner's xspans at most once: only the push whose CAS sets QUEUED
  *      queues it; a push that finds UNLINKED with QUEUED still set (the owner marked the
  *      span full again before draining it) clears UNLINKED and queues nothing.
+ *   C7 a sweeper may return a central span whose allocated objects are all dead to the heap
+ *      itself, as the notifier (scvgc_central_free_dead, below).
  *
  * Pages released inside central spans (the scavenger, scvgc_central_scavenge):
  *   R1 s->relmask bit j set: OS page j of the span was madvised (the bit is set just before,
@@ -222,6 +224,31 @@ static void notify(central_t *c, scvgc_span_t *s) {
       break;
   }
   scvgc_unlock(&c->lock);
+}
+
+/* C7 (sweep.c S7) A central span whose every allocated object is dead goes to the heap from
+ *    the sweeper directly: under the central lock, with CENTRAL set and NOTIFY clear, the CAS
+ *    that sets NOTIFY makes the sweeper the one thread that may return it (C4), as a pusher
+ *    whose count reached nalloc would be; the dead objects are nalloc less the xfree count
+ *    (C3). The sweeper's claim (sweepgen), checked under the lock first, says the span was
+ *    not freed and reused meanwhile (sweep.c S4: a span holding a dead object is never freed
+ *    under its sweeper). No allocated object is live, so no legitimate free can race with it.
+ *    Parked pages (relmask) keep the ordinary path, which knows them (R3). */
+bool scvgc_central_free_dead(scvgc_span_t *s, uint32_t claim, uint32_t *dead) {
+  central_t *c = &central[s->cls]; /* s holds a dead object: still of this class (S4) */
+  scvgc_lock(&c->lock);
+  uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+  bool ok = __atomic_load_n(&s->sweepgen, __ATOMIC_ACQUIRE) == claim &&
+            (x & SCVGC_XF_CENTRAL) && !(x & SCVGC_XF_NOTIFY) && !s->relmask &&
+            !SCVGC_RACY_LOAD(s->nspecial) && SCVGC_XF_COUNT(x) <= s->nalloc &&
+            atomic_compare_exchange_strong_explicit(&s->xfree, &x, x | SCVGC_XF_NOTIFY,
+                                                    memory_order_acq_rel, memory_order_acquire);
+  if (ok) {
+    *dead = s->nalloc - (uint32_t)SCVGC_XF_COUNT(x);
+    span_to_heap(c, s);
+  }
+  scvgc_unlock(&c->lock);
+  return ok;
 }
 
 /* Free object p of span s from a thread that does not own s. Lock-free unless this free

@@ -526,6 +526,11 @@ void scvgc_central_release(scvgc_span_t *s, void *list, uint32_t nlist) SCVGC_HI
 void scvgc_central_remote_free(scvgc_span_t *s, void *p) SCVGC_HIDDEN;
 /* The same for a chain of n objects of s, head..tail linked through word 0 (the sweeper). */
 void scvgc_central_remote_free_list(scvgc_span_t *s, void *head, void *tail, uint32_t n) SCVGC_HIDDEN;
+/* The sweeper's shortcut (sweep.c S7): central span s, which the sweeper holding claim
+ * (s->sweepgen) found with no mark bit and no special, goes to the heap whole, its dead objects
+ * neither read nor linked. True when it did, *dead = the objects it held (all dead); false
+ * when s is not central as it was (owned, NOTIFY held, pages parked): sweep it as usual. */
+bool scvgc_central_free_dead(scvgc_span_t *s, uint32_t claim, uint32_t *dead) SCVGC_HIDDEN;
 void *scvgc_span_carve(scvgc_span_t *s) SCVGC_HIDDEN;
 void scvgc_central_lock_all(void) SCVGC_HIDDEN;
 void scvgc_central_unlock_all(void) SCVGC_HIDDEN;

@@ -86,6 +86,8 @@ typedef struct {
   uint64_t small_objects;             /* of which small (stats: live objects) */
   uint64_t spans_bg, spans_alloc, spans_owner, spans_finish; /* spans swept, by route */
   uint64_t spans_freed;               /* large spans freed by sweeping */
+  uint64_t spans_whole;               /* small spans freed whole, none of their objects
+                                         read (sweep.c S7) */
   uint64_t wb_spans_freed;            /* mark-stack spans returned to the heap */
 } scvgc_sweepstats_t;
 

@@ -294,6 +294,94 @@ Test(lean, a_sweeper_that_no_longer_holds_the_sweep_frees_nothing, .init = start
   s->sweepgen = was;
 }
 
+/* ---- spans freed whole (sweep.c S7, central.c C7) ----------------------------------------- */
+
+/* The span of hidden[0]'s object, without its address left in this frame (a root). */
+__attribute__((noinline)) static scvgc_span_t *span0(void) {
+  scvgc_span_t *s = scvgc_spanof(hidden[0] ^ HIDE);
+  scrub();
+  return s;
+}
+
+__attribute__((noinline)) static uintptr_t base_hidden(const scvgc_span_t *s) {
+  cr_assert_eq(scvgc_slot_index(s, hidden[0] ^ HIDE), 0, "hidden[0] begins the span");
+  uintptr_t h = s->base ^ HIDE;
+  scrub();
+  return h;
+}
+
+static uint64_t spans_whole(void) { return __atomic_load_n(&scvgc_sweepstats.spans_whole, __ATOMIC_RELAXED); }
+
+/* A span of 256-byte objects filled (32), then 8 objects of the next one, then one object of
+ * another class, all dropped: the second span is the one watched. */
+__attribute__((noinline)) static void make_dead_spans(void) {
+  for (int i = 0; i < 40; i++) {
+    uintptr_t p = (uintptr_t)scvgc_malloc(256) ^ HIDE;
+    if (i >= 32) hidden[i - 32] = p;
+  }
+  hidden[8] = (uintptr_t)scvgc_malloc(64) ^ HIDE; /* the thread's last span is another one */
+}
+
+Test(lean, a_central_span_the_mark_left_white_goes_to_the_heap_whole, .init = start) {
+  in_thread(make_dead_spans); /* its exit hands the spans to central */
+  scvgc_span_t *s = span0();
+  /* its base is object 0's address: computed in helpers, so that no register of this frame
+   * holds it (cycle() saves them on its stack, a root) */
+  uintptr_t base_h = base_hidden(s);
+  cr_assert_null(s->owner, "central");
+  uint64_t whole = spans_whole(), reclaimed = scvgc_sweepstats.small_objects;
+  cycle();
+  /* the other two spans too, unless a stray copy of their first object marks it */
+  cr_assert_geq(spans_whole(), whole + 1, "freed whole");
+  cr_assert_geq(scvgc_sweepstats.small_objects, reclaimed + 8, "its 8 dead objects counted");
+  for (int i = 0; i < 8; i++)
+    cr_assert_not(allocated(hidden[i] ^ HIDE), "object %d reclaimed", i);
+  scvgc_span_t *now = scvgc_spanof(base_h ^ HIDE);
+  cr_assert(!now || now->state != SCVGC_SPAN_SMALL || now->base != (base_h ^ HIDE),
+            "the span left use");
+}
+
+__attribute__((noinline)) static void make_span_one_live(void) {
+  for (int i = 0; i < 8; i++) hidden[i] = (uintptr_t)scvgc_malloc(256) ^ HIDE;
+  char *o = (char *)(hidden[3] ^ HIDE);
+  memset(o, 'x', 256);
+  keep = o; /* one live object: its mark keeps the span from S7 */
+}
+
+Test(lean, a_central_span_with_a_live_object_is_swept_object_by_object, .init = start) {
+  in_thread(make_span_one_live);
+  uint64_t whole = spans_whole();
+  cycle();
+  cr_assert_eq(spans_whole(), whole, "not freed whole");
+  for (int i = 0; i < 8; i++)
+    cr_assert_eq(allocated(hidden[i] ^ HIDE), i == 3, "object %d %s", i, i == 3 ? "kept" : "reclaimed");
+  for (int k = 0; k < 256; k++) cr_assert_eq(((char *)keep)[k], 'x', "the live object's contents");
+  keep = NULL;
+  cycle();
+  cr_assert_not(allocated(hidden[3] ^ HIDE), "dropped, then reclaimed");
+}
+
+/* C7's refusals: another sweeper's claim, a NOTIFY holder, parked pages; then its work. */
+Test(lean, the_whole_span_free_refuses_what_it_cannot_vouch_for, .init = start) {
+  in_thread(make_dead_span);
+  scvgc_span_t *s = scvgc_spanof(hidden[0] ^ HIDE);
+  uint32_t sg = scvgc_sweepgen_now(), was = s->sweepgen, dead = 99;
+  s->sweepgen = sg - 1; /* held by "a sweeper" */
+  cr_assert_not(scvgc_central_free_dead(s, sg - 3, &dead), "not this caller's claim");
+  atomic_fetch_or(&s->xfree, SCVGC_XF_NOTIFY);
+  cr_assert_not(scvgc_central_free_dead(s, sg - 1, &dead), "a notifier holds the span");
+  atomic_fetch_and(&s->xfree, ~(uintptr_t)SCVGC_XF_NOTIFY);
+  s->relmask = 1;
+  cr_assert_not(scvgc_central_free_dead(s, sg - 1, &dead), "parked pages");
+  s->relmask = 0;
+  for (int i = 0; i < 8; i++) cr_assert(allocated(hidden[i] ^ HIDE), "nothing freed by a refusal");
+  cr_assert_eq(dead, 99, "nor counted");
+  cr_assert(scvgc_central_free_dead(s, sg - 1, &dead));
+  cr_assert_eq(dead, 8, "the objects it held");
+  for (int i = 0; i < 8; i++) cr_assert_not(allocated(hidden[i] ^ HIDE));
+  (void)was;
+}
+
 /* ---- the marker's page table (pageheap.c H11, mark.c M8) --------------------------------- */
 
 static const scvgc_pinfo_t *pinfo_of(uintptr_t p) {
