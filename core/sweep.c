@@ -347,8 +347,10 @@ static bool sweep_whole_dead(scvgc_span_t *s, acc_t *acc) {
   void *mb;
   uintptr_t base, size;
   if (!snapshot(s, sg, &mb, &base, &size, &n) || !scvgc_class_lean((uint32_t)size) ||
-      SCVGC_RACY_LOAD(s->nspecial) || __atomic_load_n(&s->relmask, __ATOMIC_RELAXED))
-    return false;
+      SCVGC_RACY_LOAD(s->nspecial) || __atomic_load_n(&s->relmask, __ATOMIC_RELAXED) ||
+      !(atomic_load_explicit(&s->xfree, memory_order_relaxed) & SCVGC_XF_CENTRAL))
+    return false; /* a hint only (an owned span's for_owner sweep: no central lock taken to
+                     refuse it); C7 decides under the lock */
   const uint64_t *marks = mb;
   uint32_t nw = scvgc_bitmap_words(n);
   for (uint32_t w = 0; w < nw; w++) {
