@@ -22,6 +22,11 @@
  *      exactly meta_nfree[size] blocks (no cycle, no block on two lists).
  *   F3 a slab's nfree is the count of its free bits, its header slots are never free, and
  *      it is on the avail list exactly when nfree > 0.
+ *   F4 a meta chunk is a mapping of its own, or, where the OS refuses one (a process at its
+ *      RLIMIT_AS, its arenas holding the whole limit with free pages in them), CHUNK bytes of
+ *      the page heap in a MANUAL span (never freed, never scanned, no object in it; counted
+ *      as heap in use, not in scvgc_gc_sys): metadata must not be what makes a malloc fail
+ *      while the heap has room (fault_oom failed about 1 run in 50 so).
  * scvgc_fixalloc_check() checks F2 and F3 (the collector runs it at each cycle's start in
  * the debug build, with every lock held; tests call it).
  * Locks: meta_lock (META in internal.h's lock ranks: taken under the heap and central
@@ -51,7 +56,8 @@ typedef struct slab {
 
 static slab_t *avail, *slabs;
 
-static void *chunk_alloc(size_t n) { return scvgc_sys_map_meta(n); }
+static void *chunk_alloc(size_t n) { return scvgc_fixalloc_test_no_map ? NULL : scvgc_sys_map_meta(n); }
+bool scvgc_fixalloc_test_no_map;
 
 static scvgc_span_t *slot_of(slab_t *b, size_t i) { return (scvgc_span_t *)b + i; }
 
@@ -152,7 +158,7 @@ static void *meta_free_lists[META_MAX / META_QUANTUM + 1];
 static size_t meta_nfree[META_MAX / META_QUANTUM + 1]; /* F2: blocks on each list */
 static char *meta_cur, *meta_end;
 /* Every chunk, newest first, linked through its first block (F2's bounds). */
-typedef struct chunk { struct chunk *next; } chunk_t;
+typedef struct chunk { struct chunk *next; size_t len; } chunk_t; /* F4: len */
 static chunk_t *chunks;
 
 /* A free block's first word links the free list. A sweeper may still read a block its span
@@ -178,14 +184,20 @@ void *scvgc_meta_alloc(size_t n) {
   }
   if ((size_t)(meta_end - meta_cur) < sz) {
     /* the rest of the old chunk is lost: at most one block's worth per chunk */
-    meta_cur = chunk_alloc(CHUNK);
-    meta_end = meta_cur ? meta_cur + CHUNK : NULL;
-    if (!meta_cur) {
-      scvgc_unlock(&meta_lock);
-      return NULL;
+    char *m = chunk_alloc(CHUNK);
+    if (!m) { /* F4: no address space for a mapping; the heap's free pages, then */
+      scvgc_unlock(&meta_lock); /* the heap lock ranks above META */
+      scvgc_span_t *h = scvgc_heap_alloc(CHUNK >> SCVGC_PAGE_SHIFT, 0, SCVGC_SPAN_MANUAL, 0, NULL);
+      if (!h) return NULL;
+      m = (char *)h->base;
+      if (h->needzero) memset(m, 0, CHUNK);
+      scvgc_lock(&meta_lock); /* another chunk may have come meanwhile: its rest is lost */
     }
+    meta_cur = m;
+    meta_end = m + CHUNK;
     chunk_t *c = (chunk_t *)meta_cur; /* its first block links the chunks (F2) */
     c->next = chunks;
+    c->len = CHUNK;
     chunks = c;
     meta_cur += META_QUANTUM;
   }

@@ -729,7 +729,8 @@ extern _Atomic size_t scvgc_gc_sys SCVGC_HIDDEN; /* metadata bytes mapped */
 scvgc_span_t *scvgc_spanstruct_alloc(void) SCVGC_HIDDEN;   /* heap lock held */
 void scvgc_spanstruct_free(scvgc_span_t *s) SCVGC_HIDDEN;  /* heap lock held */
 size_t scvgc_spanstruct_release(void) SCVGC_HIDDEN; /* the scavenger: no lock held (F1) */
-void *scvgc_meta_alloc(size_t n) SCVGC_HIDDEN;  /* zeroed block for side metadata */
+void *scvgc_meta_alloc(size_t n) SCVGC_HIDDEN;  /* zeroed block for side metadata; no lock held */
+extern bool scvgc_fixalloc_test_no_map SCVGC_HIDDEN; /* tests: the OS refuses metadata chunks (F4) */
 /* The side-metadata block of a span of nelems objects: objmeta array + collector bitmaps
  * (mark.h). Allocated when the span is made, in the tracking modes only. */
 size_t scvgc_objmeta_bytes(uint32_t nelems) SCVGC_HIDDEN;

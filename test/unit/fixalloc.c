@@ -121,3 +121,29 @@ Test(fixalloc, the_checker_catches_a_span_struct_freed_twice, .signal = SIGILL) 
   scvgc_heap_unlock_all();
   scvgc_fixalloc_check();
 }
+
+/* F4: with no address space for a metadata chunk, the chunk comes from the page heap (a
+ * MANUAL span): blocks still come back zeroed, and the checker still passes. */
+Test(fixalloc, a_chunk_the_os_refuses_comes_from_the_heap) {
+  void *warm = scvgc_malloc(64); /* the heap started */
+  scvgc_fixalloc_test_no_map = true;
+  char *first = NULL, *p = NULL;
+  for (int i = 0; i < 300; i++) { /* 300 blocks of 1 KiB: past any chunk left over */
+    p = scvgc_meta_alloc(1000);
+    cr_assert_not_null(p, "block %d: the heap has room", i);
+    for (int k = 0; k < 1000; k++) cr_assert_eq(p[k], 0, "zeroed");
+    memset(p, 0xab, 1000);
+    if (!first) first = p;
+  }
+  scvgc_fixalloc_test_no_map = false;
+  scvgc_span_t *s = scvgc_spanof((uintptr_t)p);
+  cr_assert_not_null(s, "the last block lies in the heap");
+  cr_assert_eq(s->state, SCVGC_SPAN_MANUAL);
+  scvgc_meta_free(p, 1000);
+  char *q = scvgc_meta_alloc(1000);
+  cr_assert_eq(q, p, "reused by size");
+  for (int k = 0; k < 1000; k++) cr_assert_eq(q[k], 0, "and zeroed again");
+  scvgc_fixalloc_check();
+  scvgc_free(warm);
+  (void)first;
+}
