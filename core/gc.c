@@ -49,6 +49,7 @@
 #include "gc.h"
 #include "lock.h"
 #include "mark.h"
+#include "own.h"
 #include "roots.h"
 #include "stw.h"
 #include "sweep.h"
@@ -299,11 +300,38 @@ bool scvgc_gc_test_no_rescan;
  *    was set explicitly: the thread that runs the cycle waits for all of it either way, and a
  *    concurrent cycle costs it the write-protection's system time besides (GCBench: 0.56 s
  *    CPU against 0.43, its longest wait 4.9 ms against 2.5). A thread made since is stopped
- *    by this cycle as by any stop-the-world one, and the next cycle is concurrent again. */
-static bool last_alone = true; /* the first cycle too: its heap is at most the first goal */
+ *    by this cycle as by any stop-the-world one, and the next cycle is concurrent again. Before
+ *    the first stop, /proc/self/status's thread count tells (first_alone): a program whose
+ *    first cycle finds a large heap (a big block allocated at start) and other threads gets
+ *    a concurrent one. */
+static int last_alone = -1; /* -1: no stop yet */
+
+/* Before the first stop (C6): is the caller the program's only thread? /proc/self/status's
+ * Threads less the library's own threads. Unknown (unreadable) counts as not alone: a
+ * concurrent cycle, as before C6. */
+static bool first_alone(void) {
+  int fd = scvgc_open_proc_self("status");
+  if (fd < 0) return false;
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  const char *t = strstr(buf, "\nThreads:");
+  if (!t) return false;
+  t += 9;
+  while (*t == ' ' || *t == '\t') t++;
+  long threads = 0;
+  while (*t >= '0' && *t <= '9') threads = threads * 10 + (*t++ - '0');
+  uintptr_t tcbs[64];
+  return threads >= 1 && threads - scvgc_libthread_tcbs(tcbs, 64) <= 1;
+}
+
+void scvgc_gc_test_forget_alone(void) { last_alone = -1; }
 
 static bool concurrent_start(void) {
   if (!scvgc_opt.concurrent) return false;
+  if (last_alone < 0) last_alone = first_alone();
   if (last_alone && !scvgc_opt.concurrent_alone) return false; /* C6 */
   if (!scvgc_mark_concurrent_ok()) {
     if (scvgc_opt.trace && !conc_said++)

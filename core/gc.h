@@ -87,6 +87,8 @@ void scvgc_gc_background_run(void) SCVGC_HIDDEN;
  * written pages' rescan turned off (to show what it is for). */
 extern void (*scvgc_gc_test_hook)(void) SCVGC_HIDDEN;
 extern bool scvgc_gc_test_no_rescan SCVGC_HIDDEN;
+/* Tests: forget what the last stop found (gc.c C6), as before a process's first cycle. */
+void scvgc_gc_test_forget_alone(void) SCVGC_HIDDEN;
 /* Whether the marker helpers were started (gc.c T1; tests). */
 bool scvgc_gc_markers_started(void) SCVGC_HIDDEN;
 

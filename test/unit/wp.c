@@ -365,6 +365,17 @@ static const char *alone_sequence(void) {
   cycle(); /* its finishing stop finds the caller alone */
   cycle();
   EXPECT(!scvgc_gcstats.last.concurrent, "alone again: stopped");
+  /* before a first stop, the thread count says: another thread, a concurrent cycle */
+  pthread_mutex_lock(&idle_mu);
+  EXPECT(pthread_create(&t, NULL, idle_thread, NULL) == 0, "pthread_create");
+  scvgc_gc_test_forget_alone();
+  cycle();
+  EXPECT(scvgc_gcstats.last.concurrent, "a first cycle with another thread: concurrent");
+  pthread_mutex_unlock(&idle_mu);
+  pthread_join(t, NULL);
+  scvgc_gc_test_forget_alone();
+  cycle();
+  EXPECT(!scvgc_gcstats.last.concurrent, "a first cycle alone: stopped");
   scvgc_opt.concurrent_alone = 1;
   cycle();
   EXPECT(scvgc_gcstats.last.concurrent, "SCVGC_CONCURRENT set: concurrent alone too");
