@@ -158,7 +158,7 @@ static void *meta_free_lists[META_MAX / META_QUANTUM + 1];
 static size_t meta_nfree[META_MAX / META_QUANTUM + 1]; /* F2: blocks on each list */
 static char *meta_cur, *meta_end;
 /* Every chunk, newest first, linked through its first block (F2's bounds). */
-typedef struct chunk { struct chunk *next; size_t len; } chunk_t; /* F4: len */
+typedef struct chunk { struct chunk *next; } chunk_t;
 static chunk_t *chunks;
 
 /* A free block's first word links the free list. A sweeper may still read a block its span
@@ -197,7 +197,6 @@ void *scvgc_meta_alloc(size_t n) {
     meta_end = m + CHUNK;
     chunk_t *c = (chunk_t *)meta_cur; /* its first block links the chunks (F2) */
     c->next = chunks;
-    c->len = CHUNK;
     chunks = c;
     meta_cur += META_QUANTUM;
   }
