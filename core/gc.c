@@ -305,6 +305,11 @@ bool scvgc_gc_test_no_rescan;
  *    first cycle finds a large heap (a big block allocated at start) and other threads gets
  *    a concurrent one. */
 static int last_alone = -1; /* -1: no stop yet */
+/* C6 holds up to this live heap (the last cycle's): a mark stops the thread's signals too
+ * (the stop blocks them while every lock is held), which a concurrent mark does not; past
+ * some tens of milliseconds of marking, a program's timers and ^C keep their concurrent
+ * cycles. (GCBench: 16 MiB at most.) */
+#define ALONE_MAX_LIVE ((size_t)64 << 20)
 
 /* Before the first stop (C6): is the caller the program's only thread? /proc/self/status's
  * Threads less the library's own threads. Unknown (unreadable) counts as not alone: a
@@ -332,7 +337,7 @@ void scvgc_gc_test_forget_alone(void) { last_alone = -1; }
 static bool concurrent_start(void) {
   if (!scvgc_opt.concurrent) return false;
   if (last_alone < 0) last_alone = first_alone();
-  if (last_alone && !scvgc_opt.concurrent_alone) return false; /* C6 */
+  if (last_alone && !scvgc_opt.concurrent_alone && last_live <= ALONE_MAX_LIVE) return false; /* C6 */
   if (!scvgc_mark_concurrent_ok()) {
     if (scvgc_opt.trace && !conc_said++)
       scvgc_message("gc: concurrent marking unavailable (process_vm_readv refused); marking "

@@ -74,8 +74,8 @@ static const option_t options[] = {
      "Linux 6.7+), stopping the world only to start and to finish a cycle; where the kernel "
      "refuses it, cycles stop the world (said once by SCVGCTRACE). off: stop-the-world "
      "marking. The default is on where the kernel allows it, in collect mode, for a "
-     "program with more than one thread (a cycle of a program alone with its collector stops "
-     "it: its thread waits for the whole cycle either way); leak mode marks with the world "
+     "program with more than one thread or a live heap over 64 MiB (a cycle of a program alone "
+     "with its collector stops it: its thread waits for the whole cycle either way); leak mode marks with the world "
      "stopped unless this is set (its cycles are few)"},
     {"SCVGC_REPORT", K_STRING, "stderr", 0, 0, F(report),
      "where the text report goes: stderr, none, or a path (%p becomes the pid)"},

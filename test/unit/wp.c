@@ -346,6 +346,7 @@ static void *idle_thread(void *arg) { /* waits, holding nothing, until the test 
  * Run in a fork child of the test: criterion's own process has a thread of its own. Returns
  * NULL or what went wrong. */
 #define EXPECT(c, why) do { if (!(c)) return why; } while (0)
+void *volatile big_live; /* a root */
 static const char *alone_sequence(void) {
   scvgc_opt.concurrent_alone = 0; /* as SCVGC_CONCURRENT unset */
   cycle();
@@ -365,6 +366,17 @@ static const char *alone_sequence(void) {
   cycle(); /* its finishing stop finds the caller alone */
   cycle();
   EXPECT(!scvgc_gcstats.last.concurrent, "alone again: stopped");
+  /* alone, but with more than ALONE_MAX_LIVE (64 MiB) live: concurrent, its signals kept */
+  big_live = scvgc_malloc((size_t)80 << 20);
+  EXPECT(big_live != NULL, "an 80 MiB block");
+  cycle(); /* marks it: the live heap is past the bound from here */
+  cycle();
+  EXPECT(scvgc_gcstats.last.concurrent, "alone with 80 MiB live: concurrent");
+  scvgc_free(big_live);
+  big_live = NULL;
+  cycle();
+  cycle();
+  EXPECT(!scvgc_gcstats.last.concurrent, "alone, the block gone: stopped again");
   /* before a first stop, the thread count says: another thread, a concurrent cycle */
   pthread_mutex_lock(&idle_mu);
   EXPECT(pthread_create(&t, NULL, idle_thread, NULL) == 0, "pthread_create");
