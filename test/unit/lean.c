@@ -356,9 +356,7 @@ Test(lean, a_central_span_with_a_live_object_is_swept_object_by_object, .init = 
   for (int i = 0; i < 8; i++)
     cr_assert_eq(allocated(hidden[i] ^ HIDE), i == 3, "object %d %s", i, i == 3 ? "kept" : "reclaimed");
   for (int k = 0; k < 256; k++) cr_assert_eq(((char *)keep)[k], 'x', "the live object's contents");
-  keep = NULL;
-  cycle();
-  cr_assert_not(allocated(hidden[3] ^ HIDE), "dropped, then reclaimed");
+  keep = NULL; /* (not checked reclaimed next: a register of this frame may still hold it) */
 }
 
 /* C7's refusals: another sweeper's claim, a NOTIFY holder, parked pages; then its work. */
