@@ -315,21 +315,11 @@ static int last_alone = -1; /* -1: no stop yet */
  * Threads less the library's own threads. Unknown (unreadable) counts as not alone: a
  * concurrent cycle, as before C6. */
 static bool first_alone(void) {
-  int fd = scvgc_open_proc_self("status");
-  if (fd < 0) return false;
-  char buf[4096];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = 0;
-  const char *t = strstr(buf, "\nThreads:");
-  if (!t) return false;
-  t += 9;
-  while (*t == ' ' || *t == '\t') t++;
-  long threads = 0;
-  while (*t >= '0' && *t <= '9') threads = threads * 10 + (*t++ - '0');
+  static const char *const key[] = {"Threads"};
+  int64_t threads;
   uintptr_t tcbs[64];
-  return threads >= 1 && threads - scvgc_libthread_tcbs(tcbs, 64) <= 1;
+  return scvgc_proc_status(key, &threads, 1) && threads >= 1 &&
+         threads - scvgc_libthread_tcbs(tcbs, 64) <= 1;
 }
 
 void scvgc_gc_test_forget_alone(void) { last_alone = -1; }

@@ -712,6 +712,10 @@ void scvgc_sys_touched(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg)
  * pthread_exit its maps read empty and its pagemap cannot be opened (a collector reading its
  * roots there saw no mapping and freed what only globals held). -1 with errno on failure. */
 int scvgc_open_proc_self(const char *name) SCVGC_HIDDEN;
+/* The numbers of the named fields of that status file ("Threads", "VmHWM": the first number
+ * after "NAME:", as written, kB unconverted) into vals, -1 for one not found. Returns how
+ * many were found. */
+int scvgc_proc_status(const char *const *keys, int64_t *vals, int n) SCVGC_HIDDEN;
 void scvgc_sys_pagemap_scan(bool on) SCVGC_HIDDEN; /* tests: false reads /proc/self/pagemap */
 void scvgc_sys_unmap(void *p, size_t n) SCVGC_HIDDEN;
 void scvgc_sys_release(void *p, size_t n) SCVGC_HIDDEN; /* MADV_DONTNEED */

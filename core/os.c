@@ -216,6 +216,34 @@ int scvgc_open_proc_self(const char *name) {
   return (int)fd;
 }
 
+int scvgc_proc_status(const char *const *keys, int64_t *vals, int n) {
+  for (int i = 0; i < n; i++) vals[i] = -1;
+  int fd = scvgc_open_proc_self("status");
+  if (fd < 0) return 0;
+  char buf[4096];
+  ssize_t len = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (len <= 0) return 0;
+  buf[len] = 0;
+  int found = 0;
+  for (char *line = buf; *line;) {
+    char *end = strchr(line, '\n');
+    for (int i = 0; i < n; i++) {
+      size_t kl = strlen(keys[i]);
+      if (vals[i] >= 0 || strncmp(line, keys[i], kl) || line[kl] != ':') continue;
+      const char *p = line + kl + 1;
+      while (*p == ' ' || *p == '\t') p++;
+      int64_t v = 0;
+      while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+      vals[i] = v;
+      found++;
+    }
+    if (!end) break;
+    line = end + 1;
+  }
+  return found;
+}
+
 void scvgc_sys_touched(uintptr_t lo, uintptr_t hi, scvgc_range_fn fn, void *arg) {
   if (hi <= lo) return;
   int e = errno;

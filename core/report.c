@@ -147,23 +147,11 @@ static int open_path(const char *tmpl, unsigned seq) {
 
 /* VmHWM and VmRSS of /proc/self/status, in bytes; -1 when unknown. */
 void scvgc_read_rss(int64_t *peak, int64_t *now) {
-  *peak = *now = -1;
-  int fd = scvgc_open_proc_self("status");
-  if (fd < 0) return;
-  char buf[4096];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return;
-  buf[n] = 0;
-  for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-    int64_t *dst = !strncmp(line, "VmHWM:", 6) ? peak : !strncmp(line, "VmRSS:", 6) ? now : NULL;
-    if (!dst) continue;
-    char *p = line + 6;
-    while (*p == ' ' || *p == '\t') p++;
-    int64_t v = 0;
-    while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
-    *dst = v * 1024;
-  }
+  static const char *const keys[] = {"VmHWM", "VmRSS"};
+  int64_t v[2];
+  scvgc_proc_status(keys, v, 2);
+  *peak = v[0] < 0 ? -1 : v[0] * 1024;
+  *now = v[1] < 0 ? -1 : v[1] * 1024;
 }
 
 /* ---- suppressions ---------------------------------------------------------------------------- */
